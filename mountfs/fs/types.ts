@@ -1,0 +1,60 @@
+/**
+ * The contract between a filesystem reader (ext4, a host directory, later XFS and
+ * archives) and the VFS. A reader works on nodes, never on paths: path walking,
+ * symlink resolution inside the scanned root, globbing and read limits live once, in
+ * the VFS, so no reader can let a symlink escape to the scanning host.
+ */
+
+export type FileType = 'file' | 'directory' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'unknown';
+
+export interface InodeFlags {
+  immutable: boolean;
+  appendOnly: boolean;
+}
+
+export interface Stat {
+  type: FileType;
+  /** Full st_mode, type bits included. */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Seconds since the epoch, fractional where the filesystem stores nanoseconds. */
+  atime: number;
+  mtime: number;
+  ctime: number;
+  /** Creation time where the filesystem records it. */
+  crtime?: number;
+  ino: number;
+  nlink: number;
+  /** Immutable / append-only; undefined when this source cannot tell. */
+  flags?: InodeFlags;
+}
+
+/** An opaque handle for a file in one filesystem (an inode number, a host path). */
+export type NodeId = number | string;
+
+export interface RawDirEntry {
+  name: string;
+  node: NodeId;
+  /** From the directory entry when the filesystem stores it; the VFS stats otherwise. */
+  type?: FileType;
+}
+
+export interface RawFileSystem {
+  /** "ext4", "ext3", "ext2", "directory", ... */
+  readonly kind: string;
+  readonly root: NodeId;
+  stat(node: NodeId): Promise<Stat>;
+  /** Entries of a directory, without "." and "..". */
+  readdir(node: NodeId): Promise<RawDirEntry[]>;
+  /** The raw target of a symlink, as stored. */
+  readlink(node: NodeId): Promise<string>;
+  /** Up to `length` bytes of a regular file at `offset`; holes read as zeros. */
+  read(node: NodeId, offset: number, length: number): Promise<Buffer>;
+  /** Inode flags when stat() cannot give them cheaply (host directories). */
+  flags?(node: NodeId): Promise<InodeFlags | undefined>;
+  /** Things the report should say about this filesystem, e.g. "journal needs recovery". */
+  notes(): string[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,34 @@
+/**
+ * Paths inside a scanned root. They are always absolute, "/"-separated, and never
+ * leave the root: ".." at the root stays at the root, as the kernel does for "/..".
+ */
+
+/** Splits a path into its components, dropping empty and "." parts (".." is kept). */
+export function splitPath(path: string): string[] {
+  return path.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+/** Lexically normalises to an absolute path inside the root. */
+export function normalizePath(path: string): string {
+  const out: string[] = [];
+  for (const c of splitPath(path)) {
+    if (c === '..') out.pop();
+    else out.push(c);
+  }
+  return '/' + out.join('/');
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export function dirname(path: string): string {
+  const p = normalizePath(path);
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+export function basename(path: string): string {
+  const p = normalizePath(path);
+  return p.slice(p.lastIndexOf('/') + 1);
+}

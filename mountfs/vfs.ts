@@ -1,0 +1,272 @@
+/**
+ * The one read-only file system interface every check uses. It sits on any
+ * RawFileSystem and owns, once for all readers: path walking, symlink resolution
+ * inside the scanned root (an absolute target "/etc/x" means "<root>/etc/x", never the
+ * scanning host's file), loop limits, read limits and glob walks.
+ */
+import { Readable } from 'node:stream';
+import { MountfsError, corrupt, limitExceeded, notFound } from './errors.js';
+import { joinPath, normalizePath, splitPath } from './path.js';
+import type { FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat } from './fs/types.js';
+import { compileGlob, type CompiledGlob } from './glob.js';
+
+export type { FileType, InodeFlags, Stat } from './fs/types.js';
+
+/** Linux gives up after 40 links in one lookup (ELOOP); so do we. */
+const MAX_SYMLINK_FOLLOWS = 40;
+const DEFAULT_MAX_BYTES = 1 << 20;
+const STREAM_CHUNK = 256 * 1024;
+const DIR_CACHE_ENTRIES = 200_000;
+
+export interface DirEntry {
+  name: string;
+  type: FileType;
+}
+
+export interface WalkEntry {
+  /** Absolute path inside the root. */
+  path: string;
+  /** lstat of the entry: symlinks are reported, not followed. */
+  stat: Stat;
+}
+
+export interface WalkOptions {
+  /** Stop after this many entries have been visited (protects against huge or looping trees). */
+  maxEntries?: number;
+  /** Called for each directory that could not be read; the walk goes on. */
+  onError?: (path: string, err: unknown) => void;
+}
+
+export interface ReadOptions {
+  /** At most this many bytes are returned (default 1 MiB); compare with stat().size to spot a cut. */
+  maxBytes?: number;
+  /** Start here instead of at 0. */
+  offset?: number;
+}
+
+export interface StreamOptions {
+  start?: number;
+  /** Exclusive end. */
+  end?: number;
+}
+
+export interface Vfs {
+  /** What the VFS reads: "ext4", "directory", ... */
+  readonly kind: string;
+  lstat(path: string): Promise<Stat>;
+  stat(path: string): Promise<Stat>;
+  exists(path: string): Promise<boolean>;
+  readdir(path: string): Promise<DirEntry[]>;
+  readlink(path: string): Promise<string>;
+  /** The path with every symlink resolved inside the root. */
+  realpath(path: string): Promise<string>;
+  readFile(path: string, options?: ReadOptions): Promise<Buffer>;
+  createReadStream(path: string, options?: StreamOptions): Readable;
+  /** Every entry matching any of the globs (picomatch syntax on absolute paths, dot files included). */
+  walk(globs: string[], options?: WalkOptions): AsyncGenerator<WalkEntry>;
+  /** Immutable / append-only flags of the file the path names (no symlink following). */
+  flags(path: string): Promise<InodeFlags | undefined>;
+  /** Notes of the underlying filesystem, e.g. the journal needs recovery. */
+  notes(): string[];
+  close(): Promise<void>;
+}
+
+interface Resolved {
+  node: NodeId;
+  path: string;
+  stat: Stat;
+}
+
+export class RawVfs implements Vfs {
+  readonly kind: string;
+  private dirCache = new Map<NodeId, Map<string, RawDirEntry>>();
+  private dirCacheEntries = 0;
+
+  constructor(private readonly raw: RawFileSystem) {
+    this.kind = raw.kind;
+  }
+
+  notes(): string[] {
+    return this.raw.notes();
+  }
+
+  close(): Promise<void> {
+    return this.raw.close();
+  }
+
+  async lstat(path: string): Promise<Stat> {
+    return (await this.resolve(path, false)).stat;
+  }
+
+  async stat(path: string): Promise<Stat> {
+    return (await this.resolve(path, true)).stat;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.resolve(path, false);
+      return true;
+    } catch (err) {
+      if (err instanceof MountfsError && err.kind === 'not-found') return false;
+      throw err;
+    }
+  }
+
+  async realpath(path: string): Promise<string> {
+    return (await this.resolve(path, true)).path;
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const dir = await this.resolve(path, true);
+    if (dir.stat.type !== 'directory') throw notFound(path, 'not a directory');
+    const entries = await this.entries(dir.node);
+    const out: DirEntry[] = [];
+    for (const e of entries.values()) {
+      out.push({ name: e.name, type: e.type ?? (await this.raw.stat(e.node)).type });
+    }
+    return out;
+  }
+
+  async readlink(path: string): Promise<string> {
+    const r = await this.resolve(path, false);
+    if (r.stat.type !== 'symlink') throw notFound(path, 'not a symbolic link');
+    return this.raw.readlink(r.node);
+  }
+
+  async flags(path: string): Promise<InodeFlags | undefined> {
+    const r = await this.resolve(path, false);
+    if (r.stat.flags) return r.stat.flags;
+    return this.raw.flags ? this.raw.flags(r.node) : undefined;
+  }
+
+  async readFile(path: string, options: ReadOptions = {}): Promise<Buffer> {
+    const r = await this.resolve(path, true);
+    if (r.stat.type !== 'file') throw notFound(path, `not a regular file (${r.stat.type})`);
+    const offset = options.offset ?? 0;
+    const want = Math.max(0, Math.min(r.stat.size - offset, options.maxBytes ?? DEFAULT_MAX_BYTES));
+    if (want === 0) return Buffer.alloc(0);
+    return this.raw.read(r.node, offset, want);
+  }
+
+  createReadStream(path: string, options: StreamOptions = {}): Readable {
+    const self = this;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      const r = await self.resolve(path, true);
+      if (r.stat.type !== 'file') throw notFound(path, `not a regular file (${r.stat.type})`);
+      const end = Math.min(options.end ?? r.stat.size, r.stat.size);
+      for (let pos = options.start ?? 0; pos < end; ) {
+        const chunk = await self.raw.read(r.node, pos, Math.min(STREAM_CHUNK, end - pos));
+        if (chunk.length === 0) break;
+        pos += chunk.length;
+        yield chunk;
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false });
+  }
+
+  async *walk(globs: string[], options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+    const compiled = globs.map(compileGlob);
+    const budget = { left: options.maxEntries ?? 5_000_000 };
+    yield* this.walkDir(this.raw.root, '/', compiled, new Set([String(this.raw.root)]), budget, options);
+  }
+
+  private async *walkDir(
+    node: NodeId,
+    path: string,
+    globs: CompiledGlob[],
+    ancestors: Set<string>,
+    budget: { left: number },
+    options: WalkOptions,
+  ): AsyncGenerator<WalkEntry> {
+    let entries: Map<string, RawDirEntry>;
+    try {
+      entries = await this.entries(node);
+    } catch (err) {
+      options.onError?.(path, err);
+      return;
+    }
+    for (const e of entries.values()) {
+      if (budget.left-- <= 0) {
+        options.onError?.(path, limitExceeded('directory walk', 'entry limit reached; walk stopped'));
+        return;
+      }
+      const childPath = joinPath(path, e.name);
+      const wantsEntry = globs.some((g) => g.matches(childPath));
+      const mayDescend = globs.some((g) => g.mayContain(childPath));
+      if (!wantsEntry && !mayDescend) continue;
+      let childStat: Stat;
+      try {
+        childStat = await this.raw.stat(e.node);
+      } catch (err) {
+        options.onError?.(childPath, err);
+        continue;
+      }
+      if (wantsEntry) yield { path: childPath, stat: childStat };
+      if (mayDescend && childStat.type === 'directory') {
+        const key = String(e.node);
+        if (ancestors.has(key)) {
+          options.onError?.(childPath, corrupt('directory tree', `directory ${childPath} contains one of its own ancestors (node ${key})`));
+          continue;
+        }
+        ancestors.add(key);
+        yield* this.walkDir(e.node, childPath, globs, ancestors, budget, options);
+        ancestors.delete(key);
+      }
+    }
+  }
+
+  /** Directory entries by name, cached: checks look up the same few directories again and again. */
+  private async entries(node: NodeId): Promise<Map<string, RawDirEntry>> {
+    const cached = this.dirCache.get(node);
+    if (cached) return cached;
+    const list = await this.raw.readdir(node);
+    const map = new Map<string, RawDirEntry>();
+    for (const e of list) {
+      if (e.name === '.' || e.name === '..' || e.name === '' || e.name.includes('/')) continue;
+      map.set(e.name, e);
+    }
+    if (this.dirCacheEntries + map.size > DIR_CACHE_ENTRIES) {
+      this.dirCache.clear();
+      this.dirCacheEntries = 0;
+    }
+    this.dirCache.set(node, map);
+    this.dirCacheEntries += map.size;
+    return map;
+  }
+
+  /**
+   * Walks `path` component by component from the root. Symlinks in the middle are
+   * always followed, the last one only when `followLast`; targets are resolved against
+   * the scanned root.
+   */
+  private async resolve(path: string, followLast: boolean): Promise<Resolved> {
+    const rootStat = await this.raw.stat(this.raw.root);
+    let stack: Resolved[] = [{ node: this.raw.root, path: '/', stat: rootStat }];
+    let pending = splitPath(path);
+    let follows = 0;
+    while (pending.length > 0) {
+      const name = pending.shift()!;
+      if (name === '..') {
+        if (stack.length > 1) stack.pop();
+        continue;
+      }
+      const dir = stack[stack.length - 1]!;
+      if (dir.stat.type !== 'directory') throw notFound(normalizePath(path), `${dir.path} is not a directory`);
+      const entry = (await this.entries(dir.node)).get(name);
+      if (!entry) throw notFound(normalizePath(path));
+      const stat = await this.raw.stat(entry.node);
+      const childPath = joinPath(dir.path, name);
+      if (stat.type === 'symlink' && (pending.length > 0 || followLast)) {
+        if (++follows > MAX_SYMLINK_FOLLOWS) {
+          throw corrupt('symbolic link', `too many levels of symbolic links resolving ${normalizePath(path)} (loop at ${childPath})`);
+        }
+        const target = await this.raw.readlink(entry.node);
+        if (target.startsWith('/')) stack = stack.slice(0, 1);
+        pending = [...splitPath(target), ...pending];
+        continue;
+      }
+      stack.push({ node: entry.node, path: childPath, stat });
+    }
+    return stack[stack.length - 1]!;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Volume systems split a byte source into the byte sources of its partitions.
+ */
+import type { ByteSource } from '../sources/byte-source.js';
+
+export type PartitionScheme = 'gpt' | 'mbr' | 'none';
+
+export interface Volume {
+  /** 1-based partition number as the OS would name it (sda1 = 1); 0 for a bare filesystem. */
+  index: number;
+  scheme: PartitionScheme;
+  /** Human-readable type: "Linux filesystem", "EFI System", "0x83 Linux", "extended", ... */
+  type: string;
+  /** Byte offset within the disk. */
+  start: number;
+  /** Size in bytes. */
+  size: number;
+  /** GPT partition name when set. */
+  name?: string;
+  /** A view of exactly this partition's bytes. */
+  source: ByteSource;
+}
+
+export interface VolumeLayout {
+  scheme: PartitionScheme;
+  /** Logical sector size the table was found with (512 or 4096); absent for "none". */
+  sectorSize?: number;
+  volumes: Volume[];
+  /** Damage that did not stop the layout from being read, e.g. "primary GPT header corrupt, backup used". */
+  warnings: string[];
+}

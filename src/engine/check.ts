@@ -1,0 +1,47 @@
+/**
+ * What a check is and what it is handed. Each check declares the paths it reads up
+ * front (globs), so one walker can feed every check, also from sources that can only
+ * be read once, front to back. Checks run in the order of src/checks/index.ts: the
+ * persistence checks record the files they see started, the hash check runs after them.
+ */
+import type { Vfs } from '../../mountfs/vfs.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import type { Finding } from './finding.js';
+import type { Facts } from './facts.js';
+import type { HashLookup } from '../hashes/hash-list.js';
+
+export interface Check {
+  /** Stable id, e.g. "cron". */
+  readonly id: string;
+  readonly description: string;
+  /** Globs (absolute, picomatch segments, `**` spans directories) of everything this check reads. */
+  readonly paths: string[];
+  run(ctx: CheckContext): Promise<void>;
+}
+
+/** A file some persistence point starts: the hash check looks each one up. */
+export interface StartedFile {
+  /** Absolute path inside the scanned root, as written (not yet resolved). */
+  path: string;
+  /** Where it is started from, e.g. "/etc/crontab:12". */
+  startedBy: string;
+}
+
+export interface CheckContext {
+  readonly vfs: Vfs;
+  readonly rules: RuleSet;
+  readonly hashes: HashLookup;
+  /** Parsed system facts shared by checks (passwd, shadow, package ownership), read once. */
+  readonly facts: Facts;
+  report(finding: Finding): void;
+  /** A file or structure that could not be read; the scan goes on. */
+  error(path: string | undefined, err: unknown): void;
+  /** Counts a file as examined, for stats.filesExamined. */
+  examined(path: string): void;
+  /** Records that a persistence point starts this file. */
+  started(file: StartedFile): void;
+  /** Every file recorded with started(), in order. */
+  startedFiles(): StartedFile[];
+  /** Adds to stats.bytesHashed. */
+  hashed(bytes: number): void;
+}

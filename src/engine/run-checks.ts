@@ -1,0 +1,77 @@
+/**
+ * Runs checks, in order, over one filesystem and collects what they report. A check
+ * that throws is recorded in `errors` and the others still run: a damaged region of an
+ * image must not hide the rest of it.
+ */
+import type { Vfs } from '../../mountfs/vfs.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import type { HashLookup } from '../hashes/hash-list.js';
+import type { Check, CheckContext, StartedFile } from './check.js';
+import { Facts } from './facts.js';
+import type { Finding } from './finding.js';
+
+export interface ScanError {
+  path?: string;
+  message: string;
+}
+
+export interface CheckRunResult {
+  findings: Finding[];
+  errors: ScanError[];
+  filesExamined: number;
+  bytesHashed: number;
+}
+
+export interface CheckRunOptions {
+  rules: RuleSet;
+  hashes: HashLookup;
+}
+
+export async function runChecks(vfs: Vfs, checks: readonly Check[], options: CheckRunOptions): Promise<CheckRunResult> {
+  const findings: Finding[] = [];
+  const errors: ScanError[] = [];
+  const examined = new Set<string>();
+  const started: StartedFile[] = [];
+  const startedKeys = new Set<string>();
+  let bytesHashed = 0;
+  const ctx: CheckContext = {
+    vfs,
+    rules: options.rules,
+    hashes: options.hashes,
+    facts: new Facts(vfs),
+    report: (f) => findings.push(f),
+    error: (path, err) => errors.push({ ...(path !== undefined ? { path } : {}), message: errorMessage(err) }),
+    examined: (path) => void examined.add(path),
+    started: (file) => {
+      const key = `${file.path}\0${file.startedBy}`;
+      if (startedKeys.has(key)) return;
+      startedKeys.add(key);
+      started.push(file);
+    },
+    startedFiles: () => [...started],
+    hashed: (n) => void (bytesHashed += n),
+  };
+  for (const check of checks) {
+    try {
+      await check.run(ctx);
+    } catch (err) {
+      errors.push({ message: `check ${check.id} stopped: ${errorMessage(err)}` });
+    }
+  }
+  return { findings: dedupe(findings), errors, filesExamined: examined.size, bytesHashed };
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Two checks may see the same thing (a path rule and a content rule on one line): report it once. */
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = [f.rule, f.path, f.line ?? '', f.evidence].join('\0');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * The loaded rules, indexed for the questions checks ask, and the one place a rule
+ * becomes a Finding (so severity, message, family and remediation always come from
+ * the data, filled with the check's variables).
+ */
+import { clipEvidence, type Finding } from '../engine/finding.js';
+import { compileGlob } from '../../mountfs/glob.js';
+import { builtinRuleDirs, loadRuleDir, type RulePack } from './loader.js';
+import { RuleError, type ContentScope, type Family, type NameScope, type Rule } from './types.js';
+
+export interface LineHit {
+  rule: Rule;
+  /** 1-based line number within the text. */
+  line: number;
+  /** The whole line. */
+  text: string;
+  /** The part the regex matched. */
+  match: string;
+}
+
+/** Variables a check passes to fill a rule's message and remediation. */
+export type TemplateVars = Record<string, string | number | undefined>;
+
+export interface FindingInput {
+  path: string;
+  line?: number;
+  evidence: string;
+  vars?: TemplateVars;
+}
+
+export class RuleSet {
+  private byId = new Map<string, Rule>();
+  private families = new Map<string, Family>();
+
+  constructor(packs: RulePack[]) {
+    for (const pack of packs) {
+      if (pack.family) {
+        const prior = this.families.get(pack.family.id);
+        if (prior) throw new RuleError(pack.family.origin, undefined, `family "${pack.family.id}" is already defined at ${prior.origin}`);
+        this.families.set(pack.family.id, pack.family);
+      }
+      for (const rule of pack.rules) {
+        const prior = this.byId.get(rule.id);
+        if (prior) throw new RuleError(rule.origin, undefined, `rule id "${rule.id}" is already defined at ${prior.origin}`);
+        this.byId.set(rule.id, rule);
+      }
+    }
+    for (const rule of this.byId.values()) {
+      if (rule.family && !this.families.has(rule.family)) {
+        throw new RuleError(rule.origin, undefined, `rule ${rule.id} names family "${rule.family}", which no pack defines`);
+      }
+    }
+  }
+
+  /** The built-in packs plus the user's --rules directories. */
+  static async load(extraDirs: string[] = []): Promise<RuleSet> {
+    const packs: RulePack[] = [];
+    for (const dir of [...builtinRuleDirs(), ...extraDirs]) packs.push(...(await loadRuleDir(dir)));
+    return new RuleSet(packs);
+  }
+
+  all(): Rule[] {
+    return [...this.byId.values()];
+  }
+
+  allFamilies(): Family[] {
+    return [...this.families.values()];
+  }
+
+  family(id: string): Family | undefined {
+    return this.families.get(id);
+  }
+
+  /** A rule a check fires by its own logic. Throws when the data lacks it: a packaging bug, not an image problem. */
+  get(id: string): Rule {
+    const rule = this.byId.get(id);
+    if (!rule) throw new Error(`rule "${id}" is not defined in any rule pack`);
+    return rule;
+  }
+
+  contentRules(scope: ContentScope, path?: string): Rule[] {
+    return this.all().filter(
+      (r) =>
+        r.match.kind === 'content' &&
+        r.match.scopes.includes(scope) &&
+        (path === undefined || !r.match.paths || r.match.paths.some((g) => compileGlob(g).matches(path))),
+    );
+  }
+
+  /** Every content rule of the scope that matches a line of the text. */
+  matchLines(scope: ContentScope, path: string, text: string): LineHit[] {
+    const rules = this.contentRules(scope, path);
+    if (rules.length === 0) return [];
+    const hits: LineHit[] = [];
+    text.split('\n').forEach((raw, i) => {
+      const line = raw.replace(/\r$/, '');
+      for (const rule of rules) {
+        if (rule.match.kind !== 'content') continue;
+        const m = rule.match.regex.exec(line);
+        if (m) hits.push({ rule, line: i + 1, text: line, match: m[0] });
+      }
+    });
+    return hits;
+  }
+
+  /** Name rules of the scope that match the value. */
+  matchName(scope: NameScope, value: string): Rule[] {
+    return this.all().filter(
+      (r) =>
+        r.match.kind === 'name' &&
+        r.match.scope === scope &&
+        ((r.match.values?.includes(value) ?? false) || (r.match.regex?.test(value) ?? false)),
+    );
+  }
+
+  pathRules(): Rule[] {
+    return this.all().filter((r) => r.match.kind === 'path');
+  }
+
+  finding(rule: Rule | string, input: FindingInput): Finding {
+    const r = typeof rule === 'string' ? this.get(rule) : rule;
+    const vars: TemplateVars = {
+      path: input.path,
+      line: input.line,
+      evidence: input.evidence,
+      ...input.vars,
+    };
+    const finding: Finding = {
+      rule: r.id,
+      category: r.category,
+      severity: r.severity,
+      path: input.path,
+      message: fill(r.message, vars),
+      evidence: clipEvidence(input.evidence),
+      remediation: fill(r.remediation, vars),
+    };
+    if (input.line !== undefined) finding.line = input.line;
+    if (r.family) finding.family = r.family;
+    return finding;
+  }
+}
+
+/** Fills {name} placeholders; paths are inserted shell-quoted where the template says {path:q}. */
+function fill(template: string, vars: TemplateVars): string {
+  return template.replace(/\{([a-zA-Z][a-zA-Z0-9_]*)(:q)?\}/g, (whole, name: string, quote?: string) => {
+    const v = vars[name];
+    if (v === undefined) return whole;
+    return quote ? shellQuote(String(v)) : String(v);
+  });
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,97 @@
+/**
+ * The rule data model. Rules live in YAML files (src/rules/builtin/*.yaml for the
+ * generic ones, src/rules/families/*.yaml one per malware family, and any --rules DIR);
+ * the engine only interprets them. A rule without a matcher is fired by a check's own
+ * logic (e.g. "a second uid-0 account"); its severity, message and remediation still
+ * come from the data.
+ */
+import type { Severity } from '../engine/finding.js';
+
+/** Streams of text a content rule reads; each check feeds the scopes it owns. */
+export const CONTENT_SCOPES = [
+  'cron', // crontab lines of every kind
+  'systemd-unit', // unit files and drop-ins
+  'init-script', // rc.local, init.d, rc.d, inittab
+  'preload', // /etc/ld.so.preload entries
+  'ssh-key', // authorized_keys lines
+  'auth-log', // /var/log/secure, auth.log, audit.log
+  'script', // a script a persistence point starts
+] as const;
+export type ContentScope = (typeof CONTENT_SCOPES)[number];
+
+/** Names a name rule compares against. */
+export const NAME_SCOPES = [
+  'systemd-unit', // unit file names: "sysetmd.service"
+  'account', // user names in /etc/passwd
+  'ssh-key-comment',
+  'ssh-key-fingerprint', // "SHA256:..."
+  'preload-library', // basename of a preloaded library
+  'command', // basename of a system command (for the hijacked-commands check)
+] as const;
+export type NameScope = (typeof NAME_SCOPES)[number];
+
+export interface ContentMatcher {
+  kind: 'content';
+  scopes: ContentScope[];
+  regex: RegExp;
+  /** Only files whose path matches one of these globs (all files in scope when absent). */
+  paths?: string[];
+}
+
+export interface PathMatcher {
+  kind: 'path';
+  /** The rule fires for every existing entry a glob matches... */
+  globs: string[];
+  /** ...whose content (first MiB) matches this, when given. */
+  contains?: RegExp;
+  /** Restricts to entries of this type. */
+  type?: 'file' | 'directory' | 'any';
+}
+
+export interface NameMatcher {
+  kind: 'name';
+  scope: NameScope;
+  values?: string[];
+  regex?: RegExp;
+}
+
+export interface LogicMatcher {
+  kind: 'logic';
+}
+
+export type Matcher = ContentMatcher | PathMatcher | NameMatcher | LogicMatcher;
+
+export interface Rule {
+  id: string;
+  category: string;
+  severity: Severity;
+  /** Template: {path}, {line}, {name}, {evidence}, {match} and check-specific variables. */
+  message: string;
+  /** Template of what an operator runs; same variables as message. */
+  remediation: string;
+  family?: string;
+  references: string[];
+  match: Matcher;
+  /** "file:line" the rule was loaded from, for error messages and `minescan rules`. */
+  origin: string;
+}
+
+export interface Family {
+  id: string;
+  name: string;
+  description: string;
+  references: string[];
+  origin: string;
+}
+
+/** A malformed rule file: names the file and, when known, the line. */
+export class RuleError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    message: string,
+  ) {
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${message}`);
+    this.name = 'RuleError';
+  }
+}

