@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the tools minescan's tests build images with (Debian/Ubuntu, as root):
+# e2fsprogs (mkfs.ext4, debugfs), gdisk (sgdisk), fdisk (sfdisk), Sleuth Kit (fls),
+# debootstrap (the clean Debian root), openssh-client (ssh-keygen fingerprints),
+# util-linux (losetup). minescan itself needs none of them.
+set -euo pipefail
+packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,31 @@
+/**
+ * Which reader opens which probed filesystem. A filesystem minescan recognises but
+ * does not read yet is listed in the report as not scanned, with the reason.
+ */
+import type { ByteSource } from '../sources/byte-source.js';
+import type { RawFileSystem } from './types.js';
+import { Ext4FileSystem } from './ext4/ext4-fs.js';
+
+type Opener = (source: ByteSource) => Promise<RawFileSystem>;
+
+const OPENERS: Record<string, Opener> = {
+  ext2: (s) => Ext4FileSystem.open(s),
+  ext3: (s) => Ext4FileSystem.open(s),
+  ext4: (s) => Ext4FileSystem.open(s),
+};
+
+export const UNSCANNED_REASONS: Record<string, string> = {
+  xfs: 'XFS is recognised but not read yet',
+  btrfs: 'btrfs is recognised but not read yet',
+  LVM2_member: 'LVM2 physical volume: logical volumes are not read yet',
+  crypto_LUKS: 'LUKS-encrypted: cannot be read without the key',
+  swap: 'swap space holds no files',
+  vfat: 'FAT filesystem (EFI/boot): not a Linux root, not scanned',
+  ntfs: 'NTFS is not a Linux filesystem, not scanned',
+};
+
+/** A reader for the filesystem, or null when minescan does not read this kind. */
+export async function openFilesystem(kind: string, source: ByteSource): Promise<RawFileSystem | null> {
+  const open = OPENERS[kind];
+  return open ? open(source) : null;
+}

@@ -1,0 +1,163 @@
+/**
+ * The minescan command line. Exit codes are part of the contract pipelines rely on:
+ * 0 nothing at or above --fail-on, 1 such findings, 2 a target could not be read or
+ * the command was used wrongly.
+ */
+import { parseArgs } from 'node:util';
+import { promises as fsp } from 'node:fs';
+import { ALL_CHECKS } from '../checks/index.js';
+import { isSeverity, severityRank, type Severity } from '../engine/finding.js';
+import { scanTarget, unreadableReport } from '../engine/scan.js';
+import { UnreadableTargetError } from '../../mountfs/open-target.js';
+import { VERSION } from '../engine/version.js';
+import { RuleSet } from '../rules/ruleset.js';
+import { RuleError } from '../rules/types.js';
+import { loadHashLists } from '../hashes/load-hash-list.js';
+import { renderJson } from '../report/json.js';
+import { renderText } from '../report/text.js';
+import type { ScanReport } from '../report/report.js';
+
+export const EXIT_CLEAN = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_ERROR = 2;
+
+const USAGE = `Usage:
+  minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
+                [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
+  minescan rules [--rules DIR]... [--format json|text]
+  minescan --version
+
+A target is a directory (an image already mounted read-only), a disk image file
+(raw, with GPT, MBR or no partition table) or a block device. Nothing is ever
+written to a target.
+
+Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
+2 a target could not be read, or bad usage.
+`;
+
+class UsageError extends Error {}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  isTty: boolean;
+}
+
+const processIo: Io = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+  isTty: Boolean(process.stdout.isTTY),
+};
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    switch (command) {
+      case 'scan':
+        return await scanCommand(rest, io);
+      case 'rules':
+        return await rulesCommand(rest, io);
+      case '--version':
+      case 'version':
+        io.stdout(`minescan ${VERSION}\n`);
+        return EXIT_CLEAN;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stdout(USAGE);
+        return command === undefined ? EXIT_ERROR : EXIT_CLEAN;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof RuleError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      io.stderr(`minescan: ${(err as Error).message}\n\n${USAGE}`);
+      return EXIT_ERROR;
+    }
+    io.stderr(`minescan: ${(err as Error).message ?? String(err)}\n`);
+    return EXIT_ERROR;
+  }
+}
+
+async function scanCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      format: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      hashes: { type: 'string', multiple: true, default: [] },
+      rules: { type: 'string', multiple: true, default: [] },
+      'fail-on': { type: 'string', default: 'high' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    },
+  });
+  if (positionals.length === 0) throw new UsageError('scan needs at least one target');
+  const format = values.format ?? (io.isTty && !values.output ? 'text' : 'json');
+  if (format !== 'json' && format !== 'text') throw new UsageError(`--format must be json or text, not "${format}"`);
+  const failOn = values['fail-on'];
+  if (failOn !== 'none' && !isSeverity(failOn)) throw new UsageError(`--fail-on must be critical, high, medium, low or none, not "${failOn}"`);
+  if (failOn === 'info') throw new UsageError('--fail-on info would fail every scan: use low');
+
+  const rules = await RuleSet.load(values.rules);
+  let hashes;
+  try {
+    hashes = await loadHashLists(values.hashes);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+
+  const reports: ScanReport[] = [];
+  let unreadable = false;
+  for (const target of positionals) {
+    if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
+    try {
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes }));
+    } catch (err) {
+      if (!(err instanceof UnreadableTargetError)) throw err;
+      unreadable = true;
+      io.stderr(`minescan: ${err.message}\n`);
+      reports.push(unreadableReport(target, err.message));
+    }
+  }
+
+  const rendered = format === 'json' ? renderJson(reports) : renderText(reports, { color: io.isTty && !values.output });
+  if (values.output) await fsp.writeFile(values.output, rendered);
+  else if (!values.quiet) io.stdout(rendered);
+
+  if (unreadable) return EXIT_ERROR;
+  if (failOn === 'none') return EXIT_CLEAN;
+  const threshold = severityRank(failOn as Severity);
+  const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
+  return failing ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+async function rulesCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rules: { type: 'string', multiple: true, default: [] },
+      format: { type: 'string', default: 'text' },
+    },
+  });
+  const rules = await RuleSet.load(values.rules);
+  if (values.format === 'json') {
+    const list = rules.all().map((r) => ({
+      id: r.id,
+      category: r.category,
+      severity: r.severity,
+      family: r.family,
+      matcher: r.match.kind,
+      origin: r.origin,
+    }));
+    io.stdout(JSON.stringify({ families: rules.allFamilies(), rules: list }, null, 2) + '\n');
+    return EXIT_CLEAN;
+  }
+  for (const f of rules.allFamilies()) io.stdout(`family ${f.id}: ${f.name}\n`);
+  for (const r of rules.all()) {
+    io.stdout(`${r.id.padEnd(44)} ${r.severity.padEnd(8)} ${r.match.kind.padEnd(7)} ${r.family ?? '-'}\n`);
+  }
+  io.stdout(`${rules.all().length} rules, ${rules.allFamilies().length} families\n`);
+  return EXIT_CLEAN;
+}
