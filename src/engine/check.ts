@@ -14,8 +14,11 @@ export interface Check {
   /** Stable id, e.g. "cron". */
   readonly id: string;
   readonly description: string;
-  /** Globs (absolute, picomatch segments, `**` spans directories) of everything this check reads. */
-  readonly paths: string[];
+  /**
+   * Globs (absolute, picomatch segments, `**` spans directories) of everything this
+   * check reads; a function when they follow from the loaded rules.
+   */
+  readonly paths: string[] | ((rules: RuleSet) => string[]);
   run(ctx: CheckContext): Promise<void>;
 }
 
@@ -25,6 +28,11 @@ export interface StartedFile {
   path: string;
   /** Where it is started from, e.g. "/etc/crontab:12". */
   startedBy: string;
+}
+
+/** The globs a check declares, given the rules in force. */
+export function declaredPaths(check: Check, rules: RuleSet): string[] {
+  return typeof check.paths === 'function' ? check.paths(rules) : check.paths;
 }
 
 export interface CheckContext {

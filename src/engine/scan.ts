@@ -4,7 +4,7 @@
  */
 import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
-import type { Check } from './check.js';
+import { declaredPaths, type Check } from './check.js';
 import { SEVERITIES, severityRank, type Severity } from './finding.js';
 import { runChecks, errorMessage } from './run-checks.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -16,6 +16,8 @@ export interface ScanOptions {
   checks: readonly Check[];
   rules: RuleSet;
   hashes: HashLookup;
+  /** Follow qcow2 backing files and VHD parents beside the image. */
+  allowBacking?: boolean;
 }
 
 export async function scanTarget(target: string, options: ScanOptions): Promise<ScanReport> {
@@ -34,7 +36,9 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
     errors: [],
   };
   try {
-    const opened = await openTarget(target, counter);
+    // Sources that can be read only once keep exactly what the checks declared they read.
+    const retain = [...new Set(options.checks.flatMap((c) => declaredPaths(c, options.rules)))];
+    const opened = await openTarget(target, counter, { retain, allowBacking: options.allowBacking });
     try {
       report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
       report.errors.push(...opened.warnings.map((message) => ({ message })));

@@ -26,6 +26,11 @@ export interface FindingInput {
   line?: number;
   evidence: string;
   vars?: TemplateVars;
+  /**
+   * Where the check found it, e.g. "persistence/cron", when the rule is shared by
+   * several persistence points (the command-line rules); the rule's category otherwise.
+   */
+  category?: string;
 }
 
 export class RuleSet {
@@ -127,7 +132,7 @@ export class RuleSet {
     };
     const finding: Finding = {
       rule: r.id,
-      category: r.category,
+      category: input.category ?? r.category,
       severity: r.severity,
       path: input.path,
       message: fill(r.message, vars),

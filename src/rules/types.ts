@@ -27,6 +27,7 @@ export const NAME_SCOPES = [
   'ssh-key-fingerprint', // "SHA256:..."
   'preload-library', // basename of a preloaded library
   'command', // basename of a system command (for the hijacked-commands check)
+  'started-path', // absolute path of a program a persistence point starts: "/tmp/.x/run"
 ] as const;
 export type NameScope = (typeof NAME_SCOPES)[number];
 

@@ -1,0 +1,207 @@
+/**
+ * The cron check: every place cron and anacron read jobs from, parsed as crontab(5)
+ * and anacrontab(5) say, then scanned with the shared command-line rules
+ * (command-line.ts) and the cron and family packs.
+ *
+ * - /etc/crontab and /etc/cron.d/*: "m h dom mon dow USER command" or "@reboot USER command".
+ * - /var/spool/cron/<user> (RHEL), /var/spool/cron/crontabs/<user> (Debian),
+ *   /var/spool/cron/tabs/<user> (SUSE): the same without the user field; the user is the
+ *   file name.
+ * - /etc/anacrontab: "period delay job-id command".
+ * - /etc/cron.{hourly,daily,weekly,monthly}/*: scripts run-parts runs; read as shell.
+ *
+ * Environment lines are matched but run nothing; comment lines are skipped entirely (cron
+ * never runs them). Each program a job starts is recorded with ctx.started() for the hash
+ * check. Remediation deletes the line with sed for system files, goes through
+ * `crontab -u USER` for spool files, and removes (or reinstalls) a cron script, with
+ * `chattr -ia` first when the file is locked.
+ */
+import type { Check, CheckContext } from '../engine/check.js';
+import { basename, dirname } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { shellQuote } from '../rules/ruleset.js';
+import {
+  deleteLineCommand,
+  deleteStartedCommands,
+  scanCommandLines,
+  scriptLines,
+  showLine,
+  stripShellComment,
+  unlockCommand,
+  type CommandFile,
+  type CommandLine,
+} from './command-line.js';
+
+const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];
+const ANACRONTAB = '/etc/anacrontab';
+const SPOOL_CRONTABS = ['/var/spool/cron/*', '/var/spool/cron/crontabs/*', '/var/spool/cron/tabs/*'];
+const SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
+const CRON_GLOBS = [...SYSTEM_CRONTABS, ANACRONTAB, ...SPOOL_CRONTABS, ...SCRIPT_DIRS.map((d) => `${d}/*`)];
+
+/** Crontabs and cron scripts are small; a bigger file is read up to here. */
+const MAX_FILE_BYTES = 1 << 20;
+const CATEGORY = 'persistence/cron';
+
+type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
+
+export const cronCheck: Check = {
+  id: 'cron',
+  description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
+  paths: CRON_GLOBS,
+  async run(ctx) {
+    for await (const entry of ctx.vfs.walk(CRON_GLOBS, { onError: (p, e) => ctx.error(p, e) })) {
+      if (entry.stat.type === 'directory') continue;
+      await scanCronFile(ctx, entry.path);
+    }
+  },
+};
+
+function kindOf(path: string): CronFileKind {
+  if (path === ANACRONTAB) return 'anacron';
+  if (path === '/etc/crontab' || dirname(path) === '/etc/cron.d') return 'system';
+  if (SCRIPT_DIRS.includes(dirname(path))) return 'script';
+  return 'user';
+}
+
+async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
+  let bytes: Buffer;
+  try {
+    // Symlinked jobs count as what they point to; sockets, devices and dangling links are not jobs.
+    if ((await ctx.vfs.stat(path)).type !== 'file') return;
+    bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES });
+  } catch (err) {
+    // A dangling link in cron.d runs nothing; anything else is a read problem worth reporting.
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
+  }
+  ctx.examined(path);
+  const kind = kindOf(path);
+  if (kind === 'script') {
+    // run-parts starts the file itself, whatever it is: the hash check should see it.
+    ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
+    if (isBinary(bytes)) {
+      await reportBinaryJob(ctx, path, bytes.length);
+      return;
+    }
+  }
+  const text = bytes.toString('utf8');
+  const file: CommandFile = {
+    scope: 'cron',
+    path,
+    category: CATEGORY,
+    vars: { context: kind === 'script' ? ` (run-parts runs it ${period(path)} as root)` : '' },
+    fix: (line, started) => fixFor(ctx, path, kind, line, started),
+  };
+  const lines = kind === 'script' ? scriptLines(text) : crontabLines(text, kind, kind === 'user' ? basename(path) : undefined);
+  await scanCommandLines(ctx, file, lines);
+}
+
+/**
+ * The lines of a crontab. Job lines run their command (cut at the first unescaped `%`,
+ * which cron turns into the command's standard input); environment lines and lines cron
+ * would reject are still matched, since an attacker's line need not be well-formed to
+ * matter to an analyst.
+ */
+export function crontabLines(text: string, kind: 'system' | 'user' | 'anacron', owner?: string): CommandLine[] {
+  const out: CommandLine[] = [];
+  text.split('\n').forEach((physical, i) => {
+    const raw = physical.replace(/\r$/, '');
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const line: CommandLine = { line: i + 1, text: raw, evidence: trimmed };
+    const env = /^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(trimmed);
+    const job = env ? undefined : parseJob(trimmed, kind);
+    if (env) line.vars = { context: ' (crontab environment line)' };
+    if (job) {
+      const command = cronCommand(job.command);
+      line.text = `${trimmed.slice(0, trimmed.length - job.command.length)}${stripShellComment(job.command)}`;
+      line.run = { syntax: 'shell', command };
+      line.vars = { context: jobContext(kind, job, owner) };
+    }
+    out.push(line);
+  });
+  return out;
+}
+
+interface CronJob {
+  schedule: string;
+  user?: string;
+  command: string;
+}
+
+const TIME_FIELD = String.raw`-?[0-9A-Za-z*,/\-~]+`;
+const SPECIAL = String.raw`@(?:reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)`;
+const JOB_PATTERNS = {
+  system: new RegExp(String.raw`^(?<schedule>${SPECIAL}|(?:${TIME_FIELD}\s+){4}${TIME_FIELD})\s+(?<user>\S+)\s+(?<command>\S.*)$`),
+  user: new RegExp(String.raw`^(?<schedule>${SPECIAL}|(?:${TIME_FIELD}\s+){4}${TIME_FIELD})\s+(?<command>\S.*)$`),
+  anacron: new RegExp(String.raw`^(?<schedule>(?:@\w+|\d+)\s+\d+)\s+(?<id>\S+)\s+(?<command>\S.*)$`),
+};
+
+function parseJob(line: string, kind: 'system' | 'user' | 'anacron'): CronJob | undefined {
+  const m = JOB_PATTERNS[kind].exec(line);
+  if (!m?.groups) return undefined;
+  return { schedule: m.groups.schedule!.replace(/\s+/g, ' '), user: m.groups.user, command: m.groups.command! };
+}
+
+/** Cron hands the command to /bin/sh up to the first unescaped `%`; `\%` is a literal percent. */
+function cronCommand(command: string): string {
+  const cut = /(?<!\\)%/.exec(command);
+  return (cut ? command.slice(0, cut.index) : command).replace(/\\%/g, '%');
+}
+
+function jobContext(kind: 'system' | 'user' | 'anacron', job: CronJob, owner: string | undefined): string {
+  if (kind === 'anacron') return ` (anacron job, period and delay "${job.schedule}", run as root)`;
+  if (kind === 'system') return ` (cron job run as ${job.user}, schedule "${job.schedule}")`;
+  return ` (crontab of ${owner ?? 'its owner'}, schedule "${job.schedule}")`;
+}
+
+function period(path: string): string {
+  return basename(dirname(path)).replace(/^cron\./, '');
+}
+
+async function fixFor(ctx: CheckContext, path: string, kind: CronFileKind, line: CommandLine, started: string[]): Promise<string> {
+  const commands: string[] = [];
+  const unlock = await unlockCommand(ctx, path);
+  if (unlock) commands.push(unlock);
+  if (kind === 'user') {
+    const user = basename(path);
+    commands.push(`crontab -u ${shellQuote(user)} -e   # delete line ${line.line}: ${showLine(line.evidence)}`);
+    commands.push(`# or drop every job of ${user}: crontab -u ${shellQuote(user)} -r   (removes ${path})`);
+  } else if (kind === 'script') {
+    commands.push(...(await removeScriptCommands(ctx, path, line)));
+  } else {
+    commands.push(deleteLineCommand(path, line));
+  }
+  commands.push(...(await deleteStartedCommands(ctx, started)));
+  return commands.join('\n');
+}
+
+/** A packaged cron script is restored by its package; an unpackaged one is the attacker's. */
+async function removeScriptCommands(ctx: CheckContext, path: string, line: CommandLine | undefined): Promise<string[]> {
+  const owner = await ctx.facts.packages.owner(path);
+  if (owner) return [`apt-get install --reinstall ${shellQuote(owner)}   # ${path} belongs to ${owner}: this restores the packaged script`];
+  // Without a package database the script may be a distribution's: delete the line only.
+  if (owner === null && line) return [deleteLineCommand(path, line)];
+  return [`rm -f ${shellQuote(path)}   # no package owns this cron script`];
+}
+
+async function reportBinaryJob(ctx: CheckContext, path: string, size: number): Promise<void> {
+  const commands: string[] = [];
+  const unlock = await unlockCommand(ctx, path);
+  if (unlock) commands.push(unlock);
+  commands.push(...(await removeScriptCommands(ctx, path, undefined)));
+  ctx.report(
+    ctx.rules.finding('cron.binary-job', {
+      path,
+      evidence: `executable binary, ${size}${size >= MAX_FILE_BYTES ? '+' : ''} bytes read`,
+      category: CATEGORY,
+      vars: { context: ` (${period(path)}, as root)`, fix: commands.join('\n') },
+    }),
+  );
+}
+
+/** An ELF, or anything with NUL bytes early on: not a script run-parts hands to a shell. */
+function isBinary(bytes: Buffer): boolean {
+  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
+  return bytes.subarray(0, 4096).includes(0);
+}

