@@ -20,17 +20,9 @@ import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import {
-  deleteLineCommand,
-  deleteStartedCommands,
-  scanCommandLines,
-  scriptLines,
-  showLine,
-  stripShellComment,
-  unlockCommand,
-  type CommandFile,
-  type CommandLine,
-} from './command-line.js';
+import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { stripShellComment } from './shell-commands.js';
 
 const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];
 const ANACRONTAB = '/etc/anacrontab';

@@ -24,16 +24,9 @@
 import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import {
-  deleteLineCommand,
-  deleteStartedCommands,
-  scanCommandLines,
-  scriptLines,
-  unlockCommand,
-  type CommandFile,
-  type CommandLine,
-  type ShellVars,
-} from './command-line.js';
+import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { type ShellVars } from './shell-commands.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
 const UNIT_GLOBS = UNIT_DIRS.flatMap((d) => [`${d}/*`, `${d}/*/*`]);

@@ -4,13 +4,8 @@
  * command-lines.yaml rules must catch or leave alone.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  heredocDelimiters,
-  scriptLines,
-  startedByExecValue,
-  startedByShellLine,
-  stripShellComment,
-} from '../../src/checks/command-line.js';
+import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/shell-commands.js';
+import { scriptLines } from '../../src/checks/command-scan.js';
 import { findBase64Payloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
 import { severityRank } from '../../src/engine/finding.js';

@@ -1,0 +1,166 @@
+/**
+ * The one scan the cron and services checks run over command lines: content rules of
+ * the scope (on comment-free text), base64 payloads decoded one level and rescanned,
+ * every started program recorded with ctx.started() and matched against the
+ * `started-path` name rules (temporary and hidden directories), and each hit reported
+ * with the check's remediation for that line.
+ */
+import type { CheckContext } from '../engine/check.js';
+import type { ContentScope, Rule } from '../rules/types.js';
+import type { TemplateVars } from '../rules/ruleset.js';
+import { findBase64Payloads, matchDecoded } from '../rules/decode.js';
+import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
+
+/** One logical line of a crontab, unit or script, as the checks hand it over. */
+export interface CommandLine {
+  /** 1-based number of its first physical line. */
+  line: number;
+  /** What content rules read: the line without comments ('' when it is one). */
+  text: string;
+  /** The line as written, for evidence and remediation. */
+  evidence: string;
+  /** The command it runs, when it runs one: shell syntax or a systemd Exec*= value. */
+  run?: { syntax: 'shell' | 'exec'; command: string };
+  /** Variables for this line's findings, over the file's (a crontab line's user and schedule). */
+  vars?: TemplateVars;
+}
+
+/** A file of command lines and how to report on it. */
+export interface CommandFile {
+  scope: ContentScope;
+  path: string;
+  /** Category of every finding: the persistence point, e.g. "persistence/cron". */
+  category: string;
+  /** Variables for every finding of the file; must set `context` (e.g. " (cron job of root)"). */
+  vars: TemplateVars;
+  /** Remediation commands for a line, given what the line starts. */
+  fix(line: CommandLine, started: string[]): Promise<string>;
+}
+
+/**
+ * Lines longer than this are matched on their head and tail only, so that rules with a
+ * `.*` between two words stay cheap on hostile lines (JavaScript regexes backtrack);
+ * the tail keeps `... | base64 -d | bash` after a long payload, which is decoded from
+ * the full line anyway.
+ */
+const MAX_RULE_LINE = 8 * 1024;
+
+interface Hit {
+  rule: Rule;
+  evidence: string;
+  /** Where the text that fired came from, for messages: "/etc/crontab:9". */
+  where: string;
+  name?: string;
+}
+
+/** Runs the content, decoding and started-path rules over the lines; returns what each line starts. */
+export async function scanCommandLines(
+  ctx: CheckContext,
+  file: CommandFile,
+  lines: CommandLine[],
+  vars: ShellVars = new Map(),
+): Promise<Map<number, string[]>> {
+  const startedByLine = new Map<number, string[]>();
+  const hitsByLine = new Map<number, Hit[]>();
+  const addHit = (line: number, hit: Hit) => {
+    const list = hitsByLine.get(line) ?? [];
+    if (!list.some((h) => h.rule.id === hit.rule.id && h.evidence === hit.evidence)) list.push(hit);
+    hitsByLine.set(line, list);
+  };
+  const byNumber = new Map(lines.map((l) => [l.line, l]));
+
+  const texts: string[] = [];
+  for (const l of lines) {
+    while (texts.length < l.line - 1) texts.push('');
+    texts[l.line - 1] = boundLine(l.text);
+  }
+  for (const hit of ctx.rules.matchLines(file.scope, file.path, texts.join('\n'))) {
+    const l = byNumber.get(hit.line);
+    if (l) addHit(l.line, { rule: hit.rule, evidence: l.evidence, where: `${file.path}:${l.line}` });
+  }
+
+  for (const l of lines) {
+    const started = new Set<string>();
+    if (l.run) {
+      const found = l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : startedByShellLine(l.run.command, vars);
+      for (const p of found) started.add(p);
+    }
+    for (const payload of findBase64Payloads(l.text)) {
+      const where = `a base64 payload decoded from ${file.path}:${l.line}`;
+      const bounded = { ...payload, decoded: payload.decoded.split('\n').map(boundLine).join('\n') };
+      for (const d of matchDecoded(ctx.rules, file.scope, file.path, bounded)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
+      for (const p of startedByShellLine(payload.decoded)) started.add(p);
+    }
+    for (const p of started) {
+      ctx.started({ path: p, startedBy: `${file.path}:${l.line}` });
+      for (const rule of ctx.rules.matchName('started-path', p)) {
+        addHit(l.line, { rule, evidence: l.evidence, where: `${file.path}:${l.line}`, name: p });
+      }
+    }
+    if (started.size > 0) startedByLine.set(l.line, [...started]);
+  }
+
+  for (const [lineNo, hits] of hitsByLine) {
+    const l = byNumber.get(lineNo)!;
+    const fix = await file.fix(l, startedByLine.get(lineNo) ?? []);
+    for (const h of hits) {
+      ctx.report(
+        ctx.rules.finding(h.rule, {
+          path: file.path,
+          line: lineNo,
+          evidence: h.evidence,
+          category: file.category,
+          vars: { ...file.vars, ...l.vars, where: h.where, fix, ...(h.name !== undefined ? { name: h.name } : {}) },
+        }),
+      );
+    }
+  }
+  return startedByLine;
+}
+
+function boundLine(text: string): string {
+  if (text.length <= MAX_RULE_LINE) return text;
+  const half = MAX_RULE_LINE / 2;
+  return `${text.slice(0, half)} … ${text.slice(-half)}`;
+}
+
+/**
+ * The logical lines of a shell script: backslash continuations joined (reported at their
+ * first line), comment lines and the shebang left out, trailing comments cut, and
+ * here-document bodies kept for the content rules but not run.
+ */
+export function scriptLines(text: string): CommandLine[] {
+  const physical = text.split('\n');
+  const out: CommandLine[] = [];
+  const heredocs: string[] = [];
+  for (let i = 0; i < physical.length; i++) {
+    const first = i;
+    const line = physical[i]!.replace(/\r$/, '');
+    if (heredocs.length > 0) {
+      if (line.replace(/^\t+/, '') === heredocs[0]) heredocs.shift();
+      else if (line.trim() !== '') out.push({ line: first + 1, text: line, evidence: line.trim() });
+      continue;
+    }
+    const parts = [line];
+    while (endsWithContinuation(parts[parts.length - 1]!) && i + 1 < physical.length && parts.length < MAX_CONTINUED_LINES) {
+      parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1);
+      parts.push(physical[++i]!.replace(/\r$/, ''));
+    }
+    const logical = parts.join('');
+    const trimmed = logical.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const command = stripShellComment(logical);
+    heredocs.push(...heredocDelimiters(command));
+    out.push({ line: first + 1, text: command, evidence: trimmed, run: { syntax: 'shell', command } });
+  }
+  return out;
+}
+
+/** A script of a million continued lines must not become one quadratic string. */
+const MAX_CONTINUED_LINES = 1000;
+
+function endsWithContinuation(line: string): boolean {
+  let n = 0;
+  for (let k = line.length - 1; k >= 0 && line[k] === '\\'; k--) n++;
+  return n % 2 === 1;
+}
