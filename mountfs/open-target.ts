@@ -1,33 +1,24 @@
 /**
  * Turns what the user named (a directory, an image file, a block device) into the
- * filesystems to scan: byte source → volumes → probed filesystems → one VFS each.
- * Everything above this file sees only VFSs and the volume listing for the report.
+ * filesystems to scan. Formats are told by their magic bytes, never by file names, and
+ * nest freely: containers (qcow2, VMDK, VHD, VHDX) and compression are unwrapped,
+ * archives of a root are read as filesystems, archives holding disk images (OVA) are
+ * opened as those disks, and disks are split into volumes (GPT, MBR, LVM) whose
+ * filesystems are probed. Everything above this file sees only VFSs and the listing.
  */
 import { promises as fsp } from 'node:fs';
-import { MountfsError } from './errors.js';
+import type { ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
 import { CachedByteSource } from './sources/cached-source.js';
-import type { ByteSource, ReadCounter } from './sources/byte-source.js';
-import { detectVolumes } from './volumes/detect.js';
-import type { PartitionScheme } from './volumes/types.js';
-import { probeFilesystem } from './fs/probe.js';
-import { openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
 import { DirectoryFileSystem } from './fs/dir/directory-fs.js';
-import { RawVfs, type Vfs } from './vfs.js';
+import { RawVfs } from './vfs.js';
+import { openImage, type ImageOptions, type OpenedParts } from './open-image.js';
+import type { Vfs } from './vfs.js';
+import type { VolumeReport } from './volume-report.js';
+
+export type { VolumeReport } from './volume-report.js';
 
 export type SourceKind = 'directory' | 'image' | 'block-device';
-
-export interface VolumeReport {
-  index: number;
-  scheme: PartitionScheme | 'directory';
-  type: string;
-  start: number;
-  size: number;
-  filesystem: string | null;
-  scanned: boolean;
-  /** Why a volume was not scanned, or what was odd about it (journal needing recovery). */
-  notes: string[];
-}
 
 export interface OpenedFilesystem {
   /** Index of the volume in the report's volume listing. */
@@ -37,13 +28,20 @@ export interface OpenedFilesystem {
 
 export interface OpenedTarget {
   kind: SourceKind;
-  /** "raw" for disk images and devices, "directory" for a mounted tree. */
+  /** The chain of formats read, outermost first: "raw", "qcow2", "tar+gzip", "tar > vmdk", "directory". */
   format: string;
   volumes: VolumeReport[];
   filesystems: OpenedFilesystem[];
   /** Problems that did not stop the target from being read. */
   warnings: string[];
   close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Globs the checks will read: what a single-pass archive must keep. */
+  retain: string[];
+  /** Follow qcow2 backing files and VHD parents (read-only, beside the image). */
+  allowBacking?: boolean;
 }
 
 /** Thrown when nothing at all can be read from a target: the CLI exits 2. */
@@ -54,7 +52,7 @@ export class UnreadableTargetError extends Error {
   }
 }
 
-export async function openTarget(target: string, counter: ReadCounter): Promise<OpenedTarget> {
+export async function openTarget(target: string, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let st;
   try {
     st = await fsp.stat(target);
@@ -69,12 +67,31 @@ export async function openTarget(target: string, counter: ReadCounter): Promise<
   } catch (err) {
     throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`);
   }
+  const imageOptions: ImageOptions = { ...options, path: target, counter };
+  let parts: OpenedParts;
   try {
-    return await openDisk(new CachedByteSource(file), st.isBlockDevice() ? 'block-device' : 'image', 'raw');
+    parts = await openImage(new CachedByteSource(file), imageOptions);
   } catch (err) {
     await file.close();
-    throw err;
+    if (err instanceof UnreadableTargetError) throw err;
+    throw new UnreadableTargetError(`${target}: ${(err as Error).message}`);
   }
+  if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
+    await parts.close();
+    await file.close();
+    throw new UnreadableTargetError(`${target}: no partition table or filesystem found at offset 0`);
+  }
+  return {
+    kind: st.isBlockDevice() ? 'block-device' : 'image',
+    format: parts.format,
+    volumes: parts.volumes,
+    filesystems: parts.filesystems,
+    warnings: parts.warnings,
+    close: async () => {
+      await parts.close();
+      await file.close();
+    },
+  };
 }
 
 async function openDirectory(target: string, counter: ReadCounter): Promise<OpenedTarget> {
@@ -86,59 +103,5 @@ async function openDirectory(target: string, counter: ReadCounter): Promise<Open
     filesystems: [{ volumeIndex: 0, vfs }],
     warnings: [],
     close: () => vfs.close(),
-  };
-}
-
-/** Reads a disk (or a bare filesystem image): the partition table, then each partition's filesystem. */
-export async function openDisk(source: ByteSource, kind: SourceKind, format: string): Promise<OpenedTarget> {
-  if (source.size === 0) throw new UnreadableTargetError(`${source.description} is empty: no partition table or filesystem found at offset 0`);
-  const layout = await detectVolumes(source);
-  const volumes: VolumeReport[] = [];
-  const filesystems: OpenedFilesystem[] = [];
-  const warnings = [...layout.warnings];
-  for (const volume of layout.volumes) {
-    const report: VolumeReport = {
-      index: volume.index,
-      scheme: volume.scheme,
-      type: volume.type,
-      start: volume.start,
-      size: volume.size,
-      filesystem: null,
-      scanned: false,
-      notes: [],
-    };
-    volumes.push(report);
-    try {
-      report.filesystem = await probeFilesystem(volume.source);
-      if (report.filesystem === null) {
-        report.notes.push('no filesystem recognised');
-        continue;
-      }
-      const raw = await openFilesystem(report.filesystem, volume.source);
-      if (!raw) {
-        report.notes.push(UNSCANNED_REASONS[report.filesystem] ?? `${report.filesystem} is not read by minescan yet`);
-        continue;
-      }
-      report.notes.push(...raw.notes());
-      report.scanned = true;
-      filesystems.push({ volumeIndex: volumes.length - 1, vfs: new RawVfs(raw) });
-    } catch (err) {
-      report.notes.push(`cannot read: ${err instanceof MountfsError || err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  if (filesystems.length === 0 && layout.scheme === 'none' && volumes[0]?.filesystem === null) {
-    await source.close();
-    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
-  }
-  return {
-    kind,
-    format,
-    volumes,
-    filesystems,
-    warnings,
-    close: async () => {
-      for (const fs of filesystems) await fs.vfs.close();
-      await source.close();
-    },
   };
 }

@@ -7,10 +7,10 @@
 import { Readable } from 'node:stream';
 import { MountfsError, corrupt, limitExceeded, notFound } from './errors.js';
 import { joinPath, normalizePath, splitPath } from './path.js';
-import type { FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat } from './fs/types.js';
+import type { FileDigests, FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat } from './fs/types.js';
 import { compileGlob, type CompiledGlob } from './glob.js';
 
-export type { FileType, InodeFlags, Stat } from './fs/types.js';
+export type { FileDigests, FileType, InodeFlags, Stat } from './fs/types.js';
 
 /** Linux gives up after 40 links in one lookup (ELOOP); so do we. */
 const MAX_SYMLINK_FOLLOWS = 40;
@@ -66,6 +66,12 @@ export interface Vfs {
   walk(globs: string[], options?: WalkOptions): AsyncGenerator<WalkEntry>;
   /** Immutable / append-only flags of the file the path names (no symlink following). */
   flags(path: string): Promise<InodeFlags | undefined>;
+  /**
+   * MD5 and SHA-256 of the file the path names (symlinks followed) when the source
+   * computed them already; sources that can only be read once do, so hash with this
+   * first and stream the file only when it gives undefined.
+   */
+  knownDigests(path: string): Promise<FileDigests | undefined>;
   /** Notes of the underlying filesystem, e.g. the journal needs recovery. */
   notes(): string[];
   close(): Promise<void>;
@@ -137,6 +143,11 @@ export class RawVfs implements Vfs {
     const r = await this.resolve(path, false);
     if (r.stat.flags) return r.stat.flags;
     return this.raw.flags ? this.raw.flags(r.node) : undefined;
+  }
+
+  async knownDigests(path: string): Promise<FileDigests | undefined> {
+    if (!this.raw.digests) return undefined;
+    return this.raw.digests((await this.resolve(path, true)).node);
   }
 
   async readFile(path: string, options: ReadOptions = {}): Promise<Buffer> {

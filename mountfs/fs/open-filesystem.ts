@@ -4,14 +4,14 @@
  */
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
-import { Ext4FileSystem } from './ext4/ext4-fs.js';
+import { ExtFileSystem } from './extfs/ext-fs.js';
 
 type Opener = (source: ByteSource) => Promise<RawFileSystem>;
 
 const OPENERS: Record<string, Opener> = {
-  ext2: (s) => Ext4FileSystem.open(s),
-  ext3: (s) => Ext4FileSystem.open(s),
-  ext4: (s) => Ext4FileSystem.open(s),
+  ext2: (s) => ExtFileSystem.open(s),
+  ext3: (s) => ExtFileSystem.open(s),
+  ext4: (s) => ExtFileSystem.open(s),
 };
 
 export const UNSCANNED_REASONS: Record<string, string> = {

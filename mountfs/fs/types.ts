@@ -41,6 +41,12 @@ export interface RawDirEntry {
   type?: FileType;
 }
 
+/** Digests computed while a file's bytes passed once (single-pass archives). */
+export interface FileDigests {
+  md5: string;
+  sha256: string;
+}
+
 export interface RawFileSystem {
   /** "ext4", "ext3", "ext2", "directory", ... */
   readonly kind: string;
@@ -54,6 +60,8 @@ export interface RawFileSystem {
   read(node: NodeId, offset: number, length: number): Promise<Buffer>;
   /** Inode flags when stat() cannot give them cheaply (host directories). */
   flags?(node: NodeId): Promise<InodeFlags | undefined>;
+  /** Digests already known without reading the file again (single-pass sources). */
+  digests?(node: NodeId): Promise<FileDigests | undefined>;
   /** Things the report should say about this filesystem, e.g. "journal needs recovery". */
   notes(): string[];
   close(): Promise<void>;

@@ -24,12 +24,15 @@ export const EXIT_ERROR = 2;
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
+                [--allow-backing]
   minescan rules [--rules DIR]... [--format json|text]
   minescan --version
 
 A target is a directory (an image already mounted read-only), a disk image file
-(raw, with GPT, MBR or no partition table) or a block device. Nothing is ever
-written to a target.
+(raw, qcow2, VMDK, VHD, VHDX; GPT, MBR, LVM or no partition table; or a tar/zip
+archive of a root or of disk images, OVA included), or a block device. Nothing is
+ever written to a target. --allow-backing follows qcow2 backing files and VHD
+parents found beside the image.
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage.
@@ -91,6 +94,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       rules: { type: 'string', multiple: true, default: [] },
       'fail-on': { type: 'string', default: 'high' },
       quiet: { type: 'boolean', short: 'q', default: false },
+      'allow-backing': { type: 'boolean', default: false },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -113,7 +117,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes }));
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'] }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;

@@ -11,7 +11,7 @@
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
@@ -39,11 +39,10 @@ export function builtinRuleDirs(): string[] {
 }
 
 function packageRoot(): string {
-  // This file runs from src/rules (tests) or dist/src/rules (built): the rules stay in src/.
+  // This file runs from src/rules (tests) or dist/src/rules (built); the rules stay in src/.
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (path.basename(dir) === 'dist') return path.dirname(dir);
-    if (path.basename(dir) === 'src') return path.dirname(dir);
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
     dir = path.dirname(dir);
   }
   throw new Error('cannot locate the minescan package root from ' + fileURLToPath(import.meta.url));

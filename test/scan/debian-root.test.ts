@@ -33,7 +33,7 @@ describe('clean Debian root', () => {
   beforeAll(async () => {
     await run(path.join(IMAGES, 'build-debian-root.sh'), [ROOT], { maxBuffer: 64 << 20 });
     scratch = await makeScratchDir();
-    image = await buildImage(ROOT, path.join(scratch, 'debian.img'), { table: 'gpt', sizeMiB: DISK_BYTES >> 20 });
+    image = await buildImage(ROOT, path.join(scratch, 'debian.img'), { table: 'gpt', sizeMiB: DISK_BYTES / 2 ** 20 });
   }, 600_000);
   afterAll(async () => {
     if (scratch) await removeScratchDir(scratch);

@@ -1,0 +1,171 @@
+/**
+ * A compressed tar (tar.gz, tar.zst, tar.xz) can only be read once, front to back.
+ * So it is read in a single pass that keeps, in memory, exactly what the checks said
+ * they will read (their path globs), plus small scripts a persistence point might
+ * start, up to a budget; every other file keeps only its metadata and, for programs,
+ * the digests computed while its bytes streamed past. Checks then run on this tree as
+ * on any other filesystem; reading a file that was not kept is a typed `limit` error.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { limitExceeded, corrupt } from '../../errors.js';
+import { compileGlob } from '../../glob.js';
+import type { FileDigests, FileType, NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
+import { ArchiveTree } from './archive-tree.js';
+
+export interface RetentionPlan {
+  /** Globs of the files to keep (the union of every check's declared paths). */
+  retain: string[];
+  /** At most this much of one file is kept (its start). */
+  maxFileBytes: number;
+  /** At most this much is kept in all. */
+  maxTotalBytes: number;
+  /** Executable scripts ("#!") up to this size are kept wherever they are. */
+  scriptBytes: number;
+}
+
+export const DEFAULT_RETENTION: Omit<RetentionPlan, 'retain'> = {
+  maxFileBytes: 8 << 20,
+  maxTotalBytes: 512 << 20,
+  scriptBytes: 256 << 10,
+};
+
+interface StreamContent {
+  data?: Buffer;
+  /** The file is longer than what was kept. */
+  truncated: boolean;
+  digests?: FileDigests;
+}
+
+const TYPES: Record<string, FileType | 'hardlink' | undefined> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  link: 'hardlink',
+  symlink: 'symlink',
+  directory: 'directory',
+  'character-device': 'char',
+  'block-device': 'block',
+  fifo: 'fifo',
+};
+
+export class StreamArchiveFileSystem implements RawFileSystem {
+  readonly root: NodeId = 0;
+  private readonly problems: string[] = [];
+
+  private constructor(
+    readonly kind: string,
+    private readonly tree: ArchiveTree<StreamContent>,
+  ) {}
+
+  static async fromTar(chunks: AsyncIterable<Buffer>, kind: string, plan: RetentionPlan): Promise<StreamArchiveFileSystem> {
+    const tree = new ArchiveTree<StreamContent>();
+    const fs = new StreamArchiveFileSystem(kind, tree);
+    const globs = plan.retain.map(compileGlob);
+    let kept = 0;
+    let budgetNoted = false;
+    const extract = tar.extract();
+    const input = Readable.from(chunks);
+    input.on('error', (err) => extract.destroy(err));
+    input.pipe(extract);
+    for await (const entry of extract) {
+      const h = entry.header;
+      const type = TYPES[h.type ?? 'file'];
+      const path = '/' + ArchiveTree.components(h.name).join('/');
+      let content: StreamContent | undefined;
+      if (type === 'file') {
+        const size = h.size ?? 0;
+        const wanted = globs.some((g) => g.matches(path));
+        const executable = ((h.mode ?? 0) & 0o111) !== 0;
+        const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : 0;
+        content = { truncated: false };
+        const md5 = wanted || executable ? createHash('md5') : undefined;
+        const sha256 = md5 ? createHash('sha256') : undefined;
+        const parts: Buffer[] = [];
+        let have = 0;
+        let seen = 0;
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          md5?.update(chunk);
+          sha256?.update(chunk);
+          // A script is known by its first bytes: keep nothing more of other executables.
+          if (seen === 0 && !wanted && keepLimit > 0 && !(chunk[0] === 0x23 && chunk[1] === 0x21)) have = keepLimit;
+          seen += chunk.length;
+          if (have < keepLimit) {
+            if (kept + chunk.length > plan.maxTotalBytes) {
+              if (!budgetNoted) fs.problems.push(`single-pass archive: the ${plan.maxTotalBytes}-byte retention budget ran out at ${path}; later files were not kept`);
+              budgetNoted = true;
+              have = keepLimit;
+              continue;
+            }
+            const part = chunk.subarray(0, keepLimit - have);
+            parts.push(part);
+            have += part.length;
+            kept += part.length;
+          }
+        }
+        if (seen !== size) throw corrupt('tar entry', `${path}: archive ends after ${seen} of ${size} bytes`);
+        if (parts.length > 0 || (wanted && size === 0)) {
+          content.data = Buffer.concat(parts);
+          content.truncated = content.data.length < size;
+        }
+        if (md5 && sha256) content.digests = { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+      } else {
+        entry.resume();
+        await new Promise<void>((resolve) => entry.on('end', resolve));
+      }
+      if (!type) continue;
+      try {
+        tree.add({
+          name: h.name,
+          type,
+          mode: h.mode ?? 0,
+          uid: h.uid ?? 0,
+          gid: h.gid ?? 0,
+          size: h.size ?? 0,
+          mtime: (h.mtime?.getTime() ?? 0) / 1000,
+          linkname: h.linkname ?? undefined,
+          content,
+        });
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'MountfsError')) throw err;
+        fs.problems.push(err.message);
+      }
+    }
+    return fs;
+  }
+
+  stat(node: NodeId): Promise<Stat> {
+    return Promise.resolve(this.tree.stat(node));
+  }
+
+  readdir(node: NodeId): Promise<RawDirEntry[]> {
+    return Promise.resolve(this.tree.readdir(node));
+  }
+
+  readlink(node: NodeId): Promise<string> {
+    const n = this.tree.node(node);
+    if (n.type !== 'symlink') throw corrupt('archive entry', `node ${String(node)} is not a symlink`);
+    return Promise.resolve(n.linkTarget ?? '');
+  }
+
+  async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
+    const n = this.tree.node(node);
+    const data = n.content?.data;
+    const end = Math.min(n.size, offset + length);
+    if (end <= offset) return Buffer.alloc(0);
+    if (!data || end > data.length) {
+      throw limitExceeded('single-pass archive', `bytes ${offset}-${end} of a file were not kept while the archive streamed past (only files the checks declare are kept)`);
+    }
+    return data.subarray(offset, end);
+  }
+
+  async digests(node: NodeId): Promise<FileDigests | undefined> {
+    return this.tree.node(node).content?.digests;
+  }
+
+  notes(): string[] {
+    return [...this.problems];
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,93 @@
+/**
+ * Filesystem and partition-table parsers make many small reads of the same metadata
+ * (superblocks, group descriptors, inode tables, directory blocks). This wrapper keeps
+ * an LRU of aligned chunks, bounded in total bytes, so those reads cost few reads of
+ * the medium. Concurrent requests for one chunk share a single underlying read. Reads
+ * spanning more than a few chunks (file data) bypass the cache, so a large file does
+ * not evict the metadata everyone else needs.
+ */
+import { ioError } from '../errors.js';
+import type { ByteSource } from './byte-source.js';
+
+export interface CacheOptions {
+  /** Chunk size in bytes, a power of two (default 64 KiB). */
+  chunkSize?: number;
+  /** Upper bound of cached bytes, including reads in flight (default 32 MiB). */
+  maxBytes?: number;
+  /** Reads this long or longer go straight to the inner source (default 4 chunks). */
+  bypassBytes?: number;
+}
+
+export class CachedByteSource implements ByteSource {
+  readonly description: string;
+  readonly size: number;
+  private readonly chunkSize: number;
+  private readonly maxChunks: number;
+  private readonly bypassBytes: number;
+  /** Chunk index → its bytes; Map iteration order is the LRU order (oldest first). */
+  private readonly chunks = new Map<number, Promise<Buffer>>();
+
+  constructor(private readonly inner: ByteSource, options: CacheOptions = {}) {
+    this.description = inner.description;
+    this.size = inner.size;
+    this.chunkSize = options.chunkSize ?? 64 * 1024;
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
+      throw ioError(inner.description, `cache chunk size ${this.chunkSize} is not a power of two`);
+    }
+    this.maxChunks = Math.max(1, Math.floor((options.maxBytes ?? 32 * 1024 * 1024) / this.chunkSize));
+    this.bypassBytes = options.bypassBytes ?? 4 * this.chunkSize;
+  }
+
+  /** Number of chunks held (for tests of the memory bound). */
+  get cachedChunks(): number {
+    return this.chunks.size;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
+    }
+    const end = Math.min(this.size, offset + length);
+    if (end <= offset) return Buffer.alloc(0);
+    if (end - offset >= this.bypassBytes) return this.inner.read(offset, end - offset);
+
+    const first = Math.floor(offset / this.chunkSize);
+    const last = Math.floor((end - 1) / this.chunkSize);
+    const parts = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.chunk(first + i)));
+    // A copy: callers may modify what they get without corrupting the cache.
+    const out = Buffer.alloc(end - offset);
+    let filled = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const chunkStart = (first + i) * this.chunkSize;
+      const from = Math.max(offset, chunkStart) - chunkStart;
+      const to = Math.min(end - chunkStart, parts[i]!.length);
+      if (to <= from) break;
+      filled += parts[i]!.copy(out, filled, from, to);
+      // A short chunk means the inner source ended early: what follows is unknown.
+      if (to < Math.min(end - chunkStart, this.chunkSize)) break;
+    }
+    return filled === out.length ? out : out.subarray(0, filled);
+  }
+
+  private chunk(index: number): Promise<Buffer> {
+    const cached = this.chunks.get(index);
+    if (cached) {
+      this.chunks.delete(index);
+      this.chunks.set(index, cached);
+      return cached;
+    }
+    const pending = this.inner.read(index * this.chunkSize, this.chunkSize);
+    this.chunks.set(index, pending);
+    // A failed read is not remembered: the next request tries the medium again.
+    pending.catch(() => {
+      if (this.chunks.get(index) === pending) this.chunks.delete(index);
+    });
+    while (this.chunks.size > this.maxChunks) this.chunks.delete(this.chunks.keys().next().value!);
+    return pending;
+  }
+
+  async close(): Promise<void> {
+    this.chunks.clear();
+    await this.inner.close();
+  }
+}

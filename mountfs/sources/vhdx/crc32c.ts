@@ -1,0 +1,27 @@
+/**
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), which MS-VHDX uses for its
+ * headers, region tables and log entries. Node has no CRC-32C, so the table is built
+ * here; the checksummed structures are at most 64 KiB, so a byte-wise table suffices.
+ */
+const TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32c(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** CRC-32C of a structure whose 4-byte checksum field at `at` counts as zero. */
+export function crc32cWithZeroedField(buf: Buffer, at: number): number {
+  const copy = Buffer.from(buf);
+  copy.fill(0, at, at + 4);
+  return crc32c(copy);
+}

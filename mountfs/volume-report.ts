@@ -1,0 +1,21 @@
+/**
+ * One line of the report's volume listing: every partition, logical volume or archive
+ * member that was found, whether it was scanned, and why not.
+ */
+export interface VolumeReport {
+  /** Partition number as the OS names it (sda1 = 1), 0 for a bare filesystem, the ordinal of a logical volume or archive member. Findings' `volume` is the position in the listing instead. */
+  index: number;
+  /** "gpt", "mbr", "none", "lvm", "directory", "archive". */
+  scheme: string;
+  /** "Linux filesystem", "0x83 Linux", "vg0/root", ... */
+  type: string;
+  /** Byte offset within the disk it was found on (0 for logical volumes and archives). */
+  start: number;
+  size: number;
+  filesystem: string | null;
+  scanned: boolean;
+  /** Why a volume was not scanned, or what was odd about it (a journal needing recovery). */
+  notes: string[];
+  /** The chain of containers this volume sits in, outermost first, e.g. "ova:disk1.vmdk > vmdk". */
+  container?: string;
+}
