@@ -8,13 +8,19 @@ import { PackageOwnership } from '../facts/package-ownership.js';
 
 const ACCOUNT_FILE_LIMIT = 4 << 20;
 
+/** What the facts read, declared like a check's paths so single-pass sources keep them. */
+export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PackageOwnership.paths];
+
 export class Facts {
   private passwdP?: Promise<Parsed<PasswdEntry>>;
   private shadowP?: Promise<Parsed<ShadowEntry>>;
   readonly packages: PackageOwnership;
 
-  constructor(private readonly vfs: Vfs) {
-    this.packages = new PackageOwnership(vfs);
+  constructor(
+    private readonly vfs: Vfs,
+    onError?: (path: string, err: unknown) => void,
+  ) {
+    this.packages = new PackageOwnership(vfs, onError);
   }
 
   /** /etc/passwd; empty when the file is missing. */

@@ -34,13 +34,14 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
   let bytesHashed = 0;
+  const error = (path: string | undefined, err: unknown) => void errors.push({ ...(path !== undefined ? { path } : {}), message: errorMessage(err) });
   const ctx: CheckContext = {
     vfs,
     rules: options.rules,
     hashes: options.hashes,
-    facts: new Facts(vfs),
+    facts: new Facts(vfs, error),
     report: (f) => findings.push(f),
-    error: (path, err) => errors.push({ ...(path !== undefined ? { path } : {}), message: errorMessage(err) }),
+    error,
     examined: (path) => void examined.add(path),
     started: (file) => {
       const key = `${file.path}\0${file.startedBy}`;

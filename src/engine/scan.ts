@@ -5,6 +5,7 @@
 import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from './check.js';
+import { FACT_PATHS } from './facts.js';
 import { SEVERITIES, severityRank, type Severity } from './finding.js';
 import { runChecks, errorMessage } from './run-checks.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -37,7 +38,7 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
   };
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
-    const retain = [...new Set(options.checks.flatMap((c) => declaredPaths(c, options.rules)))];
+    const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
     const opened = await openTarget(target, counter, { retain, allowBacking: options.allowBacking });
     try {
       report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };

@@ -134,8 +134,7 @@ function parseKey(text: string): Omit<AuthorizedKey, 'line' | 'text' | 'optionsT
   const m = /^([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+(.*))?$/.exec(text);
   if (!m) return { reason: NOT_A_KEY };
   const type = m[1]!;
-  const plainName = plainTypeName(type);
-  if (plainName === undefined) return { reason: NOT_A_KEY };
+  if (plainTypeName(type) === undefined) return { reason: NOT_A_KEY };
   const base64 = m[2]!;
   if (!BASE64.test(base64)) return { reason: `the ${type} key is not valid base64` };
   const blob = Buffer.from(base64, 'base64');
@@ -151,16 +150,15 @@ function parseKey(text: string): Omit<AuthorizedKey, 'line' | 'text' | 'optionsT
   };
 }
 
-/** The plain type a name stands for, undefined when sshd does not know it. */
+/** The plain type a name stands for (a certificate's key type too), undefined when sshd does not know it. */
 function plainTypeName(type: string): string | undefined {
   if (RSA_ALIASES.has(type)) return 'ssh-rsa';
-  const plain = type.endsWith(CERT_SUFFIX) ? type.slice(0, -CERT_SUFFIX.length).replace(/^ssh-(rsa|dss|ed25519)$/, 'ssh-$1') : type;
-  if (type.endsWith(CERT_SUFFIX)) {
-    // Certificate names drop the "@openssh.com" of sk types: sk-ssh-ed25519-cert-v01@openssh.com.
-    const sk = `${plain}@openssh.com`;
-    if (PLAIN_TYPES[sk] && plain.startsWith('sk-')) return sk;
-  }
-  return PLAIN_TYPES[plain] ? plain : undefined;
+  if (PLAIN_TYPES[type]) return type;
+  if (!type.endsWith(CERT_SUFFIX)) return undefined;
+  // Certificate names drop the "@openssh.com" of sk types: sk-ssh-ed25519-cert-v01@openssh.com.
+  const base = type.slice(0, -CERT_SUFFIX.length);
+  if (PLAIN_TYPES[base]) return base;
+  return PLAIN_TYPES[`${base}@openssh.com`] ? `${base}@openssh.com` : undefined;
 }
 
 /** "SHA256:" + unpadded base64 of the SHA-256 of the blob, as ssh-keygen -lf prints it. */

@@ -11,9 +11,13 @@ const LIST_LIMIT = 16 << 20;
 const MERGED_USR = ['/bin/', '/sbin/', '/lib/', '/lib32/', '/lib64/', '/libx32/'];
 
 export class PackageOwnership {
+  static readonly paths = [`${DPKG_INFO}/*.list`];
   private owners?: Promise<Map<string, string> | null>;
 
-  constructor(private readonly vfs: Vfs) {}
+  constructor(
+    private readonly vfs: Vfs,
+    private readonly onError: (path: string, err: unknown) => void = () => undefined,
+  ) {}
 
   /** Whether any package database was found at all. */
   async available(): Promise<boolean> {
@@ -42,7 +46,13 @@ export class PackageOwnership {
     for await (const entry of this.vfs.walk([`${DPKG_INFO}/*.list`])) {
       if (entry.stat.type !== 'file') continue;
       const pkg = entry.path.slice(DPKG_INFO.length + 1, -'.list'.length).replace(/:.*$/, '');
-      const text = (await this.vfs.readFile(entry.path, { maxBytes: LIST_LIMIT })).toString('utf8');
+      let text: string;
+      try {
+        text = (await this.vfs.readFile(entry.path, { maxBytes: LIST_LIMIT })).toString('utf8');
+      } catch (err) {
+        this.onError(entry.path, err);
+        continue;
+      }
       for (const line of text.split('\n')) if (line.startsWith('/')) map.set(line, pkg);
     }
     return map;

@@ -82,6 +82,10 @@ describe('planted artifacts', () => {
     images.mbr = await buildImage(infectedTree, path.join(scratch, 'mbr.img'), { table: 'mbr', immutable: IMMUTABLE_LIST });
     images.bare = await buildImage(infectedTree, path.join(scratch, 'bare.img'), { table: 'none', immutable: IMMUTABLE_LIST });
     images.clean = await buildImage(cleanTree, path.join(scratch, 'clean.img'), { table: 'gpt' });
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    images.targz = path.join(scratch, 'root.tar.gz');
+    await promisify(execFile)('tar', ['-C', infectedTree, '-czf', images.targz, '.']);
     await lockFiles(infectedTree, LOCKED);
   });
   afterAll(async () => {
@@ -98,6 +102,17 @@ describe('planted artifacts', () => {
     expect(lockedReported(report)).toEqual(LOCKED);
     expect(report.summary.critical).toBeGreaterThan(0);
     for (const f of report.findings) expect(f.remediation.length).toBeGreaterThan(0);
+  });
+
+  it('finds every planted artifact in a tar.gz of the root, read in one pass', async () => {
+    const report = await scan(images.targz!);
+    expect(report.source).toMatchObject({ format: 'tar+gzip' });
+    expect(report.errors).toEqual([]);
+    expect(missing(report)).toEqual([]);
+    // A tar keeps no inode flags: only the image and directory scans can report them.
+    const image = await scan(images.gpt!);
+    const key = (r: ScanReport) => r.findings.filter((f) => !/immutable|locked/.test(f.rule)).map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`).sort();
+    expect(key(report)).toEqual(key(image));
   });
 
   it('reports the same findings whatever the container', async () => {
@@ -124,6 +139,22 @@ describe('planted artifacts', () => {
     const loud = report.findings.filter((f) => severityRank(f.severity) >= severityRank('high'));
     expect(loud).toEqual([]);
     expect(report.errors).toEqual([]);
+  });
+
+  it('reads a block device read-only, like the image it holds', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const run = promisify(execFile);
+    const device = (await run('losetup', ['--read-only', '--find', '--show', images.gpt!])).stdout.trim();
+    try {
+      const report = await scan(device);
+      expect(report.source).toMatchObject({ kind: 'block-device', format: 'raw' });
+      expect(missing(report)).toEqual([]);
+      const image = await scan(images.gpt!);
+      expect(report.findings.map((f) => `${f.rule} ${f.path}`)).toEqual(image.findings.map((f) => `${f.rule} ${f.path}`));
+    } finally {
+      await run('losetup', ['--detach', device]);
+    }
   });
 
   it('never changes a byte of the image', async () => {

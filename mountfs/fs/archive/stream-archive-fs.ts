@@ -23,12 +23,15 @@ export interface RetentionPlan {
   maxTotalBytes: number;
   /** Executable scripts ("#!") up to this size are kept wherever they are. */
   scriptBytes: number;
+  /** The first bytes of every other file are kept, so its type (ELF, script, archive) can still be told. */
+  headBytes: number;
 }
 
 export const DEFAULT_RETENTION: Omit<RetentionPlan, 'retain'> = {
   maxFileBytes: 8 << 20,
   maxTotalBytes: 512 << 20,
   scriptBytes: 256 << 10,
+  headBytes: 64,
 };
 
 interface StreamContent {
@@ -77,7 +80,7 @@ export class StreamArchiveFileSystem implements RawFileSystem {
         const size = h.size ?? 0;
         const wanted = globs.some((g) => g.matches(path));
         const executable = ((h.mode ?? 0) & 0o111) !== 0;
-        const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : 0;
+        const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : plan.headBytes;
         content = { truncated: false };
         const md5 = wanted || executable ? createHash('md5') : undefined;
         const sha256 = md5 ? createHash('sha256') : undefined;
@@ -87,8 +90,13 @@ export class StreamArchiveFileSystem implements RawFileSystem {
         for await (const chunk of entry as AsyncIterable<Buffer>) {
           md5?.update(chunk);
           sha256?.update(chunk);
-          // A script is known by its first bytes: keep nothing more of other executables.
-          if (seen === 0 && !wanted && keepLimit > 0 && !(chunk[0] === 0x23 && chunk[1] === 0x21)) have = keepLimit;
+          // A script is known by its first bytes: of anything else only the head is kept.
+          if (seen === 0 && !wanted && keepLimit > plan.headBytes && !(chunk[0] === 0x23 && chunk[1] === 0x21)) {
+            const head = chunk.subarray(0, plan.headBytes);
+            parts.push(head);
+            kept += head.length;
+            have = keepLimit;
+          }
           seen += chunk.length;
           if (have < keepLimit) {
             if (kept + chunk.length > plan.maxTotalBytes) {
@@ -104,7 +112,7 @@ export class StreamArchiveFileSystem implements RawFileSystem {
           }
         }
         if (seen !== size) throw corrupt('tar entry', `${path}: archive ends after ${seen} of ${size} bytes`);
-        if (parts.length > 0 || (wanted && size === 0)) {
+        if (parts.length > 0 || size === 0) {
           content.data = Buffer.concat(parts);
           content.truncated = content.data.length < size;
         }
