@@ -7,7 +7,7 @@
  * filesystems are probed. Everything above this file sees only VFSs and the listing.
  */
 import { promises as fsp } from 'node:fs';
-import type { ReadCounter } from './sources/byte-source.js';
+import type { ByteSource, ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
 import { CachedByteSource } from './sources/cached-source.js';
 import { DirectoryFileSystem } from './fs/dir/directory-fs.js';
@@ -18,7 +18,7 @@ import type { VolumeReport } from './volume-report.js';
 
 export type { VolumeReport } from './volume-report.js';
 
-export type SourceKind = 'directory' | 'image' | 'block-device';
+export type SourceKind = 'directory' | 'image' | 'block-device' | 'cloud-snapshot';
 
 export interface OpenedFilesystem {
   /** Index of the volume in the report's volume listing. */
@@ -92,6 +92,21 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
       await file.close();
     },
   };
+}
+
+/** A byte source acquired elsewhere (a cloud snapshot): read like an image file. */
+export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
+  let parts: OpenedParts;
+  try {
+    parts = await openImage(new CachedByteSource(source), { ...options, path: source.description, counter });
+  } catch (err) {
+    throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`);
+  }
+  if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
+    await parts.close();
+    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
+  }
+  return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, close: () => parts.close() };
 }
 
 async function openDirectory(target: string, counter: ReadCounter): Promise<OpenedTarget> {

@@ -24,7 +24,7 @@ export const EXIT_ERROR = 2;
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
-                [--allow-backing]
+                [--allow-backing] [--region R] [--endpoint URL]
   minescan rules [--rules DIR]... [--format json|text]
   minescan --version
 
@@ -33,6 +33,10 @@ A target is a directory (an image already mounted read-only), a disk image file
 archive of a root or of disk images, OVA included), or a block device. Nothing is
 ever written to a target. --allow-backing follows qcow2 backing files and VHD
 parents found beside the image.
+
+aws:snapshot/snap-… reads an EBS snapshot in place through the EBS direct APIs
+(credentials and region from the AWS SDK's standard chain; AWS_ENDPOINT_URL_EBS,
+--region and --endpoint override).
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage.
@@ -95,6 +99,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'fail-on': { type: 'string', default: 'high' },
       quiet: { type: 'boolean', short: 'q', default: false },
       'allow-backing': { type: 'boolean', default: false },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -117,7 +123,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'] }));
+      const cloud = { region: values.region, endpoint: values.endpoint };
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;
