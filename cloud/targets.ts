@@ -1,10 +1,16 @@
 /**
- * Cloud targets on the command line: `aws:snapshot/snap-…` today. A target resolves to
- * a byte source plus the clean-up that must run after the scan, whatever happens.
+ * Cloud targets on the command line. Each resolves to byte sources (one per disk) plus
+ * the clean-up that must run after the scan, whatever happens:
+ *   aws:snapshot/snap-…  an existing EBS snapshot, read in place (nothing created)
+ *   aws:volume/vol-…     a snapshot is made, scanned, deleted
+ *   aws:instance/i-…     the same for every EBS volume of the instance
  */
 import { EBSClient } from '@aws-sdk/client-ebs';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import type { ByteSource, ReadCounter } from '../mountfs/sources/byte-source.js';
 import { EbsSnapshotSource } from './aws/ebs-snapshot-source.js';
+import { createTaggedSnapshot, deleteSnapshot, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
+import { track } from './cleanup.js';
 
 export interface CloudTarget {
   provider: 'aws' | 'aliyun';
@@ -16,10 +22,12 @@ export interface CloudOptions {
   region?: string;
   /** Overrides the endpoint of every service (tests, private endpoints). */
   endpoint?: string;
+  /** Keep the snapshots minescan made (for a later look). */
+  keepSnapshots?: boolean;
 }
 
-export interface AcquiredSource {
-  source: ByteSource;
+export interface AcquiredSources {
+  sources: ByteSource[];
   release(): Promise<void>;
 }
 
@@ -30,22 +38,40 @@ export function parseCloudTarget(target: string): CloudTarget | null {
   return m ? { provider: m[1] as CloudTarget['provider'], kind: m[2]!, id: m[3]! } : null;
 }
 
-export function isCloudTarget(target: string): boolean {
-  return /^(aws|aliyun):/.test(target);
-}
-
-export async function acquireCloudSource(target: CloudTarget, counter: ReadCounter, options: CloudOptions = {}): Promise<AcquiredSource> {
-  if (target.provider === 'aws' && target.kind === 'snapshot') {
-    // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them.
-    const client = new EBSClient({ region: options.region, endpoint: options.endpoint, maxAttempts: 1 });
-    const source = await EbsSnapshotSource.open({ client, snapshotId: target.id, counter });
-    return {
-      source,
-      release: async () => {
-        await source.close();
-        client.destroy();
-      },
-    };
+export async function acquireCloudSources(target: CloudTarget, counter: ReadCounter, options: CloudOptions = {}): Promise<AcquiredSources> {
+  if (target.provider !== 'aws' || !['snapshot', 'volume', 'instance'].includes(target.kind)) {
+    throw new Error(`${target.provider}:${target.kind}/${target.id}: not supported yet (supported: aws:snapshot/…, aws:volume/…, aws:instance/…)`);
   }
-  throw new Error(`${target.provider}:${target.kind}/${target.id}: this kind of cloud target is not supported yet (supported: aws:snapshot/snap-…)`);
+  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them.
+  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1 };
+  const ebs = new EBSClient(config);
+  const ec2 = new EC2Client(config);
+  const releases: Array<() => Promise<void>> = [];
+  const release = track(async () => {
+    for (const r of releases.reverse()) await r();
+    ebs.destroy();
+    ec2.destroy();
+  });
+  try {
+    let snapshots: string[];
+    if (target.kind === 'snapshot') {
+      snapshots = [target.id];
+    } else {
+      const volumes = target.kind === 'volume' ? [target.id] : await instanceVolumes(ec2, target.id);
+      const scanId = newScanId();
+      snapshots = [];
+      for (const volume of volumes) {
+        const id = await createTaggedSnapshot(ec2, volume, scanId);
+        snapshots.push(id);
+        if (!options.keepSnapshots) releases.push(() => deleteSnapshot(ec2, id));
+      }
+      for (const id of snapshots) await waitForSnapshot(ec2, id);
+    }
+    const sources: ByteSource[] = [];
+    for (const id of snapshots) sources.push(await EbsSnapshotSource.open({ client: ebs, snapshotId: id, counter }));
+    return { sources, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }

@@ -13,6 +13,8 @@ import { VERSION } from '../engine/version.js';
 import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
+import { parseCloudTarget } from '../../cloud/targets.js';
+import { releaseOnSignals } from '../../cloud/cleanup.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
@@ -24,7 +26,7 @@ export const EXIT_ERROR = 2;
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
-                [--allow-backing] [--region R] [--endpoint URL]
+                [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
   minescan rules [--rules DIR]... [--format json|text]
   minescan --version
 
@@ -34,9 +36,11 @@ archive of a root or of disk images, OVA included), or a block device. Nothing i
 ever written to a target. --allow-backing follows qcow2 backing files and VHD
 parents found beside the image.
 
-aws:snapshot/snap-… reads an EBS snapshot in place through the EBS direct APIs
-(credentials and region from the AWS SDK's standard chain; AWS_ENDPOINT_URL_EBS,
---region and --endpoint override).
+aws:snapshot/snap-… reads an EBS snapshot in place through the EBS direct APIs;
+aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
+minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
+Credentials and region come from the AWS SDK's standard chain;
+AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage.
@@ -101,6 +105,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'allow-backing': { type: 'boolean', default: false },
       region: { type: 'string' },
       endpoint: { type: 'string' },
+      'keep-snapshots': { type: 'boolean', default: false },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -123,7 +128,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint };
+      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'] };
+      if (parseCloudTarget(target)) releaseOnSignals();
       reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;

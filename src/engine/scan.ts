@@ -2,8 +2,9 @@
  * One target in, one report out: opens the target, runs every check on every scanned
  * filesystem, and fills the report. Never writes to the target.
  */
-import { openSourceTarget, openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
-import { acquireCloudSource, parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
+import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
+import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
+import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from './check.js';
 import { FACT_PATHS } from './facts.js';
@@ -42,15 +43,9 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
-    const cloud = parseCloudTarget(target);
-    const acquired = cloud ? await acquireCloudSource(cloud, counter, options.cloud).catch((err: Error) => {
-      throw new UnreadableTargetError(`${target}: ${err.message}`);
-    }) : undefined;
     const openOptions = { retain, allowBacking: options.allowBacking };
-    const opened = await (acquired ? openSourceTarget(acquired.source, 'cloud-snapshot', counter, openOptions) : openTarget(target, counter, openOptions)).catch(async (err) => {
-      await acquired?.release();
-      throw err;
-    });
+    const cloud = parseCloudTarget(target);
+    const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);
     try {
       report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
       report.errors.push(...opened.warnings.map((message) => ({ message })));
@@ -65,7 +60,6 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
       }
     } finally {
       await opened.close();
-      await acquired?.release();
     }
   } catch (err) {
     if (!(err instanceof UnreadableTargetError)) report.errors.push({ message: errorMessage(err) });

@@ -1,0 +1,83 @@
+/**
+ * Snapshots minescan makes of a volume (aws:volume/vol-…) or of every volume of an
+ * instance (aws:instance/i-…), to read through the EBS direct APIs. Each snapshot is
+ * tagged (minescan:scan-id, minescan:created-by) so `minescan cleanup` can find one a
+ * killed run left behind, and is deleted after the scan unless the caller keeps it.
+ * Nothing here writes to the instance or its volumes: CreateSnapshot only reads them.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  CreateSnapshotCommand,
+  DeleteSnapshotCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withRetries } from '../retry.js';
+
+export const TAG_SCAN_ID = 'minescan:scan-id';
+export const TAG_CREATED_BY = 'minescan:created-by';
+
+export interface SnapshotWaitOptions {
+  /** Give up after this long (default 1 hour: large volumes take a while). */
+  timeoutMs?: number;
+  pollMs?: number;
+}
+
+/** The EBS volumes attached to an instance, in device order. */
+export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promise<string[]> {
+  const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`);
+  const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+  if (!instance) throw new Error(`instance ${instanceId} not found`);
+  return (instance.BlockDeviceMappings ?? [])
+    .filter((m) => m.Ebs?.VolumeId)
+    .sort((a, b) => (a.DeviceName ?? '').localeCompare(b.DeviceName ?? ''))
+    .map((m) => m.Ebs!.VolumeId!);
+}
+
+export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<string> {
+  const out = await withRetries(
+    () =>
+      ec2.send(
+        new CreateSnapshotCommand({
+          VolumeId: volumeId,
+          Description: `minescan scan ${scanId} of ${volumeId}`,
+          TagSpecifications: [
+            {
+              ResourceType: 'snapshot',
+              Tags: [
+                { Key: TAG_SCAN_ID, Value: scanId },
+                { Key: TAG_CREATED_BY, Value: 'minescan' },
+              ],
+            },
+          ],
+        }),
+      ),
+    `CreateSnapshot ${volumeId}`,
+  );
+  if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
+  return out.SnapshotId;
+}
+
+export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, options: SnapshotWaitOptions = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
+  let poll = options.pollMs ?? Number(process.env.MINESCAN_SNAPSHOT_POLL_MS ?? 5000);
+  for (;;) {
+    const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`);
+    const state = out.Snapshots?.[0]?.State;
+    if (state === 'completed') return;
+    if (state === 'error') throw new Error(`snapshot ${snapshotId} failed: ${out.Snapshots?.[0]?.StateMessage ?? 'no reason given'}`);
+    if (Date.now() > deadline) throw new Error(`snapshot ${snapshotId} did not complete in time (state ${state})`);
+    await sleep(poll);
+    poll = Math.min(poll * 1.5, 30_000);
+  }
+}
+
+export async function deleteSnapshot(ec2: EC2Client, snapshotId: string): Promise<void> {
+  await withRetries(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })), `DeleteSnapshot ${snapshotId}`);
+}
+
+export function newScanId(): string {
+  return randomUUID();
+}

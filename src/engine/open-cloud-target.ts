@@ -1,0 +1,43 @@
+/**
+ * A cloud target opened like a local one: its disks (one per volume of an instance)
+ * are acquired from the cloud code, each read as an image, and listed together; the
+ * cloud resources are released when the target is closed, or if opening fails.
+ */
+import { openSourceTarget, UnreadableTargetError, type OpenedTarget, type OpenOptions } from '../../mountfs/open-target.js';
+import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
+import { acquireCloudSources, type CloudOptions, type CloudTarget } from '../../cloud/targets.js';
+
+export async function openCloudTarget(name: string, target: CloudTarget, counter: ReadCounter, options: OpenOptions, cloud: CloudOptions = {}): Promise<OpenedTarget> {
+  let acquired;
+  try {
+    acquired = await acquireCloudSources(target, counter, cloud);
+  } catch (err) {
+    throw new UnreadableTargetError(`${name}: ${(err as Error).message}`);
+  }
+  const opened: OpenedTarget[] = [];
+  try {
+    for (const source of acquired.sources) opened.push(await openSourceTarget(source, 'cloud-snapshot', counter, options));
+  } catch (err) {
+    for (const o of opened) await o.close();
+    await acquired.release();
+    throw err;
+  }
+  const volumes = opened.flatMap((o) => o.volumes);
+  let offset = 0;
+  const filesystems = opened.flatMap((o) => {
+    const shifted = o.filesystems.map((f) => ({ ...f, volumeIndex: f.volumeIndex + offset }));
+    offset += o.volumes.length;
+    return shifted;
+  });
+  return {
+    kind: 'cloud-snapshot',
+    format: opened.map((o) => o.format).join(', '),
+    volumes,
+    filesystems,
+    warnings: opened.flatMap((o) => o.warnings),
+    close: async () => {
+      for (const o of opened) await o.close();
+      await acquired.release();
+    },
+  };
+}

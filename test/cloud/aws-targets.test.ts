@@ -1,0 +1,136 @@
+/**
+ * AWS targets with the real SDK clients against a protocol-level fake on 127.0.0.1
+ * (EBS direct APIs and the EC2 Query API) serving the planted-artifact disk image:
+ * the pre-restore snapshot check, volume and instance flows that create, wait on and
+ * delete snapshots, retries, checksum failures, and a run killed mid-scan.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { EBSClient } from '@aws-sdk/client-ebs';
+import { main, type Io } from '../../src/cli/main.js';
+import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
+import { MountfsError } from '../../mountfs/errors.js';
+import { REPO, buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
+
+const SNAP = 'snap-0123456789abcdef0';
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
+  return { code: await main(args, io), stdout, stderr };
+}
+
+describe('AWS targets', () => {
+  let scratch: string;
+  let infected: string;
+  let clean: string;
+  const fakes: FakeAws[] = [];
+
+  beforeAll(async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
+    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
+    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    process.env.MINESCAN_SNAPSHOT_POLL_MS = '10';
+    scratch = await makeScratchDir();
+    infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 64, immutable: IMMUTABLE_LIST });
+    clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 32 });
+  });
+  afterAll(async () => {
+    for (const f of fakes) await f.close();
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  const fake = async (options: FakeAwsOptions = {}) => {
+    const f = await startFakeAws({ snapshots: { [SNAP]: infected }, volumes: { 'vol-infected': infected, 'vol-clean': clean }, instances: { 'i-web': ['vol-infected', 'vol-clean'] }, ...options });
+    fakes.push(f);
+    return f;
+  };
+  const scan = (target: string, f: FakeAws, ...extra: string[]) => cli(['scan', target, '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint, ...extra]);
+
+  it('pre-restore check: finds the planted artifacts in a snapshot while fetching a fraction of its blocks', async () => {
+    const f = await fake({ pageSize: 7 });
+    const { code, stdout } = await scan(`aws:snapshot/${SNAP}`, f, '--fail-on', 'high');
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.source.kind).toBe('cloud-snapshot');
+    expect(report.errors).toEqual([]);
+    const families = new Set(report.findings.map((x: { family?: string }) => x.family).filter(Boolean));
+    expect([...families].sort()).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
+    expect(report.findings.some((x: { rule: string; path: string }) => x.rule === 'immutable.locked-file' && x.path === '/etc/ld.so.preload')).toBe(true);
+    const fetched = f.blockRequests.get(SNAP)!;
+    expect(fetched.size).toBeGreaterThan(0);
+    expect(fetched.size).toBeLessThan(f.listedBlocks.get(SNAP)! / 2);
+    expect(report.stats.bytesRead).toBe(fetched.size * EBS_BLOCK);
+    for (const n of fetched.values()) expect(n).toBe(1);
+    expect(f.actions).toEqual([]);
+  });
+
+  it('volume: creates a tagged snapshot, waits for it, scans it and deletes it', async () => {
+    const f = await fake();
+    const { code, stdout } = await scan('aws:volume/vol-infected', f, '--fail-on', 'critical');
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout).summary.critical).toBeGreaterThan(0);
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId === 'vol-infected');
+    expect(made).toHaveLength(1);
+    expect(made[0]!.tags).toMatchObject({ 'minescan:created-by': 'minescan', 'minescan:scan-id': expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(made[0]!.deleted).toBe(true);
+    expect(f.actions.filter((a) => a === 'DescribeSnapshots').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('instance: scans every volume, keeps snapshots only when asked', async () => {
+    const f = await fake();
+    const { stdout } = await scan('aws:instance/i-web', f, '--keep-snapshots', '--fail-on', 'none');
+    const report = JSON.parse(stdout);
+    expect(report.source.volumes.map((v: { scheme: string; filesystem: string }) => `${v.scheme}:${v.filesystem}`)).toEqual(['gpt:ext4', 'mbr:ext4']);
+    expect(report.findings.every((x: { volume?: number }) => x.volume !== undefined)).toBe(true);
+    expect(new Set(report.findings.filter((x: { severity: string }) => x.severity === 'critical').map((x: { volume: number }) => x.volume))).toEqual(new Set([0]));
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId !== 'vol-unknown');
+    expect(made).toHaveLength(2);
+    expect(made.every((s) => !s.deleted)).toBe(true);
+  });
+
+  it('retries throttling and transient 500s', async () => {
+    const f = await fake({ throttleFirst: 3, failNext: 2 });
+    const { code, stdout } = await scan('aws:volume/vol-infected', f, '--fail-on', 'none');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).summary.critical).toBeGreaterThan(0);
+  });
+
+  it('reports a block whose checksum does not match, and never reads it as data', async () => {
+    const f = await fake({ corruptBlocks: [2] });
+    const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
+    const source = await EbsSnapshotSource.open({ client, snapshotId: SNAP });
+    await expect(source.read(2 * EBS_BLOCK + 100, 10)).rejects.toSatisfy((e: unknown) => e instanceof MountfsError && /checksum/.test(e.message));
+    expect((await source.read(EBS_BLOCK * 3, 16)).length).toBe(16);
+    client.destroy();
+  });
+
+  it('exits 2 when the snapshot or volume does not exist', async () => {
+    const f = await fake();
+    expect(await scan('aws:snapshot/snap-missing', f)).toMatchObject({ code: 2, stderr: expect.stringMatching(/snap-missing/) });
+    expect(await scan('aws:volume/vol-missing', f)).toMatchObject({ code: 2, stderr: expect.stringMatching(/vol-missing/) });
+  });
+
+  it('leaves nothing behind when killed with SIGTERM mid-scan', async () => {
+    // Snapshots that never complete keep the run waiting; SIGTERM must still delete them.
+    const f = await fake({ pendingPolls: 1_000_000 });
+    const child = spawn('node', [path.join(REPO, 'bin/minescan.js'), 'scan', 'aws:instance/i-web', '--region', 'us-east-1', '--endpoint', f.endpoint], {
+      env: { ...process.env, MINESCAN_SNAPSHOT_POLL_MS: '20' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const deadline = Date.now() + 20_000;
+    while ([...f.snapshots.values()].filter((s) => s.volumeId !== 'vol-unknown').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/SIGTERM/);
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId !== 'vol-unknown');
+    expect(made).toHaveLength(2);
+    expect(made.every((s) => s.deleted)).toBe(true);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * A protocol-level fake of the AWS APIs minescan calls, on 127.0.0.1, for the real SDK
+ * clients: the EBS direct APIs (REST/JSON: ListSnapshotBlocks paginated, only blocks
+ * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
+ * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
+ * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
+ * fail with 500s and corrupt a block's checksum, to test the client side.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+
+export const EBS_BLOCK = 512 * 1024;
+
+export interface FakeSnapshot {
+  id: string;
+  volumeId: string;
+  image: string;
+  /** DescribeSnapshots calls before it reports completed. */
+  pendingPolls: number;
+  tags: Record<string, string>;
+  deleted: boolean;
+}
+
+export interface FakeAwsOptions {
+  /** Existing snapshots: id → disk image. */
+  snapshots?: Record<string, string>;
+  /** Volumes: id → disk image. */
+  volumes?: Record<string, string>;
+  /** Instances: id → their volumes (device order). */
+  instances?: Record<string, string[]>;
+  pageSize?: number;
+  throttleFirst?: number;
+  failNext?: number;
+  corruptBlocks?: number[];
+  /** DescribeSnapshots polls before a new snapshot completes. */
+  pendingPolls?: number;
+}
+
+export interface FakeAws {
+  endpoint: string;
+  snapshots: Map<string, FakeSnapshot>;
+  blockRequests: Map<string, Map<number, number>>;
+  listedBlocks: Map<string, number>;
+  actions: string[];
+  close(): Promise<void>;
+}
+
+export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
+  const snapshots = new Map<string, FakeSnapshot>();
+  for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false });
+  const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
+  const state: FakeAws = { endpoint: '', snapshots, blockRequests: new Map(), listedBlocks: new Map(), actions: [], close: async () => undefined };
+  let throttle = options.throttleFirst ?? 0;
+  let fail = options.failNext ?? 0;
+  let counter = 0;
+
+  const imageOf = async (image: string) => {
+    let h = handles.get(image);
+    if (!h) {
+      const fh = await open(image, 'r');
+      const size = (await fh.stat()).size;
+      const blocks: number[] = [];
+      const zero = Buffer.alloc(EBS_BLOCK);
+      for (let i = 0; i * EBS_BLOCK < size; i++) {
+        const buf = Buffer.alloc(EBS_BLOCK);
+        await fh.read(buf, 0, EBS_BLOCK, i * EBS_BLOCK);
+        if (!buf.equals(zero)) blocks.push(i);
+      }
+      h = { fh, size, blocks };
+      handles.set(image, h);
+    }
+    return h;
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const xml = (status: number, body: string) => {
+      res.writeHead(status, { 'content-type': 'text/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+    };
+    const isQuery = req.method === 'POST';
+    const params = isQuery ? new URLSearchParams(await body(req)) : undefined;
+    if (throttle > 0 || fail > 0) {
+      const throttled = throttle > 0;
+      if (throttled) throttle--;
+      else fail--;
+      if (isQuery) {
+        const code = throttled ? 'RequestLimitExceeded' : 'InternalError';
+        return xml(throttled ? 503 : 500, `<Response><Errors><Error><Code>${code}</Code><Message>try again</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+      }
+      return json(throttled ? 400 : 500, { message: 'try again' }, { 'x-amzn-errortype': throttled ? 'ThrottlingException' : 'InternalServerException' });
+    }
+    if (params) return ec2(params.get('Action') ?? '', params, xml);
+
+    const list = /^\/snapshots\/([^/]+)\/blocks$/.exec(url.pathname);
+    const get = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
+    const snap = snapshots.get((list ?? get)?.[1] ?? '');
+    if (!snap || snap.deleted || snap.pendingPolls > 0) return json(404, { message: 'no such snapshot', Reason: 'SNAPSHOT_NOT_FOUND' }, { 'x-amzn-errortype': 'ResourceNotFoundException' });
+    const img = await imageOf(snap.image);
+    if (list) {
+      state.listedBlocks.set(snap.id, img.blocks.length);
+      const pageSize = Math.min(Number(url.searchParams.get('maxResults') ?? 10000), options.pageSize ?? 10000);
+      const start = Number(url.searchParams.get('pageToken') ?? 0);
+      const next = start + pageSize < img.blocks.length ? String(start + pageSize) : undefined;
+      return json(200, {
+        Blocks: img.blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}` })),
+        BlockSize: EBS_BLOCK,
+        VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
+        ExpiryTime: Date.now() / 1000 + 3600,
+        ...(next ? { NextToken: next } : {}),
+      });
+    }
+    const index = Number(get![2]);
+    if (url.searchParams.get('blockToken') !== `token-${index}`) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    const counts = state.blockRequests.get(snap.id) ?? new Map<number, number>();
+    state.blockRequests.set(snap.id, counts);
+    counts.set(index, (counts.get(index) ?? 0) + 1);
+    const data = Buffer.alloc(EBS_BLOCK);
+    await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
+    const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
+    res.end(data);
+  });
+
+  function ec2(action: string, p: URLSearchParams, xml: (status: number, body: string) => void): void {
+    state.actions.push(action);
+    const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
+    const error = (code: string, msg: string) => xml(400, `<Response><Errors><Error><Code>${code}</Code><Message>${msg}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+    switch (action) {
+      case 'DescribeInstances': {
+        const id = p.get('InstanceId.1') ?? '';
+        const vols = options.instances?.[id];
+        if (!vols) return error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+        const bdm = vols.map((v, i) => `<item><deviceName>/dev/xvd${String.fromCharCode(97 + i)}</deviceName><ebs><volumeId>${v}</volumeId><status>attached</status></ebs></item>`).join('');
+        return xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>${id}</instanceId><blockDeviceMapping>${bdm}</blockDeviceMapping></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`);
+      }
+      case 'CreateSnapshot': {
+        const volumeId = p.get('VolumeId') ?? '';
+        const image = options.volumes?.[volumeId];
+        if (!image) return error('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+        const id = `snap-${(++counter).toString(16).padStart(17, '0')}`;
+        const tags: Record<string, string> = {};
+        for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
+        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false });
+        return xml(200, `<CreateSnapshotResponse ${ns}><requestId>r</requestId><snapshotId>${id}</snapshotId><volumeId>${volumeId}</volumeId><status>pending</status><progress></progress></CreateSnapshotResponse>`);
+      }
+      case 'DescribeSnapshots': {
+        const items: string[] = [];
+        for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
+          const s = snapshots.get(p.get(`SnapshotId.${i}`)!);
+          if (!s || s.deleted) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
+          const status = s.pendingPolls > 0 ? 'pending' : 'completed';
+          if (s.pendingPolls > 0) s.pendingPolls--;
+          items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>${status}</status><progress>${status === 'completed' ? '100%' : '50%'}</progress></item>`);
+        }
+        return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet></DescribeSnapshotsResponse>`);
+      }
+      case 'DeleteSnapshot': {
+        const s = snapshots.get(p.get('SnapshotId') ?? '');
+        if (!s || s.deleted) return error('InvalidSnapshot.NotFound', 'no such snapshot');
+        s.deleted = true;
+        return xml(200, `<DeleteSnapshotResponse ${ns}><requestId>r</requestId><return>true</return></DeleteSnapshotResponse>`);
+      }
+      default:
+        return error('InvalidAction', `${action} is not faked`);
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const h of handles.values()) await h.fh.close();
+  };
+  return state;
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
