@@ -1,101 +1,154 @@
 /**
- * Files locked with chattr +i (immutable) or +a (append-only) where persistence lives:
- * crontabs, units, init scripts, the preload file, account files, SSH keys and system
- * commands. Attackers lock their work so that cleaning it fails; an operator must clear
- * the flag first. Only those places are examined, never the whole disk.
+ * Files locked with chattr +i (immutable) or +a (append-only) in the places the
+ * persistence checks read: crontabs and cron directories, systemd unit directories,
+ * rc.local / inittab / init scripts, the dynamic linker's preload file and the
+ * libraries it names, the account files, sudoers, every home's ~/.ssh and its
+ * authorized_keys, and the system command directories. Miner kits lock their cron
+ * lines, keys, accounts and wrappers this way so that cleaning fails; whatever else is
+ * wrong with a file, the operator must clear the flag first.
+ *
+ * A locked file is high. A locked directory is medium: by itself it only stops entries
+ * from being added, renamed or removed (the files in it are reported on their own), and
+ * it is as often the leftover of a recursive lock as the lock that matters.
+ *
+ * Only those places are looked at, never the whole disk. Flags come from the inode on
+ * filesystem images and from lsattr (once per directory) on a mounted directory; a
+ * symlink is judged by the file it leads to.
  */
 import type { Check, CheckContext } from '../engine/check.js';
-import { joinPath, normalizePath } from '../../mountfs/path.js';
-import type { WalkEntry } from '../../mountfs/vfs.js';
+import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
+import { joinPath } from '../../mountfs/path.js';
+import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
+import { isNotFound } from '../../mountfs/errors.js';
 import { flagWords } from './flags.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, resolvePreloadEntry } from './ld-preload.js';
+import { loginHomes } from './ssh-keys.js';
 
-const CRON_DIRS = ['/etc/cron.d', '/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly', '/var/spool/cron', '/var/spool/cron/crontabs'];
-const UNIT_DIRS = ['/etc/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
-const BIN_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
+const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
+const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
+const CRON_SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
+const SPOOL_DIRS = ['/var/spool/cron', '/var/spool/cron/crontabs', '/var/spool/cron/tabs'];
+const MAX_PRELOAD_BYTES = 1 << 20;
+const MAX_PRELOAD_ENTRIES = 256;
 
-export const PERSISTENCE_PLACES = [
-  '/etc/crontab',
-  '/etc/anacrontab',
-  ...CRON_DIRS,
-  ...CRON_DIRS.map((d) => `${d}/*`),
-  ...UNIT_DIRS,
-  ...UNIT_DIRS.map((d) => `${d}/*`),
-  '/etc/systemd/system/*/*',
-  '/etc/rc.local',
-  '/etc/rc.d/rc.local',
-  '/etc/inittab',
-  '/etc/init.d',
-  '/etc/init.d/*',
-  '/etc/ld.so.preload',
-  '/etc/passwd',
-  '/etc/shadow',
-  '/etc/group',
-  '/etc/gshadow',
-  '/etc/sudoers',
-  '/etc/sudoers.d',
-  '/etc/sudoers.d/*',
-  '/root/.ssh',
-  '/root/.ssh/*',
-  '/home/*/.ssh',
-  '/home/*/.ssh/*',
-  ...BIN_DIRS.map((d) => `${d}/*`),
+interface Place {
+  /** What the place is, for the message: "cron job", "systemd unit". */
+  what: string;
+  globs: string[];
+}
+
+/** The places, in the order a path is attributed to them. */
+export const WATCHED_PLACES: Place[] = [
+  {
+    what: 'cron configuration',
+    globs: ['/etc/crontab', '/etc/anacrontab', '/etc/cron.allow', '/etc/cron.deny', '/etc/cron.d', '/etc/cron.d/*', ...CRON_SCRIPT_DIRS, ...CRON_SCRIPT_DIRS.map((d) => `${d}/*`), ...SPOOL_DIRS, ...SPOOL_DIRS.map((d) => `${d}/*`)],
+  },
+  { what: 'systemd unit', globs: UNIT_DIRS.flatMap((d) => [d, `${d}/*`, `${d}/*/*`]) },
+  {
+    what: 'boot script',
+    globs: ['/etc/rc.local', '/etc/inittab', '/etc/init.d', '/etc/init.d/*', '/etc/rc.d', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d', '/etc/rc[0-6S].d/*'],
+  },
+  { what: 'dynamic linker configuration', globs: [PRELOAD, ...LIBRARY_PATH_CONFIG, '/etc/ld.so.conf.d'] },
+  { what: 'account database', globs: ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'] },
+  { what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] },
+  { what: 'system command', globs: COMMAND_DIRS.flatMap((d) => [d, `${d}/*`]) },
 ];
+
+interface CompiledPlace {
+  what: string;
+  globs: CompiledGlob[];
+}
 
 export const immutableFilesCheck: Check = {
   id: 'immutable-files',
-  description: 'Files in persistence places locked with chattr +i or +a',
-  paths: [],
+  description: 'Files and directories locked with chattr +i or +a where persistence lives',
+  /**
+   * What it reads bytes of: the preload file (for the libraries it names), the linker
+   * configuration and passwd (for the homes). The watched places themselves need only
+   * their metadata, which every source keeps; declaring them would make sources read
+   * only once keep all of /usr/bin.
+   */
+  paths: [PRELOAD, ...LIBRARY_PATH_CONFIG, '/etc/passwd'],
   async run(ctx) {
-    const globs = [...PERSISTENCE_PLACES, ...(await extraHomes(ctx)), ...(await preloadedLibraries(ctx))];
-    const seen = new Set<string>();
+    const judged = new Set<string>();
+    const places: CompiledPlace[] = WATCHED_PLACES.map((p) => ({ what: p.what, globs: p.globs.map(compileGlob) }));
+    const globs = WATCHED_PLACES.flatMap((p) => p.globs);
     for await (const entry of ctx.vfs.walk(globs, { onError: (p, e) => ctx.error(p, e) })) {
-      if (seen.has(entry.path) || entry.stat.type === 'symlink') continue;
-      seen.add(entry.path);
-      await judge(ctx, entry);
+      const place = places.find((p) => p.globs.some((g) => g.matches(entry.path)));
+      if (place) await judge(ctx, entry.path, entry.stat, place.what, judged);
     }
+    for (const home of await loginHomes(ctx)) {
+      const ssh = joinPath(home.path, '.ssh');
+      const owners = home.users.map((u) => u.name).join(', ');
+      for (const path of [ssh, joinPath(ssh, 'authorized_keys'), joinPath(ssh, 'authorized_keys2')]) {
+        await judgePath(ctx, path, `SSH login keys of ${owners}`, judged);
+      }
+    }
+    for (const library of await preloadedLibraries(ctx)) await judgePath(ctx, library, `library in ${PRELOAD}`, judged);
   },
 };
 
-async function judge(ctx: CheckContext, entry: WalkEntry): Promise<void> {
-  let flags = entry.stat.flags;
-  if (!flags) {
-    try {
-      flags = await ctx.vfs.flags(entry.path);
-    } catch (err) {
-      ctx.error(entry.path, err);
-      return;
+/** A path outside the walked globs: looked up, skipped quietly when absent. */
+async function judgePath(ctx: CheckContext, path: string, what: string, judged: Set<string>): Promise<void> {
+  let stat: Stat;
+  try {
+    stat = await ctx.vfs.lstat(path);
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
+  }
+  await judge(ctx, path, stat, what, judged);
+}
+
+async function judge(ctx: CheckContext, path: string, lstat: Stat, what: string, judged: Set<string>): Promise<void> {
+  let real = path;
+  let stat = lstat;
+  let flags: InodeFlags | undefined;
+  try {
+    if (lstat.type === 'symlink') {
+      real = await ctx.vfs.realpath(path);
+      stat = await ctx.vfs.lstat(real);
     }
+    if (stat.type !== 'file' && stat.type !== 'directory') return;
+    if (judged.has(real)) return;
+    judged.add(real);
+    flags = await ctx.vfs.flags(real);
+  } catch (err) {
+    // A dangling link locks nothing.
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
   }
   const flag = flagWords(flags);
   if (!flag) return;
-  const rule = entry.stat.type === 'directory' ? 'immutable.locked-directory' : 'immutable.locked-file';
-  ctx.report(ctx.rules.finding(rule, { path: entry.path, evidence: flag, vars: { flag } }));
+  const via = real !== path ? ` (reached through ${path})` : '';
+  const owner = stat.type === 'file' ? await ctx.facts.packages.owner(real) : undefined;
+  const vars = {
+    flag,
+    what: `${what}${via}`,
+    restore: owner ? `, or restore it from its package: apt-get install --reinstall ${owner}` : '',
+  };
+  const rule = stat.type === 'directory' ? 'immutable.locked-directory' : 'immutable.locked-file';
+  ctx.report(ctx.rules.finding(rule, { path: real, evidence: flag, vars, category: 'integrity' }));
 }
 
-/** SSH directories of homes outside /home (service accounts, /var/lib/...). */
-async function extraHomes(ctx: CheckContext): Promise<string[]> {
-  const passwd = await ctx.facts.passwd();
-  const globs: string[] = [];
-  for (const e of passwd.entries) {
-    const home = normalizePath(e.home || '/');
-    if (home === '/' || home === '/root' || /^\/home\/[^/]+$/.test(home)) continue;
-    const ssh = joinPath(home, '.ssh');
-    globs.push(escapeGlob(ssh), `${escapeGlob(ssh)}/*`);
-  }
-  return globs;
-}
-
+/** The files /etc/ld.so.preload names that exist on the disk. */
 async function preloadedLibraries(ctx: CheckContext): Promise<string[]> {
+  let text: string;
   try {
-    if (!(await ctx.vfs.exists('/etc/ld.so.preload'))) return [];
-    const text = (await ctx.vfs.readFile('/etc/ld.so.preload', { maxBytes: 64 << 10 })).toString('utf8');
-    return text.replace(/#.*/g, '').split(/[\s:]+/).filter((p) => p.startsWith('/')).map((p) => escapeGlob(normalizePath(p)));
+    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
+    text = (await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES })).toString('utf8');
   } catch {
+    // The ld-preload check reports a preload file it cannot read; once is enough.
     return [];
   }
-}
-
-/** A literal path as a glob: picomatch's special characters escaped. */
-function escapeGlob(path: string): string {
-  return path.replace(/[*?[\]{}()!+@\\]/g, '\\$&');
+  const entries = parsePreload(text);
+  if (entries.length === 0) return [];
+  const dirs = await librarySearchDirs(ctx.vfs, () => undefined);
+  const out: string[] = [];
+  // The ld-preload check reports a file with too many entries; the same cap applies here.
+  for (const entry of entries.slice(0, MAX_PRELOAD_ENTRIES)) {
+    const library = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
+    if (library) out.push(library);
+  }
+  return out;
 }

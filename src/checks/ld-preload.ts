@@ -1,52 +1,247 @@
 /**
- * /etc/ld.so.preload: every library it names is loaded into every program, which is how
- * userland rootkits (Kinsing's libsystem.so among them) hide a miner from ps and top.
- * Every entry is reported; one naming a missing file or a library no package owns is
- * high; family rules match the library's name.
+ * /etc/ld.so.preload: every library it names is loaded into every dynamically linked
+ * program, which is how userland rootkits (Kinsing's libsystem.so among them) hide a
+ * miner from ps, top and ls. The file is absent on almost every server.
+ *
+ * Parsed as glibc's rtld does: entries are separated by spaces, tabs, newlines or
+ * colons, and `#` starts a comment that runs to the end of the line. An entry with a
+ * `/` is a path (with $LIB / $PLATFORM expanded); one without is searched for in the
+ * library directories (/etc/ld.so.conf and the defaults).
+ *
+ * Every entry gives one finding: a family rule on its base name (preload-library
+ * scope) when one matches, else missing library (high), library no package owns (high)
+ * or, for a packaged library or when there is no package database, the plain entry
+ * (medium). Each library found is recorded as started, so the hash check hashes it.
  */
-import type { Check } from '../engine/check.js';
-import { basename } from '../../mountfs/path.js';
+import type { Check, CheckContext } from '../engine/check.js';
+import type { Vfs } from '../../mountfs/vfs.js';
+import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { compileGlob } from '../../mountfs/glob.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { flagWords, unlockPrefix } from './flags.js';
+import { showLine } from './command-remediation.js';
 
-const PRELOAD = '/etc/ld.so.preload';
-const MAX_PRELOAD = 64 << 10;
+export const PRELOAD = '/etc/ld.so.preload';
+const LD_SO_CONF = '/etc/ld.so.conf';
+/** What the library search reads besides the preload file. */
+export const LIBRARY_PATH_CONFIG = [LD_SO_CONF, '/etc/ld.so.conf.d/*'];
+/** glibc reads the whole file; one this big is not a list of libraries any more. */
+const MAX_PRELOAD_BYTES = 1 << 20;
+const MAX_CONF_BYTES = 256 << 10;
+/** Real preload files name a few libraries; junk must not cost thousands of lookups. */
+const MAX_ENTRIES = 256;
+const CATEGORY = 'persistence/preload';
+/** Where ld.so looks for a bare library name when ld.so.conf adds nothing (trusted directories). */
+const DEFAULT_LIBRARY_DIRS = ['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/lib32', '/usr/lib32'];
+const MULTIARCH = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'i386-linux-gnu', 'arm-linux-gnueabihf', 'powerpc64le-linux-gnu', 's390x-linux-gnu', 'riscv64-linux-gnu'];
+/** $LIB and $PLATFORM, as ld.so expands them on the usual architectures. */
+const DST_VALUES: Record<string, string[]> = {
+  LIB: ['lib', 'lib64', 'lib32', ...MULTIARCH.map((t) => `lib/${t}`)],
+  PLATFORM: ['x86_64', 'haswell', 'xeon_phi', 'i686', 'aarch64'],
+};
+
+export interface PreloadEntry {
+  /** The entry as written. */
+  name: string;
+  /** 1-based line of the file it is on. */
+  line: number;
+  /** The whole line, for remediation. */
+  lineText: string;
+  /** How many entries share the line (a `sed 'Nd'` would remove them all). */
+  onLine: number;
+}
+
+/** Entries of ld.so.preload in file order. */
+export function parsePreload(text: string): PreloadEntry[] {
+  const out: PreloadEntry[] = [];
+  text.split('\n').forEach((lineText, i) => {
+    const hash = lineText.indexOf('#');
+    const names = (hash < 0 ? lineText : lineText.slice(0, hash)).split(/[ \t:]+/).filter((n) => n !== '');
+    for (const name of names) out.push({ name, line: i + 1, lineText, onLine: names.length });
+  });
+  return out;
+}
 
 export const ldPreloadCheck: Check = {
   id: 'ld-preload',
-  description: 'Libraries forced into every process by /etc/ld.so.preload',
-  paths: [PRELOAD],
+  description: 'Libraries forced into every program by /etc/ld.so.preload',
+  // The libraries themselves are only looked up (stat); the hash check reads them.
+  paths: [PRELOAD, ...LIBRARY_PATH_CONFIG],
   async run(ctx) {
-    let text: string;
-    try {
-      if (!(await ctx.vfs.exists(PRELOAD))) return;
-      text = (await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD })).toString('utf8');
-    } catch (err) {
-      ctx.error(PRELOAD, err);
-      return;
+    const text = await readPreload(ctx);
+    if (text === undefined) return;
+    for (const hit of ctx.rules.matchLines('preload', PRELOAD, text)) {
+      ctx.report(ctx.rules.finding(hit.rule, { path: PRELOAD, line: hit.line, evidence: hit.text, vars: { name: hit.match } }));
     }
-    ctx.examined(PRELOAD);
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      // ld.so reads entries separated by whitespace or colons; "#" starts a comment.
-      const entries = lines[i]!.replace(/#.*/, '').split(/[\s:]+/).filter(Boolean);
-      for (const name of entries) {
-        const input = { path: PRELOAD, line: i + 1, evidence: name, vars: { name } };
-        const family = ctx.rules.matchName('preload-library', basename(name));
-        for (const rule of family) ctx.report(ctx.rules.finding(rule, input));
-        let exists = false;
-        try {
-          exists = await ctx.vfs.exists(name);
-        } catch (err) {
-          ctx.error(name, err);
-        }
-        if (!exists) {
-          ctx.report(ctx.rules.finding('preload.missing-library', input));
-          continue;
-        }
-        ctx.started({ path: name, startedBy: `${PRELOAD}:${i + 1}` });
-        const owner = await ctx.facts.packages.owner(name);
-        if (owner === undefined && family.length === 0) ctx.report(ctx.rules.finding('preload.unowned-library', input));
-        else if (family.length === 0) ctx.report(ctx.rules.finding('preload.entry', input));
-      }
+    const entries = parsePreload(text);
+    if (entries.length === 0) return;
+    const fileFlags = await flagsOf(ctx, PRELOAD);
+    const dirs = await librarySearchDirs(ctx.vfs, (p, e) => ctx.error(p, e));
+    for (const entry of entries.slice(0, MAX_ENTRIES)) await judgeEntry(ctx, entry, fileFlags, dirs);
+    if (entries.length > MAX_ENTRIES) {
+      ctx.error(PRELOAD, new Error(`${entries.length} entries: only the first ${MAX_ENTRIES} were examined (the file is not a list of libraries any more)`));
     }
   },
 };
+
+async function readPreload(ctx: CheckContext): Promise<string | undefined> {
+  try {
+    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return undefined;
+    const bytes = await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES });
+    ctx.examined(PRELOAD);
+    return bytes.toString('utf8');
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(PRELOAD, err);
+    return undefined;
+  }
+}
+
+type FlagsOf = Awaited<ReturnType<Vfs['flags']>>;
+
+async function flagsOf(ctx: CheckContext, path: string): Promise<FlagsOf> {
+  try {
+    return await ctx.vfs.flags(path);
+  } catch {
+    return undefined;
+  }
+}
+
+async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: FlagsOf, dirs: string[]): Promise<void> {
+  const where = `${PRELOAD}:${entry.line}`;
+  const library = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
+  if (library) ctx.started({ path: library, startedBy: where });
+  const owner = library ? await packageOwner(ctx, library) : undefined;
+  const libFlags = library && owner === undefined ? await flagsOf(ctx, library) : undefined;
+  const vars = {
+    name: entry.name,
+    library: library ?? entry.name,
+    ownerNote: owner ? ` (from package ${owner})` : owner === null ? ' (no package database tells who installed it)' : '',
+    searched: entry.name.includes('/') ? '' : ` (searched ${dirs.join(', ')})`,
+    flag: flagWords(fileFlags) ? ` ${PRELOAD} is ${flagWords(fileFlags)}.` : '',
+    fix: fixCommands(entry, fileFlags, library !== undefined && owner === undefined ? library : undefined, libFlags),
+  };
+  const input = { path: PRELOAD, line: entry.line, evidence: entry.name, vars, category: CATEGORY };
+  const family = ctx.rules.matchName('preload-library', basename(entry.name));
+  if (family.length > 0) {
+    for (const rule of family) ctx.report(ctx.rules.finding(rule, input));
+    return;
+  }
+  const rule = !library ? 'preload.missing-library' : owner === undefined ? 'preload.unowned-library' : 'preload.entry';
+  ctx.report(ctx.rules.finding(rule, input));
+}
+
+/** The owning package; undefined when none owns it, null when there is no package database. */
+async function packageOwner(ctx: CheckContext, library: string): Promise<string | null | undefined> {
+  const direct = await ctx.facts.packages.owner(library);
+  if (direct !== undefined) return direct;
+  try {
+    const real = await ctx.vfs.realpath(library);
+    return real === library ? undefined : await ctx.facts.packages.owner(real);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The file ld.so would load for the entry, undefined when there is none on the disk.
+ * A name with a slash is a path (relative ones are taken from /, where they are
+ * meaningless anyway); a bare name is looked up in the search directories.
+ */
+export async function resolvePreloadEntry(vfs: Vfs, name: string, dirs: string[]): Promise<string | undefined> {
+  const candidates = name.includes('/') ? expandDst(name).map(normalizePath) : dirs.map((d) => joinPath(d, name));
+  for (const candidate of candidates) {
+    try {
+      if ((await vfs.stat(candidate)).type === 'file') return candidate;
+    } catch {
+      // Not there (or a dangling link): ld.so skips it the same way.
+    }
+  }
+  return undefined;
+}
+
+/** $LIB, ${LIB}, $PLATFORM, ${PLATFORM} replaced by each value they take. */
+function expandDst(name: string): string[] {
+  let out = [name];
+  for (const [token, values] of Object.entries(DST_VALUES)) {
+    const source = `\\$(?:\\{${token}\\}|${token}(?![A-Za-z0-9_]))`;
+    const present = new RegExp(source);
+    out = out.flatMap((n) => (present.test(n) ? values.map((v) => n.replace(new RegExp(source, 'g'), v)) : [n]));
+  }
+  return out;
+}
+
+/**
+ * The library directories: /etc/ld.so.conf with its `include` globs, then the
+ * defaults and their multiarch subdirectories.
+ */
+export async function librarySearchDirs(vfs: Vfs, onError: (path: string, err: unknown) => void): Promise<string[]> {
+  const dirs: string[] = [];
+  const seen = new Set<string>();
+  const readConf = async (path: string, depth: number): Promise<void> => {
+    if (seen.has(path) || depth > 4) return;
+    seen.add(path);
+    let text: string;
+    try {
+      if ((await vfs.stat(path)).type !== 'file') return;
+      text = (await vfs.readFile(path, { maxBytes: MAX_CONF_BYTES })).toString('utf8');
+    } catch (err) {
+      if (!isNotFound(err)) onError(path, err);
+      return;
+    }
+    for (const raw of text.split('\n')) {
+      const line = raw.replace(/#.*/, '').trim();
+      if (line === '') continue;
+      const include = /^include\s+(.+)$/.exec(line);
+      if (include) {
+        for (const pattern of include[1]!.split(/\s+/)) {
+          const glob = pattern.startsWith('/') ? pattern : joinPath(dirname(path), pattern);
+          const matcher = compileGlob(glob);
+          const found: string[] = [];
+          for await (const e of vfs.walk([glob], { onError })) if (matcher.matches(e.path)) found.push(e.path);
+          for (const f of found.sort()) await readConf(f, depth + 1);
+        }
+        continue;
+      }
+      if (line.startsWith('hwcap ')) continue;
+      for (const d of line.split(/[\s:,=]+/)) if (d.startsWith('/')) dirs.push(normalizePath(d));
+    }
+  };
+  await readConf(LD_SO_CONF, 0);
+  dirs.push(...DEFAULT_LIBRARY_DIRS.flatMap((d) => [d, ...MULTIARCH.map((t) => joinPath(d, t))]));
+  // Only directories that exist, so a bare name costs a handful of lookups.
+  const existing: string[] = [];
+  for (const d of new Set(dirs)) {
+    try {
+      if ((await vfs.stat(d)).type === 'directory') existing.push(d);
+    } catch {
+      // Absent: nothing to find there.
+    }
+  }
+  return existing;
+}
+
+/**
+ * Removing the entry: unlock the file when locked, delete the line (or only the entry,
+ * when other entries share it), then delete the library when no package owns it. The
+ * file is edited before the library goes, so no program starts while it names a
+ * missing file.
+ */
+function fixCommands(entry: PreloadEntry, fileFlags: FlagsOf, removable: string | undefined, libFlags: FlagsOf): string {
+  const lines: string[] = [];
+  const unlock = unlockPrefix(PRELOAD, fileFlags).trimEnd();
+  if (unlock) lines.push(unlock);
+  if (entry.onLine === 1) {
+    lines.push(`sed -i '${entry.line}d' ${PRELOAD}   # deletes line ${entry.line}: ${showLine(entry.lineText)}`);
+  } else {
+    const delim = ['#', '|', ',', '@', '%', '!'].find((d) => !entry.name.includes(d)) ?? '#';
+    const pattern = entry.name.replace(/[\\.*[\]^$]/g, '\\$&');
+    lines.push(`sed -i ${shellQuote(`${entry.line}s${delim}${pattern}${delim}${delim}`)} ${PRELOAD}   # removes only this entry from line ${entry.line}`);
+  }
+  if (removable) {
+    const unlockLib = unlockPrefix(removable, libFlags).trimEnd();
+    if (unlockLib) lines.push(unlockLib);
+    lines.push(`rm -f ${shellQuote(removable)}   # no package owns it`);
+  }
+  return lines.join('\n');
+}

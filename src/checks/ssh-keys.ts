@@ -1,85 +1,172 @@
 /**
- * SSH keys that open a login: authorized_keys and authorized_keys2 of root and of every
- * home in /etc/passwd. Every key is reported at info level (an inventory an operator can
- * compare against who should have access); keys known to belong to intrusions, keys in
- * files locked with chattr, foreign owners and malformed lines are raised.
+ * SSH keys that open a login: ~/.ssh/authorized_keys and authorized_keys2 (sshd's
+ * default AuthorizedKeysFile) of root and of every home in /etc/passwd; /root is looked
+ * at even when passwd is missing. Every key is reported at info level with its
+ * ssh-keygen fingerprint, an inventory an operator compares against who should have
+ * access. Raised on top of that:
+ *
+ * - keys known from intrusions: name rules on the comment (scope ssh-key-comment,
+ *   Outlaw's "mdrfckr") and on the fingerprint (scope ssh-key-fingerprint);
+ * - a key file locked with chattr +i / +a (attackers lock their key in);
+ * - lines sshd cannot read (low: sshd skips them, but someone wrote them);
+ * - a key file owned by another account than the home's (medium; sshd's StrictModes
+ *   refuses it, so it is a mistake or tampering) or, in a user's home, by root (low:
+ *   what a root intruder leaves, but also what a careless administrator does).
+ *
+ * Findings are reported on the real file (symlinks resolved), which is the one the
+ * remediation's `sed -i` must edit.
  */
 import type { Check, CheckContext } from '../engine/check.js';
-import { joinPath, normalizePath } from '../../mountfs/path.js';
-import { parseAuthorizedKeys } from '../facts/authorized-keys.js';
+import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
+import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { keygenLine, parseAuthorizedKeys, type AuthorizedKey } from '../facts/authorized-keys.js';
 import { flagWords, unlockPrefix } from './flags.js';
+import { showLine } from './command-remediation.js';
 
 const KEY_FILES = ['authorized_keys', 'authorized_keys2'];
+/** A key line is under 16 KiB even for an 16384-bit RSA key with options; a MiB holds dozens. */
 const MAX_KEY_FILE = 1 << 20;
+const CATEGORY = 'persistence/ssh';
+
+/** Everything this check reads; homes can be anywhere, so the key files match at any depth. */
+export const SSH_KEY_GLOBS = ['/etc/passwd', ...KEY_FILES.flatMap((f) => [`/root/.ssh/${f}`, `/**/.ssh/${f}`])];
+
+/** A home directory and the accounts that log in with it. */
+export interface Home {
+  path: string;
+  users: { name: string; uid: number }[];
+}
 
 export const sshKeysCheck: Check = {
   id: 'ssh-keys',
-  description: 'Keys in authorized_keys of root and every account',
-  paths: ['/root/.ssh/authorized_keys*', '/home/*/.ssh/authorized_keys*', '/etc/passwd'],
+  description: 'Keys in ~/.ssh/authorized_keys and authorized_keys2 of root and of every account',
+  paths: SSH_KEY_GLOBS,
   async run(ctx) {
-    const passwd = await ctx.facts.passwd();
-    const homes = new Map<string, { user: string; uid: number }>();
-    homes.set('/root', { user: 'root', uid: 0 });
-    for (const e of passwd.entries) {
-      const home = normalizePath(e.home || '/');
-      if (home !== '/' && !homes.has(home)) homes.set(home, { user: e.name, uid: e.uid });
-    }
     const seen = new Set<string>();
-    for (const [home, owner] of homes) {
+    for (const home of await loginHomes(ctx)) {
       for (const name of KEY_FILES) {
-        const path = joinPath(joinPath(home, '.ssh'), name);
-        let real: string;
-        try {
-          if (!(await ctx.vfs.exists(path))) continue;
-          real = await ctx.vfs.realpath(path);
-        } catch (err) {
-          ctx.error(path, err);
-          continue;
-        }
-        // Two accounts sharing a home (or a link) must not report the same file twice.
-        if (seen.has(real)) continue;
-        seen.add(real);
-        await checkKeyFile(ctx, path, owner);
+        const path = joinPath(joinPath(home.path, '.ssh'), name);
+        const file = await openKeyFile(ctx, path);
+        // Two accounts sharing a home, or a link between homes, lead to one file: report it once.
+        if (!file || seen.has(file.real)) continue;
+        seen.add(file.real);
+        await checkKeyFile(ctx, file, home);
       }
     }
   },
 };
 
-async function checkKeyFile(ctx: CheckContext, path: string, owner: { user: string; uid: number }): Promise<void> {
-  let text: string;
-  let st;
-  try {
-    st = await ctx.vfs.stat(path);
-    if (st.type !== 'file') return;
-    text = (await ctx.vfs.readFile(path, { maxBytes: MAX_KEY_FILE })).toString('utf8');
-  } catch (err) {
-    ctx.error(path, err);
-    return;
+/** Every home in /etc/passwd, grouped (accounts share homes), with /root always first. */
+export async function loginHomes(ctx: CheckContext): Promise<Home[]> {
+  const homes = new Map<string, Home>([['/root', { path: '/root', users: [] }]]);
+  for (const e of (await ctx.facts.passwd()).entries) {
+    if (e.home.trim() === '') continue;
+    const path = normalizePath(e.home.trim());
+    let home = homes.get(path);
+    if (!home) homes.set(path, (home = { path, users: [] }));
+    home.users.push({ name: e.name, uid: e.uid });
   }
-  ctx.examined(path);
-  const flags = st.flags ?? (await ctx.vfs.flags(path).catch(() => undefined));
-  const unlock = unlockPrefix(path, flags);
-  const { keys, malformed } = parseAuthorizedKeys(text);
+  const root = homes.get('/root')!;
+  if (root.users.length === 0) root.users.push({ name: 'root', uid: 0 });
+  return [...homes.values()];
+}
+
+interface KeyFile {
+  /** The path as reached from the home. */
+  path: string;
+  /** The file itself, every symlink resolved. */
+  real: string;
+  stat: Stat;
+  text: string;
+  flags?: InodeFlags;
+  dirFlags?: InodeFlags;
+}
+
+async function openKeyFile(ctx: CheckContext, path: string): Promise<KeyFile | undefined> {
+  try {
+    const stat = await ctx.vfs.stat(path);
+    if (stat.type !== 'file') return undefined;
+    const real = await ctx.vfs.realpath(path);
+    const bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_KEY_FILE });
+    ctx.examined(real);
+    let text = bytes.toString('utf8');
+    if (stat.size > bytes.length) {
+      ctx.error(real, new Error(`only the first ${bytes.length} of ${stat.size} bytes were read`));
+      text = text.slice(0, text.lastIndexOf('\n') + 1);
+    }
+    const flags = await ctx.vfs.flags(real).catch(() => undefined);
+    const dirFlags = await ctx.vfs.flags(dirname(real)).catch(() => undefined);
+    return { path, real, stat, text, flags, dirFlags };
+  } catch (err) {
+    // No key file is the common case; a dangling link is no key file either.
+    if (!isNotFound(err)) ctx.error(path, err);
+    return undefined;
+  }
+}
+
+async function checkKeyFile(ctx: CheckContext, file: KeyFile, home: Home): Promise<void> {
+  const path = file.real;
+  const user = home.users.map((u) => u.name).join(', ');
+  // sed -i writes a new file beside the old one: a locked directory blocks it as much as a locked file.
+  const unlock = unlockPrefix(dirname(path), file.dirFlags) + unlockPrefix(path, file.flags);
+  const { keys, malformed } = parseAuthorizedKeys(file.text);
+
   for (const key of keys) {
-    const vars = {
-      user: owner.user,
-      type: key.type,
-      fingerprint: key.fingerprint,
-      comment: key.comment || 'no comment',
-      options: key.options.length ? ` with options ${key.options.join(',')}` : '',
-      unlock,
-    };
-    const input = { path, line: key.line, evidence: key.text, vars };
-    const bad = [...ctx.rules.matchName('ssh-key-comment', key.comment), ...ctx.rules.matchName('ssh-key-fingerprint', key.fingerprint)];
-    for (const rule of bad) ctx.report(ctx.rules.finding(rule, input));
+    const input = { path, line: key.line, evidence: keygenLine(key), vars: keyVars(key, user, unlock, path), category: CATEGORY };
+    for (const rule of ctx.rules.matchName('ssh-key-comment', key.comment)) ctx.report(ctx.rules.finding(rule, input));
+    for (const rule of ctx.rules.matchName('ssh-key-fingerprint', key.fingerprint)) ctx.report(ctx.rules.finding(rule, input));
     ctx.report(ctx.rules.finding('ssh.authorized-key', input));
   }
-  for (const m of malformed) ctx.report(ctx.rules.finding('ssh.malformed-line', { path, line: m.line, evidence: m.text }));
-  const flag = flagWords(flags);
+  for (const hit of ctx.rules.matchLines('ssh-key', path, file.text)) {
+    const vars = { user, unlock, fix: deleteLine(unlock, path, hit.line, hit.text) };
+    ctx.report(ctx.rules.finding(hit.rule, { path, line: hit.line, evidence: hit.text, vars, category: CATEGORY }));
+  }
+  for (const m of malformed) {
+    const vars = { user, reason: m.reason, unlock, fix: deleteLine(unlock, path, m.line, m.text) };
+    ctx.report(ctx.rules.finding('ssh.malformed-line', { path, line: m.line, evidence: m.text, vars, category: CATEGORY }));
+  }
+
+  const flag = flagWords(file.flags);
   if (flag && keys.length > 0) {
-    ctx.report(ctx.rules.finding('ssh.key-in-locked-file', { path, evidence: `${flag}; ${keys.length} key(s)`, vars: { flag, count: keys.length } }));
+    const fingerprints = keys.map((k) => `${k.fingerprint} ${k.comment || 'no comment'}`).join('; ');
+    ctx.report(
+      ctx.rules.finding('ssh.key-in-locked-file', {
+        path,
+        evidence: `${flag}; ${keys.length} key(s): ${fingerprints}`,
+        vars: { flag, count: keys.length, user },
+        category: CATEGORY,
+      }),
+    );
   }
-  if (st.uid !== owner.uid && st.uid !== 0) {
-    ctx.report(ctx.rules.finding('ssh.foreign-owner', { path, evidence: `owner uid ${st.uid}`, vars: { owner: st.uid, user: owner.user, uid: owner.uid } }));
-  }
+  reportOwner(ctx, file, home, user);
+}
+
+function keyVars(key: AuthorizedKey, user: string, unlock: string, path: string) {
+  return {
+    user,
+    type: key.type,
+    bits: key.bits,
+    label: key.label,
+    fingerprint: key.fingerprint,
+    comment: key.comment || 'no comment',
+    options: key.options.length > 0 ? ` with options ${key.optionsText}` : '',
+    unlock,
+    fix: deleteLine(unlock, path, key.line, key.text),
+  };
+}
+
+function deleteLine(unlock: string, path: string, line: number, text: string): string {
+  return `${unlock}sed -i '${line}d' ${shellQuote(path)}   # deletes line ${line}: ${showLine(text)}`;
+}
+
+function reportOwner(ctx: CheckContext, file: KeyFile, home: Home, user: string): void {
+  const uid = file.stat.uid;
+  if (home.users.some((u) => u.uid === uid)) return;
+  const expected = home.users[0]!;
+  const vars = { owner: uid, user, uid: home.users.map((u) => u.uid).join(', '), name: expected.name };
+  const evidence = `owner uid ${uid}, mode ${(file.stat.mode & 0o7777).toString(8).padStart(4, '0')}`;
+  const rule = uid === 0 ? 'ssh.root-owned-key-file' : 'ssh.foreign-owner';
+  ctx.report(ctx.rules.finding(rule, { path: file.real, evidence, vars, category: CATEGORY }));
 }

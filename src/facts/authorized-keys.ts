@@ -22,8 +22,10 @@ export interface AuthorizedKey {
   type: string;
   /** Base64 of the key blob as written. */
   base64: string;
-  /** The rest of the line after the key ('' when absent). */
+  /** The rest of the line after the key, trimmed ('' when absent). */
   comment: string;
+  /** The rest of the line as written after the whitespace that follows the key. */
+  rawComment: string;
   /** "SHA256:..." exactly as ssh-keygen -lf prints it. */
   fingerprint: string;
   /** Key size as ssh-keygen -lf prints it. */
@@ -120,7 +122,11 @@ function parseKeyLine(body: string): LineResult {
   if (end === undefined) return { reason: 'unterminated quote in the options' };
   const optionsText = body.slice(0, end);
   const withOptions = parseKey(body.slice(end).replace(/^[ \t]+/, ''));
-  if ('reason' in withOptions) return withOptions.reason === NOT_A_KEY ? { reason: 'no key type sshd knows' } : withOptions;
+  if ('reason' in withOptions) {
+    if (withOptions.reason !== NOT_A_KEY) return withOptions;
+    // A known type whose key is broken says more than "no key" (sshd skips both alike).
+    return bare.reason !== NOT_A_KEY ? bare : { reason: 'no key type sshd knows' };
+  }
   const options = splitOptions(optionsText);
   const unknown = options.find((o) => !KNOWN_OPTIONS.has(optionName(o).toLowerCase()));
   if (unknown !== undefined) return { reason: `unknown option "${optionName(unknown)}" (sshd rejects the line)` };
@@ -131,7 +137,7 @@ const NOT_A_KEY = 'not a key';
 
 /** "type base64 [comment]" at the start of the text, as sshkey_read() takes it. */
 function parseKey(text: string): Omit<AuthorizedKey, 'line' | 'text' | 'optionsText' | 'options'> | { reason: string } {
-  const m = /^([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+(.*))?$/.exec(text);
+  const m = /^([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+([^]*))?$/.exec(text);
   if (!m) return { reason: NOT_A_KEY };
   const type = m[1]!;
   if (plainTypeName(type) === undefined) return { reason: NOT_A_KEY };
@@ -144,6 +150,7 @@ function parseKey(text: string): Omit<AuthorizedKey, 'line' | 'text' | 'optionsT
     type,
     base64,
     comment: (m[3] ?? '').trim(),
+    rawComment: m[3] ?? '',
     fingerprint: sshFingerprint(blob),
     bits: blobType.bits,
     label: blobType.label,
@@ -258,7 +265,12 @@ function optionName(option: string): string {
   return eq < 0 ? option : option.slice(0, eq);
 }
 
-/** The line ssh-keygen -lf prints for the key: "256 SHA256:... comment (ED25519)". */
+/**
+ * The line ssh-keygen -lf prints for the key: "256 SHA256:... comment (ED25519)". Like
+ * ssh-keygen it shows the comment as written, ignores one starting with "#", and falls
+ * back to the options field, then to "no comment".
+ */
 export function keygenLine(key: AuthorizedKey): string {
-  return `${key.bits} ${key.fingerprint} ${key.comment === '' ? 'no comment' : key.comment} (${key.label})`;
+  const trailing = key.rawComment !== '' && !key.rawComment.startsWith('#') ? key.rawComment : '';
+  return `${key.bits} ${key.fingerprint} ${trailing || key.optionsText || 'no comment'} (${key.label})`;
 }

@@ -89,7 +89,7 @@ describe('accounts, SSH keys, preload, immutable files', () => {
         'medium accounts.malformed-line /etc/passwd:7',
         'high accounts.created-suspicious /var/log/auth.log:1',
         'info accounts.created /var/log/auth.log:2',
-        'info accounts.created /var/log/audit/audit.log:1',
+        'medium accounts.created-then-removed /var/log/audit/audit.log:1',
         'info ssh.authorized-key /root/.ssh/authorized_keys:1',
         'info ssh.authorized-key /root/.ssh/authorized_keys:2',
         'critical outlaw.ssh-key /root/.ssh/authorized_keys:2 [outlaw]',
