@@ -11,8 +11,9 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { limitExceeded, corrupt } from '../../errors.js';
 import { compileGlob } from '../../glob.js';
-import type { FileDigests, FileType, NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
+import type { FileDigests, FileType, NodeId } from '../types.js';
 import { ArchiveTree } from './archive-tree.js';
+import { ArchiveFileSystem } from './archive-fs.js';
 
 export interface RetentionPlan {
   /** Globs of the files to keep (the union of every check's declared paths). */
@@ -52,18 +53,13 @@ const TYPES: Record<string, FileType | 'hardlink' | undefined> = {
   fifo: 'fifo',
 };
 
-export class StreamArchiveFileSystem implements RawFileSystem {
-  readonly root: NodeId = 0;
-  private readonly problems: string[] = [];
-
-  private constructor(
-    readonly kind: string,
-    private readonly tree: ArchiveTree<StreamContent>,
-  ) {}
+export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
+  private constructor(readonly kind: string) {
+    super();
+  }
 
   static async fromTar(chunks: AsyncIterable<Buffer>, kind: string, plan: RetentionPlan): Promise<StreamArchiveFileSystem> {
-    const tree = new ArchiveTree<StreamContent>();
-    const fs = new StreamArchiveFileSystem(kind, tree);
+    const fs = new StreamArchiveFileSystem(kind);
     const globs = plan.retain.map(compileGlob);
     let kept = 0;
     let budgetNoted = false;
@@ -122,39 +118,23 @@ export class StreamArchiveFileSystem implements RawFileSystem {
         await new Promise<void>((resolve) => entry.on('end', resolve));
       }
       if (!type) continue;
-      try {
-        tree.add({
-          name: h.name,
-          type,
-          mode: h.mode ?? 0,
-          uid: h.uid ?? 0,
-          gid: h.gid ?? 0,
-          size: h.size ?? 0,
-          mtime: (h.mtime?.getTime() ?? 0) / 1000,
-          linkname: h.linkname ?? undefined,
-          content,
-        });
-      } catch (err) {
-        if (!(err instanceof Error && err.name === 'MountfsError')) throw err;
-        fs.problems.push(err.message);
-      }
+      fs.addEntry({
+        name: h.name,
+        type,
+        mode: h.mode ?? 0,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        size: h.size ?? 0,
+        mtime: (h.mtime?.getTime() ?? 0) / 1000,
+        linkname: h.linkname ?? undefined,
+        content,
+      });
     }
     return fs;
   }
 
-  stat(node: NodeId): Promise<Stat> {
-    return Promise.resolve(this.tree.stat(node));
-  }
 
-  readdir(node: NodeId): Promise<RawDirEntry[]> {
-    return Promise.resolve(this.tree.readdir(node));
-  }
 
-  readlink(node: NodeId): Promise<string> {
-    const n = this.tree.node(node);
-    if (n.type !== 'symlink') throw corrupt('archive entry', `node ${String(node)} is not a symlink`);
-    return Promise.resolve(n.linkTarget ?? '');
-  }
 
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
@@ -171,9 +151,5 @@ export class StreamArchiveFileSystem implements RawFileSystem {
     return this.tree.node(node).content?.digests;
   }
 
-  notes(): string[] {
-    return [...this.problems];
-  }
 
-  async close(): Promise<void> {}
 }

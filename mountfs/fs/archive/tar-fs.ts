@@ -3,9 +3,9 @@
  * once (bodies skipped), then files are read straight from their ranges in the archive.
  */
 import type { ByteSource } from '../../sources/byte-source.js';
-import type { FileType, NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
-import { MountfsError, corrupt } from '../../errors.js';
-import { ArchiveTree } from './archive-tree.js';
+import type { FileType, NodeId } from '../types.js';
+import { corrupt } from '../../errors.js';
+import { ArchiveFileSystem } from './archive-fs.js';
 import { indexTar, type TarDataRef } from './tar-index.js';
 import type { TarEntryType } from './tar-header.js';
 import { DISK_MEMBER_MIN, looksLikeDisk } from './disk-magic.js';
@@ -20,46 +20,24 @@ const ENTRY_TYPES: Partial<Record<TarEntryType, FileType | 'hardlink'>> = {
   fifo: 'fifo',
 };
 
-export class TarFileSystem implements RawFileSystem {
+export class TarFileSystem extends ArchiveFileSystem<TarDataRef> {
   readonly kind = 'tar';
-  readonly root: NodeId = 0;
-  private readonly problems: string[] = [];
 
-  private constructor(
-    private readonly source: ByteSource,
-    private readonly tree: ArchiveTree<TarDataRef>,
-  ) {}
+  private constructor(private readonly source: ByteSource) {
+    super();
+  }
 
   static async open(source: ByteSource): Promise<TarFileSystem> {
-    const tree = new ArchiveTree<TarDataRef>();
-    const fs = new TarFileSystem(source, tree);
+    const fs = new TarFileSystem(source);
     for await (const e of indexTar(source)) {
       const type = ENTRY_TYPES[e.type];
-      if (!type) continue;
-      try {
-        tree.add({ ...e, type, content: e.data });
-      } catch (err) {
-        // One bad hard link must not hide the rest of the archive.
-        if (!(err instanceof MountfsError)) throw err;
-        fs.problems.push(err.message);
-      }
+      if (type) fs.addEntry({ ...e, type, content: e.data });
     }
     return fs;
   }
 
-  stat(node: NodeId): Promise<Stat> {
-    return Promise.resolve(this.tree.stat(node));
-  }
 
-  readdir(node: NodeId): Promise<RawDirEntry[]> {
-    return Promise.resolve(this.tree.readdir(node));
-  }
 
-  readlink(node: NodeId): Promise<string> {
-    const n = this.tree.node(node);
-    if (n.type !== 'symlink') throw corrupt('tar entry', `node ${String(node)} is not a symlink`);
-    return Promise.resolve(n.linkTarget ?? '');
-  }
 
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
@@ -102,9 +80,5 @@ export class TarFileSystem implements RawFileSystem {
     return out;
   }
 
-  notes(): string[] {
-    return [...this.problems];
-  }
 
-  async close(): Promise<void> {}
 }

@@ -7,8 +7,8 @@
 import StreamZip from 'node-stream-zip';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
 import type { ReadCounter } from '../../sources/byte-source.js';
-import type { FileType, NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
-import { ArchiveTree } from './archive-tree.js';
+import type { FileType, NodeId } from '../types.js';
+import { ArchiveFileSystem } from './archive-fs.js';
 import { DISK_MEMBER_MIN, looksLikeDisk } from './disk-magic.js';
 
 const MAX_RATIO = 4096;
@@ -27,15 +27,15 @@ const MODE_TYPES: Record<number, FileType> = {
 
 type ZipEntry = StreamZip.ZipEntry;
 
-export class ZipFileSystem implements RawFileSystem {
+export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   readonly kind = 'zip';
-  readonly root: NodeId = 0;
 
   private constructor(
     private readonly zip: StreamZip.StreamZipAsync,
-    private readonly tree: ArchiveTree<ZipEntry>,
     private readonly counter?: ReadCounter,
-  ) {}
+  ) {
+    super();
+  }
 
   static async open(file: string, counter?: ReadCounter): Promise<ZipFileSystem> {
     // Entry names are normalised by ArchiveTree; the library's own check would reject the whole archive.
@@ -47,8 +47,7 @@ export class ZipFileSystem implements RawFileSystem {
       await zip.close().catch(() => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
-    const tree = new ArchiveTree<ZipEntry>();
-    const fs = new ZipFileSystem(zip, tree, counter);
+    const fs = new ZipFileSystem(zip, counter);
     for (const e of Object.values(entries)) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
@@ -57,7 +56,7 @@ export class ZipFileSystem implements RawFileSystem {
         if (e.size > MAX_SYMLINK_BYTES) throw corrupt('zip symlink', `${e.name}: ${e.size}-byte target`, e.offset);
         linkname = (await fs.entryBytes(e)).toString('utf8');
       }
-      tree.add({
+      fs.addEntry({
         name: e.name,
         type,
         mode: unixMode & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
@@ -93,19 +92,8 @@ export class ZipFileSystem implements RawFileSystem {
     return this.zip.stream(entry);
   }
 
-  stat(node: NodeId): Promise<Stat> {
-    return Promise.resolve(this.tree.stat(node));
-  }
 
-  readdir(node: NodeId): Promise<RawDirEntry[]> {
-    return Promise.resolve(this.tree.readdir(node));
-  }
 
-  readlink(node: NodeId): Promise<string> {
-    const n = this.tree.node(node);
-    if (n.type !== 'symlink') throw corrupt('zip entry', `node ${String(node)} is not a symlink`);
-    return Promise.resolve(n.linkTarget ?? '');
-  }
 
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
@@ -142,11 +130,8 @@ export class ZipFileSystem implements RawFileSystem {
     return this.zip.entryData(e);
   }
 
-  notes(): string[] {
-    return [];
-  }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.zip.close();
   }
 }
