@@ -4,6 +4,7 @@
  * Each step is told by magic bytes; the depth is bounded so a hostile image cannot
  * nest forever.
  */
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { limitExceeded, MountfsError } from './errors.js';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
@@ -12,7 +13,6 @@ import { SliceByteSource } from './sources/slice-source.js';
 import { detectCompression, decompress } from './sources/stream-decompress.js';
 import { spoolToTempFile } from './sources/temp-spool.js';
 import { detectVolumes } from './volumes/detect.js';
-import type { Volume } from './volumes/types.js';
 import { probeFilesystem } from './fs/probe.js';
 import { openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
 import { TarFileSystem } from './fs/archive/tar-fs.js';
@@ -21,6 +21,9 @@ import { isTarHeader } from './fs/archive/tar-header.js';
 import { StreamArchiveFileSystem, DEFAULT_RETENTION } from './fs/archive/stream-archive-fs.js';
 import { RawVfs, type Vfs } from './vfs.js';
 import type { VolumeReport } from './volume-report.js';
+import type { Volume } from './volumes/types.js';
+import { unwrapContainer } from './sources/containers.js';
+import { detectLvm } from './volumes/lvm/lvm.js';
 import type { RawFileSystem } from './fs/types.js';
 
 const MAX_DEPTH = 8;
@@ -85,6 +88,18 @@ export async function openImage(source: ByteSource, options: ImageOptions): Prom
 async function recognise(source: ByteSource, options: ImageOptions, parts: Parts, depth: number, container: string, hostPath?: string): Promise<void> {
   if (depth > MAX_DEPTH) throw limitExceeded('image nesting', `more than ${MAX_DEPTH} nested containers`);
   const head = await source.read(0, Math.min(source.size, 4096));
+
+  const unwrapped = await unwrapContainer(source, head, {
+    allowBacking: options.allowBacking ?? false,
+    beside: path.dirname(options.path),
+    counter: options.counter,
+  });
+  if (unwrapped) {
+    parts.formats.push(unwrapped.format);
+    parts.warnings.push(...unwrapped.notes);
+    parts.onClose(() => unwrapped.source.close());
+    return recognise(unwrapped.source, options, parts, depth + 1, joinContainer(container, unwrapped.format));
+  }
 
   const compression = detectCompression(head);
   if (compression) return openCompressed(source, compression, options, parts, depth, container);
@@ -194,10 +209,51 @@ function archiveReport(parts: Parts, kind: string, container: string): VolumeRep
 async function openDisk(source: ByteSource, parts: Parts, container: string): Promise<void> {
   const layout = await detectVolumes(source);
   parts.warnings.push(...layout.warnings);
+  const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
     const kind = await probeInto(report, volume.source);
-    if (kind) await openInto(report, kind, volume.source, parts);
+    if (kind === 'LVM2_member') {
+      pvs.push(volume.source);
+      report.notes.push('LVM physical volume: its logical volumes are listed as scheme "lvm"');
+      parts.volumes.push(report);
+    } else if (kind) await openInto(report, kind, volume.source, parts);
+    else parts.volumes.push(report);
+  }
+  if (pvs.length > 0) await openLogicalVolumes(pvs, parts, container);
+}
+
+/** Every logical volume of the volume groups on these physical volumes, probed and opened like partitions. */
+async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: string): Promise<void> {
+  let layout;
+  try {
+    layout = await detectLvm(pvs);
+  } catch (err) {
+    parts.warnings.push(`LVM: ${(err as Error).message}`);
+    return;
+  }
+  parts.warnings.push(...layout.warnings.map((w) => `LVM: ${w}`));
+  let ordinal = 0;
+  for (const lv of layout.logicalVolumes) {
+    if (lv.hidden) continue;
+    const report: VolumeReport = {
+      index: ++ordinal,
+      scheme: 'lvm',
+      type: `${lv.vg}/${lv.name}`,
+      start: 0,
+      size: lv.size,
+      filesystem: null,
+      scanned: false,
+      notes: [],
+      ...(container ? { container } : {}),
+    };
+    if (!lv.source) {
+      report.notes.push(lv.notScannedReason ?? 'cannot be read');
+      parts.volumes.push(report);
+      continue;
+    }
+    const kind = await probeInto(report, lv.source);
+    if (kind) await openInto(report, kind, lv.source, parts);
     else parts.volumes.push(report);
   }
 }

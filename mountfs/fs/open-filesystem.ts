@@ -17,7 +17,6 @@ const OPENERS: Record<string, Opener> = {
 export const UNSCANNED_REASONS: Record<string, string> = {
   xfs: 'XFS is recognised but not read yet',
   btrfs: 'btrfs is recognised but not read yet',
-  LVM2_member: 'LVM2 physical volume: logical volumes are not read yet',
   crypto_LUKS: 'LUKS-encrypted: cannot be read without the key',
   swap: 'swap space holds no files',
   vfat: 'FAT filesystem (EFI/boot): not a Linux root, not scanned',

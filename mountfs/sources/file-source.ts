@@ -97,8 +97,8 @@ function openError(file: string, err: unknown): MountfsError {
 
 /** Linux's dev_t split (glibc gnu_dev_major/minor): 12+20 bits of major, 8+24 of minor. */
 export function decodeRdev(rdev: bigint): { major: number; minor: number } {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
   return { major: Number(major), minor: Number(minor) };
 }
 

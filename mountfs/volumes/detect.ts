@@ -1,38 +1,88 @@
 /**
- * Which partition scheme a disk uses: GPT (also behind a hybrid MBR, or with no MBR at
- * all), then MBR, else none — a bare filesystem, one volume covering the whole source.
- * A damaged table never stops the scan: the disk is then read as bare, with a warning.
+ * Which partition scheme a disk uses, and its volumes:
+ *  1. GPT, when a valid primary header is at LBA 1 whatever sector 0 holds (a
+ *     protective MBR, a hybrid MBR, or nothing), or from the backup header when the
+ *     primary is damaged;
+ *  2. else the MBR, when sector 0 holds a plausible table (a FAT or NTFS boot sector
+ *     also ends in 0x55AA, but is not one);
+ *  3. else none: one volume, index 0, the whole source (a bare filesystem image).
+ * A table that cannot be read never stops the scan: the disk is then read as a bare
+ * filesystem and the layout's warnings say why.
  */
+import { probeFilesystem } from '../fs/probe.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
-import { readGpt } from './gpt.js';
-import { isProtectiveMbr, looksLikeMbr, readMbr } from './mbr.js';
+import { readGpt, type GptResult } from './gpt.js';
+import { hasProtectiveEntry, looksLikeMbr, MBR_SECTOR, mbrEntries, PROTECTIVE_TYPE, readMbr } from './mbr.js';
 import type { VolumeLayout } from './types.js';
 
 export async function detectVolumes(disk: ByteSource): Promise<VolumeLayout> {
   const warnings: string[] = [];
-  const sector0 = await disk.read(0, 512);
-  const gpt = await readGpt(disk).catch((err: Error) => {
-    warnings.push(`GPT: ${err.message}`);
-    return null;
-  });
-  if (gpt) return { ...gpt, warnings: [...warnings, ...gpt.warnings] };
-  if (looksLikeMbr(sector0, Math.floor(disk.size / 512))) {
-    if (isProtectiveMbr(sector0)) {
-      warnings.push('protective MBR found but neither GPT header is valid; the disk is read as a bare filesystem');
-    } else {
-      try {
-        const mbr = await readMbr(disk);
-        if (mbr.volumes.length > 0) return { ...mbr, warnings: [...warnings, ...mbr.warnings] };
-        warnings.push(...mbr.warnings);
-      } catch (err) {
-        warnings.push(`MBR: ${(err as Error).message}`);
-      }
+  if (disk.size === 0) return bare(disk, ['the source is empty (0 bytes)']);
+
+  let sector0: Buffer;
+  try {
+    sector0 = await disk.read(0, MBR_SECTOR);
+  } catch (err) {
+    return bare(disk, [`the first sector cannot be read: ${message(err)}`]);
+  }
+  const protective = hasProtectiveEntry(sector0);
+  const mbrPlausible = looksLikeMbr(sector0, Math.floor(disk.size / MBR_SECTOR));
+
+  let gpt: GptResult | null = null;
+  try {
+    gpt = await readGpt(disk);
+  } catch (err) {
+    warnings.push(`the GPT cannot be read: ${message(err)}`);
+  }
+  if (gpt?.layout) {
+    const stale = gpt.backupOnly && !protective ? await staleBackupReason(disk, mbrPlausible) : null;
+    if (!stale) return { ...gpt.layout, warnings: [...warnings, ...gpt.layout.warnings] };
+    warnings.push(`a backup GPT header was found at the end of the disk, but LBA 1 holds no GPT header, sector 0 no protective MBR, and ${stale}: the backup is taken as stale and ignored`);
+  } else if (gpt) {
+    warnings.push(...gpt.warnings);
+  }
+
+  if (mbrPlausible) {
+    const onlyProtective = mbrEntries(sector0).every((e) => e.type === 0 || e.type === PROTECTIVE_TYPE);
+    if (onlyProtective) {
+      warnings.push(
+        'sector 0 is a protective MBR (type 0xEE) but no valid GPT header was found at LBA 1 or at the end of the disk (512- or 4096-byte sectors): the partitions cannot be listed, and the disk is read as a bare filesystem',
+      );
+      return bare(disk, warnings);
+    }
+    if (protective) warnings.push('sector 0 is a hybrid MBR but no valid GPT header was found: the MBR partitions are used');
+    try {
+      const mbr = await readMbr(disk);
+      if (mbr.volumes.length > 0) return { ...mbr, warnings: [...warnings, ...mbr.warnings] };
+      warnings.push(...mbr.warnings, 'the MBR lists no readable partition: the disk is read as a bare filesystem');
+    } catch (err) {
+      warnings.push(`the MBR cannot be read: ${message(err)}`);
     }
   }
+  return bare(disk, warnings);
+}
+
+/**
+ * Why a backup-only GPT should not be believed, or null to believe it. Reformatting a
+ * GPT disk (mkfs on the whole disk, or a new MBR) rewrites its start but leaves the
+ * backup at the end, so a backup with no trace of GPT at the start loses to what the
+ * start now holds.
+ */
+async function staleBackupReason(disk: ByteSource, mbrPlausible: boolean): Promise<string | null> {
+  if (mbrPlausible) return 'sector 0 holds an MBR partition table';
+  const fs = await probeFilesystem(disk).catch(() => null);
+  return fs ? `the disk starts with a filesystem (${fs})` : null;
+}
+
+function bare(disk: ByteSource, warnings: string[]): VolumeLayout {
   return {
     scheme: 'none',
     volumes: [{ index: 0, scheme: 'none', type: 'whole disk', start: 0, size: disk.size, source: new SliceByteSource(disk, 0, disk.size, disk.description) }],
     warnings,
   };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

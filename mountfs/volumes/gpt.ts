@@ -1,141 +1,245 @@
 /**
- * GUID Partition Table (UEFI 2.10, chapter 5.3): the primary header at LBA 1, checked by
- * signature, size and CRC32, and its entry array, checked by CRC32; when the primary is
- * damaged the backup header at the disk's last LBA is used instead, with a warning.
- * Sector sizes of 512 and 4096 bytes are both tried.
+ * GUID Partition Table, as the UEFI specification (2.10, section 5.3) lays it out: the
+ * primary header at LBA 1 and its partition entry array, and a backup header (usually
+ * at the disk's last LBA) with its own array. A header is trusted only when its
+ * signature, size, CRC32, own-LBA field and entry-array CRC32 all check out. When the
+ * primary is damaged the backup is used and the report says so; when the primary is
+ * good the backup is still checked, because a missing or different backup tells of a
+ * truncated image or a table someone rewrote.
+ *
+ * The sector size is not written anywhere in the table, so 512 and then 4096 are
+ * tried (the header then sits at byte 512 or 4096).
  */
 import { BinaryView } from '../binary.js';
 import { crc32 } from '../crc32.js';
-import { corrupt } from '../errors.js';
+import { corrupt, limitExceeded, MountfsError } from '../errors.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
+import { gptTypeName } from './gpt-types.js';
+import { overlapWarnings } from './overlaps.js';
 import type { Volume, VolumeLayout } from './types.js';
 
+export const GPT_SECTOR_SIZES = [512, 4096] as const;
 const SIGNATURE = 'EFI PART';
-const MAX_ENTRIES = 16384;
-const MAX_ARRAY_BYTES = 1 << 20;
+const MIN_HEADER_SIZE = 92;
+export const MAX_GPT_ENTRIES = 16384;
+const MAX_ENTRY_SIZE = 4096;
+/** 128 entries of 128 bytes is the norm (16 KiB); this allows 16384 of them. */
+const MAX_ENTRY_ARRAY_BYTES = MAX_GPT_ENTRIES * 128;
 
-/** Partition type GUIDs minescan names; others are listed by GUID. */
-const TYPE_NAMES: Record<string, string> = {
-  '0FC63DAF-8483-4772-8E79-3D69D8477DE4': 'Linux filesystem',
-  'E6D6D379-F507-44C2-A23C-238F2A3DF928': 'Linux LVM',
-  'C12A7328-F81F-11D2-BA4B-00A0C93EC93B': 'EFI System',
-  '21686148-6449-6E6F-744E-656564454649': 'BIOS boot',
-  '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F': 'Linux swap',
-  '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709': 'Linux root (x86-64)',
-  '44479540-F297-41B2-9AF7-D131D5F0458A': 'Linux root (x86)',
-  'B921B045-1DF0-41C3-AF44-4C6F280D3FAE': 'Linux root (ARM64)',
-  '933AC7E1-2EB4-4F13-B844-0E14E2AEF915': 'Linux /home',
-  '3B8F8425-20E0-4F3B-907F-1A25A76F98E8': 'Linux /srv',
-  'BC13C2FF-59E6-4262-A352-B275FD6F7172': 'Linux extended boot',
-  'A19D880F-05FC-4D3B-A006-743F0F84911E': 'Linux RAID',
-  'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7': 'Microsoft basic data',
-  'E3C9E316-0B5C-4DB8-817D-F92DF00215AE': 'Microsoft reserved',
-  '6A898CC3-1DD2-11B2-99A6-080020736631': 'Solaris /usr or ZFS',
-};
-
-interface Header {
+export interface GptHeader {
   lba: number;
   alternateLba: number;
-  firstUsable: number;
-  lastUsable: number;
+  firstUsableLba: number;
+  lastUsableLba: number;
   entriesLba: number;
   entryCount: number;
   entrySize: number;
   entriesCrc: number;
 }
 
-/** The GPT of a disk, or null when neither header is valid at either sector size. */
-export async function readGpt(disk: ByteSource): Promise<VolumeLayout | null> {
-  for (const sectorSize of [512, 4096]) {
-    const totalSectors = Math.floor(disk.size / sectorSize);
-    if (totalSectors < 3) continue;
-    const warnings: string[] = [];
-    const primary = await readHeader(disk, 1, sectorSize).catch((err: Error) => err);
-    if (!(primary instanceof Error)) {
-      const volumes = await readEntries(disk, primary, sectorSize).catch((err: Error) => err);
-      if (!(volumes instanceof Error)) return { scheme: 'gpt', sectorSize, volumes: volumes.volumes, warnings: volumes.warnings };
-      warnings.push(`primary GPT entries are damaged (${volumes.message})`);
-    } else if (!/no GPT signature/.test(primary.message)) {
-      warnings.push(`primary GPT header is damaged (${primary.message})`);
-    }
-    const backupLba = !(primary instanceof Error) && primary.alternateLba < totalSectors ? primary.alternateLba : totalSectors - 1;
-    const backup = await readHeader(disk, backupLba, sectorSize).catch((err: Error) => err);
-    if (backup instanceof Error) continue;
-    const volumes = await readEntries(disk, backup, sectorSize).catch((err: Error) => err);
-    if (volumes instanceof Error) continue;
-    warnings.push(primary instanceof Error && /no GPT signature/.test(primary.message) ? 'primary GPT header is missing; the backup header was used' : 'the backup GPT header was used');
-    return { scheme: 'gpt', sectorSize, volumes: volumes.volumes, warnings: [...warnings, ...volumes.warnings] };
-  }
-  return null;
+export interface GptResult {
+  /** The table, or null when no valid header was found at either sector size. */
+  layout: VolumeLayout | null;
+  /** The table was read from a backup header although LBA 1 holds no GPT signature at all. */
+  backupOnly: boolean;
+  /** With no layout: the damaged headers that were seen (empty when there is no GPT trace). */
+  warnings: string[];
 }
 
-async function readHeader(disk: ByteSource, lba: number, sectorSize: number): Promise<Header> {
+/** One header and its entries, or why they could not be used. */
+type TableRead =
+  | { kind: 'absent' }
+  | { kind: 'damaged'; reason: string; header?: GptHeader }
+  | { kind: 'ok'; header: GptHeader; volumes: Volume[]; warnings: string[] };
+
+export async function readGpt(disk: ByteSource): Promise<GptResult> {
+  const seen: string[] = [];
+  for (const sectorSize of GPT_SECTOR_SIZES) {
+    const result = await readAtSectorSize(disk, sectorSize);
+    if (result.layout) return result;
+    seen.push(...result.warnings);
+  }
+  return { layout: null, backupOnly: false, warnings: seen };
+}
+
+async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<GptResult> {
+  const totalSectors = Math.floor(disk.size / sectorSize);
+  // LBA 0 (MBR), LBA 1 (header) and at least one sector of entries.
+  if (totalSectors < 3) return { layout: null, backupOnly: false, warnings: [] };
+  const layout = (volumes: Volume[], warnings: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings });
+
+  const primary = await readTable(disk, 1, sectorSize, totalSectors);
+  if (primary.kind === 'ok') {
+    const warnings = [...primary.warnings, ...(await checkBackup(disk, primary.header, sectorSize, totalSectors))];
+    return { layout: layout(primary.volumes, warnings), backupOnly: false, warnings: [] };
+  }
+
+  const warnings: string[] = [];
+  if (primary.kind === 'damaged') warnings.push(`primary GPT at LBA 1 (${sectorSize}-byte sectors) is damaged: ${primary.reason}`);
+  // A primary header that is itself sound (only its entries are bad) says where its backup is.
+  const candidates = new Set<number>();
+  if (primary.kind === 'damaged' && primary.header && primary.header.alternateLba > 1 && primary.header.alternateLba < totalSectors) {
+    candidates.add(primary.header.alternateLba);
+  }
+  candidates.add(totalSectors - 1);
+  for (const lba of candidates) {
+    const backup = await readTable(disk, lba, sectorSize, totalSectors);
+    if (backup.kind === 'ok') {
+      warnings.push(
+        primary.kind === 'absent'
+          ? `no GPT header at LBA 1 (${sectorSize}-byte sectors): the backup GPT header at LBA ${lba} was used`
+          : `the backup GPT header at LBA ${lba} was used instead`,
+      );
+      return { layout: layout(backup.volumes, [...warnings, ...backup.warnings]), backupOnly: primary.kind === 'absent', warnings: [] };
+    }
+    if (backup.kind === 'damaged') warnings.push(`backup GPT at LBA ${lba} is damaged too: ${backup.reason}`);
+  }
+  return { layout: null, backupOnly: false, warnings };
+}
+
+/** Warnings about the backup of a good primary: missing past a truncated end, damaged, or different. */
+async function checkBackup(disk: ByteSource, primary: GptHeader, sectorSize: number, totalSectors: number): Promise<string[]> {
+  const lba = primary.alternateLba;
+  if (lba >= totalSectors) {
+    return [`the backup GPT header belongs at LBA ${lba} but the disk has ${totalSectors} sectors: the image looks truncated`];
+  }
+  if (lba <= 1) return [`the primary GPT header gives an impossible backup location (LBA ${lba})`];
+  const backup = await readTable(disk, lba, sectorSize, totalSectors);
+  if (backup.kind === 'absent') return [`no backup GPT header at LBA ${lba}`];
+  if (backup.kind === 'damaged') return [`the backup GPT at LBA ${lba} is damaged: ${backup.reason}`];
+  if (backup.header.entriesCrc !== primary.entriesCrc || backup.header.entryCount !== primary.entryCount) {
+    return [`the backup GPT at LBA ${lba} lists different partitions from the primary; the primary was used`];
+  }
+  return [];
+}
+
+async function readTable(disk: ByteSource, lba: number, sectorSize: number, totalSectors: number): Promise<TableRead> {
   const offset = lba * sectorSize;
-  const buf = await disk.read(offset, sectorSize);
-  const v = new BinaryView(buf, 'GPT header', offset);
-  if (buf.length < 92 || buf.toString('latin1', 0, 8) !== SIGNATURE) throw corrupt('GPT header', 'no GPT signature', offset);
+  const sector = await disk.read(offset, sectorSize);
+  if (sector.length < MIN_HEADER_SIZE || sector.toString('latin1', 0, 8) !== SIGNATURE) return { kind: 'absent' };
+  let header: GptHeader;
+  try {
+    header = parseHeader(new BinaryView(sector, 'GPT header', offset), lba, sectorSize, totalSectors);
+  } catch (err) {
+    if (err instanceof MountfsError) return { kind: 'damaged', reason: err.message };
+    throw err;
+  }
+  const arrayOffset = header.entriesLba * sectorSize;
+  const array = await disk.read(arrayOffset, header.entryCount * header.entrySize);
+  if (array.length < header.entryCount * header.entrySize) {
+    return { kind: 'damaged', reason: 'the partition entry array runs past the end of the disk', header };
+  }
+  if (crc32(array) !== header.entriesCrc) {
+    return { kind: 'damaged', reason: `the partition entry array at byte ${arrayOffset} fails its CRC32`, header };
+  }
+  const { volumes, warnings } = parseEntries(disk, new BinaryView(array, 'GPT partition entry array', arrayOffset), header, sectorSize, totalSectors);
+  return { kind: 'ok', header, volumes, warnings };
+}
+
+/** Validates a header whose signature matched; throws a corrupt/limit error saying what is wrong. */
+function parseHeader(v: BinaryView, lba: number, sectorSize: number, totalSectors: number): GptHeader {
   const headerSize = v.u32le(12);
-  if (headerSize < 92 || headerSize > sectorSize) throw corrupt('GPT header', `header size ${headerSize} is impossible`, offset + 12);
-  const copy = Buffer.from(buf.subarray(0, headerSize));
+  if (headerSize < MIN_HEADER_SIZE || headerSize > sectorSize) {
+    throw corrupt('GPT header', `header size ${headerSize} is not between ${MIN_HEADER_SIZE} and the ${sectorSize}-byte sector`, v.baseOffset + 12);
+  }
+  // The CRC covers the header with its own CRC field taken as zero.
+  const copy = Buffer.from(v.bytes(0, headerSize));
   copy.writeUInt32LE(0, 16);
-  if (crc32(copy) !== v.u32le(16)) throw corrupt('GPT header', 'header CRC32 does not match', offset + 16);
-  const h: Header = {
+  if (crc32(copy) !== v.u32le(16)) throw corrupt('GPT header', 'header CRC32 does not match', v.baseOffset + 16);
+  const h: GptHeader = {
     lba: v.u64le(24),
     alternateLba: v.u64le(32),
-    firstUsable: v.u64le(40),
-    lastUsable: v.u64le(48),
+    firstUsableLba: v.u64le(40),
+    lastUsableLba: v.u64le(48),
     entriesLba: v.u64le(72),
     entryCount: v.u32le(80),
     entrySize: v.u32le(84),
     entriesCrc: v.u32le(88),
   };
-  if (h.lba !== lba) throw corrupt('GPT header', `header says it is at LBA ${h.lba}, found at ${lba}`, offset + 24);
-  if (h.entryCount > MAX_ENTRIES) throw corrupt('GPT header', `${h.entryCount} partition entries`, offset + 80);
-  if (h.entrySize < 128 || h.entrySize % 128 !== 0 || h.entrySize > 4096) throw corrupt('GPT header', `partition entry size ${h.entrySize}`, offset + 84);
-  if (h.entryCount * h.entrySize > MAX_ARRAY_BYTES) throw corrupt('GPT header', `a ${h.entryCount * h.entrySize}-byte entry array`, offset + 80);
-  if ((h.entriesLba + Math.ceil((h.entryCount * h.entrySize) / sectorSize)) * sectorSize > disk.size) {
-    throw corrupt('GPT header', 'the partition entry array lies past the end of the disk', offset + 72);
+  if (h.lba !== lba) throw corrupt('GPT header', `header says it lies at LBA ${h.lba} but was found at LBA ${lba}`, v.baseOffset + 24);
+  if (h.entryCount === 0 || h.entryCount > MAX_GPT_ENTRIES) {
+    throw corrupt('GPT header', `${h.entryCount} partition entries (at most ${MAX_GPT_ENTRIES} are accepted)`, v.baseOffset + 80);
+  }
+  if (h.entrySize < 128 || h.entrySize % 128 !== 0 || h.entrySize > MAX_ENTRY_SIZE) {
+    throw corrupt('GPT header', `partition entry size ${h.entrySize} is not a multiple of 128 up to ${MAX_ENTRY_SIZE}`, v.baseOffset + 84);
+  }
+  if (h.entryCount * h.entrySize > MAX_ENTRY_ARRAY_BYTES) {
+    throw limitExceeded('GPT header', `a partition entry array of ${h.entryCount * h.entrySize} bytes`, v.baseOffset + 80);
+  }
+  const arraySectors = Math.ceil((h.entryCount * h.entrySize) / sectorSize);
+  if (h.entriesLba < 2 || h.entriesLba + arraySectors > totalSectors) {
+    throw corrupt('GPT header', `the partition entry array (LBA ${h.entriesLba}, ${arraySectors} sectors) is not inside the disk`, v.baseOffset + 72);
+  }
+  if (h.entriesLba <= lba && lba < h.entriesLba + arraySectors) {
+    throw corrupt('GPT header', 'the partition entry array overlaps its own header', v.baseOffset + 72);
+  }
+  if (h.firstUsableLba > h.lastUsableLba + 1) {
+    throw corrupt('GPT header', `first usable LBA ${h.firstUsableLba} is after last usable LBA ${h.lastUsableLba}`, v.baseOffset + 40);
   }
   return h;
 }
 
-async function readEntries(disk: ByteSource, h: Header, sectorSize: number): Promise<{ volumes: Volume[]; warnings: string[] }> {
-  const offset = h.entriesLba * sectorSize;
-  const buf = await disk.read(offset, h.entryCount * h.entrySize);
-  if (crc32(buf) !== h.entriesCrc) throw corrupt('GPT partition entries', 'entry array CRC32 does not match', offset);
+function parseEntries(
+  disk: ByteSource,
+  array: BinaryView,
+  h: GptHeader,
+  sectorSize: number,
+  totalSectors: number,
+): { volumes: Volume[]; warnings: string[] } {
   const volumes: Volume[] = [];
   const warnings: string[] = [];
-  const totalSectors = Math.floor(disk.size / sectorSize);
+  // A primary whose backup belongs past the end was written on a larger disk: the image was cut.
+  const truncated = h.lba === 1 && h.alternateLba >= totalSectors;
   for (let i = 0; i < h.entryCount; i++) {
-    const v = new BinaryView(buf, 'GPT partition entry', offset).slice(i * h.entrySize, h.entrySize);
-    const type = guid(v.bytes(0, 16));
-    if (type === '00000000-0000-0000-0000-000000000000') continue;
-    const first = v.u64le(32);
-    const last = v.u64le(40);
-    if (first > last || last >= totalSectors) {
-      warnings.push(`GPT partition ${i + 1} (sectors ${first}-${last}) lies outside the disk; skipped`);
+    const index = i + 1;
+    const e = array.slice(i * h.entrySize, h.entrySize, `GPT partition entry ${index}`);
+    const typeBytes = e.bytes(0, 16);
+    if (typeBytes.every((b) => b === 0)) continue;
+    let first: number;
+    let last: number;
+    try {
+      first = e.u64le(32);
+      last = e.u64le(40);
+    } catch (err) {
+      warnings.push(`GPT partition ${index}: ${(err as Error).message}; skipped`);
       continue;
     }
-    const name = v.bytes(56, Math.min(72, h.entrySize - 56)).toString('utf16le').replace(/\0.*$/s, '');
+    if (first > last) {
+      warnings.push(`GPT partition ${index} ends (LBA ${last}) before it starts (LBA ${first}); skipped`);
+      continue;
+    }
+    if (first < 2 || first >= totalSectors || (last >= totalSectors && !truncated)) {
+      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) lies outside the disk of ${totalSectors} sectors; skipped`);
+      continue;
+    }
+    if (last >= totalSectors) {
+      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) runs past the end of the truncated image; only its first ${totalSectors - first} sectors are read`);
+    } else if (first < h.firstUsableLba || last > h.lastUsableLba) {
+      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) lies outside the usable LBAs ${h.firstUsableLba}-${h.lastUsableLba}`);
+    }
     const start = first * sectorSize;
-    const size = (last - first + 1) * sectorSize;
+    const size = (Math.min(last, totalSectors - 1) - first + 1) * sectorSize;
+    const name = e.bytes(56, Math.min(72, h.entrySize - 56)).toString('utf16le');
+    const nul = name.indexOf('\0');
+    const trimmed = nul === -1 ? name : name.slice(0, nul);
     volumes.push({
-      index: i + 1,
+      index,
       scheme: 'gpt',
-      type: TYPE_NAMES[type] ?? type,
+      type: gptTypeName(formatGuid(typeBytes)),
       start,
       size,
-      ...(name ? { name } : {}),
-      source: new SliceByteSource(disk, start, size, `partition ${i + 1} of ${disk.description}`),
+      ...(trimmed ? { name: trimmed } : {}),
+      source: new SliceByteSource(disk, start, size, `partition ${index} of ${disk.description}`),
     });
   }
+  warnings.push(...overlapWarnings(volumes, 'GPT'));
   return { volumes, warnings };
 }
 
-/** Mixed-endian GUID text, as the UEFI spec writes GUIDs. */
-function guid(b: Buffer): string {
-  const hex = (x: Buffer) => x.toString('hex');
-  const le = (x: Buffer) => hex(Buffer.from(x).reverse());
-  return `${le(b.subarray(0, 4))}-${le(b.subarray(4, 6))}-${le(b.subarray(6, 8))}-${hex(b.subarray(8, 10))}-${hex(b.subarray(10, 16))}`.toUpperCase();
+/** The text form of an on-disk GUID: the first three fields are little-endian. */
+export function formatGuid(b: Buffer): string {
+  const le = (x: Buffer) => Buffer.from(x).reverse().toString('hex');
+  const be = (x: Buffer) => x.toString('hex');
+  return `${le(b.subarray(0, 4))}-${le(b.subarray(4, 6))}-${le(b.subarray(6, 8))}-${be(b.subarray(8, 10))}-${be(b.subarray(10, 16))}`.toUpperCase();
 }

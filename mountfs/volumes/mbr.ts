@@ -1,127 +1,160 @@
 /**
- * The classic PC partition table: four primary entries in the boot sector (signature
- * 0x55AA at byte 510), and extended partitions whose chain of EBRs holds the logical
- * partitions (numbered from 5). The chain is attacker-controlled: every link must stay
- * inside the extended partition and move forward, and the chain is cut at 128 links.
- * Sectors are 512 bytes: MBR disks with 4 KiB logical sectors are rare enough that
- * such a disk is read as GPT or not at all.
+ * The classic PC (DOS) partition table: four 16-byte primary entries at byte 446 of
+ * sector 0, signature 0x55 0xAA at byte 510. An extended partition (type 0x05, 0x0F or
+ * 0x85) holds a chain of extended boot records (EBRs), each with one logical partition
+ * (its start relative to that EBR) and a link to the next EBR (relative to the start of
+ * the extended partition); logical partitions are numbered 5, 6, ... in chain order,
+ * as Linux names them. The extended partitions themselves hold no filesystem and are
+ * not listed as volumes.
+ *
+ * Everything here is attacker-controlled: a chain that loops, leaves its extended
+ * partition or runs on forever is cut (visited set, 128 records at most), with a
+ * warning. Sectors are taken as 512 bytes: an MBR on a disk with 4 KiB logical sectors
+ * is rare (such disks are large enough to be partitioned with GPT), and reading one
+ * wrongly would only produce warnings, never reads outside the disk.
  */
 import { BinaryView } from '../binary.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
+import { mbrTypeName } from './mbr-types.js';
+import { overlapWarnings } from './overlaps.js';
 import type { Volume, VolumeLayout } from './types.js';
 
-const SECTOR = 512;
-const MAX_LOGICAL = 128;
-const EXTENDED = new Set([0x05, 0x0f, 0x85]);
-export const PROTECTIVE = 0xee;
+export const MBR_SECTOR = 512;
+const TABLE_OFFSET = 446;
+export const MAX_LOGICAL_PARTITIONS = 128;
+const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
+export const PROTECTIVE_TYPE = 0xee;
 
-const TYPE_NAMES: Record<number, string> = {
-  0x01: 'FAT12',
-  0x04: 'FAT16',
-  0x05: 'extended',
-  0x06: 'FAT16',
-  0x07: 'NTFS/exFAT',
-  0x0b: 'FAT32',
-  0x0c: 'FAT32 (LBA)',
-  0x0e: 'FAT16 (LBA)',
-  0x0f: 'extended (LBA)',
-  0x82: 'Linux swap',
-  0x83: 'Linux',
-  0x85: 'Linux extended',
-  0x8e: 'Linux LVM',
-  0xa5: 'FreeBSD',
-  0xee: 'GPT protective',
-  0xef: 'EFI System',
-  0xfd: 'Linux raid autodetect',
-};
-
-interface Entry {
+export interface MbrEntry {
   bootFlag: number;
   type: number;
   firstLba: number;
   sectors: number;
 }
 
-function entries(sector: Buffer, offset: number): Entry[] {
-  const v = new BinaryView(sector, 'MBR', offset);
+/** True when the sector ends in the 0x55 0xAA boot signature. */
+export function hasBootSignature(sector: Buffer): boolean {
+  return sector.length >= MBR_SECTOR && sector[510] === 0x55 && sector[511] === 0xaa;
+}
+
+/** The four entries of a boot record found at absolute byte `offset`. */
+export function mbrEntries(sector: Buffer, offset = 0): MbrEntry[] {
+  const v = new BinaryView(sector, 'MBR partition table', offset);
   return [0, 1, 2, 3].map((i) => {
-    const e = 446 + i * 16;
+    const e = TABLE_OFFSET + i * 16;
     return { bootFlag: v.u8(e), type: v.u8(e + 4), firstLba: v.u32le(e + 8), sectors: v.u32le(e + 12) };
   });
 }
 
-export function typeName(type: number): string {
-  const hex = `0x${type.toString(16).padStart(2, '0')}`;
-  return TYPE_NAMES[type] ? `${hex} ${TYPE_NAMES[type]}` : hex;
-}
-
-/** True when the first sector holds a plausible partition table (not a FAT or NTFS boot sector). */
+/**
+ * True when sector 0 holds a plausible partition table. FAT and NTFS boot sectors also
+ * end in 0x55AA, but their bytes 446-509 are boot code or zeros: as entries they have
+ * stray boot flags, zero sizes, overlaps or starts past the disk, or are all empty.
+ */
 export function looksLikeMbr(sector: Buffer, diskSectors: number): boolean {
-  if (sector.length < SECTOR || sector[510] !== 0x55 || sector[511] !== 0xaa) return false;
-  const list = entries(sector, 0);
-  const used = list.filter((e) => e.type !== 0);
+  if (!hasBootSignature(sector)) return false;
+  const entries = mbrEntries(sector);
+  if (entries.some((e) => e.bootFlag !== 0 && e.bootFlag !== 0x80)) return false;
+  const used = entries.filter((e) => e.type !== 0);
   if (used.length === 0) return false;
-  return list.every((e) => (e.bootFlag === 0 || e.bootFlag === 0x80) && (e.type === 0 || (e.firstLba > 0 && e.sectors > 0 && (e.type === PROTECTIVE || e.firstLba < diskSectors))));
+  if (used.some((e) => e.firstLba === 0 || e.sectors === 0)) return false;
+  if (!used.some((e) => e.firstLba < diskSectors)) return false;
+  const byStart = [...used].sort((a, b) => a.firstLba - b.firstLba);
+  return byStart.every((e, i) => i === 0 || byStart[i - 1]!.firstLba + byStart[i - 1]!.sectors <= e.firstLba);
 }
 
-export function isProtectiveMbr(sector: Buffer): boolean {
-  return entries(sector, 0).some((e) => e.type === PROTECTIVE);
+/** True when sector 0 has a 0xEE entry: a protective MBR (GPT behind it) or a hybrid one. */
+export function hasProtectiveEntry(sector: Buffer): boolean {
+  return hasBootSignature(sector) && mbrEntries(sector).some((e) => e.type === PROTECTIVE_TYPE);
 }
 
+/** Reads an MBR that looksLikeMbr accepted. 0xEE entries (GPT) are not volumes and are skipped. */
 export async function readMbr(disk: ByteSource): Promise<VolumeLayout> {
-  const diskSectors = Math.floor(disk.size / SECTOR);
-  const warnings: string[] = [];
+  const diskSectors = Math.floor(disk.size / MBR_SECTOR);
   const volumes: Volume[] = [];
-  const add = (index: number, type: number, firstLba: number, sectors: number) => {
-    if (firstLba + sectors > diskSectors) {
-      warnings.push(`MBR partition ${index} (sectors ${firstLba}+${sectors}) runs past the end of the disk; it is cut at the end`);
+  const warnings: string[] = [];
+
+  const add = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string): void => {
+    let end = firstLba + sectors;
+    if (end > limitLba) {
+      warnings.push(`MBR partition ${index} (sectors ${firstLba}-${end - 1}) runs past the end of ${where}; only its first ${limitLba - firstLba} sectors are read`);
+      end = limitLba;
     }
-    const start = firstLba * SECTOR;
-    const size = Math.min(sectors * SECTOR, disk.size - start);
-    volumes.push({ index, scheme: 'mbr', type: typeName(type), start, size, source: new SliceByteSource(disk, start, size, `partition ${index} of ${disk.description}`) });
+    const start = firstLba * MBR_SECTOR;
+    const size = (end - firstLba) * MBR_SECTOR;
+    volumes.push({ index, scheme: 'mbr', type: mbrTypeName(type), start, size, source: new SliceByteSource(disk, start, size, `partition ${index} of ${disk.description}`) });
   };
-  const boot = await disk.read(0, SECTOR);
-  const primaries = entries(boot, 0);
-  let logical = 5;
+
+  const boot = await disk.read(0, MBR_SECTOR);
+  let nextLogical = 5;
+  const primaries = mbrEntries(boot);
   for (let i = 0; i < 4; i++) {
     const e = primaries[i]!;
-    if (e.type === 0 || e.sectors === 0) continue;
-    if (e.firstLba >= diskSectors) {
-      warnings.push(`MBR partition ${i + 1} starts past the end of the disk; skipped`);
+    const index = i + 1;
+    if (e.type === 0 || e.type === PROTECTIVE_TYPE || e.sectors === 0) continue;
+    if (e.firstLba === 0 || e.firstLba >= diskSectors) {
+      warnings.push(`MBR partition ${index} starts at sector ${e.firstLba}, outside the disk of ${diskSectors} sectors; skipped`);
       continue;
     }
-    if (!EXTENDED.has(e.type)) {
-      add(i + 1, e.type, e.firstLba, e.sectors);
+    if (!EXTENDED_TYPES.has(e.type)) {
+      add(index, e.type, e.firstLba, e.sectors, diskSectors, 'the disk');
       continue;
     }
-    // Logical partitions: each EBR's first entry is a partition relative to that EBR, its second links to the next EBR relative to the extended partition.
-    const extStart = e.firstLba;
     const extEnd = Math.min(diskSectors, e.firstLba + e.sectors);
-    let ebr = extStart;
-    const seen = new Set<number>();
-    for (let n = 0; n < MAX_LOGICAL; n++) {
-      if (seen.has(ebr) || ebr < extStart || ebr >= extEnd) {
-        warnings.push(`the chain of extended boot records ${seen.has(ebr) ? 'loops' : 'leaves the extended partition'} at sector ${ebr}; later logical partitions are not listed`);
-        break;
-      }
-      seen.add(ebr);
-      const sector = await disk.read(ebr * SECTOR, SECTOR);
-      if (sector.length < SECTOR || sector[510] !== 0x55 || sector[511] !== 0xaa) {
-        warnings.push(`extended boot record at sector ${ebr} has no signature`);
-        break;
-      }
-      const [part, link] = entries(sector, ebr * SECTOR);
-      if (part!.type !== 0 && part!.sectors > 0) {
-        const first = ebr + part!.firstLba;
-        if (first + part!.sectors > extEnd) warnings.push(`logical partition ${logical} runs past its extended partition`);
-        add(logical, part!.type, first, Math.min(part!.sectors, Math.max(0, extEnd - first)));
-        logical++;
-      }
-      if (link!.type === 0 || !EXTENDED.has(link!.type)) break;
-      ebr = extStart + link!.firstLba;
-      if (n === MAX_LOGICAL - 1) warnings.push(`more than ${MAX_LOGICAL} logical partitions; the rest are not listed`);
-    }
+    if (e.firstLba + e.sectors > diskSectors) warnings.push(`extended partition ${index} runs past the end of the disk`);
+    nextLogical = await readLogicals(disk, e.firstLba, extEnd, nextLogical, add, warnings);
   }
-  return { scheme: 'mbr', sectorSize: SECTOR, volumes, warnings };
+  warnings.push(...overlapWarnings(volumes, 'MBR'));
+  return { scheme: 'mbr', sectorSize: MBR_SECTOR, volumes, warnings };
+}
+
+type AddVolume = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string) => void;
+
+/** Walks one extended partition's EBR chain; returns the next free logical number. */
+async function readLogicals(
+  disk: ByteSource,
+  extStart: number,
+  extEnd: number,
+  firstNumber: number,
+  add: AddVolume,
+  warnings: string[],
+): Promise<number> {
+  let next = firstNumber;
+  const visited = new Set<number>();
+  let ebr = extStart;
+  for (;;) {
+    if (visited.has(ebr)) {
+      warnings.push(`the chain of extended boot records loops back to sector ${ebr}; it is cut there`);
+      break;
+    }
+    if (ebr < extStart || ebr >= extEnd) {
+      warnings.push(`the chain of extended boot records leaves its extended partition (sector ${ebr}); it is cut there`);
+      break;
+    }
+    if (visited.size >= MAX_LOGICAL_PARTITIONS || next - firstNumber >= MAX_LOGICAL_PARTITIONS) {
+      warnings.push(`more than ${MAX_LOGICAL_PARTITIONS} logical partitions; the rest are not read`);
+      break;
+    }
+    visited.add(ebr);
+    const sector = await disk.read(ebr * MBR_SECTOR, MBR_SECTOR);
+    if (!hasBootSignature(sector)) {
+      warnings.push(`the extended boot record at sector ${ebr} has no 0x55AA signature; the chain is cut there`);
+      break;
+    }
+    const entries = mbrEntries(sector, ebr * MBR_SECTOR);
+    for (const e of entries) {
+      if (e.type === 0 || e.sectors === 0 || EXTENDED_TYPES.has(e.type)) continue;
+      if (e.firstLba === 0 || ebr + e.firstLba >= extEnd) {
+        warnings.push(`logical partition ${next} in the record at sector ${ebr} starts outside its extended partition; skipped`);
+        continue;
+      }
+      add(next, e.type, ebr + e.firstLba, e.sectors, extEnd, 'its extended partition');
+      next++;
+    }
+    const link = entries.find((e) => EXTENDED_TYPES.has(e.type) && e.sectors > 0);
+    if (!link) break;
+    ebr = extStart + link.firstLba;
+  }
+  return next;
 }

@@ -15,6 +15,7 @@ import { severityRank, type Severity } from '../../src/engine/finding.js';
 import { builtinRules } from '../helpers/scan-dir.js';
 import { buildImage, IMMUTABLE_LIST, lockFiles, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { createHash } from 'node:crypto';
+import { buildLvmGptDisk } from '../helpers/lvm-disk.js';
 
 interface Expected {
   path: string;
@@ -113,6 +114,24 @@ describe('planted artifacts', () => {
     const image = await scan(images.gpt!);
     const key = (r: ScanReport) => r.findings.filter((f) => !/immutable|locked/.test(f.rule)).map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`).sort();
     expect(key(report)).toEqual(key(image));
+  });
+
+  it('finds every planted artifact in ext4 in LVM in GPT inside a VHDX', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (await import('node:util')).promisify(execFile);
+    const fsImage = path.join(scratch, 'root.ext4');
+    await run('mkfs.ext4', ['-q', '-F', '-d', infectedTree, fsImage, '24M']);
+    const disk = await buildLvmGptDisk(fsImage, path.join(scratch, 'lvm.img'), `minescan${process.pid}`);
+    const vhdx = path.join(scratch, 'lvm.vhdx');
+    await run('qemu-img', ['convert', '-O', 'vhdx', disk, vhdx]);
+    const report = await scan(vhdx);
+    expect(report.source!.format).toBe('vhdx');
+    expect(report.source!.volumes.map((v) => `${v.scheme}:${v.type}:${v.filesystem}:${v.scanned}`)).toEqual([
+      'gpt:Linux LVM:LVM2_member:false',
+      `lvm:minescan${process.pid}/root:ext4:true`,
+    ]);
+    expect(report.errors).toEqual([]);
+    expect(missing(report)).toEqual([]);
   });
 
   it('reports the same findings whatever the container', async () => {

@@ -62,10 +62,24 @@ export class VhdSource implements ByteSource {
     return VhdSource.openAt(inner, options, 0, new Set());
   }
 
-  /** `seen` holds the unique ids of the children below, to refuse a chain that loops. */
-  private static async openAt(inner: ByteSource, options: VhdOpenOptions, depth: number, seen: Set<string>): Promise<VhdSource> {
+  /**
+   * `seen` holds the unique ids of the children below, to refuse a chain that loops;
+   * `expectedId` is the unique id the child recorded for this parent, checked before
+   * anything further is opened.
+   */
+  private static async openAt(
+    inner: ByteSource,
+    options: VhdOpenOptions,
+    depth: number,
+    seen: Set<string>,
+    expectedId?: { id: string; child: string },
+  ): Promise<VhdSource> {
     const notes: string[] = [];
     const { footer, footerOffset } = await readFooter(inner, notes);
+    const id = footer.uniqueId.toString('hex');
+    if (expectedId && id !== expectedId.id) {
+      throw corrupt('VHD differencing disk', `${inner.description} is not the parent of ${expectedId.child} (unique id ${id}, expected ${expectedId.id})`);
+    }
     if (footer.diskType === DISK_FIXED) {
       if (footer.currentSize > footerOffset) {
         throw corrupt('VHD footer', `a fixed disk of ${footer.currentSize} bytes needs more than the ${footerOffset} bytes before the footer`, footerOffset + 48);
@@ -88,24 +102,20 @@ export class VhdSource implements ByteSource {
     }
     if (!options.openParent) throw unsupported('VHD differencing disk', `its parent ${shown} is needed and this caller cannot open other files`);
     if (depth + 1 > MAX_CHAIN_DEPTH) throw limitExceeded('VHD differencing chain', `more than ${MAX_CHAIN_DEPTH} parents`);
-    seen.add(footer.uniqueId.toString('hex'));
+    seen.add(id);
     const parentId = header.parentUniqueId.toString('hex');
     if (seen.has(parentId)) throw corrupt('VHD differencing chain', `the disk ${parentId} is its own ancestor`, headerAt + 40);
-    const parent = await VhdSource.openParent(names, options, depth, seen);
-    if (parent.source.footer.uniqueId.toString('hex') !== parentId) {
-      await parent.source.close().catch(() => undefined);
-      await parent.inner.close().catch(() => undefined);
-      throw corrupt('VHD differencing disk', `${parent.name} is not its parent (unique id ${parent.source.footer.uniqueId.toString('hex')}, expected ${parentId})`, headerAt + 40);
-    }
+    const parent = await VhdSource.openParent(names, options, depth, seen, { id: parentId, child: inner.description });
     return new VhdSource(inner, footer, header, parent, notes);
   }
 
-  /** Tries each candidate name; the first file that opens is the parent (its identity is checked by the caller). */
+  /** Tries each candidate name; the first file that opens must carry the unique id the child recorded. */
   private static async openParent(
     names: string[],
     options: VhdOpenOptions,
     depth: number,
     seen: Set<string>,
+    expectedId: { id: string; child: string },
   ): Promise<{ source: VhdSource; inner: ByteSource; name: string }> {
     const failures: string[] = [];
     for (const name of names) {
@@ -117,7 +127,7 @@ export class VhdSource implements ByteSource {
         continue;
       }
       try {
-        return { source: await VhdSource.openAt(parentInner, options, depth + 1, seen), inner: parentInner, name };
+        return { source: await VhdSource.openAt(parentInner, options, depth + 1, seen, expectedId), inner: parentInner, name };
       } catch (err) {
         await parentInner.close().catch(() => undefined);
         throw err;
