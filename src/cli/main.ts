@@ -15,6 +15,8 @@ import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { parseCloudTarget } from '../../cloud/targets.js';
 import { releaseOnSignals } from '../../cloud/cleanup.js';
+import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
@@ -28,6 +30,7 @@ const USAGE = `Usage:
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
   minescan rules [--rules DIR]... [--format json|text]
+  minescan cleanup aws [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
 
 A target is a directory (an image already mounted read-only), a disk image file
@@ -68,6 +71,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await scanCommand(rest, io);
       case 'rules':
         return await rulesCommand(rest, io);
+      case 'cleanup':
+        return await cleanupCommand(rest, io);
       case '--version':
       case 'version':
         io.stdout(`minescan ${VERSION}\n`);
@@ -148,6 +153,32 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const threshold = severityRank(failOn as Severity);
   const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** Deletes what killed runs left in the account: snapshots tagged minescan:created-by. */
+async function cleanupCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'older-than': { type: 'string', default: '6h' }, region: { type: 'string' }, endpoint: { type: 'string' } },
+  });
+  if (positionals.length !== 1 || positionals[0] !== 'aws') throw new UsageError('cleanup takes one provider: aws');
+  let olderThan: number;
+  try {
+    olderThan = parseDuration(values['older-than']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const ec2 = new EC2Client({ region: values.region, endpoint: values.endpoint, maxAttempts: 1 });
+  try {
+    const result = await cleanupAwsSnapshots(ec2, olderThan);
+    for (const id of result.deleted) io.stdout(`deleted ${id}\n`);
+    for (const id of result.kept) io.stdout(`kept ${id} (younger than ${values['older-than']})\n`);
+    for (const f of result.failed) io.stderr(`minescan: could not delete ${f.id}: ${f.reason}\n`);
+    return result.failed.length ? EXIT_ERROR : EXIT_CLEAN;
+  } finally {
+    ec2.destroy();
+  }
 }
 
 async function rulesCommand(args: string[], io: Io): Promise<number> {

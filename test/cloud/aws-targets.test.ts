@@ -114,6 +114,22 @@ describe('AWS targets', () => {
     expect(await scan('aws:volume/vol-missing', f)).toMatchObject({ code: 2, stderr: expect.stringMatching(/vol-missing/) });
   });
 
+  it('cleanup deletes what a killed run left, older than the threshold, and nothing else', async () => {
+    const f = await fake();
+    await scan('aws:volume/vol-infected', f, '--keep-snapshots', '--fail-on', 'none');
+    await scan('aws:volume/vol-clean', f, '--keep-snapshots', '--fail-on', 'none');
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId !== 'vol-unknown');
+    expect(made).toHaveLength(2);
+    made[0]!.startTime = new Date(Date.now() - 7 * 3_600_000);
+    const { code, stdout } = await cli(['cleanup', 'aws', '--older-than', '6h', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`deleted ${made[0]!.id}`);
+    expect(stdout).toContain(`kept ${made[1]!.id}`);
+    expect(made.map((s) => s.deleted)).toEqual([true, false]);
+    expect(f.snapshots.get(SNAP)!.deleted).toBe(false);
+    expect((await cli(['cleanup', 'aws', '--older-than', 'soon'])).code).toBe(2);
+  });
+
   it('leaves nothing behind when killed with SIGTERM mid-scan', async () => {
     // Snapshots that never complete keep the run waiting; SIGTERM must still delete them.
     const f = await fake({ pendingPolls: 1_000_000 });

@@ -21,6 +21,7 @@ export interface FakeSnapshot {
   pendingPolls: number;
   tags: Record<string, string>;
   deleted: boolean;
+  startTime: Date;
 }
 
 export interface FakeAwsOptions {
@@ -49,7 +50,7 @@ export interface FakeAws {
 
 export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
-  for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false });
+  for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
   const state: FakeAws = { endpoint: '', snapshots, blockRequests: new Map(), listedBlocks: new Map(), actions: [], close: async () => undefined };
   let throttle = options.throttleFirst ?? 0;
@@ -147,11 +148,21 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const id = `snap-${(++counter).toString(16).padStart(17, '0')}`;
         const tags: Record<string, string> = {};
         for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
-        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false });
+        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date() });
         return xml(200, `<CreateSnapshotResponse ${ns}><requestId>r</requestId><snapshotId>${id}</snapshotId><volumeId>${volumeId}</volumeId><status>pending</status><progress></progress></CreateSnapshotResponse>`);
       }
       case 'DescribeSnapshots': {
         const items: string[] = [];
+        if (p.get('Filter.1.Name')?.startsWith('tag:')) {
+          const key = p.get('Filter.1.Name')!.slice(4);
+          const value = p.get('Filter.1.Value.1');
+          for (const s of snapshots.values()) {
+            if (s.deleted || s.tags[key] !== value) continue;
+            const tagXml = Object.entries(s.tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join('');
+            items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>completed</status><startTime>${s.startTime.toISOString()}</startTime><tagSet>${tagXml}</tagSet></item>`);
+          }
+          return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet></DescribeSnapshotsResponse>`);
+        }
         for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
           const s = snapshots.get(p.get(`SnapshotId.${i}`)!);
           if (!s || s.deleted) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
