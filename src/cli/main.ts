@@ -17,6 +17,11 @@ import { parseCloudTarget } from '../../cloud/targets.js';
 import { releaseOnSignals } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import path from 'node:path';
+import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
+import { parseShard } from '../../cloud/fleet/shard.js';
+import { runFleet } from '../fleet/run-fleet.js';
+import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
@@ -30,6 +35,10 @@ const USAGE = `Usage:
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
   minescan rules [--rules DIR]... [--format json|text]
+  minescan fleet aws --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
+                [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
+                [--fail-on SEV] [--endpoint URL]
+  minescan merge DIR... --output-dir DIR
   minescan cleanup aws [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
 
@@ -73,6 +82,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await rulesCommand(rest, io);
       case 'cleanup':
         return await cleanupCommand(rest, io);
+      case 'fleet':
+        return await fleetCommand(rest, io);
+      case 'merge':
+        return await mergeCommand(rest, io);
       case '--version':
       case 'version':
         io.stdout(`minescan ${VERSION}\n`);
@@ -153,6 +166,77 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const threshold = severityRank(failOn as Severity);
   const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
+async function fleetCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      region: { type: 'string', multiple: true, default: [] },
+      filter: { type: 'string', multiple: true, default: [] },
+      concurrency: { type: 'string', default: '4' },
+      'output-dir': { type: 'string' },
+      shard: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      'keep-snapshots': { type: 'boolean', default: false },
+      'fail-on': { type: 'string', default: 'high' },
+      endpoint: { type: 'string' },
+      hashes: { type: 'string', multiple: true, default: [] },
+      rules: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  if (positionals.length !== 1 || positionals[0] !== 'aws') throw new UsageError('fleet takes one provider: aws');
+  const outputDir = values['output-dir'];
+  if (!outputDir) throw new UsageError('fleet needs --output-dir');
+  const failOn = values['fail-on'];
+  if (failOn !== 'none' && (!isSeverity(failOn) || failOn === 'info')) throw new UsageError(`--fail-on must be critical, high, medium, low or none`);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  let shard, filters;
+  try {
+    shard = values.shard ? parseShard(values.shard) : undefined;
+    filters = values.filter.map(parseTagFilter);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const regions = values.region.length ? values.region : [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'];
+  const rules = await RuleSet.load(values.rules);
+  const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
+    throw new UsageError(err.message);
+  });
+  releaseOnSignals();
+  const instances = await listAwsInstances(regions, filters, values.endpoint);
+  const summary = await runFleet({
+    instances,
+    outputDir,
+    shard,
+    concurrency,
+    resume: values.resume,
+    scan: { checks: ALL_CHECKS, rules, hashes, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'] } },
+    progress: { write: io.stderr, tty: io.isTty },
+  });
+  io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
+  return fleetExitCode(summary, failOn);
+}
+
+/** Combines the output directories of shards into one summary. */
+async function mergeCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' }, 'fail-on': { type: 'string', default: 'high' } } });
+  if (positionals.length === 0 || !values['output-dir']) throw new UsageError('merge needs shard directories and --output-dir');
+  const summary = await mergeSummaries(positionals);
+  await writeSummary(values['output-dir'], summary);
+  io.stdout(`${summary.totals.instances} instances from ${positionals.length} directories; summary in ${path.join(values['output-dir'], 'summary.json')}\n`);
+  return fleetExitCode(summary, values['fail-on']);
+}
+
+/** 2 when an instance could not be scanned (the audit is incomplete), else 1 when one is infected at --fail-on. */
+function fleetExitCode(summary: FleetSummary, failOn: string): number {
+  if (summary.totals.failed > 0) return EXIT_ERROR;
+  if (failOn === 'none') return EXIT_CLEAN;
+  const threshold = severityRank(failOn as Severity);
+  return summary.instances.some((r) => r.highestSeverity !== 'none' && severityRank(r.highestSeverity) >= threshold) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 /** Deletes what killed runs left in the account: snapshots tagged minescan:created-by. */

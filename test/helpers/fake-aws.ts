@@ -31,6 +31,8 @@ export interface FakeAwsOptions {
   volumes?: Record<string, string>;
   /** Instances: id → their volumes (device order). */
   instances?: Record<string, string[]>;
+  /** Instance tags: id → key → value. */
+  instanceTags?: Record<string, Record<string, string>>;
   pageSize?: number;
   throttleFirst?: number;
   failNext?: number;
@@ -135,6 +137,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const error = (code: string, msg: string) => xml(400, `<Response><Errors><Error><Code>${code}</Code><Message>${msg}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
     switch (action) {
       case 'DescribeInstances': {
+        if (!p.has('InstanceId.1')) return listInstances(p, xml, ns);
         const id = p.get('InstanceId.1') ?? '';
         const vols = options.instances?.[id];
         if (!vols) return error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
@@ -181,6 +184,25 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       default:
         return error('InvalidAction', `${action} is not faked`);
     }
+  }
+
+  /** DescribeInstances over the whole fleet: tag filters, pages of MaxResults. */
+  function listInstances(p: URLSearchParams, xml: (status: number, body: string) => void, ns: string): void {
+    const filters: Array<[string, string]> = [];
+    for (let i = 1; p.has(`Filter.${i}.Name`); i++) {
+      const name = p.get(`Filter.${i}.Name`)!;
+      if (name.startsWith('tag:')) filters.push([name.slice(4), p.get(`Filter.${i}.Value.1`) ?? '']);
+    }
+    const ids = Object.keys(options.instances ?? {})
+      .filter((id) => filters.every(([k, v]) => options.instanceTags?.[id]?.[k] === v))
+      .sort();
+    const size = Number(p.get('MaxResults') ?? 1000);
+    const pageSize = Math.min(size, options.pageSize ?? size);
+    const start = Number(p.get('NextToken') ?? 0);
+    const page = ids.slice(start, start + pageSize);
+    const next = start + pageSize < ids.length ? `<nextToken>${start + pageSize}</nextToken>` : '';
+    const items = page.map((id) => `<item><reservationId>r-${id}</reservationId><instancesSet><item><instanceId>${id}</instanceId></item></instancesSet></item>`).join('');
+    xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet>${items}</reservationSet>${next}</DescribeInstancesResponse>`);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

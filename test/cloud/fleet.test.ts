@@ -1,0 +1,107 @@
+/**
+ * The fleet audit against a fake AWS account of 50 instances (real SDK clients, fake
+ * EC2 and EBS endpoints on 127.0.0.1): one report per instance, a summary in JSON and
+ * CSV, failed instances listed with the reason while the rest goes on, --resume, and
+ * three shards merged into a summary equal to an unsharded run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { main, type Io } from '../../src/cli/main.js';
+import { inShard, parseShard } from '../../cloud/fleet/shard.js';
+import type { FleetSummary } from '../../src/fleet/summary.js';
+import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
+  return { code: await main(args, io), stdout, stderr };
+}
+
+const ids = Array.from({ length: 50 }, (_, i) => `i-${(0x1000 + i).toString(16).padStart(17, '0')}`);
+const infectedIds = ids.filter((_, i) => i % 10 === 3);
+
+describe('minescan fleet aws', () => {
+  let scratch: string;
+  let f: FakeAws;
+
+  beforeAll(async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
+    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
+    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
+    scratch = await makeScratchDir();
+    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
+    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'gpt', sizeMiB: 24 });
+    const volumes: Record<string, string> = {};
+    const instances: Record<string, string[]> = {};
+    const instanceTags: Record<string, Record<string, string>> = {};
+    ids.forEach((id, i) => {
+      const vol = `vol-${id.slice(2)}`;
+      // One instance's volume is gone: CreateSnapshot fails, the instance is reported failed.
+      if (i !== 7) volumes[vol] = infectedIds.includes(id) ? infected : clean;
+      instances[id] = [vol];
+      instanceTags[id] = { env: i < 45 ? 'prod' : 'dev' };
+    });
+    f = await startFakeAws({ volumes, instances, instanceTags, pendingPolls: 1, pageSize: 7 });
+  }, 120_000);
+  afterAll(async () => {
+    await f?.close();
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  const fleet = (dir: string, ...extra: string[]) =>
+    cli(['fleet', 'aws', '--region', 'us-east-1', '--endpoint', f.endpoint, '--output-dir', path.join(scratch, dir), '--filter', 'tag:env=prod', '--concurrency', '6', ...extra]);
+  const load = async (dir: string) => JSON.parse(await readFile(path.join(scratch, dir, 'summary.json'), 'utf8')) as FleetSummary;
+  const rowsOf = (s: FleetSummary) => s.instances.map(({ report: _r, ...row }) => row);
+
+  it('scans every matching instance, reports each, lists the failed one, and cleans up', async () => {
+    const { code } = await fleet('all');
+    expect(code).toBe(2);
+    const summary = await load('all');
+    expect(summary.totals).toMatchObject({ instances: 45, scanned: 44, failed: 1 });
+    const failed = summary.instances.find((r) => r.status === 'failed')!;
+    expect(failed.instance).toBe(ids[7]);
+    expect(failed.reason).toMatch(/InvalidVolume\.NotFound|does not exist/);
+    const infectedRows = summary.instances.filter((r) => r.highestSeverity === 'critical').map((r) => r.instance).sort();
+    expect(infectedRows).toEqual(infectedIds.filter((id) => ids.indexOf(id) < 45).sort());
+    expect(summary.instances.find((r) => r.instance === infectedIds[0])!.families).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
+    expect((await readdir(path.join(scratch, 'all', 'us-east-1'))).length).toBe(44);
+    const csv = await readFile(path.join(scratch, 'all', 'summary.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toBe('instance,region,status,volumes,highestSeverity,families,findings,errors,reason');
+    expect(csv.trim().split('\n')).toHaveLength(46);
+    const made = [...f.snapshots.values()];
+    expect(made.length).toBeGreaterThanOrEqual(44);
+    expect(made.every((s) => s.deleted)).toBe(true);
+  });
+
+  it('splits the fleet into shards that merge into the unsharded summary', async () => {
+    for (const i of [0, 1, 2]) await fleet(`shard${i}`, '--shard', `${i}/3`);
+    const sizes = await Promise.all([0, 1, 2].map(async (i) => (await load(`shard${i}`)).totals.instances));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(45);
+    expect(Math.min(...sizes)).toBeGreaterThan(5);
+    const merged = await cli(['merge', ...[0, 1, 2].map((i) => path.join(scratch, `shard${i}`)), '--output-dir', path.join(scratch, 'merged')]);
+    expect(merged.code).toBe(2);
+    expect(rowsOf(await load('merged'))).toEqual(rowsOf(await load('all')));
+  });
+
+  it('resumes: instances with a report are not scanned again', async () => {
+    const before = f.actions.filter((a) => a === 'CreateSnapshot').length;
+    const { code } = await fleet('all', '--resume');
+    expect(code).toBe(2);
+    const after = f.actions.filter((a) => a === 'CreateSnapshot').length;
+    // Only the failed instance is tried again (once per attempt).
+    expect(after - before).toBe(3);
+    expect(rowsOf(await load('all'))).toHaveLength(45);
+  });
+
+  it('shards by a stable hash, from the index an orchestrator sets', () => {
+    expect(parseShard('env/4', { JOB_COMPLETION_INDEX: '2' })).toEqual({ index: 2, count: 4 });
+    expect(parseShard('env/4', { AWS_BATCH_JOB_ARRAY_INDEX: '3' })).toEqual({ index: 3, count: 4 });
+    expect(() => parseShard('4/4')).toThrow(/below/);
+    const owners = ids.map((id) => [0, 1, 2, 3].filter((i) => inShard(id, { index: i, count: 4 })));
+    expect(owners.every((o) => o.length === 1)).toBe(true);
+  });
+});
