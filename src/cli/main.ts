@@ -34,6 +34,7 @@ const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
+                [--scanner-instance ID]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -53,6 +54,10 @@ aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
 minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
 Credentials and region come from the AWS SDK's standard chain;
 AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
+aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
+from a snapshot, attach it to the scanner instance (--scanner-instance, default the
+ECS instance minescan runs on), read it read-only and remove it all afterwards
+(ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, ALIBABA_CLOUD_REGION_ID or --region).
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage.
@@ -124,6 +129,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       region: { type: 'string' },
       endpoint: { type: 'string' },
       'keep-snapshots': { type: 'boolean', default: false },
+      'scanner-instance': { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -146,7 +152,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'] };
+      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
       if (parseCloudTarget(target)) releaseOnSignals();
       reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud }));
     } catch (err) {

@@ -1,0 +1,86 @@
+/**
+ * Alibaba Cloud targets with the real ECS SDK client against a protocol-level fake on
+ * 127.0.0.1: snapshot, temporary disk in the scanner's zone, attach, the device found
+ * by serial and read read-only, then detach and delete everything.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { main, type Io } from '../../src/cli/main.js';
+import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
+  return { code: await main(args, io), stdout, stderr };
+}
+
+describe('aliyun targets', () => {
+  let scratch: string;
+  let f: FakeAliyun;
+
+  beforeAll(async () => {
+    process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
+    process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'secret';
+    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
+    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    scratch = await makeScratchDir();
+    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
+    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    const devices = path.join(scratch, 'by-id');
+    await mkdir(devices);
+    process.env.MINESCAN_DEVICE_DIR = devices;
+    f = await startFakeAliyun({
+      scanner: 'i-scanner',
+      zone: 'cn-hangzhou-h',
+      deviceDir: devices,
+      sourceDisks: { 'd-web-system': { image: infected, instance: 'i-web', type: 'system' }, 'd-web-data': { image: clean, instance: 'i-web', type: 'data' } },
+      throttleFirst: 2,
+    });
+    process.env.MINESCAN_ALIYUN_METADATA_URL = f.metadataUrl;
+  }, 120_000);
+  afterAll(async () => {
+    delete process.env.MINESCAN_DEVICE_DIR;
+    delete process.env.MINESCAN_ALIYUN_METADATA_URL;
+    await f?.close();
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  const scan = (target: string, ...extra: string[]) => cli(['scan', target, '--format', 'json', '--region', 'cn-hangzhou', '--endpoint', f.endpoint, ...extra]);
+
+  it('snapshots every disk of an instance, attaches temporary disks, scans them, and removes it all', async () => {
+    const { code, stdout, stderr } = await scan('aliyun:instance/i-web', '--fail-on', 'high');
+    expect(stderr).not.toMatch(/cleanup/);
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.source.volumes.map((v: { scheme: string; filesystem: string }) => `${v.scheme}:${v.filesystem}`)).toEqual(['gpt:ext4', 'mbr:ext4']);
+    const families = new Set(report.findings.map((x: { family?: string }) => x.family).filter(Boolean));
+    expect([...families].sort()).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
+    const made = [...f.snapshots.values()];
+    expect(made).toHaveLength(2);
+    expect(made.every((s) => s.deleted && s.tags['minescan:created-by'] === 'minescan')).toBe(true);
+    const temporary = [...f.disks.values()].filter((d) => d.fromSnapshot);
+    expect(temporary).toHaveLength(2);
+    expect(temporary.every((d) => d.deleted && d.tags['minescan:scan-id'] === made[0]!.tags['minescan:scan-id'])).toBe(true);
+    expect(f.actions).toContain('AttachDisk');
+    expect(f.actions.filter((a) => a === 'DetachDisk')).toHaveLength(2);
+    // The scanned instance's own disks are only read.
+    expect(f.disks.get('d-web-system')!).toMatchObject({ deleted: false, status: 'In_use', instance: 'i-web' });
+  });
+
+  it('scans an existing snapshot without deleting it, and refuses an unknown disk with exit 2', async () => {
+    const before = [...f.snapshots.values()].length;
+    await scan('aliyun:disk/d-web-data', '--keep-snapshots', '--fail-on', 'none');
+    const kept = [...f.snapshots.values()].slice(before);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.deleted).toBe(false);
+    const { code, stdout } = await scan(`aliyun:snapshot/${kept[0]!.id}`, '--fail-on', 'none');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).source.volumes[0]).toMatchObject({ scheme: 'mbr', filesystem: 'ext4' });
+    expect(f.snapshots.get(kept[0]!.id)!.deleted).toBe(false);
+    expect((await scan('aliyun:disk/d-missing')).code).toBe(2);
+    expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * A protocol-level fake of the Alibaba Cloud ECS RPC API (JSON answers) and of the
+ * instance metadata service, on 127.0.0.1, for the real @alicloud/ecs20140526 client.
+ * "Attaching" a disk makes its device appear in a folder as virtio-<serial>, a link to
+ * the local disk image the disk was made from, as udev would show it on the scanner.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { symlink, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeDisk {
+  id: string;
+  image: string;
+  status: 'Creating' | 'Available' | 'Attaching' | 'In_use' | 'Detaching';
+  instance?: string;
+  type: 'system' | 'data';
+  tags: Record<string, string>;
+  deleted: boolean;
+  fromSnapshot?: string;
+}
+
+export interface FakeSnapshotA {
+  id: string;
+  disk: string;
+  image: string;
+  polls: number;
+  tags: Record<string, string>;
+  deleted: boolean;
+}
+
+export interface FakeAliyun {
+  endpoint: string;
+  metadataUrl: string;
+  disks: Map<string, FakeDisk>;
+  snapshots: Map<string, FakeSnapshotA>;
+  actions: string[];
+  close(): Promise<void>;
+}
+
+export interface FakeAliyunOptions {
+  scanner: string;
+  zone: string;
+  deviceDir: string;
+  /** Source disks: id → image, with the instance they belong to. */
+  sourceDisks: Record<string, { image: string; instance: string; type: 'system' | 'data' }>;
+  throttleFirst?: number;
+}
+
+export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeAliyun> {
+  const disks = new Map<string, FakeDisk>();
+  for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, tags: {}, deleted: false });
+  const snapshots = new Map<string, FakeSnapshotA>();
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], close: async () => undefined };
+  let n = 0;
+  let throttle = options.throttleFirst ?? 0;
+  const id = (prefix: string) => `${prefix}-bp1${(++n).toString(36).padStart(17, '0')}`;
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/latest/meta-data/')) {
+      const key = url.pathname.slice('/latest/meta-data/'.length);
+      res.end(key === 'instance-id' ? options.scanner : key === 'zone-id' ? options.zone : '');
+      return;
+    }
+    const p = new URLSearchParams(url.search);
+    for (const [k, v] of new URLSearchParams(await body(req))) p.set(k, v);
+    // RPC requests carry the action in the query (signature v2) or in x-acs-action (v3).
+    const action = p.get('Action') ?? String(req.headers['x-acs-action'] ?? '');
+    state.actions.push(action);
+    const json = (status: number, b: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ RequestId: 'r', ...(b as object) }));
+    };
+    const error = (status: number, code: string, message: string) => json(status, { Code: code, Message: message });
+    if (throttle > 0) {
+      throttle--;
+      return error(400, 'Throttling.User', 'Request was denied due to user flow control.');
+    }
+    const tags = () => {
+      const t: Record<string, string> = {};
+      for (let i = 1; p.has(`Tag.${i}.Key`); i++) t[p.get(`Tag.${i}.Key`)!] = p.get(`Tag.${i}.Value`) ?? '';
+      return t;
+    };
+    switch (action) {
+      case 'CreateSnapshot': {
+        const disk = disks.get(p.get('DiskId') ?? '');
+        if (!disk || disk.deleted) return error(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
+        const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: 2, tags: tags(), deleted: false };
+        snapshots.set(s.id, s);
+        return json(200, { SnapshotId: s.id });
+      }
+      case 'DescribeSnapshots': {
+        const ids = JSON.parse(p.get('SnapshotIds') ?? '[]') as string[];
+        const found = ids.map((i) => snapshots.get(i)).filter((s): s is FakeSnapshotA => !!s && !s.deleted);
+        const out = found.map((s) => {
+          const status = s.polls > 0 ? 'progressing' : 'accomplished';
+          if (s.polls > 0) s.polls--;
+          return { SnapshotId: s.id, SourceDiskId: s.disk, Status: status, Progress: status === 'accomplished' ? '100%' : '40%' };
+        });
+        return json(200, { TotalCount: out.length, Snapshots: { Snapshot: out } });
+      }
+      case 'CreateDisk': {
+        const snap = snapshots.get(p.get('SnapshotId') ?? '');
+        if (!snap || snap.deleted) return error(404, 'InvalidSnapshotId.NotFound', 'The specified snapshot does not exist.');
+        if (p.get('ZoneId') !== options.zone) return error(400, 'InvalidZoneId.NotFound', 'zone');
+        const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Available', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id };
+        disks.set(d.id, d);
+        return json(200, { DiskId: d.id });
+      }
+      case 'DescribeDisks': {
+        const ids = p.get('DiskIds') ? (JSON.parse(p.get('DiskIds')!) as string[]) : undefined;
+        const instance = p.get('InstanceId');
+        const list = [...disks.values()].filter((d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance));
+        const out = list.map((d) => {
+          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.type === 'system' ? '/dev/xvda' : '/dev/xvdb' };
+          if (d.status === 'Attaching') d.status = 'In_use';
+          if (d.status === 'Detaching') d.status = 'Available';
+          return view;
+        });
+        return json(200, { TotalCount: out.length, Disks: { Disk: out } });
+      }
+      case 'AttachDisk': {
+        const d = disks.get(p.get('DiskId') ?? '');
+        if (!d || d.deleted || d.status !== 'Available') return error(403, 'IncorrectDiskStatus', 'The disk is not available.');
+        if (p.get('InstanceId') !== options.scanner) return error(403, 'Forbidden', 'only the scanner may be attached to');
+        d.status = 'Attaching';
+        d.instance = options.scanner;
+        await symlink(d.image, path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`));
+        return json(200, {});
+      }
+      case 'DetachDisk': {
+        const d = disks.get(p.get('DiskId') ?? '');
+        if (!d || d.instance !== p.get('InstanceId') || d.fromSnapshot === undefined) return error(403, 'IncorrectDiskStatus', 'not attached here');
+        d.status = 'Detaching';
+        d.instance = undefined;
+        await rm(path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`), { force: true });
+        return json(200, {});
+      }
+      case 'DeleteDisk': {
+        const d = disks.get(p.get('DiskId') ?? '');
+        if (!d || d.deleted) return error(404, 'InvalidDiskId.NotFound', 'no such disk');
+        if (d.status !== 'Available') return error(403, 'IncorrectDiskStatus', 'detach it first');
+        d.deleted = true;
+        return json(200, {});
+      }
+      case 'DeleteSnapshot': {
+        const s = snapshots.get(p.get('SnapshotId') ?? '');
+        if (!s || s.deleted) return error(404, 'InvalidSnapshotId.NotFound', 'no such snapshot');
+        s.deleted = true;
+        return json(200, {});
+      }
+      default:
+        return error(400, 'InvalidAction.NotFound', `${action} is not faked`);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.endpoint = base;
+  state.metadataUrl = base;
+  state.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return state;
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
