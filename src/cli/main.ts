@@ -19,6 +19,7 @@ import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import path from 'node:path';
 import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
+import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
 import { parseShard } from '../../cloud/fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
@@ -36,11 +37,11 @@ const USAGE = `Usage:
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID]
   minescan rules [--rules DIR]... [--format json|text]
-  minescan fleet aws --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
+  minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
                 [--fail-on SEV] [--endpoint URL]
   minescan merge DIR... --output-dir DIR
-  minescan cleanup aws [--older-than 6h] [--region R] [--endpoint URL]
+  minescan cleanup aws|aliyun [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
 
 A target is a directory (an image already mounted read-only), a disk image file
@@ -189,11 +190,13 @@ async function fleetCommand(args: string[], io: Io): Promise<number> {
       'keep-snapshots': { type: 'boolean', default: false },
       'fail-on': { type: 'string', default: 'high' },
       endpoint: { type: 'string' },
+      'scanner-instance': { type: 'string' },
       hashes: { type: 'string', multiple: true, default: [] },
       rules: { type: 'string', multiple: true, default: [] },
     },
   });
-  if (positionals.length !== 1 || positionals[0] !== 'aws') throw new UsageError('fleet takes one provider: aws');
+  const provider = positionals[0];
+  if (positionals.length !== 1 || (provider !== 'aws' && provider !== 'aliyun')) throw new UsageError('fleet takes one provider: aws or aliyun');
   const outputDir = values['output-dir'];
   if (!outputDir) throw new UsageError('fleet needs --output-dir');
   const failOn = values['fail-on'];
@@ -207,20 +210,23 @@ async function fleetCommand(args: string[], io: Io): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const regions = values.region.length ? values.region : [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'];
+  const defaultRegion = provider === 'aws' ? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION : process.env.ALIBABA_CLOUD_REGION_ID;
+  const regions = values.region.length ? values.region : defaultRegion ? [defaultRegion] : [];
+  if (regions.length === 0) throw new UsageError('fleet needs --region');
   const rules = await RuleSet.load(values.rules);
   const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
     throw new UsageError(err.message);
   });
   releaseOnSignals();
-  const instances = await listAwsInstances(regions, filters, values.endpoint);
+  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
   const summary = await runFleet({
+    provider,
     instances,
     outputDir,
     shard,
     concurrency,
     resume: values.resume,
-    scan: { checks: ALL_CHECKS, rules, hashes, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'] } },
+    scan: { checks: ALL_CHECKS, rules, hashes, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] } },
     progress: { write: io.stderr, tty: io.isTty },
   });
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
@@ -252,23 +258,32 @@ async function cleanupCommand(args: string[], io: Io): Promise<number> {
     allowPositionals: true,
     options: { 'older-than': { type: 'string', default: '6h' }, region: { type: 'string' }, endpoint: { type: 'string' } },
   });
-  if (positionals.length !== 1 || positionals[0] !== 'aws') throw new UsageError('cleanup takes one provider: aws');
+  const provider = positionals[0];
+  if (positionals.length !== 1 || (provider !== 'aws' && provider !== 'aliyun')) throw new UsageError('cleanup takes one provider: aws or aliyun');
   let olderThan: number;
   try {
     olderThan = parseDuration(values['older-than']);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  if (provider === 'aliyun') {
+    const region = values.region ?? process.env.ALIBABA_CLOUD_REGION_ID;
+    if (!region) throw new UsageError('cleanup aliyun needs --region or ALIBABA_CLOUD_REGION_ID');
+    return reportCleanup(await cleanupAliyun(region, olderThan, values.endpoint), values['older-than'], io);
+  }
   const ec2 = new EC2Client({ region: values.region, endpoint: values.endpoint, maxAttempts: 1 });
   try {
-    const result = await cleanupAwsSnapshots(ec2, olderThan);
-    for (const id of result.deleted) io.stdout(`deleted ${id}\n`);
-    for (const id of result.kept) io.stdout(`kept ${id} (younger than ${values['older-than']})\n`);
-    for (const f of result.failed) io.stderr(`minescan: could not delete ${f.id}: ${f.reason}\n`);
-    return result.failed.length ? EXIT_ERROR : EXIT_CLEAN;
+    return reportCleanup(await cleanupAwsSnapshots(ec2, olderThan), values['older-than'], io);
   } finally {
     ec2.destroy();
   }
+}
+
+function reportCleanup(result: { deleted: string[]; kept: string[]; failed: Array<{ id: string; reason: string }> }, olderThan: string, io: Io): number {
+  for (const id of result.deleted) io.stdout(`deleted ${id}\n`);
+  for (const id of result.kept) io.stdout(`kept ${id} (younger than ${olderThan})\n`);
+  for (const f of result.failed) io.stderr(`minescan: could not delete ${f.id}: ${f.reason}\n`);
+  return result.failed.length ? EXIT_ERROR : EXIT_CLEAN;
 }
 
 async function rulesCommand(args: string[], io: Io): Promise<number> {

@@ -16,13 +16,14 @@ import { rowFromReport, summarize, writeSummary, type FleetRow, type FleetSummar
 import { Progress } from './progress.js';
 
 export interface FleetOptions {
+  provider: 'aws' | 'aliyun';
   instances: FleetInstance[];
   outputDir: string;
   shard?: Shard;
   concurrency: number;
   resume: boolean;
   attempts?: number;
-  scan: Omit<ScanOptions, 'cloud'> & { cloud?: { endpoint?: string; keepSnapshots?: boolean } };
+  scan: Omit<ScanOptions, 'cloud'> & { cloud?: { endpoint?: string; keepSnapshots?: boolean; scannerInstance?: string } };
   progress: { write: (s: string) => void; tty: boolean };
 }
 
@@ -50,7 +51,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
         let lastError = '';
         for (let attempt = 1; attempt <= attempts; attempt++) {
           try {
-            const report = await scanTarget(`aws:instance/${instance.id}`, { ...options.scan, cloud: { ...options.scan.cloud, region: instance.region } });
+            const report = await scanTarget(`${options.provider}:instance/${instance.id}`, { ...options.scan, cloud: { ...options.scan.cloud, region: instance.region } });
             await fsp.mkdir(path.dirname(file), { recursive: true });
             await fsp.writeFile(file, JSON.stringify(report, null, 2) + '\n');
             state.done++;

@@ -4,7 +4,7 @@
  * by serial and read read-only, then detach and delete everything.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { main, type Io } from '../../src/cli/main.js';
 import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
@@ -36,7 +36,13 @@ describe('aliyun targets', () => {
       scanner: 'i-scanner',
       zone: 'cn-hangzhou-h',
       deviceDir: devices,
-      sourceDisks: { 'd-web-system': { image: infected, instance: 'i-web', type: 'system' }, 'd-web-data': { image: clean, instance: 'i-web', type: 'data' } },
+      sourceDisks: {
+        'd-web-system': { image: infected, instance: 'i-web', type: 'system' },
+        'd-web-data': { image: clean, instance: 'i-web', type: 'data' },
+        'd-db-system': { image: clean, instance: 'i-db', type: 'system' },
+        'd-ci-system': { image: infected, instance: 'i-ci', type: 'system' },
+      },
+      instanceTags: { 'i-web': { env: 'prod' }, 'i-db': { env: 'prod' }, 'i-ci': { env: 'dev' } },
       throttleFirst: 2,
     });
     process.env.MINESCAN_ALIYUN_METADATA_URL = f.metadataUrl;
@@ -82,5 +88,29 @@ describe('aliyun targets', () => {
     expect(f.snapshots.get(kept[0]!.id)!.deleted).toBe(false);
     expect((await scan('aliyun:disk/d-missing')).code).toBe(2);
     expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
+  });
+
+  it('audits a fleet: pages of instances narrowed by tag, one report each, a summary', async () => {
+    const dir = path.join(scratch, 'fleet');
+    const { code } = await cli(['fleet', 'aliyun', '--region', 'cn-hangzhou', '--endpoint', f.endpoint, '--filter', 'tag:env=prod', '--output-dir', dir]);
+    expect(code).toBe(1);
+    const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
+    expect(summary.instances.map((r: { instance: string; highestSeverity: string }) => `${r.instance}:${r.highestSeverity}`)).toEqual(['i-db:low', 'i-web:critical']);
+    expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
+  });
+
+  it('cleanup deletes tagged disks and snapshots a killed run left, older than the threshold', async () => {
+    const before = [...f.snapshots.values()].filter((s) => !s.deleted);
+    await scan('aliyun:disk/d-db-system', '--keep-snapshots', '--fail-on', 'none');
+    const left = [...f.snapshots.values()].filter((s) => !s.deleted && !before.includes(s));
+    expect(left).toHaveLength(1);
+    left[0]!.created = new Date(Date.now() - 10 * 3_600_000);
+    f.disks.set('d-leftover', { id: 'd-leftover', image: '', status: 'Available', type: 'data', tags: { 'minescan:created-by': 'minescan' }, deleted: false, fromSnapshot: left[0]!.id, created: new Date(Date.now() - 10 * 3_600_000) });
+    const { code, stdout } = await cli(['cleanup', 'aliyun', '--older-than', '6h', '--region', 'cn-hangzhou', '--endpoint', f.endpoint]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('deleted d-leftover');
+    expect(stdout).toContain(`deleted ${left[0]!.id}`);
+    expect(f.disks.get('d-leftover')!.deleted).toBe(true);
+    for (const s of before) expect(f.snapshots.get(s.id)!.deleted).toBe(false);
   });
 });

@@ -18,6 +18,7 @@ export interface FakeDisk {
   tags: Record<string, string>;
   deleted: boolean;
   fromSnapshot?: string;
+  created: Date;
 }
 
 export interface FakeSnapshotA {
@@ -27,6 +28,7 @@ export interface FakeSnapshotA {
   polls: number;
   tags: Record<string, string>;
   deleted: boolean;
+  created: Date;
 }
 
 export interface FakeAliyun {
@@ -45,11 +47,13 @@ export interface FakeAliyunOptions {
   /** Source disks: id → image, with the instance they belong to. */
   sourceDisks: Record<string, { image: string; instance: string; type: 'system' | 'data' }>;
   throttleFirst?: number;
+  /** Instance tags: id → key → value (instances are those the source disks name). */
+  instanceTags?: Record<string, Record<string, string>>;
 }
 
 export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeAliyun> {
   const disks = new Map<string, FakeDisk>();
-  for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, tags: {}, deleted: false });
+  for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
   const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], close: async () => undefined };
   let n = 0;
@@ -86,17 +90,20 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
       case 'CreateSnapshot': {
         const disk = disks.get(p.get('DiskId') ?? '');
         if (!disk || disk.deleted) return error(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
-        const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: 2, tags: tags(), deleted: false };
+        const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: 2, tags: tags(), deleted: false, created: new Date() };
         snapshots.set(s.id, s);
         return json(200, { SnapshotId: s.id });
       }
       case 'DescribeSnapshots': {
-        const ids = JSON.parse(p.get('SnapshotIds') ?? '[]') as string[];
-        const found = ids.map((i) => snapshots.get(i)).filter((s): s is FakeSnapshotA => !!s && !s.deleted);
+        const wanted = tags();
+        const ids = p.get('SnapshotIds') ? (JSON.parse(p.get('SnapshotIds')!) as string[]) : [...snapshots.keys()];
+        const found = ids
+          .map((i) => snapshots.get(i))
+          .filter((s): s is FakeSnapshotA => !!s && !s.deleted && Object.entries(wanted).every(([k, v]) => s.tags[k] === v));
         const out = found.map((s) => {
           const status = s.polls > 0 ? 'progressing' : 'accomplished';
           if (s.polls > 0) s.polls--;
-          return { SnapshotId: s.id, SourceDiskId: s.disk, Status: status, Progress: status === 'accomplished' ? '100%' : '40%' };
+          return { SnapshotId: s.id, SourceDiskId: s.disk, Status: status, Progress: status === 'accomplished' ? '100%' : '40%', CreationTime: s.created.toISOString() };
         });
         return json(200, { TotalCount: out.length, Snapshots: { Snapshot: out } });
       }
@@ -104,21 +111,35 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
         const snap = snapshots.get(p.get('SnapshotId') ?? '');
         if (!snap || snap.deleted) return error(404, 'InvalidSnapshotId.NotFound', 'The specified snapshot does not exist.');
         if (p.get('ZoneId') !== options.zone) return error(400, 'InvalidZoneId.NotFound', 'zone');
-        const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Available', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id };
+        const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Available', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id, created: new Date() };
         disks.set(d.id, d);
         return json(200, { DiskId: d.id });
       }
       case 'DescribeDisks': {
         const ids = p.get('DiskIds') ? (JSON.parse(p.get('DiskIds')!) as string[]) : undefined;
         const instance = p.get('InstanceId');
-        const list = [...disks.values()].filter((d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance));
+        const wanted = tags();
+        const list = [...disks.values()].filter(
+          (d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance) && Object.entries(wanted).every(([k, v]) => d.tags[k] === v),
+        );
         const out = list.map((d) => {
-          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.type === 'system' ? '/dev/xvda' : '/dev/xvdb' };
+          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.type === 'system' ? '/dev/xvda' : '/dev/xvdb', CreationTime: d.created.toISOString() };
           if (d.status === 'Attaching') d.status = 'In_use';
           if (d.status === 'Detaching') d.status = 'Available';
           return view;
         });
         return json(200, { TotalCount: out.length, Disks: { Disk: out } });
+      }
+      case 'DescribeInstances': {
+        const wanted = tags();
+        const all = [...new Set(Object.values(options.sourceDisks).map((d) => d.instance))]
+          .filter((i) => Object.entries(wanted).every(([k, v]) => options.instanceTags?.[i]?.[k] === v))
+          .sort();
+        const size = Number(p.get('MaxResults') ?? 10);
+        const start = Number(p.get('NextToken') || 0);
+        const page = all.slice(start, start + Math.min(size, 1));
+        const next = start + 1 < all.length ? String(start + 1) : '';
+        return json(200, { NextToken: next, Instances: { Instance: page.map((i) => ({ InstanceId: i, ZoneId: options.zone })) } });
       }
       case 'AttachDisk': {
         const d = disks.get(p.get('DiskId') ?? '');
