@@ -6,18 +6,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { main, type Io } from '../src/cli/main.js';
+import { cli } from './helpers/run-cli.js';
 import { IMAGES, REPO, makeScratchDir, plantTree, removeScratchDir } from './helpers/images.js';
 
 const DEMO = path.join(IMAGES, 'demo.img');
 
-async function cli(args: string[], isTty = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 describe('minescan scan', () => {
   let scratch: string;

@@ -6,16 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { main, type Io } from '../../src/cli/main.js';
+import { cli } from '../helpers/run-cli.js';
 import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
-  return { code: await main(args, io), stdout, stderr };
-}
 
 describe('aliyun targets', () => {
   let scratch: string;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
-import { main, type Io } from '../../src/cli/main.js';
+import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { REPO, buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
@@ -16,12 +16,6 @@ import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../h
 
 const SNAP = 'snap-0123456789abcdef0';
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
-  return { code: await main(args, io), stdout, stderr };
-}
 
 describe('AWS targets', () => {
   let scratch: string;

@@ -7,18 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { main, type Io } from '../../src/cli/main.js';
+import { cli } from '../helpers/run-cli.js';
 import { inShard, parseShard } from '../../cloud/fleet/shard.js';
 import type { FleetSummary } from '../../src/fleet/summary.js';
 import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTty: false };
-  return { code: await main(args, io), stdout, stderr };
-}
 
 const ids = Array.from({ length: 50 }, (_, i) => `i-${(0x1000 + i).toString(16).padStart(17, '0')}`);
 const infectedIds = ids.filter((_, i) => i % 10 === 3);
