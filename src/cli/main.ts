@@ -15,21 +15,13 @@ import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { parseCloudTarget } from '../../cloud/targets.js';
 import { releaseOnSignals } from '../../cloud/cleanup.js';
-import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import path from 'node:path';
-import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
-import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
-import { parseShard } from '../../cloud/fleet/shard.js';
-import { runFleet } from '../fleet/run-fleet.js';
-import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UsageError, type Io } from './io.js';
+import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
 
-export const EXIT_CLEAN = 0;
-export const EXIT_FINDINGS = 1;
-export const EXIT_ERROR = 2;
+export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, type Io } from './io.js';
 
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
@@ -64,13 +56,6 @@ Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage.
 `;
 
-class UsageError extends Error {}
-
-export interface Io {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  isTty: boolean;
-}
 
 const processIo: Io = {
   stdout: (s) => void process.stdout.write(s),
@@ -173,117 +158,6 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const threshold = severityRank(failOn as Severity);
   const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
-}
-
-/** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
-async function fleetCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      region: { type: 'string', multiple: true, default: [] },
-      filter: { type: 'string', multiple: true, default: [] },
-      concurrency: { type: 'string', default: '4' },
-      'output-dir': { type: 'string' },
-      shard: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      'keep-snapshots': { type: 'boolean', default: false },
-      'fail-on': { type: 'string', default: 'high' },
-      endpoint: { type: 'string' },
-      'scanner-instance': { type: 'string' },
-      hashes: { type: 'string', multiple: true, default: [] },
-      rules: { type: 'string', multiple: true, default: [] },
-    },
-  });
-  const provider = positionals[0];
-  if (positionals.length !== 1 || (provider !== 'aws' && provider !== 'aliyun')) throw new UsageError('fleet takes one provider: aws or aliyun');
-  const outputDir = values['output-dir'];
-  if (!outputDir) throw new UsageError('fleet needs --output-dir');
-  const failOn = values['fail-on'];
-  if (failOn !== 'none' && (!isSeverity(failOn) || failOn === 'info')) throw new UsageError(`--fail-on must be critical, high, medium, low or none`);
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
-  let shard, filters;
-  try {
-    shard = values.shard ? parseShard(values.shard) : undefined;
-    filters = values.filter.map(parseTagFilter);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const defaultRegion = provider === 'aws' ? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION : process.env.ALIBABA_CLOUD_REGION_ID;
-  const regions = values.region.length ? values.region : defaultRegion ? [defaultRegion] : [];
-  if (regions.length === 0) throw new UsageError('fleet needs --region');
-  const rules = await RuleSet.load(values.rules);
-  const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
-    throw new UsageError(err.message);
-  });
-  releaseOnSignals();
-  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
-  const summary = await runFleet({
-    provider,
-    instances,
-    outputDir,
-    shard,
-    concurrency,
-    resume: values.resume,
-    scan: { checks: ALL_CHECKS, rules, hashes, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] } },
-    progress: { write: io.stderr, tty: io.isTty },
-  });
-  io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
-  return fleetExitCode(summary, failOn);
-}
-
-/** Combines the output directories of shards into one summary. */
-async function mergeCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' }, 'fail-on': { type: 'string', default: 'high' } } });
-  if (positionals.length === 0 || !values['output-dir']) throw new UsageError('merge needs shard directories and --output-dir');
-  const summary = await mergeSummaries(positionals);
-  await writeSummary(values['output-dir'], summary);
-  io.stdout(`${summary.totals.instances} instances from ${positionals.length} directories; summary in ${path.join(values['output-dir'], 'summary.json')}\n`);
-  return fleetExitCode(summary, values['fail-on']);
-}
-
-/** 2 when an instance could not be scanned (the audit is incomplete), else 1 when one is infected at --fail-on. */
-function fleetExitCode(summary: FleetSummary, failOn: string): number {
-  if (summary.totals.failed > 0) return EXIT_ERROR;
-  if (failOn === 'none') return EXIT_CLEAN;
-  const threshold = severityRank(failOn as Severity);
-  return summary.instances.some((r) => r.highestSeverity !== 'none' && severityRank(r.highestSeverity) >= threshold) ? EXIT_FINDINGS : EXIT_CLEAN;
-}
-
-/** Deletes what killed runs left in the account: snapshots tagged minescan:created-by. */
-async function cleanupCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { 'older-than': { type: 'string', default: '6h' }, region: { type: 'string' }, endpoint: { type: 'string' } },
-  });
-  const provider = positionals[0];
-  if (positionals.length !== 1 || (provider !== 'aws' && provider !== 'aliyun')) throw new UsageError('cleanup takes one provider: aws or aliyun');
-  let olderThan: number;
-  try {
-    olderThan = parseDuration(values['older-than']);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (provider === 'aliyun') {
-    const region = values.region ?? process.env.ALIBABA_CLOUD_REGION_ID;
-    if (!region) throw new UsageError('cleanup aliyun needs --region or ALIBABA_CLOUD_REGION_ID');
-    return reportCleanup(await cleanupAliyun(region, olderThan, values.endpoint), values['older-than'], io);
-  }
-  const ec2 = new EC2Client({ region: values.region, endpoint: values.endpoint, maxAttempts: 1 });
-  try {
-    return reportCleanup(await cleanupAwsSnapshots(ec2, olderThan), values['older-than'], io);
-  } finally {
-    ec2.destroy();
-  }
-}
-
-function reportCleanup(result: { deleted: string[]; kept: string[]; failed: Array<{ id: string; reason: string }> }, olderThan: string, io: Io): number {
-  for (const id of result.deleted) io.stdout(`deleted ${id}\n`);
-  for (const id of result.kept) io.stdout(`kept ${id} (younger than ${olderThan})\n`);
-  for (const f of result.failed) io.stderr(`minescan: could not delete ${f.id}: ${f.reason}\n`);
-  return result.failed.length ? EXIT_ERROR : EXIT_CLEAN;
 }
 
 async function rulesCommand(args: string[], io: Io): Promise<number> {
