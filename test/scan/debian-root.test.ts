@@ -56,6 +56,20 @@ describe('clean Debian root', () => {
     expect(report.stats.bytesRead).toBeLessThan(DISK_BYTES / 50);
   });
 
+  it.each([['qcow2', []], ['vmdk', ['-o', 'subformat=monolithicSparse']], ['vmdk', ['-o', 'subformat=streamOptimized']]])(
+    'reads a small part of the same disk as %s %s',
+    async (format, extra) => {
+      const out = path.join(scratch, `debian.${format}.${extra.length}`);
+      await run('qemu-img', ['convert', '-O', format, ...extra, image, out]);
+      const allocated = (await stat(out)).blocks * 512;
+      const report = await scan(out);
+      expect(report.source!.format).toBe(format);
+      expect(report.errors).toEqual([]);
+      expect(loud(report)).toEqual([]);
+      expect(report.stats.bytesRead).toBeLessThan(allocated / 5);
+    },
+  );
+
   it('reads every file of the image back as the source tree has it', async () => {
     const counter = { bytesRead: 0 };
     const opened = await openTarget(image, counter);

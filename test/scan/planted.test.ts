@@ -134,6 +134,38 @@ describe('planted artifacts', () => {
     expect(missing(report)).toEqual([]);
   });
 
+  it('finds every planted artifact in a streamOptimized VMDK inside an OVA', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (await import('node:util')).promisify(execFile);
+    const dir = path.join(scratch, 'ova');
+    await run('mkdir', ['-p', dir]);
+    await run('qemu-img', ['convert', '-O', 'vmdk', '-o', 'subformat=streamOptimized', images.gpt!, path.join(dir, 'web-disk1.vmdk')]);
+    await writeFile(
+      path.join(dir, 'web.ovf'),
+      `<?xml version="1.0"?>\n<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="web-disk1.vmdk" ovf:id="file1"/></References></Envelope>\n`,
+    );
+    const ova = path.join(scratch, 'web.ova');
+    await run('tar', ['-C', dir, '--format=ustar', '-cf', ova, 'web.ovf', 'web-disk1.vmdk']);
+    const report = await scan(ova);
+    expect(report.source!.format).toBe('ova > vmdk');
+    expect(report.source!.volumes).toEqual([expect.objectContaining({ scheme: 'gpt', filesystem: 'ext4', scanned: true, container: 'tar:web-disk1.vmdk > vmdk' })]);
+    expect(report.errors).toEqual([]);
+    expect(missing(report)).toEqual([]);
+    expect(lockedReported(report)).toEqual(LOCKED);
+  });
+
+  it('finds every planted artifact in ext4 in LVM in GPT inside a qcow2', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (await import('node:util')).promisify(execFile);
+    const qcow2 = path.join(scratch, 'lvm.qcow2');
+    await run('qemu-img', ['convert', '-O', 'qcow2', '-c', path.join(scratch, 'lvm.img'), qcow2]);
+    const report = await scan(qcow2);
+    expect(report.source!.format).toBe('qcow2');
+    expect(report.source!.volumes.map((v) => `${v.scheme}:${v.filesystem}:${v.scanned}`)).toEqual(['gpt:LVM2_member:false', 'lvm:ext4:true']);
+    expect(report.errors).toEqual([]);
+    expect(missing(report)).toEqual([]);
+  });
+
   it('reports the same findings whatever the container', async () => {
     const key = (r: ScanReport) => r.findings.map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`).sort();
     const gpt = await scan(images.gpt!);

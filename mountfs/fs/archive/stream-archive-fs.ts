@@ -133,9 +133,6 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
     return fs;
   }
 
-
-
-
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
     const data = n.content?.data;
@@ -150,6 +147,4 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
   async digests(node: NodeId): Promise<FileDigests | undefined> {
     return this.tree.node(node).content?.digests;
   }
-
-
 }

@@ -36,9 +36,6 @@ export class TarFileSystem extends ArchiveFileSystem<TarDataRef> {
     return fs;
   }
 
-
-
-
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
     const ref = n.content;
@@ -70,15 +67,15 @@ export class TarFileSystem extends ArchiveFileSystem<TarDataRef> {
     const top = this.tree.readdir(this.root);
     if (top.some((e) => (e.name === 'etc' || e.name === 'usr') && e.type === 'directory')) return [];
     const out: Array<{ name: string; offset: number; size: number }> = [];
+    // An OVA names its disks in the .ovf: there even a small (compressed) disk counts.
+    const ova = top.some((e) => e.name.toLowerCase().endsWith('.ovf'));
     for (const e of top) {
       const n = this.tree.node(e.node);
       if (n.type !== 'file' || !n.content || n.content.sparse) continue;
       const ovf = e.name.toLowerCase().endsWith('.ovf');
-      if (!ovf && (n.size < DISK_MEMBER_MIN || !looksLikeDisk(await this.source.read(n.content.offset, 4096)))) continue;
+      if (!ovf && ((!ova && n.size < DISK_MEMBER_MIN) || !looksLikeDisk(await this.source.read(n.content.offset, Math.min(4096, n.size))))) continue;
       out.push({ name: e.name, offset: n.content.offset, size: n.size });
     }
     return out;
   }
-
-
 }

@@ -92,9 +92,6 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     return this.zip.stream(entry);
   }
 
-
-
-
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
     const n = this.tree.node(node);
     if (n.type !== 'file' || !n.content) throw corrupt('zip entry', `node ${String(node)} is not a regular file`);
@@ -129,7 +126,6 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     checkRatio(e);
     return this.zip.entryData(e);
   }
-
 
   override async close(): Promise<void> {
     await this.zip.close();
