@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { StreamArchiveFileSystem, DEFAULT_RETENTION } from '../../mountfs/fs/archive/stream-archive-fs.js';
+import { ZipFileSystem } from '../../mountfs/fs/archive/zip-fs.js';
+import { decompress } from '../../mountfs/sources/stream-decompress.js';
 import path from 'node:path';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
@@ -76,6 +80,8 @@ describe('fuzzing the parsers', () => {
   let gpt: Buffer;
   let mbr: Buffer;
   let tar: Buffer;
+  let tgz: Buffer;
+  let zip: Buffer;
 
   beforeAll(async () => {
     scratch = await makeScratchDir();
@@ -89,6 +95,10 @@ describe('fuzzing the parsers', () => {
     mbr = await readFile(await buildImage(tree, path.join(scratch, 'mbr.img'), { table: 'mbr', sizeMiB: 24 }));
     await run('tar', ['-C', tree, '-cf', path.join(scratch, 'a.tar'), '--format=posix', '.']);
     tar = await readFile(path.join(scratch, 'a.tar'));
+    await run('tar', ['-C', tree, '-czf', path.join(scratch, 'a.tgz'), '.']);
+    tgz = await readFile(path.join(scratch, 'a.tgz'));
+    await run('bash', ['-c', `cd ${tree} && zip -qry ${path.join(scratch, 'a.zip')} .`]);
+    zip = await readFile(path.join(scratch, 'a.zip'));
   }, 120_000);
   afterAll(async () => {
     if (scratch) await removeScratchDir(scratch);
@@ -131,6 +141,35 @@ describe('fuzzing the parsers', () => {
         await settles(TarFileSystem.open(new BufferSource(mutate(tar, flips))).then(exercise));
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  it('gzip-compressed tar read in one pass', async () => {
+    await fc.assert(
+      fc.asyncProperty(mutation(tgz.length, 0, Math.min(tgz.length, 32 * 1024)), async (flips) => {
+        const bytes = mutate(tgz, flips);
+        await settles(
+          StreamArchiveFileSystem.fromTar(decompress(Readable.from([bytes]), 'gzip', 'fuzzed.tgz'), 'tar+gzip', { ...DEFAULT_RETENTION, retain: ['/**'] }).then(exercise),
+        );
+      }),
+      { numRuns: Math.ceil(RUNS / 3) },
+    );
+  });
+
+  it('zip central directory and entries', async () => {
+    await fc.assert(
+      fc.asyncProperty(mutation(zip.length, Math.max(0, zip.length - 16 * 1024), zip.length), async (flips) => {
+        const file = path.join(scratch, 'fuzzed.zip');
+        await writeFile(file, mutate(zip, flips));
+        await settles(ZipFileSystem.open(file).then(async (fs) => {
+          try {
+            await exercise(fs);
+          } finally {
+            await fs.close();
+          }
+        }));
+      }),
+      { numRuns: Math.ceil(RUNS / 3) },
     );
   });
 

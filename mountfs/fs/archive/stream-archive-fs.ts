@@ -67,68 +67,74 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
     const input = Readable.from(chunks);
     input.on('error', (err) => extract.destroy(err));
     input.pipe(extract);
-    for await (const entry of extract) {
-      const h = entry.header;
-      const type = TYPES[h.type ?? 'file'];
-      const path = '/' + ArchiveTree.components(h.name).join('/');
-      let content: StreamContent | undefined;
-      if (type === 'file') {
-        const size = h.size ?? 0;
-        const wanted = globs.some((g) => g.matches(path));
-        const executable = ((h.mode ?? 0) & 0o111) !== 0;
-        const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : plan.headBytes;
-        content = { truncated: false };
-        const md5 = wanted || executable ? createHash('md5') : undefined;
-        const sha256 = md5 ? createHash('sha256') : undefined;
-        const parts: Buffer[] = [];
-        let have = 0;
-        let seen = 0;
-        for await (const chunk of entry as AsyncIterable<Buffer>) {
-          md5?.update(chunk);
-          sha256?.update(chunk);
-          // A script is known by its first bytes: of anything else only the head is kept.
-          if (seen === 0 && !wanted && keepLimit > plan.headBytes && !(chunk[0] === 0x23 && chunk[1] === 0x21)) {
-            const head = chunk.subarray(0, plan.headBytes);
-            parts.push(head);
-            kept += head.length;
-            have = keepLimit;
-          }
-          seen += chunk.length;
-          if (have < keepLimit) {
-            if (kept + chunk.length > plan.maxTotalBytes) {
-              if (!budgetNoted) fs.problems.push(`single-pass archive: the ${plan.maxTotalBytes}-byte retention budget ran out at ${path}; later files were not kept`);
-              budgetNoted = true;
+    try {
+      for await (const entry of extract) {
+        const h = entry.header;
+        const type = TYPES[h.type ?? 'file'];
+        const path = '/' + ArchiveTree.components(h.name).join('/');
+        let content: StreamContent | undefined;
+        if (type === 'file') {
+          const size = h.size ?? 0;
+          const wanted = globs.some((g) => g.matches(path));
+          const executable = ((h.mode ?? 0) & 0o111) !== 0;
+          const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : plan.headBytes;
+          content = { truncated: false };
+          const md5 = wanted || executable ? createHash('md5') : undefined;
+          const sha256 = md5 ? createHash('sha256') : undefined;
+          const parts: Buffer[] = [];
+          let have = 0;
+          let seen = 0;
+          for await (const chunk of entry as AsyncIterable<Buffer>) {
+            md5?.update(chunk);
+            sha256?.update(chunk);
+            // A script is known by its first bytes: of anything else only the head is kept.
+            if (seen === 0 && !wanted && keepLimit > plan.headBytes && !(chunk[0] === 0x23 && chunk[1] === 0x21)) {
+              const head = chunk.subarray(0, plan.headBytes);
+              parts.push(head);
+              kept += head.length;
               have = keepLimit;
-              continue;
             }
-            const part = chunk.subarray(0, keepLimit - have);
-            parts.push(part);
-            have += part.length;
-            kept += part.length;
+            seen += chunk.length;
+            if (have < keepLimit) {
+              if (kept + chunk.length > plan.maxTotalBytes) {
+                if (!budgetNoted) fs.problems.push(`single-pass archive: the ${plan.maxTotalBytes}-byte retention budget ran out at ${path}; later files were not kept`);
+                budgetNoted = true;
+                have = keepLimit;
+                continue;
+              }
+              const part = chunk.subarray(0, keepLimit - have);
+              parts.push(part);
+              have += part.length;
+              kept += part.length;
+            }
           }
+          if (seen !== size) throw corrupt('tar entry', `${path}: archive ends after ${seen} of ${size} bytes`);
+          if (parts.length > 0 || size === 0) {
+            content.data = Buffer.concat(parts);
+            content.truncated = content.data.length < size;
+          }
+          if (md5 && sha256) content.digests = { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+        } else {
+          entry.resume();
+          await new Promise<void>((resolve) => entry.on('end', resolve));
         }
-        if (seen !== size) throw corrupt('tar entry', `${path}: archive ends after ${seen} of ${size} bytes`);
-        if (parts.length > 0 || size === 0) {
-          content.data = Buffer.concat(parts);
-          content.truncated = content.data.length < size;
-        }
-        if (md5 && sha256) content.digests = { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
-      } else {
-        entry.resume();
-        await new Promise<void>((resolve) => entry.on('end', resolve));
+        if (!type) continue;
+        fs.addEntry({
+          name: h.name,
+          type,
+          mode: h.mode ?? 0,
+          uid: h.uid ?? 0,
+          gid: h.gid ?? 0,
+          size: h.size ?? 0,
+          mtime: (h.mtime?.getTime() ?? 0) / 1000,
+          linkname: h.linkname ?? undefined,
+          content,
+        });
       }
-      if (!type) continue;
-      fs.addEntry({
-        name: h.name,
-        type,
-        mode: h.mode ?? 0,
-        uid: h.uid ?? 0,
-        gid: h.gid ?? 0,
-        size: h.size ?? 0,
-        mtime: (h.mtime?.getTime() ?? 0) / 1000,
-        linkname: h.linkname ?? undefined,
-        content,
-      });
+    } catch (err) {
+      // tar-stream and the decompressors throw plain errors: the report needs a typed one.
+      if (err instanceof Error && err.name === 'MountfsError') throw err;
+      throw corrupt(`${kind} stream`, (err as Error).message);
     }
     return fs;
   }

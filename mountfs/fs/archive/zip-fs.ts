@@ -103,8 +103,9 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     // Zip entries stream from their start: skip to the offset, keep only the range.
     const out = Buffer.alloc(end - offset);
     let pos = 0;
-    const stream = await this.zip.stream(e);
+    let stream: NodeJS.ReadableStream | undefined;
     try {
+      stream = await this.zip.stream(e);
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const from = Math.max(offset, pos);
         const to = Math.min(end, pos + chunk.length);
@@ -115,7 +116,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     } catch (err) {
       throw corrupt('zip entry', `${e.name}: ${(err as Error).message}`, e.offset);
     } finally {
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
     }
     if (this.counter) this.counter.bytesRead += Math.min(e.compressedSize, pos);
     if (pos < end) throw corrupt('zip entry', `${e.name}: data ends after ${pos} of ${n.size} bytes`, e.offset);
@@ -124,7 +125,11 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
 
   private async entryBytes(e: ZipEntry): Promise<Buffer> {
     checkRatio(e);
-    return this.zip.entryData(e);
+    try {
+      return await this.zip.entryData(e);
+    } catch (err) {
+      throw corrupt('zip entry', `${e.name}: ${(err as Error).message}`, e.offset);
+    }
   }
 
   override async close(): Promise<void> {
