@@ -4,6 +4,14 @@
  * connection resets, with jittered exponential backoff. Anything else fails at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+
+/**
+ * Every cloud call of the process goes through one limiter, apart from the one that
+ * bounds how many instances a fleet scans at once: a fleet of scans must not flood
+ * the account's API rate limits. A call waits here, never while holding another slot.
+ */
+const callSlots = pLimit(Number(process.env.MINESCAN_CLOUD_CONCURRENCY ?? 16));
 
 export interface RetryOptions {
   attempts?: number;
@@ -28,7 +36,7 @@ export async function withRetries<T>(fn: () => Promise<T>, what: string, options
   const max = options.maxMs ?? 20_000;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      return await callSlots(fn);
     } catch (err) {
       if (attempt >= attempts || !isTransient(err)) {
         if (err instanceof Error && attempt > 1) err.message = `${what}: ${err.message} (after ${attempt} attempts)`;
