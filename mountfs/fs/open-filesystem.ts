@@ -5,6 +5,7 @@
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
 import { ExtFileSystem } from './extfs/ext-fs.js';
+import { XfsFileSystem } from './xfs/xfs-fs.js';
 
 type Opener = (source: ByteSource) => Promise<RawFileSystem>;
 
@@ -12,10 +13,10 @@ const OPENERS: Record<string, Opener> = {
   ext2: (s) => ExtFileSystem.open(s),
   ext3: (s) => ExtFileSystem.open(s),
   ext4: (s) => ExtFileSystem.open(s),
+  xfs: (s) => XfsFileSystem.open(s),
 };
 
 export const UNSCANNED_REASONS: Record<string, string> = {
-  xfs: 'XFS is recognised but not read yet',
   btrfs: 'btrfs is recognised but not read yet',
   crypto_LUKS: 'LUKS-encrypted: cannot be read without the key',
   swap: 'swap space holds no files',

@@ -16,6 +16,7 @@ import { builtinRules } from '../helpers/scan-dir.js';
 import { buildImage, IMMUTABLE_LIST, lockFiles, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { createHash } from 'node:crypto';
 import { buildLvmGptDisk } from '../helpers/lvm-disk.js';
+import { xfsFromTreeByMount } from '../helpers/xfs-image.js';
 
 interface Expected {
   path: string;
@@ -154,16 +155,26 @@ describe('planted artifacts', () => {
     expect(lockedReported(report)).toEqual(LOCKED);
   });
 
-  it('finds every planted artifact in ext4 in LVM in GPT inside a qcow2', async () => {
+  it('finds every planted artifact in XFS in LVM in GPT inside a qcow2', async () => {
     const { execFile } = await import('node:child_process');
     const run = (await import('node:util')).promisify(execFile);
-    const qcow2 = path.join(scratch, 'lvm.qcow2');
-    await run('qemu-img', ['convert', '-O', 'qcow2', '-c', path.join(scratch, 'lvm.img'), qcow2]);
+    const xfs = path.join(scratch, 'root.xfs');
+    // The kernel writes the XFS (through a loop mount) and locks the attacker's files in it.
+    await xfsFromTreeByMount(infectedTree, xfs, [], 96, async (mnt) => {
+      for (const p of LOCKED) await run('chattr', ['+i', path.join(mnt, p)]);
+    });
+    const disk = await buildLvmGptDisk(xfs, path.join(scratch, 'lvm-xfs.img'), `minescanx${process.pid}`);
+    const qcow2 = path.join(scratch, 'lvm-xfs.qcow2');
+    await run('qemu-img', ['convert', '-O', 'qcow2', '-c', disk, qcow2]);
     const report = await scan(qcow2);
     expect(report.source!.format).toBe('qcow2');
-    expect(report.source!.volumes.map((v) => `${v.scheme}:${v.filesystem}:${v.scanned}`)).toEqual(['gpt:LVM2_member:false', 'lvm:ext4:true']);
+    expect(report.source!.volumes.map((v) => `${v.scheme}:${v.filesystem}:${v.scanned}`)).toEqual(['gpt:LVM2_member:false', 'lvm:xfs:true']);
     expect(report.errors).toEqual([]);
     expect(missing(report)).toEqual([]);
+    expect(lockedReported(report)).toEqual(LOCKED);
+    const image = await scan(images.gpt!);
+    const key = (r: ScanReport) => r.findings.map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`).sort();
+    expect(key(report)).toEqual(key(image));
   });
 
   it('reports the same findings whatever the container', async () => {
