@@ -13,7 +13,12 @@ const TABLE = (() => {
 })();
 
 export function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
+  return (crc32Update(0xffffffff, buf) ^ 0xffffffff) >>> 0;
+}
+
+/** The reflected CRC-32 steps alone, from any seed, without the final XOR (LVM's checksum is this). */
+export function crc32Update(seed: number, buf: Buffer): number {
+  let c = seed >>> 0;
   for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return c >>> 0;
 }

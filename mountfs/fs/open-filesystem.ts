@@ -4,15 +4,15 @@
  */
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
-import { ExtFileSystem } from './extfs/ext-fs.js';
+import { Ext4FileSystem } from './ext4/ext4-fs.js';
 import { XfsFileSystem } from './xfs/xfs-fs.js';
 
 type Opener = (source: ByteSource) => Promise<RawFileSystem>;
 
 const OPENERS: Record<string, Opener> = {
-  ext2: (s) => ExtFileSystem.open(s),
-  ext3: (s) => ExtFileSystem.open(s),
-  ext4: (s) => ExtFileSystem.open(s),
+  ext2: (s) => Ext4FileSystem.open(s),
+  ext3: (s) => Ext4FileSystem.open(s),
+  ext4: (s) => Ext4FileSystem.open(s),
   xfs: (s) => XfsFileSystem.open(s),
 };
 

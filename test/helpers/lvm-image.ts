@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { crc32Update } from '../../mountfs/crc32.js';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -220,21 +221,9 @@ export async function writeLvContents(
 
 // ---- The on-disk format written byte by byte (LVM2 lib/label/label.h, lib/format_text/layout.h) ----
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** LVM's calc_crc: seed 0xf597a6cf, reflected CRC-32 steps, no final XOR. */
 export function lvmCrc(buf: Buffer): number {
-  let c = 0xf597a6cf;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return c >>> 0;
+  return crc32Update(0xf597a6cf, buf);
 }
 
 export interface PvImageOptions {

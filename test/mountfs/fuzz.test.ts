@@ -16,7 +16,7 @@ import { decompress } from '../../mountfs/sources/stream-decompress.js';
 import path from 'node:path';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { ExtFileSystem } from '../../mountfs/fs/extfs/ext-fs.js';
+import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
 import { TarFileSystem } from '../../mountfs/fs/archive/tar-fs.js';
 import { detectVolumes } from '../../mountfs/volumes/detect.js';
 import { RawVfs } from '../../mountfs/vfs.js';
@@ -107,7 +107,7 @@ describe('fuzzing the parsers', () => {
   it('ext4 metadata (superblock, group descriptors, inode tables, directories)', async () => {
     await fc.assert(
       fc.asyncProperty(mutation(ext4.length, 1024, 400 * 1024), async (flips) => {
-        await settles(ExtFileSystem.open(new BufferSource(mutate(ext4, flips))).then(exercise));
+        await settles(Ext4FileSystem.open(new BufferSource(mutate(ext4, flips))).then(exercise));
       }),
       { numRuns: RUNS },
     );
@@ -116,7 +116,7 @@ describe('fuzzing the parsers', () => {
   it('ext2 block maps and directories', async () => {
     await fc.assert(
       fc.asyncProperty(mutation(ext2.length, 1024, 600 * 1024), async (flips) => {
-        await settles(ExtFileSystem.open(new BufferSource(mutate(ext2, flips))).then(exercise));
+        await settles(Ext4FileSystem.open(new BufferSource(mutate(ext2, flips))).then(exercise));
       }),
       { numRuns: RUNS },
     );

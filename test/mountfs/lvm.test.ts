@@ -20,7 +20,7 @@ import { detectVolumes } from '../../mountfs/volumes/detect.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
-import { ExtFileSystem } from '../../mountfs/fs/extfs/ext-fs.js';
+import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import { writeRandomTree } from '../helpers/random-tree.js';
@@ -78,7 +78,7 @@ async function expectSameBytes(src: ByteSource, expected: Buffer): Promise<void>
 }
 
 async function expectTree(src: ByteSource, tree: string): Promise<void> {
-  const vfs = new RawVfs(await ExtFileSystem.open(src));
+  const vfs = new RawVfs(await Ext4FileSystem.open(src));
   expect(sorted(await vfsTree(vfs, skipLostFound))).toEqual(sorted(await hostTree(tree)));
   await vfs.close();
 }

@@ -15,7 +15,7 @@ import { MountfsError } from '../../mountfs/errors.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { SliceByteSource } from '../../mountfs/sources/slice-source.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
-import { ExtFileSystem } from '../../mountfs/fs/extfs/ext-fs.js';
+import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -64,7 +64,7 @@ async function compareRandomRanges(src: ByteSource, ref: ByteSource, runs = 120)
 }
 
 async function compareTree(disk: ByteSource, tree: string): Promise<void> {
-  const fs = await ExtFileSystem.open(new SliceByteSource(disk, PARTITION_START, PARTITION_BYTES, 'partition 1'));
+  const fs = await Ext4FileSystem.open(new SliceByteSource(disk, PARTITION_START, PARTITION_BYTES, 'partition 1'));
   const vfs = new RawVfs(fs);
   expect(sorted(await vfsTree(vfs, skipLostFound))).toEqual(sorted(await hostTree(tree)));
   await vfs.close();

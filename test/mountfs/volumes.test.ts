@@ -494,7 +494,8 @@ describe('bare filesystems', () => {
   ];
   for (const [i, c] of cases.entries()) {
     it(`reads a whole-disk ${c.fs} (${c.tool}) as scheme none, probed as blkid does`, async (ctx) => {
-      if (!(await hasTool(c.tool))) ctx.skip();
+      // CI installs every tool (images/install-tools.sh): there a missing one must fail, not skip.
+      if (!(await hasTool(c.tool)) && process.env.CI === undefined) ctx.skip();
       const file = path.join(scratch, `bare${i}.${c.fs}`);
       await c.make(file);
       const { stdout } = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file]);

@@ -11,6 +11,7 @@
  */
 import { corrupt, ioError, limitExceeded, MountfsError, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
+import { readAcrossBlocks } from '../block-split.js';
 import { DISK_DIFFERENCING, DISK_FIXED, FOOTER_SIZE, hasCookie, parseFooter, type VhdFooter } from './footer.js';
 import { decodeLocator, DYNAMIC_HEADER_SIZE, MAX_LOCATOR_BYTES, parseDynamicHeader, type DynamicHeader } from './dynamic-header.js';
 
@@ -151,17 +152,7 @@ export class VhdSource implements ByteSource {
       if (got.length < end - offset) throw corrupt('VHD fixed disk data', 'the file ends before the disk does', offset + got.length);
       return got;
     }
-    const out = Buffer.alloc(end - offset);
-    const bs = this.header.blockSize;
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < end; ) {
-      const within = pos % bs;
-      const n = Math.min(bs - within, end - pos);
-      pieces.push(this.readBlockPiece(Math.floor(pos / bs), within, n, out, pos - offset));
-      pos += n;
-    }
-    await Promise.all(pieces);
-    return out;
+    return readAcrossBlocks(offset, end, this.header.blockSize, (b, w, n, out, at) => this.readBlockPiece(b, w, n, out, at));
   }
 
   /** Closes the parent chain this source opened; `inner` belongs to whoever opened it. */

@@ -9,6 +9,7 @@
  */
 import { corrupt, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
+import { readAcrossBlocks } from '../block-split.js';
 import {
   batGeometry,
   BlockAllocationTable,
@@ -61,17 +62,7 @@ export class VhdxSource implements ByteSource {
   async read(offset: number, length: number): Promise<Buffer> {
     const end = Math.min(this.size, offset + length);
     if (!(end > offset) || offset < 0) return Buffer.alloc(0);
-    const out = Buffer.alloc(end - offset);
-    const bs = this.metadata.blockSize;
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < end; ) {
-      const within = pos % bs;
-      const n = Math.min(bs - within, end - pos);
-      pieces.push(this.readBlockPiece(Math.floor(pos / bs), within, n, out, pos - offset));
-      pos += n;
-    }
-    await Promise.all(pieces);
-    return out;
+    return readAcrossBlocks(offset, end, this.metadata.blockSize, (b, w, n, out, at) => this.readBlockPiece(b, w, n, out, at));
   }
 
   /** `inner` belongs to whoever opened it. */

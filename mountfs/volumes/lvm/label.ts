@@ -8,6 +8,7 @@
 import { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
 import type { ByteSource } from '../../sources/byte-source.js';
+import { crc32Update } from '../../crc32.js';
 
 export const SECTOR = 512;
 const LABEL_SCAN_SECTORS = 4;
@@ -15,21 +16,9 @@ const LVM_CRC_SEED = 0xf597a6cf;
 /** Entries per area list: a 512-byte sector cannot hold more than about twenty. */
 const MAX_AREAS = 16;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** LVM's checksum; `seed` lets a ring-buffered text be summed in two pieces. */
 export function lvmCrc(buf: Buffer, seed = LVM_CRC_SEED): number {
-  let c = seed >>> 0;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return c >>> 0;
+  return crc32Update(seed, buf);
 }
 
 export interface DiskArea {
