@@ -22,3 +22,29 @@ export class BufferSource implements ByteSource {
 
   async close(): Promise<void> {}
 }
+
+/** Counts the bytes and reads that pass through to another source. */
+export class CountingSource implements ByteSource {
+  bytesRead = 0;
+  reads = 0;
+  constructor(private readonly inner: ByteSource) {}
+  get size(): number {
+    return this.inner.size;
+  }
+  get description(): string {
+    return this.inner.description;
+  }
+  async read(offset: number, length: number): Promise<Buffer> {
+    const got = await this.inner.read(offset, length);
+    this.reads++;
+    this.bytesRead += got.length;
+    return got;
+  }
+  reset(): void {
+    this.bytesRead = 0;
+    this.reads = 0;
+  }
+  async close(): Promise<void> {
+    await this.inner.close();
+  }
+}

@@ -73,44 +73,7 @@ export async function md5OfSource(source: ByteSource, step = 4 << 20): Promise<s
   return h.digest('hex');
 }
 
-/** Counts the bytes and reads that pass through to another source. */
-export class CountingSource implements ByteSource {
-  bytesRead = 0;
-  reads = 0;
-  constructor(private readonly inner: ByteSource) {}
-  get size(): number {
-    return this.inner.size;
-  }
-  get description(): string {
-    return this.inner.description;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    const got = await this.inner.read(offset, length);
-    this.reads++;
-    this.bytesRead += got.length;
-    return got;
-  }
-  reset(): void {
-    this.bytesRead = 0;
-    this.reads = 0;
-  }
-  async close(): Promise<void> {
-    await this.inner.close();
-  }
-}
 
-/** A source over a Buffer: damaged copies and fuzzing without touching the disk. */
-export class MemorySource implements ByteSource {
-  constructor(private readonly buf: Buffer, readonly description = 'memory image') {}
-  get size(): number {
-    return this.buf.length;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    const end = Math.min(this.buf.length, offset + length);
-    return Buffer.from(this.buf.subarray(Math.min(offset, end), end));
-  }
-  async close(): Promise<void> {}
-}
 
 export async function pokeFile(file: string, at: number, data: Buffer): Promise<void> {
   const fh = await open(file, 'r+');
@@ -291,3 +254,5 @@ export async function writeCompressedVmdk(raw: string, out: string, options: Com
   }
   await writeFile(out, Buffer.concat(parts));
 }
+
+export { BufferSource as MemorySource, CountingSource } from './buffer-source.js';

@@ -85,32 +85,6 @@ export async function removeScratch(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-/** Passes reads through and counts them, to show how little of an image a task touches. */
-export class CountingSource implements ByteSource {
-  bytesRead = 0;
-  reads = 0;
-
-  constructor(private readonly inner: ByteSource) {}
-
-  get description(): string {
-    return this.inner.description;
-  }
-
-  get size(): number {
-    return this.inner.size;
-  }
-
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buf = await this.inner.read(offset, length);
-    this.reads++;
-    this.bytesRead += buf.length;
-    return buf;
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 // ---- random source trees -------------------------------------------------------------
 
@@ -289,3 +263,5 @@ async function writeSparse(file: string, size: number, seed: number, trailingHol
     await fh.close();
   }
 }
+
+export { CountingSource } from './buffer-source.js';

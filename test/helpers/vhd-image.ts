@@ -63,17 +63,6 @@ export async function md5OfSource(source: ByteSource): Promise<string> {
   return h.digest('hex');
 }
 
-/** A source over a Buffer. */
-export class BufferSource implements ByteSource {
-  readonly size: number;
-  constructor(private readonly buf: Buffer, readonly description = 'buffer') {
-    this.size = buf.length;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    return Buffer.from(this.buf.subarray(offset, Math.min(this.size, offset + length)));
-  }
-  async close(): Promise<void> {}
-}
 
 /** A source that shows other bytes at some offsets of another: a damaged copy without copying the image. */
 export class PatchedSource implements ByteSource {
@@ -289,3 +278,5 @@ export async function peekFile(file: string, at: number, length: number): Promis
     await fh.close();
   }
 }
+
+export { BufferSource } from './buffer-source.js';

@@ -14,7 +14,7 @@ import { StreamArchiveFileSystem, DEFAULT_RETENTION } from '../../mountfs/fs/arc
 import { ZipFileSystem } from '../../mountfs/fs/archive/zip-fs.js';
 import { decompress } from '../../mountfs/sources/stream-decompress.js';
 import path from 'node:path';
-import type { ByteSource } from '../../mountfs/sources/byte-source.js';
+import { BufferSource } from '../helpers/buffer-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
 import { TarFileSystem } from '../../mountfs/fs/archive/tar-fs.js';
@@ -27,18 +27,6 @@ import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.
 const run = promisify(execFile);
 const RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
 
-/** A byte source over a buffer, so each mutation costs no disk write. */
-class BufferSource implements ByteSource {
-  readonly description = 'fuzzed image';
-  constructor(private readonly buf: Buffer) {}
-  get size() {
-    return this.buf.length;
-  }
-  async read(offset: number, length: number): Promise<Buffer> {
-    return this.buf.subarray(Math.min(offset, this.buf.length), Math.min(this.buf.length, offset + length));
-  }
-  async close() {}
-}
 
 async function exercise(fs: RawFileSystem): Promise<void> {
   const vfs = new RawVfs(fs);
