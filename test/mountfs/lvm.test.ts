@@ -42,21 +42,11 @@ import {
   type LvSpec,
   type VgSpec,
 } from '../helpers/lvm-image.js';
+import { expectError } from '../helpers/expect-error.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
-
-async function expectError(p: Promise<unknown>, kind: string, text?: RegExp): Promise<MountfsError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MountfsError);
-  expect((err as MountfsError).kind).toBe(kind);
-  if (text) expect((err as MountfsError).message).toMatch(text);
-  return err as MountfsError;
-}
 
 function lvNamed(layout: LvmLayout, name: string): LvmLogicalVolume {
   const lv = layout.logicalVolumes.find((l) => l.name === name);

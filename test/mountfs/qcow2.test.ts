@@ -32,19 +32,9 @@ import {
   pokeFile,
   toRaw,
 } from '../helpers/container-image.js';
+import { expectError } from '../helpers/expect-error.js';
 
 const FUZZ_RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
-
-async function expectError(p: Promise<unknown>, kind: string, text?: RegExp): Promise<MountfsError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MountfsError);
-  expect((err as MountfsError).kind).toBe(kind);
-  if (text) expect((err as MountfsError).message).toMatch(text);
-  return err as MountfsError;
-}
 
 /** Random ranges, biased to cluster edges and small reads, equal the reference. */
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, clusterSize: number, runs = 100): Promise<void> {

@@ -35,19 +35,9 @@ import {
   type RawDisk,
   type SectorWrite,
 } from '../helpers/vhd-image.js';
+import { expectError } from '../helpers/expect-error.js';
 
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
-
-async function expectError(p: Promise<unknown>, kind: string, text?: RegExp): Promise<MountfsError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MountfsError);
-  expect((err as MountfsError).kind).toBe(kind);
-  if (text) expect((err as MountfsError).message).toMatch(text);
-  return err as MountfsError;
-}
 
 /** Random ranges, biased to small reads and block edges, equal the reference. */
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, runs = 120): Promise<void> {

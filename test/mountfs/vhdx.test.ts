@@ -36,22 +36,12 @@ import {
   vhdxLayout,
   type RawDisk,
 } from '../helpers/vhd-image.js';
+import { expectError } from '../helpers/expect-error.js';
 
 const run = promisify(execFile);
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-async function expectError(p: Promise<unknown>, kind: string, text?: RegExp): Promise<MountfsError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MountfsError);
-  expect((err as MountfsError).kind).toBe(kind);
-  if (text) expect((err as MountfsError).message).toMatch(text);
-  return err as MountfsError;
-}
 
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, offset: fc.Arbitrary<number>, runs = 120): Promise<void> {
   await fc.assert(

@@ -33,21 +33,11 @@ import {
   vmdkLayout,
   writeCompressedVmdk,
 } from '../helpers/container-image.js';
+import { expectError } from '../helpers/expect-error.js';
 
 const FUZZ_RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-
-async function expectError(p: Promise<unknown>, kind: string, text?: RegExp): Promise<MountfsError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MountfsError);
-  expect((err as MountfsError).kind).toBe(kind);
-  if (text) expect((err as MountfsError).message).toMatch(text);
-  return err as MountfsError;
-}
 
 /** Random ranges, biased to the given edges (grain or extent boundaries), equal the reference. */
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, edges: number[], runs = 80): Promise<void> {
