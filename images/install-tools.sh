@@ -4,7 +4,7 @@
 # debootstrap (the clean Debian root), openssh-client (ssh-keygen fingerprints),
 # util-linux (losetup). minescan itself needs none of them.
 set -euo pipefail
-packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools)
+packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
