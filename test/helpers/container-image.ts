@@ -8,37 +8,22 @@
  * Format 1.1 specification because qemu-img makes neither.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
-import { writeRandomTree } from './random-tree.js';
+import { buildRawDisk as buildSharedRawDisk } from './raw-disk.js';
 
 export const run = promisify(execFile);
 
-export const DISK_BYTES = 64 << 20;
-export const PARTITION_START = 1 << 20;
-export const PARTITION_BYTES = 40 << 20;
+export { DISK_BYTES, PARTITION_START, PARTITION_BYTES } from './raw-disk.js';
 
-/**
- * 64 MiB GPT disk: ext4 of a random tree in partition 1 (1 MiB..41 MiB), 300 KB of
- * random bytes at 48 MiB, a page of text at 60 MiB + 1000, zeros (holes) elsewhere.
- */
+/** The shared raw test disk (./raw-disk.ts), by path. */
 export async function buildRawDisk(dir: string, seed: number): Promise<string> {
-  const tree = path.join(dir, `tree${seed}`);
-  await writeRandomTree(tree, seed, { files: 25, bigDirEntries: 100, maxFileBytes: 80_000 });
-  const fs = path.join(dir, `fs${seed}.img`);
-  await run('mkfs.ext4', ['-q', '-F', '-d', tree, fs, `${PARTITION_BYTES >> 20}M`]);
-  const raw = path.join(dir, `disk${seed}.raw`);
-  await run('truncate', ['-s', String(DISK_BYTES), raw]);
-  await run('sgdisk', ['-n', `1:${PARTITION_START / 512}:+${PARTITION_BYTES >> 20}M`, '-t', '1:8300', raw]);
-  await run('dd', [`if=${fs}`, `of=${raw}`, 'bs=1M', `seek=${PARTITION_START >> 20}`, 'conv=notrunc,sparse', 'status=none']);
-  await pokeFile(raw, 48 << 20, randomBytes(300_000));
-  await pokeFile(raw, (60 << 20) + 1000, Buffer.from('minescan container test page\n'.repeat(150)));
-  return raw;
+  return (await buildSharedRawDisk(dir, seed)).raw;
 }
 
 export async function qemuImg(...args: string[]): Promise<void> {

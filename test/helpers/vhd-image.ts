@@ -12,34 +12,11 @@ import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
-import { writeRandomTree } from './random-tree.js';
 
 const run = promisify(execFile);
 
-export const DISK_BYTES = 64 << 20;
-export const PARTITION_START = 1 << 20;
-export const PARTITION_BYTES = 40 << 20;
+export { DISK_BYTES, PARTITION_START, PARTITION_BYTES, buildRawDisk, type RawDisk } from './raw-disk.js';
 
-export interface RawDisk {
-  raw: string;
-  tree: string;
-}
-
-/** 64 MiB GPT disk: partition 1 at 1 MiB holds ext4 of a random tree, a little random data at 48 MiB, zeros elsewhere. */
-export async function buildRawDisk(dir: string, seed: number): Promise<RawDisk> {
-  const tree = path.join(dir, `tree${seed}`);
-  await writeRandomTree(tree, seed, { files: 30, bigDirEntries: 150, maxFileBytes: 100_000 });
-  const fs = path.join(dir, `fs${seed}.img`);
-  await run('mkfs.ext4', ['-q', '-F', '-d', tree, fs, `${PARTITION_BYTES >> 20}M`]);
-  const raw = path.join(dir, `disk${seed}.raw`);
-  await run('truncate', ['-s', String(DISK_BYTES), raw]);
-  await run('sgdisk', ['-n', `1:${PARTITION_START / 512}:+${PARTITION_BYTES >> 20}M`, '-t', '1:8300', raw]);
-  await run('dd', [`if=${fs}`, `of=${raw}`, 'bs=1M', `seek=${PARTITION_START >> 20}`, 'conv=notrunc,sparse', 'status=none']);
-  const fh = await open(raw, 'r+');
-  await fh.write(randomBytes(300_000), 0, 300_000, 48 << 20);
-  await fh.close();
-  return { raw, tree };
-}
 
 /** `from` names the input format: qemu-img would probe a fixed VHD as raw (it has no leading magic). */
 export async function qemuConvert(src: string, out: string, format: 'vpc' | 'vhdx' | 'raw', options: string[] = [], from = 'raw'): Promise<string> {

@@ -37,6 +37,7 @@ import {
   type RawDisk,
 } from '../helpers/vhd-image.js';
 import { expectError } from '../helpers/expect-error.js';
+import { expectSameRanges, nearMultiples } from '../helpers/compare-ranges.js';
 
 const run = promisify(execFile);
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
@@ -44,20 +45,12 @@ const KiB = 1024;
 const MiB = 1024 * 1024;
 
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, offset: fc.Arbitrary<number>, runs = 120): Promise<void> {
-  await fc.assert(
-    fc.asyncProperty(offset, fc.oneof(fc.integer({ min: 0, max: 8192 }), fc.integer({ min: 0, max: 5 * MiB })), async (at, len) => {
-      const [got, want] = await Promise.all([src.read(at, len), ref.read(at, len)]);
-      expect(got.length).toBe(want.length);
-      expect(got.equals(want)).toBe(true);
-    }),
-    { numRuns: runs },
-  );
+  await expectSameRanges(src, ref, offset, fc.oneof(fc.integer({ min: 0, max: 8192 }), fc.integer({ min: 0, max: 5 * MiB })), runs);
 }
 
 /** Offsets anywhere, and near block edges. */
 function offsets(size: number, blockSize: number): fc.Arbitrary<number> {
-  const edge = fc.integer({ min: 0, max: Math.floor(size / blockSize) }).map((i) => i * blockSize);
-  return fc.oneof(fc.integer({ min: 0, max: size }), edge.chain((e) => fc.integer({ min: Math.max(0, e - 4096), max: Math.min(size, e + 4096) })));
+  return nearMultiples(size, blockSize, 4096);
 }
 
 /** Rewrites a CRC-32C protected structure (header: 4 KiB, region table: 64 KiB) after `edit`. */

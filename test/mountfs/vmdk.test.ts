@@ -34,6 +34,7 @@ import {
   writeCompressedVmdk,
 } from '../helpers/container-image.js';
 import { expectError } from '../helpers/expect-error.js';
+import { expectSameRanges, nearPoints } from '../helpers/compare-ranges.js';
 
 const FUZZ_RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
 const GiB = 1024 ** 3;
@@ -41,17 +42,8 @@ const MiB = 1024 ** 2;
 
 /** Random ranges, biased to the given edges (grain or extent boundaries), equal the reference. */
 async function compareRandomRanges(src: ByteSource, ref: ByteSource, edges: number[], runs = 80): Promise<void> {
-  const nearEdge = fc.constantFrom(...edges).chain((e) => fc.integer({ min: Math.max(0, e - 70_000), max: Math.min(ref.size, e + 70_000) }));
-  const offset = fc.oneof(fc.integer({ min: 0, max: ref.size }), nearEdge);
   const length = fc.oneof(fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: 0, max: 3 * MiB }));
-  await fc.assert(
-    fc.asyncProperty(offset, length, async (at, len) => {
-      const [got, want] = await Promise.all([src.read(at, len), ref.read(at, len)]);
-      expect(got.length).toBe(want.length);
-      expect(got.equals(want)).toBe(true);
-    }),
-    { numRuns: runs },
-  );
+  await expectSameRanges(src, ref, nearPoints(ref.size, edges, 70_000), length, runs);
 }
 
 const grainEdges = (size: number) => Array.from({ length: 32 }, (_, i) => Math.floor((size / 32) * i / 65536) * 65536);
