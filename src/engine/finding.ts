@@ -21,6 +21,32 @@ export interface Finding {
   family?: string;
   /** What an operator runs to remove it; minescan never runs it. */
   remediation: string;
+  /** Times of the file at `path` (seconds since the epoch), filled by the engine after the checks ran. */
+  times?: FileTimes;
+  /** Mining pools and wallets the evidence names, so an operator can block them. */
+  indicators?: MinerIndicators;
+  /** Links between a persistence point and the file it starts, filled by the engine's correlation pass. */
+  related?: RelatedFindings;
+}
+
+export interface FileTimes {
+  mtime: number;
+  ctime: number;
+  crtime?: number;
+}
+
+export interface MinerIndicators {
+  /** Pool endpoints as written, normalised to "host:port" (port omitted when unknown). */
+  pools: string[];
+  /** Wallet addresses (Monero and others) as written. */
+  wallets: string[];
+}
+
+export interface RelatedFindings {
+  /** "path:line" of the persistence points that start this file. */
+  startedBy?: string[];
+  /** Files this persistence line starts that have findings of their own. */
+  starts?: string[];
 }
 
 /** Higher is more severe; `info` is 0. */

@@ -16,6 +16,17 @@ export const CONTENT_SCOPES = [
   'ssh-key', // authorized_keys lines
   'auth-log', // /var/log/secure, auth.log, audit.log
   'script', // a script a persistence point starts
+  'shell-startup', // /etc/profile, profile.d, bash.bashrc, users' .bashrc/.profile/.bash_profile
+  'at-job', // at(1) spool files
+  'udev-rule', // udev rules (RUN+=, PROGRAM=)
+  'ld-so-conf', // /etc/ld.so.conf and ld.so.conf.d entries
+  'kernel-modules', // modules-load.d, /etc/modules, modprobe.d
+  'sudoers', // /etc/sudoers and sudoers.d
+  'sshd-config', // sshd_config and its drop-ins
+  'hosts', // /etc/hosts lines
+  'web', // files under web roots (webshells)
+  'miner-config', // JSON/text configuration files of miners
+  'binary-strings', // printable strings read out of an ELF file
 ] as const;
 export type ContentScope = (typeof CONTENT_SCOPES)[number];
 
@@ -28,6 +39,8 @@ export const NAME_SCOPES = [
   'preload-library', // basename of a preloaded library
   'command', // basename of a system command (for the hijacked-commands check)
   'started-path', // absolute path of a program a persistence point starts: "/tmp/.x/run"
+  'kernel-module', // a module name loaded at boot
+  'hosts-domain', // a host name /etc/hosts pins to an address
 ] as const;
 export type NameScope = (typeof NAME_SCOPES)[number];
 

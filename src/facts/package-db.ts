@@ -1,0 +1,28 @@
+/**
+ * What every package database reader gives the integrity checks: the files a package
+ * installed, with the digest the package recorded for each. dpkg (info/*.md5sums,
+ * info/*.list) and RPM (rpmdb.sqlite, Berkeley DB Packages) readers both produce this
+ * shape, so the checks never know which package manager a root uses.
+ */
+
+export type PackageDigestAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512' | 'sha224';
+
+export interface PackagedFile {
+  /** Absolute path as the package database records it (not yet merged-/usr aliased). */
+  path: string;
+  /** Name of the owning package. */
+  package: string;
+  /** Lower-case hex digest recorded at install time; absent for directories, symlinks, ghosts. */
+  digest?: string;
+  algorithm?: PackageDigestAlgorithm;
+  /** A configuration file the admin may legitimately change. */
+  config: boolean;
+}
+
+export interface PackageDatabase {
+  readonly kind: 'dpkg' | 'rpm';
+  /** Where the database was read from, e.g. "/var/lib/dpkg/info" or "/var/lib/rpm/rpmdb.sqlite". */
+  readonly location: string;
+  /** Every file record with a digest or ownership; damaged records go to onError, the rest are yielded. */
+  files(): AsyncIterable<PackagedFile>;
+}
