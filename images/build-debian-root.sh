@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a clean Debian bookworm root with debootstrap: minbase plus what a server
 # has (openssh-server, cron, systemd, curl, wget, sudo, rsyslog, logrotate). The
-# clean-root tests scan it and expect no finding of high or critical severity.
+# clean-root tests scan it and expect no finding of medium severity or more.
 #
 #   images/build-debian-root.sh DIR [MIRROR]
 #
