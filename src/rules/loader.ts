@@ -6,7 +6,7 @@
  *   family: {id, name, description, references}   # optional; its rules get family: id
  *   rules:
  *     - id, category, severity, message, remediation, references?, family?
- *       match: {content: {scopes, regex, flags?, paths?}}
+ *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
@@ -147,12 +147,21 @@ function parseMatcher(m: unknown, bad: (msg: string, field?: string) => never): 
   };
   switch (kind) {
     case 'content': {
-      allow(['scopes', 'regex', 'flags', 'paths']);
+      allow(['scopes', 'regex', 'flags', 'paths', 'all']);
       const scopes = stringList(s.scopes, () => bad('match.content.scopes must be a list'));
       if (scopes.length === 0) bad('match.content.scopes must not be empty');
       for (const sc of scopes) if (!(CONTENT_SCOPES as readonly string[]).includes(sc)) bad(`unknown content scope "${sc}" (known: ${CONTENT_SCOPES.join(', ')})`, 'content.scopes');
       const paths = s.paths === undefined ? undefined : stringList(s.paths, () => bad('match.content.paths must be a list of globs'));
-      return { kind: 'content', scopes: scopes as ContentScope[], regex: regex('regex', true)!, paths };
+      const re = regex('regex', true)!;
+      const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
+        try {
+          if (src === '') throw new Error('empty');
+          return new RegExp(src, re.flags);
+        } catch (err) {
+          return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
+        }
+      });
+      return { kind: 'content', scopes: scopes as ContentScope[], regex: re, paths, ...(all ? { all } : {}) };
     }
     case 'path': {
       allow(['globs', 'contains', 'flags', 'type']);

@@ -94,7 +94,7 @@ export class RuleSet {
 
   /** Every content rule of the scope that matches a line of the text. */
   matchLines(scope: ContentScope, path: string, text: string): LineHit[] {
-    const rules = this.contentRules(scope, path);
+    const rules = this.contentRules(scope, path).filter((r) => r.match.kind !== 'content' || !r.match.all || r.match.all.every((re) => re.test(text)));
     if (rules.length === 0) return [];
     const hits: LineHit[] = [];
     text.split('\n').forEach((raw, i) => {

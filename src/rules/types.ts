@@ -50,6 +50,8 @@ export interface ContentMatcher {
   regex: RegExp;
   /** Only files whose path matches one of these globs (all files in scope when absent). */
   paths?: string[];
+  /** Each must also match somewhere in the same text (file): for rules that need several strings together. */
+  all?: RegExp[];
 }
 
 export interface PathMatcher {
