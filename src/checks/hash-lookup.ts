@@ -1,11 +1,13 @@
 /**
- * The hash check: digests of the files that matter, looked up in the user's hash lists.
+ * The hash check: digests of the files that matter, looked up in the hash lists.
  *
- * Which files: every file a persistence check recorded as started (ctx.started), and,
- * when at least one list was given, every executable in the system command
- * directories, init.d, the cron.* directories and the temporary directories miners
- * drop into. With no list (ctx.hashes.size === 0) only started files are hashed:
- * hashing every system binary costs minutes on a big image and could match nothing.
+ * Which files: every file a persistence check recorded as started (ctx.started); when
+ * any list is loaded (the bundled list of published miner hashes is, by default) the
+ * executables in the temporary directories miners drop into; and when the user gave a
+ * list (--hashes) every executable in the system command directories, init.d and the
+ * cron.* directories too. Hashing every system binary costs minutes on a big image, so
+ * the small bundled list alone does not ask for it; with no list at all
+ * (ctx.hashes.size === 0) only started files are hashed.
  *
  * What it reports: a digest on a list is critical; a started file that no package
  * owns gets an info finding carrying its MD5 and SHA-256, so an operator can look it up
@@ -51,7 +53,10 @@ export const hashLookupCheck: Check = {
   async run(ctx) {
     const targets = new Map<string, Target>();
     await addStartedFiles(ctx, targets);
-    if (ctx.hashes.size > 0) await addExecutables(ctx, targets);
+    if (ctx.hashes.size > 0) {
+      const globs = ctx.hashes.userDigests > 0 ? [...SYSTEM_EXECUTABLE_GLOBS, ...TEMPORARY_GLOBS] : TEMPORARY_GLOBS;
+      await addExecutables(ctx, targets, globs);
+    }
     for (const target of targets.values()) await hashAndLookUp(ctx, target);
   },
 };
@@ -74,8 +79,8 @@ async function addStartedFiles(ctx: CheckContext, targets: Map<string, Target>):
   }
 }
 
-async function addExecutables(ctx: CheckContext, targets: Map<string, Target>): Promise<void> {
-  const walk = ctx.vfs.walk([...SYSTEM_EXECUTABLE_GLOBS, ...TEMPORARY_GLOBS], {
+async function addExecutables(ctx: CheckContext, targets: Map<string, Target>, globs: string[]): Promise<void> {
+  const walk = ctx.vfs.walk(globs, {
     maxEntries: MAX_WALK_ENTRIES,
     onError: (path, err) => ctx.error(path, err),
   });
@@ -116,7 +121,13 @@ async function hashAndLookUp(ctx: CheckContext, target: Target): Promise<void> {
       ctx.rules.finding('hash.known-malware', {
         path,
         evidence: `${describeDigests(result.digests, result.size)}; listed as ${entry.algorithm} ${entry.digest}${entry.name ? ` (${entry.name})` : ''}`,
-        vars: { name: entry.name ?? unnamed(entry), source: entry.source, size: result.size, startedBy },
+        vars: {
+          name: entry.name ?? unnamed(entry),
+          source: entry.source,
+          published: entry.reference ? `, which cites ${entry.reference}` : '',
+          size: result.size,
+          startedBy,
+        },
       }),
     );
     return;

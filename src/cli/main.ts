@@ -25,6 +25,7 @@ export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, type Io } from './io.js';
 
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
+                [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID]
@@ -108,6 +109,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       format: { type: 'string' },
       output: { type: 'string', short: 'o' },
       hashes: { type: 'string', multiple: true, default: [] },
+      'no-bundled-hashes': { type: 'boolean', default: false },
       rules: { type: 'string', multiple: true, default: [] },
       'fail-on': { type: 'string', default: 'high' },
       quiet: { type: 'boolean', short: 'q', default: false },
@@ -128,7 +130,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const rules = await RuleSet.load(values.rules);
   let hashes;
   try {
-    hashes = await loadHashLists(values.hashes);
+    hashes = await loadHashLists(values.hashes, { bundled: !values['no-bundled-hashes'] });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

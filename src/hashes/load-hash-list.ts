@@ -1,93 +1,121 @@
 /**
- * Reads the hash lists a user gives with --hashes into one in-memory lookup. Lists
- * are read as streams, line by line, so a list of millions of digests never sits in
- * memory as one string. Two line formats, told apart per line:
- *
- *   <hex digest> [name]          md5sum/sha1sum/sha256sum output or a bare list; the
- *                                algorithm follows from the length (32, 40, 64 digits)
- *   <hex digest>:<size>:<name>   ClamAV .hdb (MD5) / .hsb (SHA-1, SHA-256); size may be
- *                                "*" (any size), trailing ":<flevel>" fields are allowed
- *
- * "#" starts a comment line; blank lines are skipped. Anything else is an error naming
- * the file and line: a typo in a list must not silently shrink it.
+ * Reads the hash lists a scan uses into one in-memory lookup: minescan's bundled list
+ * of published miner hashes (unless turned off) and the lists a user gives with
+ * --hashes. Lists are read as streams, line by line, so a MalwareBazaar dump of a
+ * million rows never sits in memory as one string; the formats are described in
+ * hash-list-formats.ts and recognised per file. A line that fits no format is an error
+ * naming the file and line: a typo in a list must not silently shrink it.
  */
 import { createReadStream } from 'node:fs';
 import type { HashEntry, HashLookup } from './hash-list.js';
 import { EMPTY_HASH_LIST } from './empty-hash-list.js';
+import { HashListError } from './hash-list-error.js';
+import { HashListParser, algorithmOfLength, type Algorithm, type ListedSample } from './hash-list-formats.js';
+import { BUNDLED_HASH_LIST_LABEL, bundledHashListPath } from './bundled-hash-list.js';
 
-type Algorithm = HashEntry['algorithm'];
+export { HashListError } from './hash-list-error.js';
 
-const ALGORITHM_BY_LENGTH: Record<number, Algorithm> = { 32: 'md5', 40: 'sha1', 64: 'sha256' };
 /** No list line is anywhere near this long; a longer one means the file is not a list. */
 const MAX_LINE_BYTES = 64 * 1024;
-const MAX_QUOTED_LINE = 80;
+/** Distinct (name, source, size, reference) records shared between rows; past this each row keeps its own. */
+const MAX_SHARED_LISTINGS = 100_000;
 
-export class HashListError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    message: string,
-  ) {
-    super(`hash list ${file}${line !== undefined ? `:${line}` : ''}: ${message}`);
-    this.name = 'HashListError';
-  }
+export interface LoadHashListsOptions {
+  /** Include the bundled list of published miner hashes (default true; --no-bundled-hashes turns it off). */
+  bundled?: boolean;
 }
 
-/** Digests of every list, first list first; an empty file list gives the empty lookup. */
-export async function loadHashLists(files: string[]): Promise<HashLookup> {
-  if (files.length === 0) return EMPTY_HASH_LIST;
+/** Digests of every list, bundled list first; no lists at all gives the empty lookup. */
+export async function loadHashLists(files: string[], options: LoadHashListsOptions = {}): Promise<HashLookup> {
+  const bundled = options.bundled ?? true;
+  if (files.length === 0 && !bundled) return EMPTY_HASH_LIST;
   const list = new InMemoryHashList();
-  for (const file of files) await readHashList(file, list);
+  if (bundled) await readHashList(bundledHashListPath(), list, { label: BUNDLED_HASH_LIST_LABEL, fromUser: false });
+  for (const file of files) await readHashList(file, list, { label: file, fromUser: true });
   return list;
 }
 
-/** Keyed by digest (lower-case hex); a digest several lists name keeps every entry, for the size check. */
+/** What a list says about a digest, without the digest: one record serves every digest of a row. */
+interface Listing {
+  name?: string;
+  size?: number;
+  source: string;
+  reference?: string;
+}
+
+/**
+ * Keyed by digest (lower-case hex, whose length gives the algorithm); a digest several
+ * lists name keeps every listing, for the size check.
+ */
 class InMemoryHashList implements HashLookup {
-  private readonly entries = new Map<string, HashEntry | HashEntry[]>();
+  private readonly entries = new Map<string, Listing | Listing[]>();
   private readonly used = new Set<Algorithm>(['md5', 'sha256']);
+  private readonly shared = new Map<string, Listing>();
   private count = 0;
+  private fromUser = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  get userDigests(): number {
+    return this.fromUser;
   }
 
   get algorithms(): ReadonlySet<Algorithm> {
     return this.used;
   }
 
-  add(entry: HashEntry): void {
-    this.count++;
-    this.used.add(entry.algorithm);
-    const prior = this.entries.get(entry.digest);
-    if (prior === undefined) this.entries.set(entry.digest, entry);
-    else if (Array.isArray(prior)) prior.push(entry);
-    else this.entries.set(entry.digest, [prior, entry]);
+  add(sample: ListedSample, source: string, fromUser: boolean): void {
+    const listing = this.listing(sample, source);
+    for (const digest of sample.digests) {
+      this.count++;
+      if (fromUser) this.fromUser++;
+      this.used.add(algorithmOfLength(digest.length)!);
+      const prior = this.entries.get(digest);
+      if (prior === undefined) this.entries.set(digest, listing);
+      else if (Array.isArray(prior)) prior.push(listing);
+      else this.entries.set(digest, [prior, listing]);
+    }
   }
 
   lookup(digests: { md5?: string; sha1?: string; sha256?: string }, size?: number): HashEntry | undefined {
     for (const algorithm of ['sha256', 'sha1', 'md5'] as const) {
       const digest = digests[algorithm]?.toLowerCase();
-      if (!digest) continue;
+      if (!digest || algorithmOfLength(digest.length) !== algorithm) continue;
       const found = this.entries.get(digest);
       if (found === undefined) continue;
-      for (const entry of Array.isArray(found) ? found : [found]) {
-        if (entry.algorithm !== algorithm) continue;
+      for (const listing of Array.isArray(found) ? found : [found]) {
         // ClamAV semantics: a stated size must match too; "*" (undefined) matches any size.
-        if (entry.size !== undefined && size !== undefined && entry.size !== size) continue;
-        return entry;
+        if (listing.size !== undefined && size !== undefined && listing.size !== size) continue;
+        return { algorithm, digest, ...listing };
       }
     }
     return undefined;
   }
+
+  /** Rows of a dump mostly repeat a few names ("Mirai", "XMRig"): they share one record. */
+  private listing(sample: ListedSample, source: string): Listing {
+    const listing: Listing = { source };
+    if (sample.name !== undefined) listing.name = sample.name;
+    if (sample.size !== undefined) listing.size = sample.size;
+    if (sample.reference !== undefined) listing.reference = sample.reference;
+    const key = [sample.name ?? '', sample.size ?? '', source, sample.reference ?? ''].join('\0');
+    const known = this.shared.get(key);
+    if (known) return known;
+    if (this.shared.size < MAX_SHARED_LISTINGS) this.shared.set(key, listing);
+    return listing;
+  }
 }
 
-async function readHashList(file: string, list: InMemoryHashList): Promise<void> {
+async function readHashList(file: string, list: InMemoryHashList, how: { label: string; fromUser: boolean }): Promise<void> {
+  const parser = new HashListParser(file);
   let lineNo = 0;
   try {
     for await (const raw of lines(createReadStream(file), file)) {
       lineNo++;
-      const entry = parseHashLine(raw.toString('utf8'), file, lineNo);
-      if (entry) list.add(entry);
+      const sample = parser.parse(raw.toString('utf8'), lineNo);
+      if (sample) list.add(sample, how.label, how.fromUser);
     }
   } catch (err) {
     if (err instanceof HashListError) throw err;
@@ -123,35 +151,4 @@ async function* lines(stream: AsyncIterable<Buffer>, file: string): AsyncGenerat
 
 function tooLong(file: string, line: number): HashListError {
   return new HashListError(file, line, `line longer than ${MAX_LINE_BYTES} bytes: this is not a hash list`);
-}
-
-/** One entry, or undefined for a blank or comment line. Exported for the tests. */
-export function parseHashLine(raw: string, file: string, lineNo: number): HashEntry | undefined {
-  const line = raw.replace(/\r$/, '').trim();
-  if (line === '' || line.startsWith('#')) return undefined;
-  const bad = (why: string): never => {
-    const shown = line.length > MAX_QUOTED_LINE ? `${line.slice(0, MAX_QUOTED_LINE)}…` : line;
-    throw new HashListError(file, lineNo, `${why}: ${JSON.stringify(shown)}`);
-  };
-  const algorithmOf = (hex: string): Algorithm =>
-    ALGORITHM_BY_LENGTH[hex.length] ??
-    bad(`a digest of ${hex.length} hex digits is neither MD5 (32), SHA-1 (40) nor SHA-256 (64)`);
-
-  const clam = /^([0-9A-Fa-f]+):(\d+|\*):([^:]+)((?::\d*)*)$/.exec(line);
-  if (clam) {
-    const [, hex, size, name] = clam as unknown as [string, string, string, string];
-    const entry: HashEntry = { algorithm: algorithmOf(hex), digest: hex.toLowerCase(), name: name.trim(), source: file };
-    if (size !== '*') entry.size = Number(size);
-    if (!entry.name) bad('a ClamAV entry needs a name');
-    return entry;
-  }
-  // "*" before a name is the binary-mode marker of md5sum/sha256sum output.
-  const plain = /^([0-9A-Fa-f]+)(?:\s+\*?(.*))?$/.exec(line);
-  if (plain) {
-    const [, hex, name] = plain as unknown as [string, string, string | undefined];
-    const entry: HashEntry = { algorithm: algorithmOf(hex), digest: hex.toLowerCase(), source: file };
-    if (name?.trim()) entry.name = name.trim();
-    return entry;
-  }
-  return bad('expected "<md5|sha1|sha256> [name]" or ClamAV "<hash>:<size>:<name>"');
 }

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { HashListError, loadHashLists } from '../../src/hashes/load-hash-list.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 
+/** The user's lists alone, without the bundled list, so counts are the test's own. */
+const load = (files: string[]) => loadHashLists(files, { bundled: false });
+
 const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
 const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -25,8 +28,8 @@ describe('loadHashLists', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('gives the empty lookup without files', async () => {
-    expect(await loadHashLists([])).toBe(EMPTY_HASH_LIST);
+  it('gives the empty lookup without files and without the bundled list', async () => {
+    expect(await load([])).toBe(EMPTY_HASH_LIST);
   });
 
   it('reads plain digests of each length, with and without names, comments and blank lines', async () => {
@@ -34,7 +37,7 @@ describe('loadHashLists', () => {
       'plain.txt',
       `# miners\n\n${MD5.toUpperCase()}  XMRig.sample\r\n${SHA1}\n${SHA256} *kdevtmpfsi\n   \n# end\n`,
     );
-    const list = await loadHashLists([file]);
+    const list = await load([file]);
     expect(list.size).toBe(3);
     expect([...list.algorithms].sort()).toEqual(['md5', 'sha1', 'sha256']);
     expect(list.lookup({ md5: MD5 })).toEqual({ algorithm: 'md5', digest: MD5, name: 'XMRig.sample', source: file });
@@ -46,7 +49,7 @@ describe('loadHashLists', () => {
   it('reads ClamAV .hdb and .hsb lines and honours the stated size', async () => {
     const hdb = await write('miners.hdb', `${MD5}:1234:Unix.Coinminer.Kinsing-1\n${OTHER_MD5}:*:Unix.Coinminer.Any-2:73\n`);
     const hsb = await write('miners.hsb', `${SHA256}:99:Unix.Trojan.Skidmap-3\n`);
-    const list = await loadHashLists([hdb, hsb]);
+    const list = await load([hdb, hsb]);
     expect(list.size).toBe(3);
     expect(list.algorithms.has('sha1')).toBe(false);
     expect(list.lookup({ md5: MD5 }, 1234)).toMatchObject({ name: 'Unix.Coinminer.Kinsing-1', size: 1234, source: hdb });
@@ -59,7 +62,7 @@ describe('loadHashLists', () => {
   it('keeps every entry for a digest two lists name, so a size mismatch in one does not hide the other', async () => {
     const a = await write('a.hdb', `${MD5}:10:Sized\n`);
     const b = await write('b.txt', `${MD5} Unsized\n`);
-    const list = await loadHashLists([a, b]);
+    const list = await load([a, b]);
     expect(list.lookup({ md5: MD5 }, 10)?.name).toBe('Sized');
     expect(list.lookup({ md5: MD5 }, 11)?.name).toBe('Unsized');
   });
@@ -68,7 +71,7 @@ describe('loadHashLists', () => {
     const lines: string[] = [];
     for (let i = 0; i < 50_000; i++) lines.push(`${i.toString(16).padStart(32, '0')} entry-${i}`);
     const file = await write('big.txt', lines.join('\n'));
-    const list = await loadHashLists([file]);
+    const list = await load([file]);
     expect(list.size).toBe(50_000);
     expect(list.lookup({ md5: (49_999).toString(16).padStart(32, '0') })?.name).toBe('entry-49999');
     expect(list.lookup({ md5: (12_345).toString(16).padStart(32, '0') })?.name).toBe('entry-12345');
@@ -81,7 +84,7 @@ describe('loadHashLists', () => {
     ['a ClamAV line with a bad size', `${MD5}:12k:name\n`, 1, /expected/],
   ])('rejects %s, naming the file and line', async (_what, text, line, msg) => {
     const file = await write('bad.txt', text);
-    const err = await loadHashLists([file]).catch((e: unknown) => e);
+    const err = await load([file]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HashListError);
     expect((err as HashListError).file).toBe(file);
     expect((err as HashListError).line).toBe(line);
@@ -91,8 +94,8 @@ describe('loadHashLists', () => {
 
   it('rejects a missing file and a binary file with a clear message', async () => {
     const missing = path.join(dir, 'nope.txt');
-    await expect(loadHashLists([missing])).rejects.toThrow(`hash list ${missing}: cannot be read`);
+    await expect(load([missing])).rejects.toThrow(`hash list ${missing}: cannot be read`);
     const junk = await write('junk.bin', Buffer.alloc(200_000, 0x41));
-    await expect(loadHashLists([junk])).rejects.toThrow(/line longer than/);
+    await expect(load([junk])).rejects.toThrow(/line longer than/);
   });
 });
