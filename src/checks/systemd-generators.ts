@@ -1,0 +1,118 @@
+/**
+ * The systemd generators check. systemd.generator(7): at boot and at every
+ * `daemon-reload`, systemd runs every executable in the generator directories, as root
+ * and before any unit starts, and loads the units they write to /run/systemd/generator*.
+ * A generator is therefore a unit factory that leaves no unit file on disk.
+ *
+ * Directories (system, user and environment generators): /run/systemd/*-generators,
+ * /etc/systemd/*-generators, /usr/local/lib/systemd/*-generators,
+ * /usr/lib/systemd/*-generators and /lib/systemd/*-generators, in that order: the first
+ * file of a name is the one systemd runs, and a link to /dev/null masks the name. Packages install generators under /usr/lib only, so an
+ * unpackaged one in /etc, /usr/local or /run is high; an unpackaged one under /usr/lib is
+ * medium (and not judged at all without a package database). Script generators are also
+ * scanned with the shared command-line rules (scope script); every generator is recorded
+ * as started for the hash check.
+ */
+import type { Check, CheckContext } from '../engine/check.js';
+import { basename } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { listDir } from './systemd-units.js';
+
+const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
+const LOCAL_BASES = ['/run/systemd', '/etc/systemd', '/usr/local/lib/systemd'];
+const PACKAGE_BASES = ['/usr/lib/systemd', '/lib/systemd'];
+const MAX_FILE_BYTES = 1 << 20;
+const CATEGORY = 'persistence/systemd-generator';
+
+export const systemdGeneratorsCheck: Check = {
+  id: 'systemd-generators',
+  description: 'systemd generators: programs systemd runs as root at every boot and daemon-reload',
+  paths: [...LOCAL_BASES, ...PACKAGE_BASES].flatMap((b) => KINDS.map((k) => `${b}/${k}/*`)),
+  async run(ctx) {
+    const seen = new Set<string>();
+    for (const kind of KINDS) {
+      // systemd runs one generator per name: the first in search order; a /dev/null link masks it.
+      const names = new Set<string>();
+      for (const base of [...LOCAL_BASES, ...PACKAGE_BASES]) {
+        for (const entry of await listDir(ctx, `${base}/${kind}`)) {
+          if (entry.type === 'directory' || names.has(basename(entry.path))) continue;
+          names.add(basename(entry.path));
+          await checkGenerator(ctx, entry.path, kind, LOCAL_BASES.includes(base), seen);
+        }
+      }
+    }
+  },
+};
+
+async function checkGenerator(ctx: CheckContext, path: string, kind: string, local: boolean, seen: Set<string>): Promise<void> {
+  let real: string;
+  let bytes: Buffer;
+  let mode: number;
+  try {
+    if ((await ctx.vfs.lstat(path)).type === 'symlink' && (await ctx.vfs.readlink(path)) === '/dev/null') return;
+    real = await ctx.vfs.realpath(path);
+    const stat = await ctx.vfs.stat(real);
+    if (stat.type !== 'file') return;
+    mode = stat.mode;
+    bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES });
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
+  }
+  // /lib and /usr/lib are one directory on merged-/usr systems.
+  if (seen.has(real)) return;
+  seen.add(real);
+  ctx.examined(real);
+  // systemd runs only executable files there.
+  if ((mode & 0o111) === 0) return;
+  ctx.started({ path: real, startedBy: `systemd ${kind}` });
+
+  const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
+  const binary = isBinary(bytes);
+  const context = ` (systemd ${kind.replace(/s$/, '')}, run as ${kind.startsWith('user') ? 'each user' : 'root'} at boot and at every daemon-reload)`;
+  const fix = (line: CommandLine | undefined, started: string[]) => generatorFix(ctx, path, real, owner, line, started);
+
+  if (!owner && (local || owner === undefined)) {
+    const rule = local ? 'generator.unpackaged-local' : 'generator.unpackaged';
+    const firstLine = binary ? undefined : scriptLines(bytes.toString('utf8'))[0]?.evidence;
+    ctx.report(
+      ctx.rules.finding(rule, {
+        path: real,
+        evidence: binary ? `${bytes.readUInt32BE(0) === 0x7f454c46 ? 'ELF executable' : 'binary'}, ${bytes.length} bytes read` : `script: ${firstLine ?? '(empty)'}`,
+        category: CATEGORY,
+        vars: { name: basename(path), context, fix: await fix(undefined, []) },
+      }),
+    );
+  }
+  if (binary) return;
+  const file: CommandFile = { scope: 'script', path: real, category: CATEGORY, vars: { context }, fix: (line, started) => fix(line, started) };
+  await scanCommandLines(ctx, file, scriptLines(bytes.toString('utf8')));
+}
+
+async function generatorFix(
+  ctx: CheckContext,
+  path: string,
+  real: string,
+  owner: string | undefined | null,
+  line: CommandLine | undefined,
+  started: string[],
+): Promise<string> {
+  const commands: string[] = [];
+  const unlock = await unlockCommand(ctx, real);
+  if (unlock) commands.push(unlock);
+  if (owner) commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${real} belongs to ${owner}: this restores the packaged file`);
+  else if (owner === null && line && !LOCAL_BASES.some((b) => real.startsWith(`${b}/`))) commands.push(deleteLineCommand(real, line));
+  else commands.push(`rm -f ${[...new Set([path, real])].map(shellQuote).join(' ')}   # no package installed this generator`);
+  commands.push('systemctl daemon-reload   # regenerates /run/systemd/generator*, without what it wrote');
+  commands.push(...(await deleteStartedCommands(ctx, started)));
+  return commands.join('\n');
+}
+
+/** An ELF, or NUL bytes early on: not a script to read as shell. */
+function isBinary(bytes: Buffer): boolean {
+  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
+  return bytes.subarray(0, 4096).includes(0);
+}
