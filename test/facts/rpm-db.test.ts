@@ -224,6 +224,38 @@ describe('RPM package database', () => {
       expect((await readRoot(forMinescan)).files).toEqual(expected);
     });
 
+    it('keeps the main file when the log is junk or a commit frame was altered', async () => {
+      const dir = path.join(scratch, 'bad-wal');
+      await cp(root, dir, { recursive: true });
+      const wal = path.join(dir, 'var/lib/rpm/rpmdb.sqlite-wal');
+      await writeFile(wal, Buffer.alloc(5000, 0x33));
+      const junk = await readRoot(dir);
+      expect(junk.files).toEqual(expected);
+      expectTyped(junk.errors, 'corrupt', /no WAL magic/);
+
+      // A real log whose commit frames are then changed to claim a huge database.
+      const py = [
+        'import sqlite3, shutil, os, sys',
+        'c = sqlite3.connect(sys.argv[1])',
+        'c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA wal_autocheckpoint=0")',
+        'c.execute("DELETE FROM Packages WHERE hnum = (SELECT hnum FROM Name WHERE key = \'oldtool\')"); c.commit()',
+        'shutil.copy(sys.argv[1] + "-wal", sys.argv[2])',
+        'os._exit(0)',
+      ].join('\n');
+      await cp(root, path.join(scratch, 'bad-wal-src'), { recursive: true });
+      await run('python3', ['-c', py, path.join(scratch, 'bad-wal-src/var/lib/rpm/rpmdb.sqlite'), wal]);
+      const log = await readFile(wal);
+      const pageSize = log.readUInt32BE(8);
+      for (let at = 32; at + 24 + pageSize <= log.length; at += 24 + pageSize) {
+        if (log.readUInt32BE(at + 4) !== 0) log.writeUInt32BE(0x7fffffff, at + 4);
+      }
+      await writeFile(wal, log);
+      const huge = await readRoot(dir);
+      // The checksum covers the size field, so SQLite (and minescan) stop at the changed frame.
+      expect(huge.files).toEqual(expected);
+      expect(huge.errors).toEqual([]);
+    });
+
     it('refuses a database too large for memory, and a damaged one, with typed errors', async () => {
       const big = path.join(scratch, 'big/var/lib/rpm');
       await mkdir(big, { recursive: true });
@@ -318,6 +350,18 @@ describe('RPM package database', () => {
       await writeFile(file, wild);
       expectTyped((await readRoot(dir)).errors, 'corrupt', /outside pages/);
 
+      // Bucket pointers that all miss: a bounded number of errors, then a limit error, not one per bucket.
+      const lastPage = good.readUInt32LE(32);
+      expect(lastPage).toBeGreaterThan(100);
+      const missing = Buffer.from(good);
+      missing.writeUInt32LE(lastPage, 72);
+      for (let i = 0; i < 32; i++) missing.writeUInt32LE(0x7fffffff, 96 + i * 4);
+      await writeFile(file, missing);
+      const flood = await readRoot(dir);
+      expect(flood.files).toEqual([]);
+      expect(flood.errors.length).toBe(101);
+      expect((flood.errors[100] as MountfsError).kind).toBe('limit');
+
       await writeFile(file, Buffer.alloc(4096, 0x61));
       expectTyped((await readRoot(dir)).errors, 'corrupt', /no Berkeley DB hash magic/);
     });
@@ -378,11 +422,44 @@ describe('RPM package database', () => {
       expect(parsed.files).toEqual(expected.filter((f) => f.package === 'oldtool'));
     });
 
+    it('reads old-style OLDFILENAMES headers, MD5 when no algorithm is recorded, and flags an unknown algorithm', () => {
+      const old = buildHeader([
+        [1000, 6, 'oldpkg'],
+        [1027, 8, ['/bin/old', '/etc/old.conf']],
+        [1030, 3, [0o100755, 0o100644]],
+        [1035, 8, ['0123456789abcdef0123456789ABCDEF', 'fedcba9876543210fedcba9876543210']],
+        [1037, 4, [0, 1]],
+      ]);
+      expect(parseRpmHeader(old)).toEqual({
+        name: 'oldpkg',
+        digestProblem: undefined,
+        files: [
+          { path: '/bin/old', package: 'oldpkg', config: false, digest: '0123456789abcdef0123456789abcdef', algorithm: 'md5' },
+          { path: '/etc/old.conf', package: 'oldpkg', config: true, digest: 'fedcba9876543210fedcba9876543210', algorithm: 'md5' },
+        ],
+      });
+
+      const sha3 = buildHeader([
+        [1000, 6, 'newpkg'],
+        [1027, 8, ['/bin/new']],
+        [1035, 8, ['ab'.repeat(32)]],
+        [5011, 4, [12]],
+      ]);
+      const parsed = parseRpmHeader(sha3);
+      expect(parsed.files).toEqual([{ path: '/bin/new', package: 'newpkg', config: false }]);
+      expect(parsed.digestProblem?.kind).toBe('unsupported');
+      expect(parsed.digestProblem?.message).toMatch(/algorithm 12/);
+
+      const badHex = buildHeader([[1000, 6, 'x'], [1027, 8, ['/bin/x']], [1035, 8, ['zz'.repeat(16)]]]);
+      expect(() => parseRpmHeader(badHex)).toThrow(/not md5 hex/);
+    });
+
     it('rejects counts and offsets beyond the blob with typed errors', () => {
       const cases: Array<[string, (b: Buffer) => void, RegExp]> = [
         ['index count', (b) => b.writeUInt32BE(0x10000, 0), /65536 index entries/],
         ['data length', (b) => b.writeUInt32BE(b.readUInt32BE(4) + 1, 4), /do not fit/],
-        ['string count', (b) => b.writeUInt32BE(0xffffffff, indexEntry(b, 1117) + 12), /cannot fit|values for/],
+        ['string count', (b) => b.writeUInt32BE(0xffffffff, indexEntry(b, 1117) + 12), /has 4294967295 values/],
+        ['strings past the store', (b) => b.writeUInt32BE(100_000, indexEntry(b, 1117) + 12), /cannot fit/],
         ['string offset', (b) => b.writeUInt32BE(0x7fffffff, indexEntry(b, 1117) + 8), /beyond/],
         ['int32 count', (b) => b.writeUInt32BE(0x3fffffff, indexEntry(b, 1116) + 12), /values for|overrun/],
         ['tag type', (b) => b.writeUInt32BE(4, indexEntry(b, 1035) + 4), /has type 4/],
@@ -433,6 +510,46 @@ describe('RPM package database', () => {
     });
   });
 });
+
+type HeaderValue = string | string[] | number[];
+
+/** A header blob in rpm's layout (index entries, then an aligned data store), for layouts rpm 4.18 no longer writes. */
+function buildHeader(entries: Array<[number, number, HeaderValue]>): Buffer {
+  const index: Buffer[] = [];
+  const store: Buffer[] = [];
+  let size = 0;
+  for (const [tag, type, value] of entries) {
+    const align = type === 3 ? 2 : type === 4 ? 4 : 1;
+    if (size % align) {
+      store.push(Buffer.alloc(align - (size % align)));
+      size += align - (size % align);
+    }
+    let data: Buffer;
+    let count: number;
+    if (type === 3 || type === 4) {
+      const nums = value as number[];
+      data = Buffer.alloc(nums.length * align);
+      nums.forEach((n, i) => (type === 3 ? data.writeUInt16BE(n, i * 2) : data.writeUInt32BE(n, i * 4)));
+      count = nums.length;
+    } else {
+      const strs = typeof value === 'string' ? [value] : (value as string[]);
+      data = Buffer.concat(strs.map((x) => Buffer.from(`${x}\0`)));
+      count = strs.length;
+    }
+    const e = Buffer.alloc(16);
+    e.writeUInt32BE(tag, 0);
+    e.writeUInt32BE(type, 4);
+    e.writeUInt32BE(size, 8);
+    e.writeUInt32BE(count, 12);
+    index.push(e);
+    store.push(data);
+    size += data.length;
+  }
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(entries.length, 0);
+  head.writeUInt32BE(size, 4);
+  return Buffer.concat([head, ...index, ...store]);
+}
 
 /** Every record of an in-memory Berkeley DB file, each value parsed; only typed errors allowed. */
 async function readAll(bytes: Buffer): Promise<void> {

@@ -32,6 +32,8 @@ const H_OFFPAGE = 3;
 
 /** Larger than any rpm header rpm itself would load (hdrchkData allows 256 MiB, real ones are a few MiB). */
 export const MAX_BDB_VALUE_BYTES = 64 * 1024 * 1024;
+/** After this many damaged chains the file is given up: a report needs the first few, not one per page. */
+const MAX_ERRORS = 100;
 
 export interface BdbRecord {
   key: Buffer;
@@ -112,9 +114,18 @@ export class BdbHashReader {
   }
 
   /** Every key/value pair, bucket by bucket; damaged chains go to onError and are skipped. */
-  async *records(onError: (err: MountfsError) => void): AsyncGenerator<BdbRecord> {
+  async *records(report: (err: MountfsError) => void): AsyncGenerator<BdbRecord> {
     this.visited.clear();
+    let errors = 0;
+    const onError = (err: MountfsError): void => {
+      errors++;
+      report(err);
+    };
     for (let bucket = 0; bucket <= this.meta.maxBucket; bucket++) {
+      if (errors >= MAX_ERRORS) {
+        report(limitExceeded(this.structure, `${errors} damaged page chains; buckets ${bucket}..${this.meta.maxBucket} not read`));
+        return;
+      }
       let pageNumber = this.bucketPage(bucket);
       try {
         while (pageNumber !== 0) {

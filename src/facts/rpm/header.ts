@@ -27,6 +27,8 @@ const TYPE = { int16: 3, int32: 4, string: 6, stringArray: 8, i18nString: 9 } as
 /** rpm itself refuses more index entries or a bigger data store (hdrchkTags, hdrchkData). */
 const MAX_INDEX_ENTRIES = 0xffff;
 const MAX_DATA_BYTES = 0x0fffffff;
+/** Far above any real package (the largest hold tens of thousands of files); keeps a hostile count from filling memory. */
+const MAX_VALUES = 1_000_000;
 
 const RPMFILE_CONFIG = 1;
 const RPMFILE_GHOST = 64;
@@ -68,8 +70,7 @@ export function parseRpmHeader(blob: Buffer, structure = 'rpm header', baseOffse
   const flags = header.u32Array(TAG.fileFlags, count);
   const modes = header.u16Array(TAG.fileModes, count);
 
-  const algoValues = header.u32Array(TAG.fileDigestAlgo);
-  const algoValue = algoValues?.[0] ?? 1;
+  const algoValue = header.u32Array(TAG.fileDigestAlgo, 1)?.[0] ?? 1;
   const algorithm = DIGEST_ALGORITHMS[algoValue];
   const digestProblem = digests && !algorithm
     ? unsupported(structure, `package ${name}: file digest algorithm ${algoValue} is not one minescan checks`, baseOffset)
@@ -162,6 +163,7 @@ class HeaderBlob {
     if (!types.includes(e.type)) throw this.error(`tag ${tag} has type ${e.type}`, e);
     if (e.offset >= this.store.length) throw this.error(`tag ${tag} data at ${e.offset} beyond the ${this.store.length}-byte store`, e);
     if (expected !== undefined && e.count !== expected) throw this.error(`tag ${tag} has ${e.count} values for ${expected} files`, e);
+    if (e.count > MAX_VALUES) throw limitExceeded(this.view.structure, `tag ${tag} has ${e.count} values`, this.view.baseOffset + e.at);
     return e;
   }
 
