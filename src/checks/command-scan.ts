@@ -1,14 +1,15 @@
 /**
- * The one scan the cron and services checks run over command lines: content rules of
- * the scope (on comment-free text), base64 payloads decoded one level and rescanned,
- * every started program recorded with ctx.started() and matched against the
- * `started-path` name rules (temporary and hidden directories), and each hit reported
- * with the check's remediation for that line.
+ * The one scan the cron, services and started-scripts checks run over command lines:
+ * content rules of the scope (on comment-free text), base64, hex and reversed payloads
+ * decoded one level and rescanned, every started program recorded with ctx.started()
+ * and matched against the `started-path` name rules (temporary and hidden directories,
+ * miner names), and each hit reported with the check's remediation for that line. A
+ * file that kills miners by name on several lines gets one more finding for the list.
  */
 import type { CheckContext } from '../engine/check.js';
 import type { ContentScope, Rule } from '../rules/types.js';
 import type { TemplateVars } from '../rules/ruleset.js';
-import { findBase64Payloads, matchDecoded } from '../rules/decode.js';
+import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
@@ -85,8 +86,8 @@ export async function scanCommandLines(
       const found = l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : startedByShellLine(l.run.command, vars);
       for (const p of found) started.add(p);
     }
-    for (const payload of findBase64Payloads(l.text)) {
-      const where = `a base64 payload decoded from ${file.path}:${l.line}`;
+    for (const payload of findEncodedPayloads(l.text)) {
+      const where = `${PAYLOAD_NAME[payload.encoding ?? 'base64']} decoded from ${file.path}:${l.line}`;
       const bounded = { ...payload, decoded: payload.decoded.split('\n').map(boundLine).join('\n') };
       for (const d of matchDecoded(ctx.rules, file.scope, file.path, bounded)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
       for (const p of startedByShellLine(payload.decoded)) started.add(p);
@@ -100,6 +101,7 @@ export async function scanCommandLines(
     if (started.size > 0) startedByLine.set(l.line, [...started]);
   }
 
+  await reportKillList(ctx, file, lines, hitsByLine);
   for (const [lineNo, hits] of hitsByLine) {
     const l = byNumber.get(lineNo)!;
     const fix = await file.fix(l, startedByLine.get(lineNo) ?? []);
@@ -116,6 +118,32 @@ export async function scanCommandLines(
     }
   }
   return startedByLine;
+}
+
+const PAYLOAD_NAME = { base64: 'a base64 payload', hex: 'a hex payload', reversed: 'a reversed string' } as const;
+
+/** The rule that kills one miner by name, and the one a file killing several of them one per line gets. */
+const KILL_ONE_MINER = 'command.kill-miner';
+const KILL_MINER_LIST = 'command.kill-miners-lines';
+/** Administrators' cleanup scripts kill one or two; a miner's own script kills a list. */
+const KILL_LIST_LINES = 3;
+
+async function reportKillList(ctx: CheckContext, file: CommandFile, lines: CommandLine[], hitsByLine: Map<number, Hit[]>): Promise<void> {
+  const killing = lines.filter((l) => hitsByLine.get(l.line)?.some((h) => h.rule.id === KILL_ONE_MINER));
+  if (killing.length < KILL_LIST_LINES) return;
+  const first = killing[0]!;
+  ctx.report(
+    ctx.rules.finding(KILL_MINER_LIST, {
+      path: file.path,
+      line: first.line,
+      evidence: killing
+        .slice(0, 5)
+        .map((l) => `${l.line}: ${l.evidence}`)
+        .join('; '),
+      category: file.category,
+      vars: { ...file.vars, ...first.vars, count: killing.length, fix: await file.fix(first, []) },
+    }),
+  );
 }
 
 function boundLine(text: string): string {

@@ -215,6 +215,7 @@ const EXPECTED: Row[] = [
   ['outlaw.x2xi-rsync-command', 'critical', '/etc/cron.d/syslogd', 1, 'outlaw'],
   ['command.started-from-temp', 'high', '/etc/cron.d/syslogd', 1, undefined],
   ['command.miner', 'high', '/etc/cron.d/mine', 3, undefined],
+  ['command.started-miner', 'high', '/etc/cron.d/mine', 3, undefined],
   ['command.download-and-run', 'high', '/etc/cron.hourly/0', 2, undefined],
   ['cron.dropper-gi-sh', 'critical', '/etc/cron.hourly/0', 2, undefined],
   ['cron.hourly-0-download', 'high', '/etc/cron.hourly/0', 2, undefined],
@@ -228,7 +229,7 @@ const EXPECTED: Row[] = [
   ['command.download-and-run', 'high', '/var/spool/cron/crontabs/root', 3, undefined],
   ['cron.dropper-gi-sh', 'critical', '/var/spool/cron/crontabs/root', 3, undefined],
   ['command.download-and-exec', 'high', '/var/spool/cron/admin', 1, undefined],
-  ['command.download-to-temp', 'medium', '/var/spool/cron/admin', 1, undefined],
+  ['command.download-to-temp', 'low', '/var/spool/cron/admin', 1, undefined],
   ['command.started-from-temp', 'high', '/var/spool/cron/admin', 1, undefined],
   ['command.started-from-temp', 'high', '/etc/anacrontab', 3, undefined],
 ];

@@ -209,7 +209,7 @@ const EXPECTED: Row[] = [
   ['aliyun-duns.unit-name', 'critical', '/etc/systemd/system/sysetmd.service', undefined, 'aliyun-duns'],
   ['service.known-bad-name', 'high', '/lib/systemd/system/monero.service', undefined, undefined],
   ['command.started-from-temp', 'high', '/lib/systemd/system/monero.service', 2, undefined],
-  ['command.miner', 'high', '/lib/systemd/system/monero.service', 2, undefined],
+  ['command.started-miner', 'high', '/lib/systemd/system/monero.service', 2, undefined],
   ['service.known-bad-name', 'high', '/etc/systemd/system/cgroupd.service', undefined, undefined],
   ['command.download-and-run', 'high', '/etc/systemd/system/cgroupd.service', 3, undefined],
   ['command.started-from-hidden', 'high', '/etc/systemd/system/cgroupd.service', 4, undefined],
@@ -220,7 +220,7 @@ const EXPECTED: Row[] = [
   ['command.started-from-temp', 'high', '/etc/rc.local', 2, undefined],
   ['command.started-from-temp', 'high', '/etc/init.d/evil', 4, undefined],
   ['command.miner', 'high', '/etc/init.d/evil', 4, undefined],
-  ['command.started-from-hidden', 'high', '/etc/init.d/cron', CRON_INIT_BAD_LINE, undefined],
+  ['command.started-hidden-system-binary', 'high', '/etc/init.d/cron', CRON_INIT_BAD_LINE, undefined],
   ['command.started-from-hidden', 'high', '/etc/inittab', 3, undefined],
   ['command.miner', 'high', '/etc/inittab', 3, undefined],
   ['command.base64-to-shell', 'high', '/etc/rc.d/init.d/netfix', 2, undefined],
@@ -350,7 +350,7 @@ describe('services check', () => {
       'update-rc.d -f evil remove 2>/dev/null || chkconfig --del evil',
       'rm -f /etc/init.d/evil   # no package owns this init script',
     ]);
-    expect(fix('command.started-from-hidden', '/etc/init.d/cron', CRON_INIT_BAD_LINE)[0]).toMatch(/^apt-get install --reinstall cron /);
+    expect(fix('command.started-hidden-system-binary', '/etc/init.d/cron', CRON_INIT_BAD_LINE)[0]).toMatch(/^apt-get install --reinstall cron /);
     expect(fix('command.miner', '/etc/inittab', 3).slice(0, 2)).toEqual([
       "sed -i '3d' /etc/inittab   # deletes line 3: x1:2345:respawn:/usr/lib/.x/kthreadd -o stratum+tcp://pool.example.org:3333",
       'init q   # makes init read inittab again',

