@@ -6,6 +6,11 @@
 import type { Check } from '../engine/check.js';
 import { cronCheck } from './cron.js';
 import { servicesCheck } from './services.js';
+import { userServicesCheck } from './user-services.js';
+import { systemdGeneratorsCheck } from './systemd-generators.js';
+import { atJobsCheck } from './at-jobs.js';
+import { shellStartupCheck } from './shell-startup.js';
+import { udevRulesCheck } from './udev-rules.js';
 import { sshKeysCheck } from './ssh-keys.js';
 import { ldPreloadCheck } from './ld-preload.js';
 import { accountsCheck } from './accounts.js';
@@ -17,6 +22,11 @@ import { hashLookupCheck } from './hash-lookup.js';
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
   servicesCheck,
+  userServicesCheck,
+  systemdGeneratorsCheck,
+  atJobsCheck,
+  shellStartupCheck,
+  udevRulesCheck,
   sshKeysCheck,
   ldPreloadCheck,
   accountsCheck,
