@@ -17,6 +17,7 @@ import { accountsCheck } from './accounts.js';
 import { immutableFilesCheck } from './immutable-files.js';
 import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
+import { minerFilesCheck } from './miner-files.js';
 import { hashLookupCheck } from './hash-lookup.js';
 
 export const ALL_CHECKS: readonly Check[] = [
@@ -33,5 +34,6 @@ export const ALL_CHECKS: readonly Check[] = [
   immutableFilesCheck,
   hijackedCommandsCheck,
   indicatorPathsCheck,
+  minerFilesCheck,
   hashLookupCheck,
 ];
