@@ -11,7 +11,7 @@ import { MountfsError, isNotFound, unsupported } from '../../../mountfs/errors.j
 import type { Vfs } from '../../../mountfs/vfs.js';
 import type { PackageDatabase, PackagedFile } from '../package-db.js';
 import { BdbHashReader, type PageSource } from './bdb-hash.js';
-import { parseRpmHeader } from './header.js';
+import { parseRpmHeader, type RpmPackageFiles } from './header.js';
 import { sqlitePackageBlobs, type PackageBlob } from './sqlite-packages.js';
 
 const DB_DIRS = ['/var/lib/rpm', '/usr/lib/sysimage/rpm'];
@@ -37,7 +37,7 @@ export async function openRpmDatabase(vfs: Vfs, onError: OnError): Promise<Packa
   const chosen = found.reduce((best, c) => (c.mtime > best.mtime ? c : best));
   if (chosen.backend === 'ndb') {
     // ndb (openSUSE/SLE 15.4+) is not read yet: say so rather than report an empty package set.
-    onError(chosen.path, unsupported(`${chosen.path}`, 'rpm ndb package database (Packages.db) is not read by minescan yet'));
+    onError(chosen.path, unsupported(chosen.path, 'rpm ndb package database (Packages.db) is not read by minescan yet'));
     return null;
   }
   return new RpmDatabase(vfs, chosen, onError);
@@ -80,7 +80,7 @@ class RpmDatabase implements PackageDatabase {
   async *files(): AsyncIterable<PackagedFile> {
     try {
       for await (const { hnum, blob } of this.blobs()) {
-        let parsed;
+        let parsed: RpmPackageFiles;
         try {
           parsed = parseRpmHeader(blob, `${this.location} header ${hnum}`);
         } catch (err) {

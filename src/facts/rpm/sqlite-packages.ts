@@ -36,7 +36,7 @@ export async function* sqlitePackageBlobs(vfs: Vfs, path: string, onError: (path
   if (walSize > 0) {
     try {
       const wal = await readBounded(vfs, walPath, MAX_SQLITE_BYTES - main.length);
-      bytes = replayWal(main, wal, `${walPath}`).database;
+      bytes = replayWal(main, wal, walPath).database;
     } catch (err) {
       // The main file alone is still a consistent (older) package set.
       onError(walPath, err);
@@ -51,6 +51,7 @@ export async function* sqlitePackageBlobs(vfs: Vfs, path: string, onError: (path
   } catch (err) {
     throw corrupt(path, `SQLite cannot open it: ${String(err)}`);
   }
+  // SQLite holds its own copy now; let ours go before the blobs are read.
   bytes = Buffer.alloc(0);
   try {
     const statement = prepare(db, path);
