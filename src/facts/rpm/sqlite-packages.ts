@@ -29,14 +29,13 @@ export interface PackageBlob {
 
 /** Reads the database (and its log) into memory, bounded, and yields each package's header blob. */
 export async function* sqlitePackageBlobs(vfs: Vfs, path: string, onError: (path: string, err: unknown) => void): AsyncGenerator<PackageBlob> {
-  const main = await readBounded(vfs, path, MAX_SQLITE_BYTES);
-  let bytes = main;
+  let bytes = await readBounded(vfs, path, MAX_SQLITE_BYTES);
   const walPath = `${path}-wal`;
   const walSize = await vfs.stat(walPath).then((s) => (s.type === 'file' ? s.size : 0), () => 0);
   if (walSize > 0) {
     try {
-      const wal = await readBounded(vfs, walPath, MAX_SQLITE_BYTES - main.length);
-      bytes = replayWal(main, wal, walPath).database;
+      const wal = await readBounded(vfs, walPath, MAX_SQLITE_BYTES - bytes.length);
+      bytes = replayWal(bytes, wal, walPath).database;
     } catch (err) {
       // The main file alone is still a consistent (older) package set.
       onError(walPath, err);
