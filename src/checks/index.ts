@@ -17,6 +17,7 @@ import { accountsCheck } from './accounts.js';
 import { immutableFilesCheck } from './immutable-files.js';
 import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
+import { packageIntegrityCheck } from './package-integrity.js';
 import { minerFilesCheck } from './miner-files.js';
 import { hashLookupCheck } from './hash-lookup.js';
 
@@ -34,6 +35,7 @@ export const ALL_CHECKS: readonly Check[] = [
   immutableFilesCheck,
   hijackedCommandsCheck,
   indicatorPathsCheck,
+  packageIntegrityCheck,
   minerFilesCheck,
   hashLookupCheck,
 ];

@@ -1,26 +1,30 @@
 /**
  * System facts several checks need, read from the scanned root once and shared:
- * the accounts, and which files an installed package owns.
+ * the accounts, the package databases, and which files an installed package owns.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import { parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
 import { PackageOwnership } from '../facts/package-ownership.js';
+import type { PackageDatabase } from '../facts/package-db.js';
+import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from '../facts/package-databases.js';
 
 const ACCOUNT_FILE_LIMIT = 4 << 20;
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */
-export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PackageOwnership.paths];
+export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS];
 
 export class Facts {
   private passwdP?: Promise<Parsed<PasswdEntry>>;
   private shadowP?: Promise<Parsed<ShadowEntry>>;
+  private databasesP?: Promise<PackageDatabase[]>;
+  private managedP?: Promise<ManagedPaths>;
   readonly packages: PackageOwnership;
 
   constructor(
     private readonly vfs: Vfs,
-    onError?: (path: string, err: unknown) => void,
+    private readonly onError: (path: string, err: unknown) => void = () => undefined,
   ) {
-    this.packages = new PackageOwnership(vfs, onError);
+    this.packages = new PackageOwnership(() => this.packageDatabases());
   }
 
   /** /etc/passwd; empty when the file is missing. */
@@ -33,6 +37,18 @@ export class Facts {
   shadow(): Promise<Parsed<ShadowEntry>> {
     this.shadowP ??= this.readText('/etc/shadow').then((t) => parseShadow(t ?? ''));
     return this.shadowP;
+  }
+
+  /** Every package database of the root (dpkg, RPM); empty when it has none. */
+  packageDatabases(): Promise<PackageDatabase[]> {
+    this.databasesP ??= openPackageDatabases(this.vfs, this.onError);
+    return this.databasesP;
+  }
+
+  /** Paths the package tools put in place without a package listing them (diversions, alternatives links). */
+  packageManagedPaths(): Promise<ManagedPaths> {
+    this.managedP ??= this.packageDatabases().then((dbs) => readManagedPaths(this.vfs, dbs, this.onError));
+    return this.managedP;
   }
 
   private async readText(path: string): Promise<string | undefined> {

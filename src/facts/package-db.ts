@@ -17,6 +17,11 @@ export interface PackagedFile {
   algorithm?: PackageDigestAlgorithm;
   /** A configuration file the admin may legitimately change. */
   config: boolean;
+  /**
+   * Where the package's bytes are when another package or the admin diverted the file
+   * (dpkg-divert): `path` then holds something else by design, and this is what to verify.
+   */
+  divertedTo?: string;
 }
 
 export interface PackageDatabase {

@@ -1,0 +1,45 @@
+/**
+ * A regular file in a command directory that no package database owns, judged by its
+ * name first (hidden names, the helpers image builders leave, package-manager
+ * leftovers: name rules in integrity.yaml), then by where it is (/usr/local is the
+ * admin's) and what it is (an ELF program or a script is worth a look; anything else
+ * less). Files the hijacked-commands check reports are left to it.
+ */
+import type { CheckContext } from '../engine/check.js';
+import type { Finding } from '../engine/finding.js';
+import { basename, dirname } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { fileKind, type FileKind } from './integrity-files.js';
+import { placeOf } from './integrity-scope.js';
+
+/** Name rules, the first that matches wins. */
+const BY_NAME = ['integrity.unowned-hidden-system-binary', 'integrity.unowned-known-helper', 'integrity.package-manager-leftover'];
+const LOCAL_RULE = 'integrity.unowned-local-binary';
+const PROGRAM_RULE = 'integrity.unowned-system-binary';
+const OTHER_RULE = 'integrity.unowned-system-file';
+/** hijacked-commands' rules: a moved-aside copy, and a name that must be a compiled program. */
+const MOVED_RULE = 'hijacked-command.moved-original';
+const NOT_ELF_RULE = 'hijacked-command.script-not-elf';
+
+export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Finding | undefined> {
+  let kind: FileKind;
+  try {
+    kind = await fileKind(ctx.vfs, path);
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return undefined;
+  }
+  ctx.examined(path);
+  const name = basename(path);
+  const nameRules = ctx.rules.matchName('command', name);
+  const ids = new Set(nameRules.map((r) => r.id));
+  if (ids.has(MOVED_RULE) || (ids.has(NOT_ELF_RULE) && !kind.elf)) return undefined;
+  const byName = BY_NAME.find((id) => ids.has(id));
+  const rule =
+    byName ?? (placeOf(path) === 'local-command' ? LOCAL_RULE : kind.elf || kind.script ? PROGRAM_RULE : OTHER_RULE);
+  return ctx.rules.finding(rule, {
+    path,
+    evidence: `${path}: ${kind.words}; no installed package owns it`,
+    vars: { kind: kind.words, dir: dirname(path), name },
+  });
+}

