@@ -15,6 +15,11 @@ import { sshKeysCheck } from './ssh-keys.js';
 import { ldPreloadCheck } from './ld-preload.js';
 import { accountsCheck } from './accounts.js';
 import { immutableFilesCheck } from './immutable-files.js';
+import { ldSoConfCheck } from './ld-so-conf.js';
+import { kernelModulesCheck } from './kernel-modules.js';
+import { sudoersCheck } from './sudoers.js';
+import { sshdConfigCheck } from './sshd-config.js';
+import { hostsFileCheck } from './hosts-file.js';
 import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
 import { packageIntegrityCheck } from './package-integrity.js';
@@ -33,6 +38,11 @@ export const ALL_CHECKS: readonly Check[] = [
   ldPreloadCheck,
   accountsCheck,
   immutableFilesCheck,
+  ldSoConfCheck,
+  kernelModulesCheck,
+  sudoersCheck,
+  sshdConfigCheck,
+  hostsFileCheck,
   hijackedCommandsCheck,
   indicatorPathsCheck,
   packageIntegrityCheck,

@@ -13,8 +13,16 @@
  *   refuses it, so it is a mistake or tampering) or, in a user's home, by root (low:
  *   what a root intruder leaves, but also what a careless administrator does).
  *
+ * A key's `command="..."` option is a command line sshd runs through the user's shell
+ * on every login with the key: it goes through the shared command-line scan (scope
+ * ssh-key), with the options and comment of every line, so download-and-run, miner and
+ * temporary-directory rules fire on it while a plain `command="/usr/local/bin/deploy.sh"`
+ * stays in the inventory. The key blob itself is left out of the content rules (random
+ * base64 can look like anything).
+ *
  * Findings are reported on the real file (symlinks resolved), which is the one the
- * remediation's `sed -i` must edit.
+ * remediation's `sed -i` must edit. The sshd-config check reuses openKeyFile and
+ * checkKeyFile for the files an AuthorizedKeysFile directive moves keys to.
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
@@ -23,7 +31,8 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { keygenLine, parseAuthorizedKeys, type AuthorizedKey } from '../facts/authorized-keys.js';
 import { flagWords, unlockPrefix } from './flags.js';
-import { showLine } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { scanCommandLines, type CommandLine } from './command-scan.js';
 
 const KEY_FILES = ['authorized_keys', 'authorized_keys2'];
 /** A key line is under 16 KiB even for an 16384-bit RSA key with options; a MiB holds dozens. */
@@ -73,7 +82,7 @@ export async function loginHomes(ctx: CheckContext): Promise<Home[]> {
   return [...homes.values()];
 }
 
-interface KeyFile {
+export interface KeyFile {
   /** The path as reached from the home. */
   path: string;
   /** The file itself, every symlink resolved. */
@@ -84,7 +93,7 @@ interface KeyFile {
   dirFlags?: InodeFlags;
 }
 
-async function openKeyFile(ctx: CheckContext, path: string): Promise<KeyFile | undefined> {
+export async function openKeyFile(ctx: CheckContext, path: string): Promise<KeyFile | undefined> {
   try {
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return undefined;
@@ -106,9 +115,14 @@ async function openKeyFile(ctx: CheckContext, path: string): Promise<KeyFile | u
   }
 }
 
-async function checkKeyFile(ctx: CheckContext, file: KeyFile, home: Home): Promise<void> {
+/**
+ * Reports every key of the file and what is wrong with it. `home` is the home whose
+ * logins the file controls; without one (a file shared by every account) its owner is
+ * not judged and `who` names the accounts.
+ */
+export async function checkKeyFile(ctx: CheckContext, file: KeyFile, home: Home | undefined, who?: string): Promise<void> {
   const path = file.real;
-  const user = home.users.map((u) => u.name).join(', ');
+  const user = who ?? home?.users.map((u) => u.name).join(', ') ?? 'every account';
   // sed -i writes a new file beside the old one: a locked directory blocks it as much as a locked file.
   const unlock = unlockPrefix(dirname(path), file.dirFlags) + unlockPrefix(path, file.flags);
   const { keys, malformed } = parseAuthorizedKeys(file.text);
@@ -119,10 +133,7 @@ async function checkKeyFile(ctx: CheckContext, file: KeyFile, home: Home): Promi
     for (const rule of ctx.rules.matchName('ssh-key-fingerprint', key.fingerprint)) ctx.report(ctx.rules.finding(rule, input));
     ctx.report(ctx.rules.finding('ssh.authorized-key', input));
   }
-  for (const hit of ctx.rules.matchLines('ssh-key', path, file.text)) {
-    const vars = { user, unlock, fix: deleteLine(unlock, path, hit.line, hit.text) };
-    ctx.report(ctx.rules.finding(hit.rule, { path, line: hit.line, evidence: hit.text, vars, category: CATEGORY }));
-  }
+  await scanKeyLines(ctx, path, user, unlock, keys, malformed);
   for (const m of malformed) {
     const vars = { user, reason: m.reason, unlock, fix: deleteLine(unlock, path, m.line, m.text) };
     ctx.report(ctx.rules.finding('ssh.malformed-line', { path, line: m.line, evidence: m.text, vars, category: CATEGORY }));
@@ -140,7 +151,44 @@ async function checkKeyFile(ctx: CheckContext, file: KeyFile, home: Home): Promi
       }),
     );
   }
-  reportOwner(ctx, file, home, user);
+  if (home) reportOwner(ctx, file, home, user);
+}
+
+/**
+ * The content rules of scope ssh-key over each line with its key blob masked, and each
+ * forced command run as a shell line (its programs recorded as started).
+ */
+async function scanKeyLines(ctx: CheckContext, path: string, user: string, unlock: string, keys: AuthorizedKey[], malformed: { line: number; text: string }[]): Promise<void> {
+  const lines: CommandLine[] = [];
+  for (const key of keys) {
+    const line: CommandLine = { line: key.line, text: key.text.replace(key.base64, '<key>'), evidence: key.text };
+    const command = forcedCommand(key);
+    if (command !== undefined) {
+      line.run = { syntax: 'shell', command };
+      line.vars = { context: ` (forced command of the key ${key.fingerprint}, run at every login as ${user})` };
+    }
+    lines.push(line);
+  }
+  for (const m of malformed) lines.push({ line: m.line, text: m.text, evidence: m.text });
+  lines.sort((a, b) => a.line - b.line);
+  await scanCommandLines(
+    ctx,
+    {
+      scope: 'ssh-key',
+      path,
+      category: CATEGORY,
+      vars: { context: ` (authorized_keys of ${user})`, user, unlock },
+      fix: async (line, started) => [deleteLine(unlock, path, line.line, line.evidence), ...(await deleteStartedCommands(ctx, started))].join('\n'),
+    },
+    lines,
+  );
+}
+
+/** The value of the key's command="..." option with sshd's one escape (\") undone; undefined without one. */
+export function forcedCommand(key: AuthorizedKey): string | undefined {
+  const option = key.options.find((o) => /^command="/i.test(o));
+  if (option === undefined) return undefined;
+  return option.slice('command="'.length, option.endsWith('"') ? -1 : undefined).replace(/\\"/g, '"');
 }
 
 function keyVars(key: AuthorizedKey, user: string, unlock: string, path: string) {

@@ -1,0 +1,80 @@
+/**
+ * Reading the small configuration files the boot-time and login checks look at
+ * (ld.so.conf, modules-load.d, modprobe.d, sudoers, sshd_config, hosts): bounded reads,
+ * include globs resolved inside the scanned root, and who installed a file. Every read
+ * is capped, every include list is capped, and a file that cannot be read becomes an
+ * error entry while the scan goes on.
+ */
+import type { CheckContext } from '../engine/check.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { compileGlob } from '../../mountfs/glob.js';
+
+/** What a configuration file is read up to; any of these files past this is not configuration any more. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Files one include (glob or directory) may add; a directory of thousands of drop-ins is junk. */
+export const MAX_INCLUDED_FILES = 256;
+
+export interface ConfigText {
+  /** The path as named (include, glob hit, fixed place). */
+  path: string;
+  text: string;
+}
+
+/**
+ * The text of a regular file (symlinks followed inside the root), cut at `maxBytes` and
+ * then at the last full line; undefined when it is absent, not a file, or unreadable
+ * (the last reported through ctx.error).
+ */
+export async function readConfigText(ctx: CheckContext, path: string, maxBytes = MAX_CONFIG_BYTES): Promise<ConfigText | undefined> {
+  try {
+    const stat = await ctx.vfs.stat(path);
+    if (stat.type !== 'file') return undefined;
+    const bytes = await ctx.vfs.readFile(path, { maxBytes });
+    ctx.examined(path);
+    let text = bytes.toString('utf8');
+    if (stat.size > bytes.length) {
+      ctx.error(path, new Error(`only the first ${bytes.length} of ${stat.size} bytes were read`));
+      text = text.slice(0, text.lastIndexOf('\n') + 1);
+    }
+    return { path, text };
+  } catch (err) {
+    // Absent files and dangling links configure nothing.
+    if (!isNotFound(err)) ctx.error(path, err);
+    return undefined;
+  }
+}
+
+/** The entries an absolute glob names, sorted (the order ld.so, sudo and sshd read them in), at most MAX_INCLUDED_FILES. */
+export async function globFiles(ctx: CheckContext, glob: string): Promise<string[]> {
+  const matcher = compileGlob(glob);
+  const found: string[] = [];
+  for await (const e of ctx.vfs.walk([glob], { onError: (p, err) => ctx.error(p, err), maxEntries: 100_000 })) {
+    if (e.stat.type === 'directory' || !matcher.matches(e.path)) continue;
+    found.push(e.path);
+    if (found.length > MAX_INCLUDED_FILES) {
+      ctx.error(glob, new Error(`more than ${MAX_INCLUDED_FILES} files: only the first ${MAX_INCLUDED_FILES} were read`));
+      break;
+    }
+  }
+  return found.sort().slice(0, MAX_INCLUDED_FILES);
+}
+
+/**
+ * The package that installed the file (or the file a link leads to); undefined when no
+ * package owns it, null when the image has no package database to ask.
+ */
+export async function packageOwner(ctx: CheckContext, path: string): Promise<string | null | undefined> {
+  const direct = await ctx.facts.packages.owner(path);
+  if (direct !== undefined) return direct;
+  try {
+    const real = await ctx.vfs.realpath(path);
+    return real === path ? undefined : await ctx.facts.packages.owner(real);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Glob metacharacters a path from a configuration file may carry. */
+export function isGlob(path: string): boolean {
+  return /[*?[{]/.test(path);
+}
