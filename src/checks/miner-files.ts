@@ -37,6 +37,12 @@ const TEXT_SAMPLE = 4096;
 const MAX_WALK_ENTRIES = 5_000_000;
 /** Files kept for reading after the walk; the rest are counted and reported. */
 const MAX_CANDIDATES = 500_000;
+/**
+ * The package managers' own databases and caches: thousands of generated text files
+ * whose formats the package checks read. Their visible files get only the ELF test
+ * (head bytes), not the text read; hidden ones are read like any other.
+ */
+const PACKAGE_DATA = /^\/var\/(?:lib\/dpkg|lib\/apt\/lists|cache\/apt|cache\/debconf|lib\/rpm|cache\/dnf|cache\/yum)\/(?:[^.][^/]*\/)*[^./][^/]*$/;
 /** Top-level directories that hold no files on a disk (kernel and device views). */
 const PRUNED_TOP = new Set(['proc', 'sys', 'dev']);
 
@@ -168,7 +174,7 @@ function tier(path: string): number {
 
 async function examine(ctx: CheckContext, c: Candidate, tally: Tally): Promise<void> {
   const configName = isConfigName(c.path);
-  const textLimit = configName ? CONFIG_MAX_BYTES : SMALL_TEXT_MAX_BYTES;
+  const textLimit = PACKAGE_DATA.test(c.path) ? 0 : configName ? CONFIG_MAX_BYTES : SMALL_TEXT_MAX_BYTES;
   let bytes: Buffer;
   let whole = c.size <= textLimit;
   try {
