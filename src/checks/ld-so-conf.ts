@@ -16,9 +16,10 @@
  * when none of its entries fired a rule.
  *
  * Environment: /etc/environment and /etc/security/pam_env.conf (pam_env(8), read at every
- * login) and systemd's system.conf / user.conf with their drop-ins (DefaultEnvironment=,
- * systemd-system.conf(5)) are matched line by line with the same scope; libraries they
- * preload are recorded as started so the hash check looks them up.
+ * login; their LD_PRELOAD is the shell-startup check's) and systemd's system.conf /
+ * user.conf with their drop-ins (DefaultEnvironment=, systemd-system.conf(5)) are matched
+ * line by line with the same scope; libraries they preload are recorded as started so the
+ * hash check looks them up.
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
@@ -39,7 +40,7 @@ const MAX_ENTRIES_PER_FILE = 1024;
 
 export const ldSoConfCheck: Check = {
   id: 'ld-so-conf',
-  description: 'Library directories of /etc/ld.so.conf and ld.so.conf.d, and LD_PRELOAD in /etc/environment or systemd DefaultEnvironment=',
+  description: 'Library directories of /etc/ld.so.conf and ld.so.conf.d; LD_AUDIT and LD_LIBRARY_PATH in /etc/environment, LD_PRELOAD in systemd DefaultEnvironment=',
   paths: [LD_SO_CONF, DROP_INS, ...ENVIRONMENT_FILES, ...SYSTEMD_FILES],
   async run(ctx) {
     const seen = new Set<string>();

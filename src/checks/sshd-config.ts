@@ -10,8 +10,8 @@
  * value).
  *
  * - Directive lines go through the `sshd-config` content rules (sshd.yaml), the first
- *   matching rule reported per line; AuthorizedKeysCommand, AuthorizedPrincipalsCommand
- *   and ForceCommand lines go through the shared command-line scan instead, and an
+ *   matching rule reported per line; AuthorizedKeysCommand, AuthorizedPrincipalsCommand,
+ *   ForceCommand and Subsystem lines go through the shared command-line scan instead, and an
  *   AuthorizedKeysCommand program no package owns is reported at medium.
  * - AuthorizedKeysFile values other than the default are expanded (%h, %u, %U, %%,
  *   relative to each home) and the key files found are read and reported the way the
@@ -33,7 +33,13 @@ const CATEGORY = 'persistence/ssh';
 /** sshd allows 16 levels of Include; real configurations use one. */
 const MAX_INCLUDE_DEPTH = 8;
 const MAX_LINE = 8 * 1024;
-const COMMAND_KEYWORDS = new Set(['authorizedkeyscommand', 'authorizedprincipalscommand', 'forcecommand']);
+const COMMAND_KEYWORDS = new Set(['authorizedkeyscommand', 'authorizedprincipalscommand', 'forcecommand', 'subsystem']);
+const COMMAND_CONTEXT: Record<string, string> = {
+  forcecommand: ' (sshd runs it instead of what the user asks, at every login it applies to)',
+  authorizedkeyscommand: ' (sshd runs it to decide which keys may log in)',
+  authorizedprincipalscommand: ' (sshd runs it to decide which certificate principals may log in)',
+  subsystem: ' (sshd runs it for every client that asks for the subsystem)',
+};
 const DEFAULT_KEY_FILES = new Set(['.ssh/authorized_keys', '.ssh/authorized_keys2', '%h/.ssh/authorized_keys', '%h/.ssh/authorized_keys2']);
 /** Key files read per AuthorizedKeysFile value: one per home, and homes are bounded. */
 const MAX_KEY_FILES = 4096;
@@ -130,8 +136,9 @@ async function scanFile(ctx: CheckContext, path: string, directives: Directive[]
     line: d.line,
     text: d.text,
     evidence: d.text,
-    run: { syntax: d.keyword === 'forcecommand' ? 'shell' : 'exec', command: d.args.join(' ') },
-    vars: { context: d.keyword === 'forcecommand' ? ' (sshd runs it instead of what the user asks, at every login it applies to)' : ' (sshd runs it as its own user to decide who may log in)' },
+    // Subsystem's first argument is the subsystem's name; internal-sftp runs no program.
+    run: { syntax: d.keyword === 'forcecommand' ? 'shell' : 'exec', command: (d.keyword === 'subsystem' ? d.args.slice(1) : d.args).join(' ') },
+    vars: { context: COMMAND_CONTEXT[d.keyword] },
   }));
   if (lines.length > 0) {
     await scanCommandLines(ctx, {

@@ -57,6 +57,8 @@ describe('hosts-file check', () => {
   it('reports blocked security agents and pinned pools, one finding per line naming every host', async () => {
     const result = await scanDirectory(path.join(scratch, 'infected'), [hostsFileCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings)).toEqual(
       [
         'high hosts.security-agent-blocked /etc/hosts:8',

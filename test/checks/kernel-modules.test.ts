@@ -86,6 +86,8 @@ describe('kernel-modules check', () => {
   it('reports rootkit names, unpackaged modules and modprobe commands with exact rules and lines', async () => {
     const result = await scanDirectory(infected, [kernelModulesCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings)).toEqual(
       [
         'high kernel-modules.rootkit-module /etc/modules:3',

@@ -1,7 +1,7 @@
 /**
  * The ld-so-conf check on planted trees: library directories in temporary, hidden, home
  * and unusual places (found through includes, a loop among them), an unpackaged vendor
- * drop-in, LD_PRELOAD in /etc/environment and systemd's DefaultEnvironment=, with exact
+ * drop-in, LD_AUDIT in /etc/environment, LD_PRELOAD in systemd's DefaultEnvironment=, with exact
  * rule ids, lines and severities; Debian's stock files stay silent; hostile files (a
  * huge line, binary junk, a deep include chain) end quickly.
  */
@@ -48,7 +48,7 @@ describe('ld-so-conf check', () => {
     await put(infected, 'var/tmp/more.conf', '/home/bob/lib\n/srv/lib=libc6\n/usr/lib/.hid\n/usr/lib/mysql\n');
     await put(infected, 'etc/ld.so.conf.d/loop.conf', 'include /etc/ld.so.conf\n');
     await put(infected, 'etc/ld.so.conf.d/cuda.conf', '/usr/local/cuda/lib64\n');
-    await put(infected, 'etc/environment', 'PATH="/usr/local/sbin:/usr/bin"\nLD_PRELOAD=/usr/lib/.lib/libx.so\n#LD_PRELOAD=/commented.so\n');
+    await put(infected, 'etc/environment', 'PATH="/usr/local/sbin:/usr/bin"\nLD_PRELOAD=/usr/lib/.lib/libx.so\n#LD_AUDIT=/commented.so\nLD_AUDIT=/usr/lib/.lib/libaudit.so\n');
     await put(infected, 'etc/systemd/system.conf', '[Manager]\n#DefaultEnvironment=\nDefaultEnvironment="LD_PRELOAD=/lib/x86_64-linux-gnu/libz.so.9" FOO=1\n');
     await put(infected, 'etc/systemd/system.conf.d/10-path.conf', '[Manager]\nDefaultEnvironment=LD_LIBRARY_PATH=/opt/app/lib\n');
 
@@ -64,7 +64,7 @@ describe('ld-so-conf check', () => {
     // A chain deeper than the include limit: every file includes the next.
     for (let i = 0; i < 40; i++) await put(hostile, `etc/ld.so.conf.d/c${i}.conf`, `include /etc/chain/c${i + 1}.conf\n`);
     for (let i = 0; i < 40; i++) await put(hostile, `etc/chain/c${i}.conf`, `include /etc/chain/c${i + 1}.conf\n/usr/lib/c${i}\n`);
-    await put(hostile, 'etc/environment', `LD_PRELOAD=${'/x'.repeat(200_000)}\n`);
+    await put(hostile, 'etc/environment', `LD_AUDIT=${'/x'.repeat(200_000)}\n`);
   });
   afterAll(async () => {
     if (scratch) await removeScratchDir(scratch);
@@ -73,6 +73,8 @@ describe('ld-so-conf check', () => {
   it('reports each planted library directory and preload with its rule, line and severity', async () => {
     const result = await scanDirectory(infected, [ldSoConfCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings)).toEqual(
       [
         'high linker.library-dir-in-temp /etc/ld.so.conf.d/zz-sys.conf:2',
@@ -82,7 +84,8 @@ describe('ld-so-conf check', () => {
         'high linker.library-dir-unusual /var/tmp/more.conf:2',
         'high linker.library-dir-hidden /var/tmp/more.conf:3',
         'low linker.unpackaged-drop-in /etc/ld.so.conf.d/cuda.conf',
-        'high linker.environment-preload /etc/environment:2',
+        // LD_PRELOAD on line 2 is the shell-startup check's.
+        'high linker.environment-audit /etc/environment:4',
         'high linker.systemd-default-preload /etc/systemd/system.conf:3',
         'medium linker.environment-library-path /etc/systemd/system.conf.d/10-path.conf:2',
       ].sort(),
@@ -93,9 +96,9 @@ describe('ld-so-conf check', () => {
     expect(temp.remediation).toMatch(/^sed -i '2d' \/etc\/ld\.so\.conf\.d\/zz-sys\.conf   # deletes line 2: \/tmp\/\.x\nldconfig/);
     const shm = result.findings.find((f) => f.line === 3 && f.path.endsWith('zz-sys.conf'))!;
     expect(shm.message).toContain('/dev/shm/lib');
-    const env = result.findings.find((f) => f.rule === 'linker.environment-preload')!;
-    expect(env.message).toContain('sets LD_PRELOAD');
-    expect(env.remediation).toContain("sed -i '2d' /etc/environment");
+    const env = result.findings.find((f) => f.rule === 'linker.environment-audit')!;
+    expect(env.message).toContain('sets LD_AUDIT');
+    expect(env.remediation).toContain("sed -i '4d' /etc/environment");
     const systemd = result.findings.find((f) => f.rule === 'linker.systemd-default-preload')!;
     expect(systemd.remediation).toContain('systemctl daemon-reexec');
   });
@@ -130,6 +133,6 @@ describe('ld-so-conf check', () => {
     // The chain stops at the include limit: c0..c6 of /etc/chain are read from the drop-ins' depth.
     const chained = result.findings.filter((f) => f.path.startsWith('/etc/chain/'));
     expect(chained).toEqual([]);
-    expect(result.findings.filter((f) => f.rule === 'linker.environment-preload').map((f) => f.line)).toEqual([1]);
+    expect(result.findings.filter((f) => f.rule === 'linker.environment-audit').map((f) => f.line)).toEqual([1]);
   });
 });

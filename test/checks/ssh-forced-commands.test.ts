@@ -57,6 +57,8 @@ describe('forced commands of authorized keys', () => {
   it('fires the shared command rules on forced commands and leaves a deploy key at info', async () => {
     const result = await scanDirectory(path.join(scratch, 'root'), [sshKeysCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings.filter((f) => f.rule !== 'ssh.authorized-key'))).toEqual(
       [
         'high command.download-and-run /root/.ssh/authorized_keys:2',

@@ -1,7 +1,8 @@
 /**
  * The sshd-config check on planted trees: AuthorizedKeysFile moved to a temporary, a
  * hidden and a shared path (and the keys in those files read and reported), an
- * unpackaged AuthorizedKeysCommand, a downloading ForceCommand inside a Match block,
+ * unpackaged AuthorizedKeysCommand, a downloading ForceCommand inside a Match block, a
+ * Subsystem started from /dev/shm,
  * empty passwords and root password logins, an Include loop; a central key directory and
  * Debian's stock file stay below medium; hostile files end quickly.
  */
@@ -80,7 +81,7 @@ describe('sshd-config check', () => {
         '',
       ].join('\n'),
     );
-    await put(infected, 'etc/ssh/sshd_config.d/20-more.conf', 'AuthorizedKeysFile "/etc/keys"\n');
+    await put(infected, 'etc/ssh/sshd_config.d/20-more.conf', 'AuthorizedKeysFile "/etc/keys"\nSubsystem backup /dev/shm/.s/sftp -l INFO\n');
     await put(infected, 'etc/ssh/sshd_config.d/30-loop.conf', 'Include /etc/ssh/sshd_config\n');
     await put(infected, 'usr/local/libexec/keys', '#!/bin/sh\ncat /var/tmp/.k/all\n');
     await put(infected, 'var/tmp/.k/root', `${key}\n`);
@@ -103,6 +104,8 @@ describe('sshd-config check', () => {
   it('reports each planted directive once and reads the keys of moved key files', async () => {
     const result = await scanDirectory(infected, [sshdConfigCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings)).toEqual(
       [
         'high sshd.keys-file-in-temp /etc/ssh/sshd_config.d/10-tuning.conf:2',
@@ -112,6 +115,7 @@ describe('sshd-config check', () => {
         'high sshd.keys-file-hidden /etc/ssh/sshd_config.d/10-tuning.conf:8',
         'high command.download-and-run /etc/ssh/sshd_config.d/10-tuning.conf:9',
         'high sshd.keys-file-shared /etc/ssh/sshd_config.d/20-more.conf:1',
+        'high command.started-from-temp /etc/ssh/sshd_config.d/20-more.conf:2',
         // The keys in the moved files, reported as the ssh-keys check reports them.
         'info ssh.authorized-key /var/tmp/.k/root:1',
         'info ssh.authorized-key /usr/share/.cache/keys:1',

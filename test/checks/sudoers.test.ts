@@ -113,6 +113,8 @@ describe('sudoers check', () => {
   it('reports each planted grant once, most severe first, with exact lines', async () => {
     const result = await scanDirectory(infected, [sudoersCheck]);
     expect(result.errors).toEqual([]);
+    // Every template variable was filled.
+    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
     expect(summary(result.findings)).toEqual(
       [
         'high sudoers.all-to-odd-account /etc/sudoers.d/90-sys:2',
