@@ -1,0 +1,238 @@
+/**
+ * The started-scripts check: what is inside the scripts persistence points start. A
+ * crontab line that runs /usr/local/bin/update.sh looks harmless; the `curl | sh` is in
+ * the script, or in a script that script starts. Every file the persistence checks
+ * recorded with ctx.started() is read, when it is a text script, and its lines go
+ * through the shared command-line scan (command-scan.ts) in the `script` scope, so the
+ * same behaviour rules fire there, reported at the script's own path and line with who
+ * starts it. What a script starts is recorded in turn (startedBy "script:line") and
+ * followed, level by level, to a bounded depth and count; each file is scanned once.
+ *
+ * Left out: files a package owns (package integrity is another check's question), and
+ * the scripts other checks already read whole (cron.daily and friends, init.d, rc.local,
+ * rc?.d, and whatever a check recorded as started without a line, such as systemd
+ * generators), which would otherwise be reported twice.
+ *
+ * A text script is what the kernel or a shell would run as one: a "#!" line (execve(2)),
+ * or text with no NUL byte in its first 4 KiB (a shell runs a file without "#!" itself).
+ * Scripts for other interpreters (python, perl...) are matched by the content rules but
+ * not read as shell, so no "started program" is made up from their syntax.
+ */
+import type { Check, CheckContext, StartedFile } from '../engine/check.js';
+import { isNotFound } from '../../mountfs/errors.js';
+import { basename } from '../../mountfs/path.js';
+import { compileGlob } from '../../mountfs/glob.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { stripShellComment } from './shell-lexer.js';
+
+/** Levels of "started by" followed: a script a persistence line starts is level 1. */
+const MAX_DEPTH = 4;
+/** Scripts scanned per filesystem, and distinct started paths looked up: hostile chains stay bounded. */
+const MAX_SCRIPTS = 256;
+const MAX_ENTRIES = 4096;
+/** Scripts are read up to here; a longer one is scanned on its first MiB. */
+const MAX_SCRIPT_BYTES = 1 << 20;
+/** The first bytes every source keeps, also single-pass archives: enough to tell an ELF from a script. */
+const HEAD_BYTES = 64;
+const TEXT_PROBE_BYTES = 4096;
+const CATEGORY = 'persistence/script';
+/** Starters named in a message; the rest are counted. */
+const SHOWN_STARTERS = 3;
+
+/** Scripts the cron and services checks read as a whole. */
+const SCANNED_BY_OTHER_CHECKS = [
+  '/etc/cron.hourly/*',
+  '/etc/cron.daily/*',
+  '/etc/cron.weekly/*',
+  '/etc/cron.monthly/*',
+  '/etc/rc.local',
+  '/etc/init.d/*',
+  '/etc/rc.d/*',
+  '/etc/rc.d/*/*',
+  '/etc/rc[0-6S].d/*',
+].map(compileGlob);
+
+/** "path:line": a line of a file starts it. */
+const LINE_STARTER = /^\/.*:\d+$/;
+const SHELLS = /^(?:ba|da|z|k|mk|a|y|pdk)?sh$|^busybox$/;
+const NOT_SHELL_EXTENSIONS = /\.(?:py|pl|pm|rb|php|js|mjs|lua|tcl)$/;
+
+export const startedScriptsCheck: Check = {
+  id: 'started-scripts',
+  description: 'Scripts that persistence points start, and the scripts those start, scanned with the command-line rules',
+  // Which files are started is known only after the persistence checks ran, so nothing
+  // can be declared: like the hash check, this relies on what sources read only once
+  // keep anyway (every executable "#!" script up to 256 KiB, and the first 64 bytes of
+  // every other file, enough to skip binaries). A non-executable script run as `sh FILE`
+  // from such a source cannot be read; that is reported as an error, not passed over.
+  paths: [],
+  async run(ctx) {
+    const scripts = new Map<string, ScriptInfo>();
+    let level: StartedFile[] = ctx.startedFiles();
+    let entries = 0;
+    let scanned = 0;
+    const resolved = new Map<string, string | undefined>();
+    for (let depth = 1; level.length > 0; depth++) {
+      if (depth > MAX_DEPTH) {
+        ctx.error(undefined, new Error(`started-scripts: scripts started ${MAX_DEPTH} levels deep were scanned; ${level.length} started files below that were not followed`));
+        return;
+      }
+      const before = ctx.startedFiles().length;
+      const batch = new Map<string, ScriptInfo>();
+      for (const started of level) {
+        if (!resolved.has(started.path)) {
+          if (++entries > MAX_ENTRIES) break;
+          resolved.set(started.path, await resolveFile(ctx, started.path));
+        }
+        const real = resolved.get(started.path);
+        if (real === undefined) continue;
+        const known = scripts.get(real) ?? batch.get(real);
+        if (known) {
+          if (!known.startedBy.includes(started.startedBy)) known.startedBy.push(started.startedBy);
+          known.writtenAs.add(started.path);
+          continue;
+        }
+        batch.set(real, { path: real, writtenAs: new Set([started.path, real]), startedBy: [started.startedBy] });
+      }
+      for (const info of batch.values()) {
+        if (scanned >= MAX_SCRIPTS) {
+          ctx.error(undefined, new Error(`started-scripts: stopped after ${MAX_SCRIPTS} scripts`));
+          return;
+        }
+        scripts.set(info.path, info);
+        if (await scanStartedScript(ctx, info, scripts)) scanned++;
+      }
+      level = ctx.startedFiles().slice(before);
+    }
+  },
+};
+
+interface ScriptInfo {
+  /** Real path (symlinks resolved inside the root). */
+  path: string;
+  /** Every spelling it was started as, for the package question. */
+  writtenAs: Set<string>;
+  /** "path:line" (or a check's description) of each place that starts it. */
+  startedBy: string[];
+}
+
+async function resolveFile(ctx: CheckContext, path: string): Promise<string | undefined> {
+  if (!path.startsWith('/')) return undefined;
+  try {
+    const real = await ctx.vfs.realpath(path);
+    return (await ctx.vfs.stat(real)).type === 'file' ? real : undefined;
+  } catch (err) {
+    // A persistence line naming a file that is gone is common (cleaned up, or never dropped).
+    if (!isNotFound(err)) ctx.error(path, err);
+    return undefined;
+  }
+}
+
+/** Scans one script; false when it is not one to scan here. */
+async function scanStartedScript(ctx: CheckContext, info: ScriptInfo, scripts: Map<string, ScriptInfo>): Promise<boolean> {
+  if (SCANNED_BY_OTHER_CHECKS.some((g) => g.matches(info.path))) return false;
+  // A file a check recorded as started whole ("run-parts /etc/cron.daily", "systemd generator"),
+  // not by a line, is a file that check reads itself.
+  if (info.startedBy.some((by) => !LINE_STARTER.test(by))) return false;
+  if (await packaged(ctx, info)) return false;
+  const text = await readScript(ctx, info.path);
+  if (text === undefined) return false;
+  ctx.examined(info.path);
+  const shell = isShellScript(info.path, text);
+  const file: CommandFile = {
+    scope: 'script',
+    path: info.path,
+    category: CATEGORY,
+    vars: { context: ` (script ${describeStarters(info, scripts)})` },
+    fix: (line, started) => fixFor(ctx, info, line, started),
+  };
+  await scanCommandLines(ctx, file, shell ? scriptLines(text) : plainLines(text));
+  return true;
+}
+
+async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
+  for (const p of info.writtenAs) if (typeof (await ctx.facts.packages.owner(p)) === 'string') return true;
+  return false;
+}
+
+/** The script's text, or undefined when it is a binary (or unreadable: reported). */
+async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
+  try {
+    const head = await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES });
+    if (!looksLikeText(head)) return undefined;
+    const bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_SCRIPT_BYTES });
+    if (!looksLikeText(bytes.subarray(0, TEXT_PROBE_BYTES))) return undefined;
+    return bytes.toString('utf8');
+  } catch (err) {
+    ctx.error(path, err);
+    return undefined;
+  }
+}
+
+function looksLikeText(bytes: Buffer): boolean {
+  if (bytes.length >= 2 && bytes[0] === 0x23 && bytes[1] === 0x21) return true;
+  return !bytes.includes(0);
+}
+
+/** Read as shell: a shell "#!" line, or no "#!" line and no other language's file name. */
+function isShellScript(path: string, text: string): boolean {
+  const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(text);
+  if (!shebang) return !NOT_SHELL_EXTENSIONS.test(path);
+  let program = basename(shebang[1]!);
+  if (program === 'env' && shebang[2] && !shebang[2].startsWith('-')) program = basename(shebang[2]);
+  return SHELLS.test(program);
+}
+
+/** Lines of a script in another language: matched by the content rules, run nothing. */
+function plainLines(text: string): CommandLine[] {
+  const out: CommandLine[] = [];
+  text.split('\n').forEach((physical, i) => {
+    const raw = physical.replace(/\r$/, '');
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    out.push({ line: i + 1, text: stripShellComment(raw), evidence: trimmed });
+  });
+  return out;
+}
+
+/**
+ * "started by /usr/local/bin/update.sh:2, which /etc/crontab:3 starts": the starters,
+ * then for the first one that is a script itself, who starts that, up the chain.
+ */
+function describeStarters(info: ScriptInfo, scripts: Map<string, ScriptInfo>): string {
+  let text = `started by ${listStarters(info.startedBy)}`;
+  const seen = new Set([info.path]);
+  let current = info;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const parentPath = /^(\/.*):\d+$/.exec(current.startedBy[0] ?? '')?.[1];
+    const parent = parentPath === undefined ? undefined : scripts.get(parentPath);
+    if (!parent || seen.has(parent.path)) break;
+    seen.add(parent.path);
+    text += `, which ${listStarters(parent.startedBy)} starts`;
+    current = parent;
+  }
+  return text;
+}
+
+function listStarters(startedBy: string[]): string {
+  const shown = startedBy.slice(0, SHOWN_STARTERS).join(', ');
+  const more = startedBy.length - SHOWN_STARTERS;
+  return more > 0 ? `${shown} and ${more} more` : shown;
+}
+
+/**
+ * Remediation for a line of a started script: the script may be an administrator's with
+ * one line added, so the line is deleted first; removing the whole script, and the
+ * lines that start it, is offered for when all of it is the intruder's.
+ */
+async function fixFor(ctx: CheckContext, info: ScriptInfo, line: CommandLine, started: string[]): Promise<string> {
+  const commands: string[] = [];
+  const unlock = await unlockCommand(ctx, info.path);
+  if (unlock) commands.push(unlock);
+  commands.push(`sed -i '${line.line}d' ${shellQuote(info.path)}   # deletes line ${line.line}: ${showLine(line.evidence)}`);
+  commands.push(`# or, when the whole script is the intruder's: rm -f ${shellQuote(info.path)}, and remove what starts it (${listStarters(info.startedBy)})`);
+  commands.push(...(await deleteStartedCommands(ctx, started)));
+  return commands.join('\n');
+}
