@@ -9,7 +9,7 @@
  * job); that is what keeps a clean system cheap, since then only generated and
  * dropped files remain. Of those, every file's first 64 bytes are read; ELF files have
  * their strings read (miners/elf-strings.ts), files named like a configuration up to
- * 1 MiB and any other text file up to 64 KiB are read as text. Files are read in
+ * 1 MiB and any other text file up to 16 KiB are read as text. Files are read in
  * order of how likely a miner hides there (temporary and hidden directories first,
  * then homes, /opt, /usr/local, /etc, /var, then the rest), within a scan-wide byte
  * budget; when the budget runs out the check says so in the scan's errors.

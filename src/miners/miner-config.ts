@@ -15,7 +15,7 @@ import { listOrNone, mostSevereHit } from './rule-hits.js';
 /** Files named like a configuration are read up to this size. */
 export const CONFIG_MAX_BYTES = 1 << 20;
 /** Any other text file this small is read too: a pool list can be called anything. */
-export const SMALL_TEXT_MAX_BYTES = 64 << 10;
+export const SMALL_TEXT_MAX_BYTES = 16 << 10;
 
 /** XMRig reads config.json (config_background.json when started with --background). */
 const CONFIG_NAME = /^(?:config(?:_background)?\.json|.+\.(?:json|conf|cfg|txt))$/i;
