@@ -20,11 +20,11 @@ import { kernelModulesCheck } from './kernel-modules.js';
 import { sudoersCheck } from './sudoers.js';
 import { sshdConfigCheck } from './sshd-config.js';
 import { hostsFileCheck } from './hosts-file.js';
+import { webshellsCheck } from './webshells.js';
 import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
 import { packageIntegrityCheck } from './package-integrity.js';
 import { minerFilesCheck } from './miner-files.js';
-import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
 
 export const ALL_CHECKS: readonly Check[] = [
@@ -44,10 +44,10 @@ export const ALL_CHECKS: readonly Check[] = [
   sudoersCheck,
   sshdConfigCheck,
   hostsFileCheck,
+  webshellsCheck,
   hijackedCommandsCheck,
   indicatorPathsCheck,
   packageIntegrityCheck,
   minerFilesCheck,
-  startedScriptsCheck,
   hashLookupCheck,
 ];
