@@ -25,6 +25,7 @@ import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
 import { packageIntegrityCheck } from './package-integrity.js';
 import { minerFilesCheck } from './miner-files.js';
+import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
 
 export const ALL_CHECKS: readonly Check[] = [
@@ -49,5 +50,6 @@ export const ALL_CHECKS: readonly Check[] = [
   indicatorPathsCheck,
   packageIntegrityCheck,
   minerFilesCheck,
+  startedScriptsCheck,
   hashLookupCheck,
 ];
