@@ -29,7 +29,7 @@ describe('minescan scan', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(Object.keys(report).sort()).toEqual(
-      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'summary', 'stats', 'errors'].sort(),
+      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'summary', 'timeline', 'blocklist', 'stats', 'errors'].sort(),
     );
     expect(report.tool.name).toBe('minescan');
     expect(report.source.volumes[0]).toMatchObject({ index: 1, scheme: 'gpt', type: expect.any(String), filesystem: 'ext4', scanned: true });

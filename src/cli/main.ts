@@ -20,6 +20,7 @@ import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js'
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
+import { parseTimelineWindow } from '../engine/timeline.js';
 
 export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, type Io } from './io.js';
 
@@ -28,7 +29,7 @@ const USAGE = `Usage:
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
-                [--scanner-instance ID]
+                [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -118,6 +119,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       endpoint: { type: 'string' },
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
+      'timeline-window': { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -126,6 +128,13 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const failOn = values['fail-on'];
   if (failOn !== 'none' && !isSeverity(failOn)) throw new UsageError(`--fail-on must be critical, high, medium, low or none, not "${failOn}"`);
   if (failOn === 'info') throw new UsageError('--fail-on info would fail every scan: use low');
+
+  let timelineWindow;
+  try {
+    timelineWindow = values['timeline-window'] === undefined ? undefined : parseTimelineWindow(values['timeline-window']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 
   const rules = await RuleSet.load(values.rules);
   let hashes;
@@ -142,7 +151,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
       if (parseCloudTarget(target)) releaseOnSignals();
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud }));
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;

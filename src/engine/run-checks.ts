@@ -1,7 +1,9 @@
 /**
  * Runs checks, in order, over one filesystem and collects what they report. A check
  * that throws is recorded in `errors` and the others still run: a damaged region of an
- * image must not hide the rest of it.
+ * image must not hide the rest of it. After the checks, the correlation pass links
+ * persistence lines to the files they start (correlate.ts) and every finding gets the
+ * times of its file (file-times.ts).
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -9,6 +11,9 @@ import type { HashLookup } from '../hashes/hash-list.js';
 import type { Check, CheckContext, StartedFile } from './check.js';
 import { Facts } from './facts.js';
 import type { Finding } from './finding.js';
+import { correlate } from './correlate.js';
+import { fillFindingTimes } from './file-times.js';
+import type { ExaminedFile } from './timeline.js';
 
 export interface ScanError {
   path?: string;
@@ -19,6 +24,8 @@ export interface CheckRunResult {
   findings: Finding[];
   errors: ScanError[];
   filesExamined: number;
+  /** Every examined file and the check that examined it first, for the timeline. */
+  examined: ExaminedFile[];
   bytesHashed: number;
 }
 
@@ -30,7 +37,9 @@ export interface CheckRunOptions {
 export async function runChecks(vfs: Vfs, checks: readonly Check[], options: CheckRunOptions): Promise<CheckRunResult> {
   const findings: Finding[] = [];
   const errors: ScanError[] = [];
-  const examined = new Set<string>();
+  // Path → id of the first check that examined it: the timeline names the place.
+  const examined = new Map<string, string>();
+  let current = '';
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
   let bytesHashed = 0;
@@ -42,7 +51,9 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     facts: new Facts(vfs, error),
     report: (f) => findings.push(f),
     error,
-    examined: (path) => void examined.add(path),
+    examined: (path) => {
+      if (!examined.has(path)) examined.set(path, current);
+    },
     started: (file) => {
       const key = `${file.path}\0${file.startedBy}`;
       if (startedKeys.has(key)) return;
@@ -53,13 +64,27 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     hashed: (n) => void (bytesHashed += n),
   };
   for (const check of checks) {
+    current = check.id;
     try {
       await check.run(ctx);
     } catch (err) {
       errors.push({ message: `check ${check.id} stopped: ${errorMessage(err)}` });
     }
   }
-  return { findings: dedupe(findings), errors, filesExamined: examined.size, bytesHashed };
+  const result = dedupe(findings);
+  try {
+    result.push(...(await correlate(vfs, options.rules, result, started)));
+  } catch (err) {
+    errors.push({ message: `correlation stopped: ${errorMessage(err)}` });
+  }
+  await fillFindingTimes(vfs, result);
+  return {
+    findings: result,
+    errors,
+    filesExamined: examined.size,
+    examined: [...examined].map(([path, place]) => ({ path, place })),
+    bytesHashed,
+  };
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,6 +1,8 @@
 /**
  * One target in, one report out: opens the target, runs every check on every scanned
- * filesystem, and fills the report. Never writes to the target.
+ * filesystem, and fills the report: findings, the timeline across all filesystems
+ * (timeline.ts, built while they are still open) and the blocklist. Never writes to
+ * the target.
  */
 import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
@@ -10,6 +12,8 @@ import { declaredPaths, type Check } from './check.js';
 import { FACT_PATHS } from './facts.js';
 import { SEVERITIES, severityRank, type Severity } from './finding.js';
 import { runChecks, errorMessage } from './run-checks.js';
+import { buildTimeline, emptyTimeline, type ScannedFileSystem, type TimelineSpan } from './timeline.js';
+import { buildBlocklist } from '../report/blocklist.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
 import { SCHEMA_VERSION, type ReportError, type ReportFinding, type ScanReport } from '../report/report.js';
@@ -23,6 +27,8 @@ export interface ScanOptions {
   allowBacking?: boolean;
   /** Region and endpoint for cloud targets. */
   cloud?: CloudOptions;
+  /** Around the first high or critical change; timeline.ts's default when absent. */
+  timelineWindow?: TimelineSpan;
 }
 
 export async function scanTarget(target: string, options: ScanOptions): Promise<ScanReport> {
@@ -37,6 +43,8 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
     source: null,
     findings: [],
     summary: emptySummary(),
+    timeline: emptyTimeline(),
+    blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
     errors: [],
   };
@@ -50,6 +58,7 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
       report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
       report.errors.push(...opened.warnings.map((message) => ({ message })));
       const several = opened.filesystems.length > 1;
+      const scanned: ScannedFileSystem[] = [];
       for (const fs of opened.filesystems) {
         const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes });
         const volume = several ? { volume: fs.volumeIndex } : {};
@@ -57,7 +66,11 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
         report.errors.push(...result.errors.map((e): ReportError => ({ ...e, ...volume })));
         report.stats.filesExamined += result.filesExamined;
         report.stats.bytesHashed += result.bytesHashed;
+        scanned.push({ vfs: fs.vfs, examined: result.examined, ...volume });
       }
+      // The timeline stats examined files, so it is built before the filesystems close.
+      report.findings.sort(compareFindings);
+      report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow);
     } finally {
       await opened.close();
     }
@@ -65,7 +78,9 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
     if (!(err instanceof UnreadableTargetError)) report.errors.push({ message: errorMessage(err) });
     else throw err;
   }
+  // Sorted again for a scan stopped midway; the sort is stable, so timeline indices hold.
   report.findings.sort(compareFindings);
+  report.blocklist = buildBlocklist(report.findings);
   for (const f of report.findings) report.summary[f.severity]++;
   const finished = Date.now();
   report.finishedAt = new Date(finished).toISOString();
@@ -86,6 +101,8 @@ export function unreadableReport(target: string, message: string): ScanReport {
     source: null,
     findings: [],
     summary: emptySummary(),
+    timeline: emptyTimeline(),
+    blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
     errors: [{ message }],
   };

@@ -15,6 +15,8 @@ export interface FleetRow {
   /** The most severe finding, or "none". */
   highestSeverity: Severity | 'none';
   families: string[];
+  /** Mining pools the findings name (the report's blocklist); JSON only, the CSV columns stay. */
+  pools?: string[];
   findings: number;
   errors: number;
   /** Why an instance could not be scanned. */
@@ -38,6 +40,8 @@ export function rowFromReport(instance: string, region: string, report: ScanRepo
     volumes: report.source?.volumes.length ?? 0,
     highestSeverity: highest,
     families: [...new Set(report.findings.map((f) => f.family).filter((f): f is string => Boolean(f)))].sort(),
+    // Reports written before the blocklist existed (--resume) have none.
+    pools: (report.blocklist?.pools ?? []).map((p) => p.pool).sort(),
     findings: report.findings.length,
     errors: report.errors.length,
     report: reportPath,

@@ -2,6 +2,12 @@
  * The JSON report contract. Later tools (fleet summaries, CI gates, external checks)
  * read this shape: change it only by adding fields, and bump SCHEMA_VERSION when a
  * field changes meaning.
+ *
+ * Times: findings[].times are seconds since the epoch, as Finding declares, with the
+ * fraction the filesystem stores (ext4 and XFS keep nanoseconds): an analyst looks for
+ * timestomping there (`touch -d` leaves a zero fraction), which a millisecond string
+ * would hide. Everything in the timeline section, written to be read, is ISO-8601 in
+ * UTC with milliseconds ("2026-03-01T04:05:06.789Z"), like startedAt.
  */
 import type { Finding, Severity } from '../engine/finding.js';
 import type { VolumeReport, SourceKind } from '../../mountfs/open-target.js';
@@ -11,6 +17,91 @@ export const SCHEMA_VERSION = 1;
 export interface ReportFinding extends Finding {
   /** Index into source.volumes when the disk held more than one scanned filesystem. */
   volume?: number;
+}
+
+export interface ReportTimes {
+  mtime: string;
+  /** Inode change time: an attacker who resets mtime (touch -r) still moves it. */
+  ctime: string;
+  /** Creation time, where the filesystem records it (ext4, XFS v5). */
+  crtime?: string;
+}
+
+/** Findings in the order their files changed, and what else changed around the first serious one. */
+export interface ReportTimeline {
+  /** Every finding whose file has times, by index into `findings`, earliest change first. */
+  entries: TimelineEntry[];
+  /** Around the earliest change among high and critical findings; null when there is none. */
+  window: TimelineWindow | null;
+  /**
+   * Files the checks examined that changed (mtime or ctime) inside the window and have
+   * no finding of their own: often the rest of an intrusion. Earliest change first.
+   */
+  changedFiles: ChangedFile[];
+  /** Files that changed inside the window but were left out of changedFiles (it is bounded). */
+  changedFilesOmitted: number;
+  /** Examined files whose times were not read because of the bound on stats. */
+  examinedNotChecked: number;
+}
+
+export interface TimelineEntry {
+  /** Index into `findings`. */
+  finding: number;
+  /** When its file changed: its ctime, or its mtime when the filesystem keeps no ctime. */
+  changed: string;
+  basis: 'ctime' | 'mtime';
+}
+
+export interface TimelineWindow {
+  start: string;
+  end: string;
+  /** Index into `findings` of the high or critical finding whose file changed first. */
+  anchor: number;
+  beforeSeconds: number;
+  afterSeconds: number;
+}
+
+export interface ChangedFile {
+  path: string;
+  volume?: number;
+  /** The check that examined it: cron, services, ssh-keys, ld-preload, accounts, ... */
+  place: string;
+  times: ReportTimes;
+}
+
+/** Firewall and security-group suggestions for the pools the findings name; minescan applies none. */
+export interface ReportBlocklist {
+  notes: string[];
+  pools: BlocklistPool[];
+  /** For the abuse contact of the pools. */
+  wallets: BlocklistWallet[];
+  /** Suggestions that cover every pool at once (cloud DNS firewalls, security-group notes). */
+  cloud: BlocklistSuggestion[];
+  /** Pools and wallets left out because the lists are bounded. */
+  omitted: { pools: number; wallets: number };
+}
+
+export interface BlocklistPool {
+  /** "host:port", or "host" when no finding names a port. */
+  pool: string;
+  host: string;
+  port?: number;
+  /** Indices into `findings` of the findings that name it. */
+  findings: number[];
+  entries: BlocklistSuggestion[];
+}
+
+export interface BlocklistWallet {
+  wallet: string;
+  findings: number[];
+  /** Pools named by the same findings. */
+  pools: string[];
+}
+
+export interface BlocklistSuggestion {
+  /** "iptables", "nftables", "dns-sinkhole", "aliyun-security-group", "aws-dns-firewall", ... */
+  kind: string;
+  text: string;
 }
 
 export interface ReportError {
@@ -29,6 +120,8 @@ export interface ScanReport {
   source: { kind: SourceKind; format: string; volumes: VolumeReport[] } | null;
   findings: ReportFinding[];
   summary: Record<Severity, number>;
+  timeline: ReportTimeline;
+  blocklist: ReportBlocklist;
   stats: { filesExamined: number; bytesRead: number; bytesHashed: number; durationMs: number };
   errors: ReportError[];
 }

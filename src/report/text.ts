@@ -1,10 +1,13 @@
 /**
  * The report for a person at a terminal: the most severe findings first, each with
- * where it is, what fired, and what to run to remove it.
+ * where it is, what fired, and what to run to remove it; then the timeline around the
+ * first serious change and the pools to block.
  */
 import type { Severity } from '../engine/finding.js';
 import { SEVERITIES } from '../engine/finding.js';
-import type { ScanReport } from './report.js';
+import type { ReportFinding, ScanReport } from './report.js';
+import type { FileTimes } from '../engine/finding.js';
+import { isoTime } from '../engine/file-times.js';
 
 const COLORS: Record<Severity, string> = {
   critical: '\x1b[1;31m',
@@ -44,12 +47,17 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
     out.push(`         ${f.message}${f.family ? ` (family: ${f.family})` : ''}`);
     out.push(`         rule ${f.rule} · ${f.category}`);
     if (f.evidence) out.push(`         evidence: ${f.evidence}`);
+    if (f.related?.startedBy?.length) out.push(`         started by: ${f.related.startedBy.join(', ')}`);
+    if (f.related?.starts?.length) out.push(`         starts: ${f.related.starts.join(', ')}`);
+    if (f.times) out.push(`         ${describeTimes(f.times)}`);
     if (f.remediation) {
       out.push('         remediation:');
       for (const line of f.remediation.split('\n')) out.push(`           ${line}`);
     }
     out.push('');
   }
+  out.push(...timelineBlock(report));
+  out.push(...blocklistBlock(report));
   if (report.errors.length) {
     out.push('Errors (the scan went on):');
     for (const e of report.errors) out.push(`  ${e.path ? `${e.path}: ` : ''}${e.message}`);
@@ -59,4 +67,65 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
   const s = report.stats;
   out.push(`Summary: ${counts}. ${s.filesExamined} files examined, ${s.bytesRead} bytes read, ${s.bytesHashed} hashed, ${s.durationMs} ms.`);
   return out.join('\n') + '\n';
+}
+
+/** Shown only when a high or critical finding anchors a window: without one a timeline says little. */
+function timelineBlock(report: ScanReport): string[] {
+  const t = report.timeline;
+  if (!t?.window) return [];
+  const out = ['Timeline (file changes, earliest first):'];
+  for (const e of t.entries) {
+    const f = report.findings[e.finding];
+    if (f) out.push(`  ${e.changed} ${e.basis === 'ctime' ? 'changed ' : 'modified'} ${f.severity.toUpperCase().padEnd(8)} ${where(f)} (${f.rule})`);
+  }
+  const anchor = report.findings[t.window.anchor];
+  out.push('');
+  out.push(`Window ${t.window.start} — ${t.window.end}, around ${anchor ? where(anchor) : 'the first serious finding'}:`);
+  if (t.changedFiles.length === 0) out.push('  no other examined file changed in it.');
+  for (const c of t.changedFiles) {
+    const volume = c.volume !== undefined ? `[volume ${c.volume}] ` : '';
+    out.push(`  ${c.times.ctime} changed, ${c.times.mtime} modified  ${volume}${c.path} (${c.place})`);
+  }
+  if (t.changedFilesOmitted > 0) out.push(`  … and ${t.changedFilesOmitted} more (the list is cut; see the JSON report for the bound).`);
+  if (t.examinedNotChecked > 0) out.push(`  ${t.examinedNotChecked} examined files were not checked: too many to stat.`);
+  out.push('');
+  return out;
+}
+
+function blocklistBlock(report: ScanReport): string[] {
+  const b = report.blocklist;
+  if (!b || (b.pools.length === 0 && b.wallets.length === 0)) return [];
+  const out = ['Block these (minescan applies none of them):'];
+  for (const note of b.notes) out.push(`  ${note}`);
+  for (const p of b.pools) {
+    out.push('');
+    out.push(`  pool ${p.pool} — named by ${p.findings.map((i) => findingRef(report, i)).join(', ')}`);
+    for (const e of p.entries) out.push(`    ${e.kind}: ${e.text}`);
+  }
+  if (b.cloud.length) {
+    out.push('');
+    for (const c of b.cloud) out.push(`  ${c.kind}: ${c.text}`);
+  }
+  if (b.wallets.length) {
+    out.push('');
+    out.push('  Wallets, for the pools\' abuse contacts:');
+    for (const w of b.wallets) out.push(`    ${w.wallet}${w.pools.length ? ` (mines to ${w.pools.join(', ')})` : ''} — ${w.findings.map((i) => findingRef(report, i)).join(', ')}`);
+  }
+  if (b.omitted.pools + b.omitted.wallets > 0) out.push(`  … ${b.omitted.pools} more pools and ${b.omitted.wallets} more wallets left out.`);
+  out.push('');
+  return out;
+}
+
+function describeTimes(t: FileTimes): string {
+  const at = (s: number) => isoTime(s) ?? String(s);
+  return `changed ${at(t.ctime)} · modified ${at(t.mtime)}${t.crtime !== undefined ? ` · created ${at(t.crtime)}` : ''}`;
+}
+
+function where(f: ReportFinding): string {
+  return `${f.volume !== undefined ? `[volume ${f.volume}] ` : ''}${f.path}${f.line !== undefined ? `:${f.line}` : ''}`;
+}
+
+function findingRef(report: ScanReport, index: number): string {
+  const f = report.findings[index];
+  return f ? where(f) : `finding ${index}`;
 }

@@ -1,0 +1,230 @@
+/**
+ * The correlation pass, run once after every check: links each persistence line
+ * (startedBy "path:line", recorded by the checks with ctx.started) to the findings on
+ * the file it starts, both ways (Finding.related), and gives the line a finding of its
+ * own when what it starts is flagged (src/rules/builtin/correlation.yaml). A crontab
+ * line running /usr/local/bin/backup every five minutes looks harmless; when the backup
+ * is an XMRig build another check flagged, the line is how the miner survives a reboot
+ * and the first thing to remove.
+ *
+ * Severity follows what is started: a high or critical finding on the started file
+ * makes the line critical, a medium one high. Each line gets at most one such finding,
+ * for the worst file it starts. Chains count: a cron line starting a script whose line
+ * starts a miner is raised too, up to MAX_ROUNDS links deep.
+ */
+import type { Vfs } from '../../mountfs/vfs.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import { shellQuote } from '../rules/ruleset.js';
+import type { StartedFile } from './check.js';
+import { clipEvidence, severityRank, type Finding, type Severity } from './finding.js';
+
+export const MALICIOUS_RULE = 'correlation.persistence-starts-malicious';
+export const SUSPICIOUS_RULE = 'correlation.persistence-starts-suspicious';
+
+/** How many persistence lines are linked at most: a hostile crontab of a million lines must not stall the pass. */
+const MAX_LINKS = 20_000;
+/** Links a chain may follow (cron line → script line → binary is two). */
+const MAX_ROUNDS = 8;
+/** Entries kept in one related list. */
+const MAX_RELATED = 32;
+/** A persistence file is read up to here to show the line that starts a file. */
+const MAX_LINE_FILE_BYTES = 1 << 20;
+const MAX_SHOWN_MESSAGE = 200;
+const MAX_SHOWN_LINE = 160;
+
+interface Line {
+  /** "path:line" as the check recorded it. */
+  where: string;
+  linePath: string;
+  line: number;
+  /** The files it starts, as written and resolved: findings may sit under either. */
+  targets: Set<string>;
+}
+
+interface Raised {
+  finding: Finding;
+  /**
+   * The severity that raised it, carried along a chain: a cron line starting a script
+   * whose line starts a medium-flagged file is raised to high, not to critical because
+   * the script's line is now high.
+   */
+  level: Severity;
+}
+
+/** Links findings and returns the new correlation findings (the caller adds them). */
+export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], started: readonly StartedFile[]): Promise<Finding[]> {
+  const lines = await linesOf(vfs, started);
+  if (lines.length === 0) return [];
+  const byPath = indexBy(findings, (f) => f.path);
+  const byLine = indexBy(findings, lineKey);
+  const reader = new LineReader(vfs);
+  const raised = new Map<string, Raised>();
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const raisedOn = new Map<string, Raised[]>();
+    for (const r of raised.values()) {
+      const list = raisedOn.get(r.finding.path);
+      if (list) list.push(r);
+      else raisedOn.set(r.finding.path, [r]);
+    }
+    let changed = false;
+    for (const line of lines) {
+      const candidates: Raised[] = [];
+      for (const t of line.targets) {
+        for (const f of byPath.get(t) ?? []) candidates.push({ finding: f, level: f.severity });
+        candidates.push(...(raisedOn.get(t) ?? []));
+      }
+      const cause = worst(candidates);
+      if (!cause) continue;
+      const rank = severityRank(cause.level);
+      const rule = rank >= severityRank('high') ? MALICIOUS_RULE : rank >= severityRank('medium') ? SUSPICIOUS_RULE : undefined;
+      if (!rule) continue;
+      const prior = raised.get(line.where);
+      if (prior && severityRank(prior.level) >= rank) continue;
+      const text = await reader.line(line.linePath, line.line);
+      const own = byLine.get(`${line.linePath}\0${line.line}`) ?? [];
+      raised.set(line.where, { finding: correlationFinding(rules, own, line, rule, cause.finding, text), level: cause.level });
+      changed = true;
+    }
+    if (!changed) break;
+  }
+  const added = [...raised.values()].map((r) => r.finding);
+  linkRelated([...findings, ...added], lines);
+  return added;
+}
+
+/** Only "path:line" points are linked; "run-parts DIR" and "init" start a file that is its own persistence. */
+async function linesOf(vfs: Vfs, started: readonly StartedFile[]): Promise<Line[]> {
+  const real = new Map<string, string | undefined>();
+  const lines = new Map<string, Line>();
+  let count = 0;
+  for (const s of started) {
+    if (count++ >= MAX_LINKS) break;
+    const m = /^(\/.*):(\d+)$/.exec(s.startedBy);
+    if (!m || !s.path.startsWith('/')) continue;
+    if (!real.has(s.path)) real.set(s.path, await vfs.realpath(s.path).catch(() => undefined));
+    const targets = [s.path, real.get(s.path) ?? s.path];
+    const linePath = m[1]!;
+    // A script that starts itself ("$0") is no link between two things.
+    if (targets.includes(linePath)) continue;
+    const line = lines.get(s.startedBy) ?? { where: s.startedBy, linePath, line: Number(m[2]), targets: new Set<string>() };
+    for (const t of targets) line.targets.add(t);
+    lines.set(s.startedBy, line);
+  }
+  return [...lines.values()];
+}
+
+/** The most severe; among equals the first, and a check's own finding before a correlation. */
+function worst(candidates: Raised[]): Raised | undefined {
+  let best: Raised | undefined;
+  for (const c of candidates) {
+    if (!best) {
+      best = c;
+      continue;
+    }
+    const d = severityRank(c.level) - severityRank(best.level);
+    if (d > 0 || (d === 0 && isCorrelation(best.finding) && !isCorrelation(c.finding))) best = c;
+  }
+  return best;
+}
+
+function isCorrelation(f: Finding): boolean {
+  return f.rule === MALICIOUS_RULE || f.rule === SUSPICIOUS_RULE;
+}
+
+/** `onLine`: the findings the checks reported on this very line. */
+function correlationFinding(rules: RuleSet, onLine: Finding[], line: Line, rule: string, cause: Finding, text: string | undefined): Finding {
+  const own = worst(onLine.filter((f) => !isCorrelation(f)).map((f) => ({ finding: f, level: f.severity })))?.finding;
+  const finding = rules.finding(rule, {
+    path: line.linePath,
+    line: line.line,
+    evidence: text ?? own?.evidence ?? line.where,
+    ...(own ? { category: own.category } : {}),
+    vars: {
+      started: cause.path,
+      startedRule: cause.rule,
+      startedSeverity: cause.severity,
+      startedMessage: shorten(cause.message, MAX_SHOWN_MESSAGE),
+      fix: own?.remediation.trim() ?? removeLineCommand(line, text),
+    },
+  });
+  if (cause.family) finding.family = cause.family;
+  return finding;
+}
+
+/**
+ * How to remove a line that had no finding of its own, by the kind of file it is in:
+ * a unit is disabled and removed, a user's crontab goes through crontab(1), any other
+ * file loses the line.
+ */
+function removeLineCommand(link: Line, text: string | undefined): string {
+  const file = shellQuote(link.linePath);
+  const shown = text === undefined ? '' : `: ${shorten(text.replace(/[\u0000-\u001f\u007f]/g, '?'), MAX_SHOWN_LINE)}`;
+  const unit = /\/systemd\/(?:.*\/)?([^/]+\.(?:service|timer|socket|path))$/.exec(link.linePath);
+  if (unit) {
+    return `systemctl disable --now ${shellQuote(unit[1]!)}   # line ${link.line}${shown}\nrm -f ${file} && systemctl daemon-reload`;
+  }
+  const spool = /^\/var\/spool\/cron\/(?:crontabs\/|tabs\/)?([^/]+)$/.exec(link.linePath);
+  if (spool) {
+    const user = shellQuote(spool[1]!);
+    return `crontab -u ${user} -l | sed '${link.line}d' | crontab -u ${user} -   # deletes line ${link.line}${shown}`;
+  }
+  return `sed -i '${link.line}d' ${file}   # deletes line ${link.line}${shown}`;
+}
+
+/** related.startedBy on the findings of a started file, related.starts on the findings of the line. */
+function linkRelated(findings: Finding[], lines: Line[]): void {
+  const byPath = indexBy(findings, (f) => f.path);
+  const byLine = indexBy(findings, lineKey);
+  for (const link of lines) {
+    const onTargets = [...link.targets].flatMap((t) => byPath.get(t) ?? []);
+    if (onTargets.length === 0) continue;
+    for (const f of onTargets) add(f, 'startedBy', link.where);
+    const startedPaths = [...new Set(onTargets.map((f) => f.path))];
+    for (const f of byLine.get(`${link.linePath}\0${link.line}`) ?? []) for (const p of startedPaths) add(f, 'starts', p);
+  }
+}
+
+function add(f: Finding, key: 'startedBy' | 'starts', value: string): void {
+  f.related ??= {};
+  const list = (f.related[key] ??= []);
+  if (list.length < MAX_RELATED && !list.includes(value)) list.push(value);
+}
+
+function indexBy(findings: Finding[], key: (f: Finding) => string): Map<string, Finding[]> {
+  const index = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const k = key(f);
+    const list = index.get(k);
+    if (list) list.push(f);
+    else index.set(k, [f]);
+  }
+  return index;
+}
+
+function lineKey(f: Finding): string {
+  return `${f.path}\0${f.line ?? ''}`;
+}
+
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** The text of one line of a persistence file, each file read once and bounded. */
+class LineReader {
+  private files = new Map<string, string[] | undefined>();
+  constructor(private readonly vfs: Vfs) {}
+
+  async line(path: string, line: number): Promise<string | undefined> {
+    if (!this.files.has(path)) {
+      try {
+        const bytes = await this.vfs.readFile(path, { maxBytes: MAX_LINE_FILE_BYTES });
+        this.files.set(path, bytes.toString('utf8').split('\n'));
+      } catch {
+        // The check that read this file reported why it could not; the finding falls back to "path:line".
+        this.files.set(path, undefined);
+      }
+    }
+    const text = this.files.get(path)?.[line - 1]?.replace(/\r$/, '').trim();
+    return text ? clipEvidence(text) : undefined;
+  }
+}
