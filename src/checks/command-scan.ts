@@ -3,13 +3,15 @@
  * content rules of the scope (on comment-free text), base64, hex and reversed payloads
  * decoded one level and rescanned, every started program recorded with ctx.started()
  * and matched against the `started-path` name rules (temporary and hidden directories,
- * miner names), and each hit reported with the check's remediation for that line. A
- * file that kills miners by name on several lines gets one more finding for the list.
+ * miner names), and each hit reported with the check's remediation for that line (a
+ * miner's pools and wallets in Finding.indicators). A file that kills miners by name on
+ * several lines gets one more finding for the list.
  */
 import type { CheckContext } from '../engine/check.js';
 import type { ContentScope, Rule } from '../rules/types.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
+import { extractMinerIndicators } from '../miners/pool-indicators.js';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
@@ -106,19 +108,25 @@ export async function scanCommandLines(
     const l = byNumber.get(lineNo)!;
     const fix = await file.fix(l, startedByLine.get(lineNo) ?? []);
     for (const h of hits) {
-      ctx.report(
-        ctx.rules.finding(h.rule, {
-          path: file.path,
-          line: lineNo,
-          evidence: h.evidence,
-          category: file.category,
-          vars: { ...file.vars, ...l.vars, where: h.where, fix, ...(h.name !== undefined ? { name: h.name } : {}) },
-        }),
-      );
+      const finding = ctx.rules.finding(h.rule, {
+        path: file.path,
+        line: lineNo,
+        evidence: h.evidence,
+        category: file.category,
+        vars: { ...file.vars, ...l.vars, where: h.where, fix, ...(h.name !== undefined ? { name: h.name } : {}) },
+      });
+      if (MINER_RULES.has(h.rule.id)) {
+        const indicators = extractMinerIndicators(h.evidence);
+        if (indicators.pools.length > 0 || indicators.wallets.length > 0) finding.indicators = indicators;
+      }
+      ctx.report(finding);
     }
   }
   return startedByLine;
 }
+
+/** Findings that say a miner runs: their pools and wallets go into Finding.indicators, for block lists. */
+const MINER_RULES = new Set(['command.miner', 'command.started-miner']);
 
 const PAYLOAD_NAME = { base64: 'a base64 payload', hex: 'a hex payload', reversed: 'a reversed string' } as const;
 

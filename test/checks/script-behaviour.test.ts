@@ -203,6 +203,14 @@ describe('behaviour rules in started scripts', () => {
     expect(at(`/usr/local/bin/bad-${j}.sh`).find((f) => f.rule === 'command.download-and-run')!.evidence).toBe(`reversed: ${DROPPER}`);
   });
 
+  it('names the pools and wallets of a miner line for block lists', () => {
+    const i = MALICIOUS.findIndex(([line]) => line.includes(WALLET));
+    const miner = at(`/usr/local/bin/bad-${i}.sh`).find((f) => f.rule === 'command.miner')!;
+    expect(miner.indicators).toEqual({ pools: ['pool.example.org:3333'], wallets: [WALLET] });
+    const j = MALICIOUS.findIndex(([line]) => line.startsWith('nohup ./xmrig'));
+    expect(at(`/usr/local/bin/bad-${j}.sh`).find((f) => f.rule === 'command.miner')!.indicators).toBeUndefined();
+  });
+
   it('leaves ordinary administration below medium', () => {
     for (const [i, line] of ADMIN.entries()) {
       const loud = at(`/usr/local/bin/admin-${i}.sh`).filter((f) => severityRank(f.severity) >= severityRank('medium'));
