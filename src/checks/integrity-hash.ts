@@ -17,14 +17,17 @@ export type VerifyHash =
   | { kind: 'hashed'; digests: Digests; bytesRead: number }
   | { kind: 'too-large'; size: number };
 
-/** Hashes the regular file the path names (symlinks followed inside the root). */
-export async function digestsOf(vfs: Vfs, path: string, algorithms: ReadonlySet<PackageDigestAlgorithm>): Promise<VerifyHash> {
+/**
+ * Hashes the regular file the path names (symlinks followed inside the root). `size`
+ * is the walk's stat of a regular file, so the file is not looked up once more for it.
+ */
+export async function digestsOf(vfs: Vfs, path: string, algorithms: ReadonlySet<PackageDigestAlgorithm>, size?: number): Promise<VerifyHash> {
   const known = await vfs.knownDigests(path);
   if (known && [...algorithms].every((a) => a === 'md5' || a === 'sha256')) {
     return { kind: 'hashed', digests: { md5: known.md5, sha256: known.sha256 }, bytesRead: 0 };
   }
-  const size = (await vfs.stat(path)).size;
-  if (size > MAX_VERIFY_BYTES) return { kind: 'too-large', size };
+  const knownSize = size ?? (await vfs.stat(path)).size;
+  if (knownSize > MAX_VERIFY_BYTES) return { kind: 'too-large', size: knownSize };
   const hashes = [...algorithms].map((a): [PackageDigestAlgorithm, Hash] => [a, createHash(a)]);
   let bytesRead = 0;
   // Bounded again here: a damaged size field must not make the stream run on.

@@ -43,17 +43,23 @@ export class Canonicalizer {
   }
 }
 
-/** The records of files in scope, by the path the file has on this root. */
-export async function scopeRecords(databases: PackageDatabase[], canon: Canonicalizer): Promise<Map<string, Expected>> {
+/**
+ * The records of files in scope, and of the `extra` paths (as they are on this root:
+ * the libraries ld.so.preload names, wherever they are), by the path the file has on
+ * this root.
+ */
+export async function scopeRecords(databases: PackageDatabase[], canon: Canonicalizer, extra: ReadonlySet<string> = new Set()): Promise<Map<string, Expected>> {
   const byPath = new Map<string, Expected>();
+  const extraNames = new Set([...extra].map(basename));
   for (const database of databases) {
     for await (const file of database.files()) {
       // Most records (docs, /etc, /usr/share) are nowhere near the scope: skip them before any lookup.
       // A diverted file's bytes are at the divert-to path; what is at its own path is someone else's.
       const recorded = file.divertedTo ?? file.path;
-      if (!mergedUsrAliases(recorded).some((p) => placeOf(p) !== undefined)) continue;
+      const maybeExtra = extraNames.has(basename(recorded));
+      if (!maybeExtra && !mergedUsrAliases(recorded).some((p) => placeOf(p) !== undefined)) continue;
       const path = await canon.path(recorded);
-      if (placeOf(path) === undefined) continue;
+      if (placeOf(path) === undefined && !(maybeExtra && extra.has(path))) continue;
       let e = byPath.get(path);
       if (!e) byPath.set(path, (e = { packages: [], digests: [], config: false, database }));
       if (!e.packages.includes(file.package)) e.packages.push(file.package);

@@ -38,18 +38,20 @@ export class IntegrityVerifier {
     private readonly movedCopies: ReadonlyMap<string, string[]>,
   ) {}
 
-  /** Starts verifying the file; waits while CONCURRENCY files are in flight. Each path once. */
-  async add(path: string, expected: Expected): Promise<void> {
+  /** Starts verifying the file; waits while CONCURRENCY files are in flight. Each path once. `size` as for digestsOf. */
+  async add(path: string, expected: Expected, size?: number): Promise<void> {
     if (this.queued.has(path)) return;
     this.queued.add(path);
     while (this.running.size >= CONCURRENCY) await Promise.race(this.running);
-    const task = this.verify(path, expected).finally(() => this.running.delete(task));
+    const task = this.verify(path, expected, size).finally(() => this.running.delete(task));
     this.running.add(task);
   }
 
   async done(): Promise<void> {
     while (this.running.size > 0) await Promise.race(this.running);
     if (this.notKept.length > 0) {
+      // Files finish in any order: name the first by path, so the report is the same every run.
+      this.notKept.sort();
       this.ctx.error(
         this.notKept[0],
         new Error(`${this.notKept.length} packaged file(s) could not be verified: the single-pass source kept neither their bytes nor their digests (first: ${this.notKept[0]})`),
@@ -57,7 +59,7 @@ export class IntegrityVerifier {
     }
   }
 
-  private async verify(path: string, expected: Expected): Promise<void> {
+  private async verify(path: string, expected: Expected, size: number | undefined): Promise<void> {
     if (this.totalRead >= MAX_TOTAL_BYTES) {
       if (!this.budgetNoted) this.ctx.error(path, new Error(`integrity check: ${MAX_TOTAL_BYTES} bytes hashed; the remaining packaged files were not verified`));
       this.budgetNoted = true;
@@ -66,7 +68,7 @@ export class IntegrityVerifier {
     const algorithms = new Set<PackageDigestAlgorithm>(expected.digests.map((d) => d.algorithm));
     let digests: Digests;
     try {
-      const result = await digestsOf(this.ctx.vfs, path, algorithms);
+      const result = await digestsOf(this.ctx.vfs, path, algorithms, size);
       if (result.kind === 'too-large') {
         this.ctx.error(path, new Error(`${result.size} bytes: too large to verify against its package`));
         return;

@@ -42,7 +42,8 @@ export const packageIntegrityCheck: Check = {
     const databases = await ctx.facts.packageDatabases();
     if (databases.length === 0) return;
     const canon = new Canonicalizer(ctx.vfs);
-    const records = await scopeRecords(databases, canon);
+    const preloaded = await preloadTargets(ctx, canon);
+    const records = await scopeRecords(databases, canon, new Set(preloaded));
     const managed = new Set<string>();
     for (const path of (await ctx.facts.packageManagedPaths()).keys()) managed.add(await canon.path(path));
 
@@ -58,7 +59,7 @@ export const packageIntegrityCheck: Check = {
       noteMovedCopy(ctx, entry.path, movedCopies);
       const expected = records.get(entry.path);
       if (expected) {
-        if (verifiable(expected)) await verifier.add(entry.path, expected);
+        if (verifiable(expected)) await verifier.add(entry.path, expected, type === 'file' ? entry.stat.size : undefined);
       } else if (type === 'file' && !managed.has(entry.path)) {
         const place = placeOf(entry.path);
         if (place === 'command' || place === 'local-command') unowned.push(entry.path);
@@ -69,7 +70,7 @@ export const packageIntegrityCheck: Check = {
       if (seen.has(path) || !verifiable(expected)) continue;
       await missingOrOther(ctx, path, expected, verifier, (f) => findings.push(f));
     }
-    for (const target of await preloadTargets(ctx, canon)) {
+    for (const target of preloaded) {
       const expected = records.get(target);
       if (expected && verifiable(expected) && !seen.has(target)) await verifier.add(target, expected);
     }

