@@ -27,6 +27,17 @@ export const WEB_ROOT_GLOBS = [
   '/opt/*/webapps/**',
 ];
 
+/**
+ * What the webshell check reads under the fixed roots, for sources that keep only
+ * declared files: scripts and directive files. Images are left out (keeping every
+ * photo of a gallery would exhaust the retention budget); such sources keep the first
+ * bytes of every file, which is what the PHP-in-image test reads.
+ */
+export const WEB_FILE_GLOBS = WEB_ROOT_GLOBS.flatMap((root) => [
+  root.replace(/\*\*$/, '**/*.{php,php3,php4,php5,php6,php7,php8,phtml,phar,inc,jsp,jspx,asp,aspx,ashx,asmx,cgi,pl}'),
+  root.replace(/\*\*$/, '**/{.htaccess,.user.ini}'),
+]);
+
 /** The site configurations whose roots are followed. */
 export const SERVER_CONFIG_GLOBS = [
   '/etc/nginx/sites-enabled/*',

@@ -20,12 +20,15 @@ import type { LineHit } from '../rules/ruleset.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
-import { configuredWebRoots, SERVER_CONFIG_GLOBS, WEB_ROOT_GLOBS } from './web-roots.js';
+import { configuredWebRoots, SERVER_CONFIG_GLOBS, WEB_FILE_GLOBS, WEB_ROOT_GLOBS } from './web-roots.js';
 
 const HEAD_BYTES = 512 * 1024;
 const TAIL_BYTES = 64 * 1024;
-/** Enough for a polyglot's image header followed by its `<?php`. */
-const SNIFF_BYTES = 512;
+/**
+ * Enough for `<?php` at the start or right after a polyglot's image header, and no more
+ * than sources read only once keep of every file.
+ */
+const SNIFF_BYTES = 64;
 const MAX_WALK_ENTRIES = 1_000_000;
 const MAX_FILES = 100_000;
 const MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
@@ -39,7 +42,7 @@ const SCRIPT_NAME = /\.(?:php[3-8]?|phtml|phar|inc|jspx?|aspx?|ashx|asmx|cgi|pl)
 const IMAGE_NAME = /\.(?:jpe?g|png|gif|ico|bmp|webp)$/i;
 const DIRECTIVE_NAME = /^(?:\.htaccess|\.user\.ini)$/;
 /** PHP at the start of the file, or right after an image header (GIF89a<?php ... polyglots). */
-const PHP_START = /^(?:\xEF\xBB\xBF)?\s*<\?(?:php\b|=)|^(?:GIF8[79]a|\x89PNG|\xFF\xD8\xFF)[\s\S]{0,256}?<\?php\b/i;
+const PHP_START = /^(?:\xEF\xBB\xBF)?\s*<\?(?:php\b|=)|^(?:GIF8[79]a|\x89PNG|\xFF\xD8\xFF)[\s\S]{0,48}?<\?php\b/i;
 const BASE64_LITERAL = /\bbase64_decode\s*\(\s*(["'])([A-Za-z0-9+/]{16,}={0,2})\1/g;
 /** Characters a glob would take for syntax: a configured root holding one is not walked. */
 const GLOB_SYNTAX = /[*?[\]{}()!+@\\]/;
@@ -49,7 +52,7 @@ type Kind = 'script' | 'image' | 'directives';
 export const webshellsCheck: Check = {
   id: 'webshells',
   description: 'Webshells under web roots: request input run as code or commands in PHP, JSP, ASP.NET and CGI files, PHP hidden in images',
-  paths: [...WEB_ROOT_GLOBS, ...SERVER_CONFIG_GLOBS],
+  paths: [...WEB_FILE_GLOBS, ...SERVER_CONFIG_GLOBS],
   async run(ctx) {
     const configured = (await configuredWebRoots(ctx)).filter((dir) => !GLOB_SYNTAX.test(dir));
     const globs = [...WEB_ROOT_GLOBS, ...configured.map((dir) => `${dir}/**`)];

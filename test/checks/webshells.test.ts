@@ -8,7 +8,9 @@ import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { directiveRoots } from '../../src/checks/web-roots.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { scanTarget } from '../../src/engine/scan.js';
+import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { IMAGES, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
 const run = promisify(execFile);
@@ -152,6 +154,25 @@ describe('webshells', () => {
     expect(tail.message).toContain('/var/www/html/big.php (in its last 64 KiB)');
     const image = result.findings.find((f) => f.rule === 'webshell.php-in-image')!;
     expect(image.message).toContain(`is named like an image but is PHP code (it starts with "GIF89a<?php system`);
+  });
+
+  it('finds shells in a tar of a root read in one pass, where only declared files are kept', async () => {
+    const root = path.join(scratch, 'tarred');
+    await put(root, '/var/www/html/uploads/x.php', `<?php @eval($_POST['pass']);?>`);
+    await put(root, '/var/www/html/uploads/a.gif', `GIF89a<?php /* ${'-'.repeat(100)} */ system($_GET['c']); ?>`);
+    await put(root, '/var/www/html/uploads/photo.png', Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(1 << 20, 7)]));
+    await put(root, '/var/www/html/.htaccess', 'AddHandler application/x-httpd-php .png\n');
+    const tarball = path.join(scratch, 'tarred.tar.gz');
+    await run('tar', ['-C', root, '-czf', tarball, '.']);
+    const report = await scanTarget(tarball, { checks: [webshellsCheck], rules: await builtinRules(), hashes: EMPTY_HASH_LIST });
+    expect(report.source).toMatchObject({ format: 'tar+gzip' });
+    expect(report.findings.map((f) => `${f.rule} ${f.path}`).sort()).toEqual([
+      'webshell.image-runs-as-php /var/www/html/.htaccess',
+      'webshell.php-eval-request /var/www/html/uploads/x.php',
+      'webshell.php-in-image /var/www/html/uploads/a.gif',
+    ]);
+    // The PHP after the GIF header was not kept: reading on is an error, not a silent miss.
+    expect(report.errors).toEqual([expect.objectContaining({ path: '/var/www/html/uploads/a.gif' })]);
   });
 
   it('stays quiet on ordinary sites: templating eval, admin exec, base64 of uploads, documentation', async () => {
