@@ -5,7 +5,8 @@
  * and miner-config scopes); the pools and wallets go to finding.indicators.
  *
  * Which files: one walk of the whole tree but /proc, /sys and /dev (/dev/shm is
- * walked). Files a package owns are left out (their integrity is the package check's
+ * walked, and so is /run: empty on a disk, it may hold a dropped miner in a mounted
+ * evidence directory or a container export). Files a package owns are left out (their integrity is the package check's
  * job); that is what keeps a clean system cheap, since then only generated and
  * dropped files remain. Of those, every file's first 64 bytes are read; ELF files have
  * their strings read (miners/elf-strings.ts), files named like a configuration up to

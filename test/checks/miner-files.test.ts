@@ -81,6 +81,8 @@ beforeAll(async () => {
   // The package database's own files get only the ELF test; a hidden file there is read.
   await put('var/lib/dpkg/info/.x.json', XMRIG_CONFIG);
   await put('var/lib/dpkg/info/fake.templates', XMRIG_CONFIG);
+  // A top-level directory whose name is glob syntax is walked as a literal name.
+  await put('[x]{a,b}/c.json', XMRIG_CONFIG);
   // Quiet: lookalikes and ordinary administration.
   await placeElf('opt/bench/bin/randomx-bench', randomxLib);
   await placeElf('usr/local/sbin/miner-hunter', hunter);
@@ -158,7 +160,7 @@ describe('miner-files check', () => {
   });
 
   it('reports nothing else: lookalikes, package-owned copies, /proc and hostile files stay quiet', () => {
-    const expected = ['/usr/local/bin/kworker', '/root/.cache/.x/sysupdate', '/tmp/.z/minerd-static', '/usr/bin/.sshd', '/var/tmp/.ICE-unix/.x/c.json', '/dev/shm/p', '/var/lib/dpkg/info/.x.json'];
+    const expected = ['/usr/local/bin/kworker', '/root/.cache/.x/sysupdate', '/tmp/.z/minerd-static', '/usr/bin/.sshd', '/var/tmp/.ICE-unix/.x/c.json', '/dev/shm/p', '/var/lib/dpkg/info/.x.json', '/[x]{a,b}/c.json'];
     expect(findings.map((f) => f.path).sort()).toEqual(expected.sort());
     expect(errors).toEqual([]);
   });
