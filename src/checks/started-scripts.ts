@@ -9,19 +9,22 @@
  * followed, level by level, to a bounded depth and count; each file is scanned once.
  *
  * Left out: files a package owns (package integrity is another check's question), and
- * the scripts other checks already read whole (cron.daily and friends, init.d, rc.local,
- * rc?.d, and whatever a check recorded as started without a line, such as systemd
- * generators), which would otherwise be reported twice.
+ * the files other checks already read whole (cron.daily and friends, init.d, rc.local,
+ * rc?.d, shell start-up files, and whatever a check recorded as started without a line,
+ * such as systemd generators), which would otherwise be reported twice.
  *
  * A text script is what the kernel or a shell would run as one: a "#!" line (execve(2)),
  * or text with no NUL byte in its first 4 KiB (a shell runs a file without "#!" itself).
  * Scripts for other interpreters (python, perl...) are matched by the content rules but
  * not read as shell, so no "started program" is made up from their syntax.
  */
-import type { Check, CheckContext, StartedFile } from '../engine/check.js';
+import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../engine/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
-import { compileGlob } from '../../mountfs/glob.js';
+import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
+import { cronCheck } from './cron.js';
+import { servicesCheck } from './services.js';
+import { shellStartupCheck } from './shell-startup.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
@@ -41,18 +44,11 @@ const CATEGORY = 'persistence/script';
 /** Starters named in a message; the rest are counted. */
 const SHOWN_STARTERS = 3;
 
-/** Scripts the cron and services checks read as a whole. */
-const SCANNED_BY_OTHER_CHECKS = [
-  '/etc/cron.hourly/*',
-  '/etc/cron.daily/*',
-  '/etc/cron.weekly/*',
-  '/etc/cron.monthly/*',
-  '/etc/rc.local',
-  '/etc/init.d/*',
-  '/etc/rc.d/*',
-  '/etc/rc.d/*/*',
-  '/etc/rc[0-6S].d/*',
-].map(compileGlob);
+/**
+ * The checks that read their files whole, with their own context: a started file one of
+ * them declares (cron.daily scripts, init.d, rc.local, profile.d...) is reported there.
+ */
+const WHOLE_FILE_READERS: Check[] = [cronCheck, servicesCheck, shellStartupCheck];
 
 /** "path:line": a line of a file starts it. */
 const LINE_STARTER = /^\/.*:\d+$/;
@@ -74,6 +70,7 @@ export const startedScriptsCheck: Check = {
     let entries = 0;
     let scanned = 0;
     const resolved = new Map<string, string | undefined>();
+    const elsewhere = WHOLE_FILE_READERS.flatMap((c) => declaredPaths(c, ctx.rules)).map(compileGlob);
     for (let depth = 1; level.length > 0; depth++) {
       if (depth > MAX_DEPTH) {
         ctx.error(undefined, new Error(`started-scripts: scripts started ${MAX_DEPTH} levels deep were scanned; ${level.length} started files below that were not followed`));
@@ -102,7 +99,7 @@ export const startedScriptsCheck: Check = {
           return;
         }
         scripts.set(info.path, info);
-        if (await scanStartedScript(ctx, info, scripts)) scanned++;
+        if (await scanStartedScript(ctx, info, scripts, elsewhere)) scanned++;
       }
       level = ctx.startedFiles().slice(before);
     }
@@ -131,8 +128,8 @@ async function resolveFile(ctx: CheckContext, path: string): Promise<string | un
 }
 
 /** Scans one script; false when it is not one to scan here. */
-async function scanStartedScript(ctx: CheckContext, info: ScriptInfo, scripts: Map<string, ScriptInfo>): Promise<boolean> {
-  if (SCANNED_BY_OTHER_CHECKS.some((g) => g.matches(info.path))) return false;
+async function scanStartedScript(ctx: CheckContext, info: ScriptInfo, scripts: Map<string, ScriptInfo>, elsewhere: CompiledGlob[]): Promise<boolean> {
+  if (elsewhere.some((g) => g.matches(info.path))) return false;
   // A file a check recorded as started whole ("run-parts /etc/cron.daily", "systemd generator"),
   // not by a line, is a file that check reads itself.
   if (info.startedBy.some((by) => !LINE_STARTER.test(by))) return false;

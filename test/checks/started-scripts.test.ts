@@ -64,8 +64,11 @@ const CHAIN: Tree = {
     '/usr/local/bin/binary',
     '/usr/local/bin/report.py',
     '/usr/local/bin/missing',
+    '. /etc/profile.d/proxy.sh',
     '',
   ].join('\n'),
+  // Started by a script, read by the shell start-up check (not part of this scan).
+  'etc/profile.d/proxy.sh': `${DROPPER}\n`,
   'etc/cron.d/nightly': '0 3 * * * root /usr/local/bin/nightly\n',
 };
 const CHAIN_LINKS: [string, string][] = [['usr/local/bin/upd', '/opt/.u/upd.sh']];
@@ -142,10 +145,11 @@ describe('started-scripts check', () => {
     // What scripts start is recorded for the hash check, as "script:line".
     expect(started).toContainEqual({ path: '/tmp/.x/run.sh', startedBy: '/usr/local/bin/update.sh:4' });
     expect(started).toContainEqual({ path: '/opt/.u/stage2', startedBy: '/opt/.u/upd.sh:2' });
+    expect(started).toContainEqual({ path: '/etc/profile.d/proxy.sh', startedBy: '/usr/local/bin/nightly:7' });
     // A python script is matched, not read as shell: nothing it names is taken as started.
     expect(started.map((s) => s.path)).not.toContain('/tmp/never-started');
-    // Packaged, cron.daily (the cron check's), binary and missing files give nothing here.
-    for (const p of ['/usr/local/bin/packaged-helper', '/usr/local/bin/binary', '/usr/local/bin/missing']) {
+    // Packaged, cron.daily (the cron check's), profile.d (the shell start-up check's), binary and missing files give nothing here.
+    for (const p of ['/usr/local/bin/packaged-helper', '/usr/local/bin/binary', '/usr/local/bin/missing', '/etc/profile.d/proxy.sh']) {
       expect(result.findings.filter((f) => f.path === p)).toEqual([]);
     }
     expect(result.findings.filter((f) => f.path === '/etc/cron.daily/rotate').map((f) => f.category)).toEqual(['persistence/cron']);
