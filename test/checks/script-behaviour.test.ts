@@ -12,6 +12,7 @@ import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
@@ -241,6 +242,13 @@ describe('behaviour rules in started scripts', () => {
       const line = unit.repeat(Math.ceil(8192 / unit.length)).slice(0, 8192);
       const started = Date.now();
       rules.matchLines('script', '/x', line);
+      expect(Date.now() - started, unit).toBeLessThan(1000);
+    }
+    // Payloads are decoded from the whole line (up to 512 KiB), not its bounded head and tail.
+    for (const unit of ["rev <<< '", "echo '", 'echo 41', '\\x41', "echo 'a b' | rev ", 'echo QUFB', 'b64decode("']) {
+      const line = unit.repeat(Math.ceil(600_000 / unit.length));
+      const started = Date.now();
+      expect(findEncodedPayloads(line).length).toBeLessThanOrEqual(16);
       expect(Date.now() - started, unit).toBeLessThan(1000);
     }
   });
