@@ -77,3 +77,68 @@ export async function breakSectionTable(file: string): Promise<void> {
   b.writeUInt16LE(0xfff0, E_SHNUM);
   await writeFile(file, b);
 }
+
+export interface HandMadeSection {
+  name: string;
+  data: Buffer;
+  /** SHT_PROGBITS (1) unless given; SHT_NOBITS is 8. */
+  type?: number;
+}
+
+/**
+ * A minimal ELF of either class and byte order with the given sections after the
+ * header, then the section name table, then the section header table (null entry
+ * first), as the gABI lays them out. For the class and byte-order paths gcc on this
+ * machine cannot produce.
+ */
+export function handMadeElf(cls: 32 | 64, littleEndian: boolean, sections: HandMadeSection[]): Buffer {
+  const is64 = cls === 64;
+  const ehsize = is64 ? 64 : 52;
+  const shentsize = is64 ? 64 : 40;
+  const names = Buffer.concat([Buffer.from('\0'), ...[...sections.map((s) => s.name), '.shstrtab'].map((n) => Buffer.from(`${n}\0`))]);
+  const nameOffsets: number[] = [];
+  let at = 1;
+  for (const n of [...sections.map((s) => s.name), '.shstrtab']) {
+    nameOffsets.push(at);
+    at += n.length + 1;
+  }
+  const offsets: number[] = [];
+  let pos = ehsize;
+  for (const s of sections) {
+    offsets.push(pos);
+    pos += s.type === 8 ? 0 : s.data.length;
+  }
+  const strtabOffset = pos;
+  pos += names.length;
+  const shoff = pos;
+  const shnum = sections.length + 2;
+  const out = Buffer.alloc(shoff + shnum * shentsize);
+  const u16 = (v: number, o: number) => (littleEndian ? out.writeUInt16LE(v, o) : out.writeUInt16BE(v, o));
+  const u32 = (v: number, o: number) => (littleEndian ? out.writeUInt32LE(v, o) : out.writeUInt32BE(v, o));
+  const addr = (v: number, o: number) =>
+    is64 ? (littleEndian ? out.writeBigUInt64LE(BigInt(v), o) : out.writeBigUInt64BE(BigInt(v), o)) : u32(v, o);
+  out.write('\x7fELF', 0, 'latin1');
+  out[4] = is64 ? 2 : 1;
+  out[5] = littleEndian ? 1 : 2;
+  out[6] = 1;
+  u16(2, 16);
+  addr(shoff, is64 ? 0x28 : 0x20);
+  u16(ehsize, is64 ? 0x34 : 0x28);
+  u16(shentsize, is64 ? 0x3a : 0x2e);
+  u16(shnum, is64 ? 0x3c : 0x30);
+  u16(shnum - 1, is64 ? 0x3e : 0x32);
+  sections.forEach((s, i) => {
+    if (s.type !== 8) s.data.copy(out, offsets[i]!);
+  });
+  names.copy(out, strtabOffset);
+  const entry = (i: number, name: number, type: number, offset: number, size: number) => {
+    const e = shoff + i * shentsize;
+    u32(name, e);
+    u32(type, e + 4);
+    addr(offset, e + (is64 ? 24 : 16));
+    addr(size, e + (is64 ? 32 : 20));
+  };
+  sections.forEach((s, i) => entry(i + 1, nameOffsets[i]!, s.type ?? 1, offsets[i]!, s.data.length));
+  entry(shnum - 1, nameOffsets[sections.length]!, 3, strtabOffset, names.length);
+  return out;
+}

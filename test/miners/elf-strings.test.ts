@@ -13,7 +13,7 @@ import { RawVfs, type Vfs } from '../../mountfs/vfs.js';
 import { DEFAULT_STRINGS_LIMITS, StringCollector, readElfStrings, type StringsLimits } from '../../src/miners/elf-strings.js';
 import { elfIdent, stringSections } from '../../src/miners/elf-sections.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { XMRIG_STRINGS, breakSectionTable, compileElf, dropSectionTable } from './elf-fixtures.js';
+import { XMRIG_STRINGS, breakSectionTable, compileElf, dropSectionTable, handMadeElf } from './elf-fixtures.js';
 
 /** A Vfs that counts the bytes every readFile returns. */
 function counting(vfs: Vfs): { vfs: Vfs; bytes: () => number } {
@@ -150,6 +150,36 @@ describe('stringSections on hostile headers', () => {
     );
     expect(elfIdent(Buffer.from('\x7fELF'))).toBeUndefined();
     expect(elfIdent(Buffer.from('#!/bin/sh\nexec xmrig\n'))).toBeUndefined();
+  });
+});
+
+describe('stringSections on both classes and byte orders', () => {
+  it.each([
+    [32, true],
+    [32, false],
+    [64, true],
+    [64, false],
+  ] as const)('ELF%i %s-endian: .rodata and .data.rel.ro, not .text or .bss', async (cls, little) => {
+    const elf = handMadeElf(cls, little, [
+      { name: '.text', data: Buffer.from('\x55\x48\x89\xe5code-not-strings', 'latin1') },
+      { name: '.rodata', data: Buffer.from('\0donate.v2.xmrig.com\0rx/0\0') },
+      { name: '.bss', data: Buffer.alloc(4096), type: 8 },
+      { name: '.data.rel.ro', data: Buffer.from('\0stratum+tcp://\0') },
+    ]);
+    const ranges = await stringSections(elf.subarray(0, 64), elf.length, async (o, l) => elf.subarray(o, o + l));
+    const text = (ranges ?? []).map((r) => elf.toString('latin1', r.offset, r.offset + r.length)).join('|');
+    expect(text).toBe('\0donate.v2.xmrig.com\0rx/0\0\0stratum+tcp://\0');
+    // .rodata and .data.rel.ro touch: one merged range.
+    expect(ranges).toHaveLength(1);
+  });
+
+  it('gives up on a string section that runs past the end of the file', async () => {
+    const elf = handMadeElf(64, true, [{ name: '.rodata', data: Buffer.from('\0xmrig\0') }]);
+    const read = async (o: number, l: number) => elf.subarray(o, o + l);
+    expect(await stringSections(elf.subarray(0, 64), elf.length, read)).toEqual([{ offset: 64, length: 7 }]);
+    // .rodata's sh_size (entry 1 of the table at e_shoff) made larger than the file.
+    elf.writeBigUInt64LE(BigInt(elf.length), Number(elf.readBigUInt64LE(0x28)) + 64 + 32);
+    expect(await stringSections(elf.subarray(0, 64), elf.length, read)).toBeUndefined();
   });
 });
 
