@@ -32,7 +32,7 @@ import { stripShellComment } from './shell-lexer.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
-/** Scripts scanned per filesystem, and distinct started paths looked up: hostile chains stay bounded. */
+/** Scripts scanned per filesystem, and distinct started paths looked up: hostile chains stay bounded, and say so. */
 const MAX_SCRIPTS = 256;
 const MAX_ENTRIES = 4096;
 /** Scripts are read up to here; a longer one is scanned on its first MiB. */
@@ -65,46 +65,74 @@ export const startedScriptsCheck: Check = {
   // from such a source cannot be read; that is reported as an error, not passed over.
   paths: [],
   async run(ctx) {
-    const scripts = new Map<string, ScriptInfo>();
-    let level: StartedFile[] = ctx.startedFiles();
-    let entries = 0;
-    let scanned = 0;
-    const resolved = new Map<string, string | undefined>();
-    const elsewhere = WHOLE_FILE_READERS.flatMap((c) => declaredPaths(c, ctx.rules)).map(compileGlob);
+    const walk: Walk = {
+      scripts: new Map(),
+      resolved: new Map(),
+      elsewhere: WHOLE_FILE_READERS.flatMap((c) => declaredPaths(c, ctx.rules)).map(compileGlob),
+      scanned: 0,
+    };
+    let level = ctx.startedFiles();
     for (let depth = 1; level.length > 0; depth++) {
+      const before = ctx.startedFiles().length;
+      const batch = await group(ctx, walk, level);
       if (depth > MAX_DEPTH) {
-        ctx.error(undefined, new Error(`started-scripts: scripts started ${MAX_DEPTH} levels deep were scanned; ${level.length} started files below that were not followed`));
+        let unfollowed = 0;
+        for (const info of batch) if (await scriptHead(ctx, walk, info)) unfollowed++;
+        if (unfollowed > 0) ctx.error(undefined, new Error(`started-scripts: scripts were followed ${MAX_DEPTH} levels deep; ${unfollowed} scripts started below that were not scanned`));
         return;
       }
-      const before = ctx.startedFiles().length;
-      const batch = new Map<string, ScriptInfo>();
-      for (const started of level) {
-        if (!resolved.has(started.path)) {
-          if (++entries > MAX_ENTRIES) break;
-          resolved.set(started.path, await resolveFile(ctx, started.path));
-        }
-        const real = resolved.get(started.path);
-        if (real === undefined) continue;
-        const known = scripts.get(real) ?? batch.get(real);
-        if (known) {
-          if (!known.startedBy.includes(started.startedBy)) known.startedBy.push(started.startedBy);
-          known.writtenAs.add(started.path);
-          continue;
-        }
-        batch.set(real, { path: real, writtenAs: new Set([started.path, real]), startedBy: [started.startedBy] });
-      }
-      for (const info of batch.values()) {
-        if (scanned >= MAX_SCRIPTS) {
+      for (const info of batch) {
+        walk.scripts.set(info.path, info);
+        if (!(await scriptHead(ctx, walk, info))) continue;
+        if (walk.scanned >= MAX_SCRIPTS) {
           ctx.error(undefined, new Error(`started-scripts: stopped after ${MAX_SCRIPTS} scripts`));
           return;
         }
-        scripts.set(info.path, info);
-        if (await scanStartedScript(ctx, info, scripts, elsewhere)) scanned++;
+        walk.scanned++;
+        await scanStartedScript(ctx, walk, info);
       }
       level = ctx.startedFiles().slice(before);
     }
   },
 };
+
+/** What the walk down the started files has seen so far. */
+interface Walk {
+  /** Every started file met, by real path. */
+  scripts: Map<string, ScriptInfo>;
+  /** Started paths looked up, and the real file each names (undefined: none). */
+  resolved: Map<string, string | undefined>;
+  /** Files other checks read whole. */
+  elsewhere: CompiledGlob[];
+  scanned: number;
+  /** MAX_ENTRIES was reached (and said so). */
+  entriesCut?: boolean;
+}
+
+/** The files a level of started entries names, new ones only, each with all its starters. */
+async function group(ctx: CheckContext, walk: Walk, level: StartedFile[]): Promise<ScriptInfo[]> {
+  const batch = new Map<string, ScriptInfo>();
+  for (const started of level) {
+    if (!walk.resolved.has(started.path)) {
+      if (walk.resolved.size >= MAX_ENTRIES) {
+        if (!walk.entriesCut) ctx.error(undefined, new Error(`started-scripts: ${MAX_ENTRIES} started paths were looked up; the rest were not followed`));
+        walk.entriesCut = true;
+        break;
+      }
+      walk.resolved.set(started.path, await resolveFile(ctx, started.path));
+    }
+    const real = walk.resolved.get(started.path);
+    if (real === undefined) continue;
+    const known = walk.scripts.get(real) ?? batch.get(real);
+    if (known) {
+      if (!known.startedBy.includes(started.startedBy)) known.startedBy.push(started.startedBy);
+      known.writtenAs.add(started.path);
+      continue;
+    }
+    batch.set(real, { path: real, writtenAs: new Set([started.path, real]), startedBy: [started.startedBy] });
+  }
+  return [...batch.values()];
+}
 
 interface ScriptInfo {
   /** Real path (symlinks resolved inside the root). */
@@ -127,26 +155,37 @@ async function resolveFile(ctx: CheckContext, path: string): Promise<string | un
   }
 }
 
-/** Scans one script; false when it is not one to scan here. */
-async function scanStartedScript(ctx: CheckContext, info: ScriptInfo, scripts: Map<string, ScriptInfo>, elsewhere: CompiledGlob[]): Promise<boolean> {
-  if (elsewhere.some((g) => g.matches(info.path))) return false;
+/**
+ * Whether the file is a script to scan here: not read whole by another check, not
+ * packaged, and text from its first bytes on (the part every source keeps).
+ */
+async function scriptHead(ctx: CheckContext, walk: Walk, info: ScriptInfo): Promise<boolean> {
+  if (walk.elsewhere.some((g) => g.matches(info.path))) return false;
   // A file a check recorded as started whole ("run-parts /etc/cron.daily", "systemd generator"),
   // not by a line, is a file that check reads itself.
   if (info.startedBy.some((by) => !LINE_STARTER.test(by))) return false;
   if (await packaged(ctx, info)) return false;
+  try {
+    return looksLikeText(await ctx.vfs.readFile(info.path, { maxBytes: HEAD_BYTES }));
+  } catch (err) {
+    ctx.error(info.path, err);
+    return false;
+  }
+}
+
+async function scanStartedScript(ctx: CheckContext, walk: Walk, info: ScriptInfo): Promise<void> {
   const text = await readScript(ctx, info.path);
-  if (text === undefined) return false;
+  if (text === undefined) return;
   ctx.examined(info.path);
   const shell = isShellScript(info.path, text);
   const file: CommandFile = {
     scope: 'script',
     path: info.path,
     category: CATEGORY,
-    vars: { context: ` (script ${describeStarters(info, scripts)})` },
+    vars: { context: ` (script ${describeStarters(info, walk.scripts)})` },
     fix: (line, started) => fixFor(ctx, info, line, started),
   };
   await scanCommandLines(ctx, file, shell ? scriptLines(text) : plainLines(text));
-  return true;
 }
 
 async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
@@ -154,11 +193,9 @@ async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
   return false;
 }
 
-/** The script's text, or undefined when it is a binary (or unreadable: reported). */
+/** The script's text, or undefined when it is binary after all (or unreadable: reported). */
 async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
   try {
-    const head = await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES });
-    if (!looksLikeText(head)) return undefined;
     const bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_SCRIPT_BYTES });
     if (!looksLikeText(bytes.subarray(0, TEXT_PROBE_BYTES))) return undefined;
     return bytes.toString('utf8');
