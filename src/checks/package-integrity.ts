@@ -11,6 +11,9 @@
  * command directories only, and not at all when the root has no usable package
  * database. Severities and texts are data (src/rules/builtin/integrity.yaml).
  *
+ * dpkg info files of a package the status file does not know are reported, and their
+ * records are not trusted (src/facts/dpkg-db.ts), so they cannot hide a planted file.
+ *
  * The hijacked-commands check runs before this one and reports ps.original-style
  * moved copies and non-ELF files named like compiled commands: those are left to it,
  * and a changed command with a moved copy beside it says so in its finding.
@@ -21,12 +24,15 @@ import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, resolvePreloadEntry } from './ld-preload.js';
 import { packageTools } from './integrity-remediation.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { dpkgDatabaseOf } from '../facts/package-databases.js';
 import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
 import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
 import { IntegrityVerifier } from './integrity-verify.js';
 import { judgeUnowned } from './integrity-unowned.js';
 
 const MISSING_RULE = 'integrity.package-file-missing';
+const UNREGISTERED_RULE = 'integrity.unregistered-package-files';
 const MOVED_RULE = 'hijacked-command.moved-original';
 /** The scope holds a few thousand entries; a tree a hundred times that is not a system. */
 const MAX_WALK_ENTRIES = 500_000;
@@ -48,6 +54,16 @@ export const packageIntegrityCheck: Check = {
     for (const path of (await ctx.facts.packageManagedPaths()).keys()) managed.add(await canon.path(path));
 
     const findings: Finding[] = [];
+    for (const u of (await dpkgDatabaseOf(databases)?.unregisteredInfo()) ?? []) {
+      const files = [...u.files].sort();
+      findings.push(
+        ctx.rules.finding(UNREGISTERED_RULE, {
+          path: files[0]!,
+          evidence: `${files.join(', ')}; no "Package: ${u.package}" in /var/lib/dpkg/status`,
+          vars: { package: u.package, files: files.map(shellQuote).join(' ') },
+        }),
+      );
+    }
     const movedCopies = new Map<string, string[]>();
     const verifier = new IntegrityVerifier(ctx, (f) => findings.push(f), movedCopies);
     const seen = new Set<string>();

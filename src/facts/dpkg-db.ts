@@ -11,6 +11,11 @@
  * - /var/lib/dpkg/diversions: a file of package P diverted by someone else keeps its
  *   path (dpkg -S still names P) and gets divertedTo, where P's bytes now are.
  *
+ * Info files of a package the status file does not know are not dpkg's: dpkg writes a
+ * package's status before its info files and removes them before forgetting it. They
+ * are left out (so they cannot make a planted file "owned") and listed by
+ * unregisteredInfo().
+ *
  * Every file is streamed with bounded lines; a damaged line is counted and the file
  * reported once through onError, and the rest of it still counts.
  */
@@ -20,13 +25,13 @@ import type { PackageDatabase, PackagedFile } from './package-db.js';
 import { packagePath } from './package-path.js';
 import { describeSkips, noSkips, vfsLines, type LineLimits } from './vfs-lines.js';
 import { DIVERSIONS, readDiversions, type Diversion } from './dpkg-diversions.js';
-import { DPKG_STATUS, readStatusConffiles } from './dpkg-status.js';
+import { DPKG_STATUS, DPKG_UPDATES, readDpkgStatus, type DpkgStatus } from './dpkg-status.js';
 
 export const DPKG_INFO = '/var/lib/dpkg/info';
 const SUFFIXES = ['.md5sums', '.list', '.conffiles'] as const;
 type Suffix = (typeof SUFFIXES)[number];
 /** Everything the reader opens, declared so single-pass sources keep it. */
-export const DPKG_PATHS = [...SUFFIXES.map((s) => `${DPKG_INFO}/*${s}`), DPKG_STATUS, DIVERSIONS];
+export const DPKG_PATHS = [...SUFFIXES.map((s) => `${DPKG_INFO}/*${s}`), DPKG_STATUS, `${DPKG_UPDATES}/*`, DIVERSIONS];
 
 /** The biggest real lists (linux-headers, texlive) are a few MiB. */
 const LIMITS: LineLimits = { maxBytes: 32 << 20, maxLineBytes: 4096 + 40 };
@@ -55,6 +60,7 @@ export class DpkgDatabase implements PackageDatabase {
   readonly kind = 'dpkg';
   readonly location = DPKG_INFO;
   private diversionsP?: Promise<Map<string, Diversion>>;
+  private statusP?: Promise<DpkgStatus | undefined>;
 
   constructor(
     private readonly vfs: Vfs,
@@ -65,6 +71,25 @@ export class DpkgDatabase implements PackageDatabase {
   diversions(): Promise<Map<string, Diversion>> {
     this.diversionsP ??= readDiversions(this.vfs, this.onError);
     return this.diversionsP;
+  }
+
+  /** Info files whose package dpkg's status does not list, by package. */
+  async unregisteredInfo(): Promise<Array<{ package: string; files: string[] }>> {
+    const known = await this.knownPackages();
+    if (!known) return [];
+    const out: Array<{ package: string; files: string[] }> = [];
+    for (const [stem, present] of await this.infoFiles()) {
+      const pkg = stem.replace(/:.*$/, '');
+      if (!known.has(pkg)) out.push({ package: pkg, files: present.map((s) => `${DPKG_INFO}/${stem}${s}`).sort() });
+    }
+    return out;
+  }
+
+  /** The packages status and its journal list; undefined when there is no usable status file to judge by. */
+  private async knownPackages(): Promise<Set<string> | undefined> {
+    this.statusP ??= readDpkgStatus(this.vfs, this.onError);
+    const status = await this.statusP;
+    return status && status.packages.size > 0 ? status.packages : undefined;
   }
 
   async *files(): AsyncGenerator<PackagedFile> {
@@ -80,13 +105,15 @@ export class DpkgDatabase implements PackageDatabase {
 
   private async *records(): AsyncGenerator<PackagedFile> {
     const diversions = await this.diversions();
-    const statusConffiles = await readStatusConffiles(this.vfs, this.onError);
+    const known = await this.knownPackages();
+    const statusConffiles = (await this.statusP)?.conffiles ?? new Map<string, Map<string, string | undefined>>();
     for (const [stem, present] of await this.infoFiles()) {
       const pkg = stem.replace(/:.*$/, '');
       if (!PACKAGE_NAME.test(pkg)) {
         this.onError(`${DPKG_INFO}/${stem}${present[0]}`, new Error(`dpkg info: "${stem}" is not a package name; its files were not read`));
         continue;
       }
+      if (known && !known.has(pkg)) continue;
       // A diverted file of this package lives where the diversion sent it, unless the package diverted it itself.
       const divertedTo = (path: string): string | undefined => {
         const d = diversions.get(path);

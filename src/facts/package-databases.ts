@@ -51,18 +51,24 @@ class ReadOnce implements PackageDatabase {
   }
 }
 
+/** The dpkg database among them, if the root has one. */
+export function dpkgDatabaseOf(databases: PackageDatabase[]): DpkgDatabase | undefined {
+  for (const outer of databases) {
+    const db = outer instanceof ReadOnce ? outer.inner : outer;
+    if (db instanceof DpkgDatabase) return db;
+  }
+  return undefined;
+}
+
 /** Why the package tools put a file there, by path as their databases write it. */
 export type ManagedPaths = Map<string, string>;
 
 export async function readManagedPaths(vfs: Vfs, databases: PackageDatabase[], onError: OnError): Promise<ManagedPaths> {
   const out: ManagedPaths = new Map();
-  for (const outer of databases) {
-    const db = outer instanceof ReadOnce ? outer.inner : outer;
-    if (!(db instanceof DpkgDatabase)) continue;
-    for (const d of (await db.diversions()).values()) {
-      const who = d.by === LOCAL_DIVERSION ? 'the admin (dpkg-divert --local)' : `package ${d.by}`;
-      out.set(d.from, `diverted to ${d.to} by ${who}`);
-    }
+  const dpkg = dpkgDatabaseOf(databases);
+  for (const d of dpkg ? (await dpkg.diversions()).values() : []) {
+    const who = d.by === LOCAL_DIVERSION ? 'the admin (dpkg-divert --local)' : `package ${d.by}`;
+    out.set(d.from, `diverted to ${d.to} by ${who}`);
   }
   for (const a of await readAlternativeLinks(vfs, onError)) {
     if (!out.has(a.link)) out.set(a.link, `a link of the "${a.group}" alternatives`);

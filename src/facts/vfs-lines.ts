@@ -72,6 +72,8 @@ export async function* vfsLines(vfs: Vfs, path: string, limits: LineLimits, skip
     pending.push(Buffer.from(rest));
     pendingBytes += rest.length;
   }
+  // A line cut by the byte bound is not the line the file holds: it is dropped, not guessed at.
+  if (skips.cut) return;
   if (pendingBytes > 0 || tooLong) {
     const got = take(Buffer.alloc(0));
     if (got) yield got;

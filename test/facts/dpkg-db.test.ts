@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs, type Vfs } from '../../mountfs/vfs.js';
 import { openDpkgDatabase } from '../../src/facts/dpkg-db.js';
 import { readAlternativeLinks } from '../../src/facts/alternatives.js';
+import { noSkips, vfsLines } from '../../src/facts/vfs-lines.js';
 import { Facts } from '../../src/engine/facts.js';
 import type { PackagedFile } from '../../src/facts/package-db.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -144,6 +145,36 @@ describe('dpkg database reader', () => {
     expect(got.filter((f) => f.package === 'demo-tools').map((f) => f.path).sort()).toEqual([...new Set(listed)].sort());
   });
 
+  it('ignores, and lists, the info files of a package the status file does not know', async () => {
+    const info = path.join(root, 'var/lib/dpkg/info');
+    await writeFile(path.join(info, 'sysupdate.list'), '/.\n/usr/bin/kdevtmpfsi\n');
+    await writeFile(path.join(info, 'sysupdate.md5sums'), `${md5('miner')}  usr/bin/kdevtmpfsi\n`);
+    try {
+      const got = await records(root);
+      expect(got.filter((f) => f.package === 'sysupdate')).toEqual([]);
+      const vfs = await openVfs(root);
+      try {
+        const db = await openDpkgDatabase(vfs, () => undefined);
+        expect(await db!.unregisteredInfo()).toEqual([
+          { package: 'sysupdate', files: ['/var/lib/dpkg/info/sysupdate.list', '/var/lib/dpkg/info/sysupdate.md5sums'] },
+        ]);
+        expect(await new Facts(vfs).packages.owner('/usr/bin/kdevtmpfsi')).toBeUndefined();
+      } finally {
+        await vfs.close();
+      }
+      const { stdout } = await run('dpkg', [`--root=${root}`, '-S', '/usr/bin/kdevtmpfsi']).catch((e: { stdout: string }) => e);
+      expect(stdout).toBe('');
+
+      // An entry of dpkg's journal not yet folded into status counts as known.
+      await writeFile(path.join(root, 'var/lib/dpkg/updates/0001'), 'Package: sysupdate\nStatus: install ok unpacked\nVersion: 1\n');
+      expect((await records(root)).filter((f) => f.package === 'sysupdate').map((f) => f.path)).toEqual(['/usr/bin/kdevtmpfsi']);
+    } finally {
+      await rm(path.join(root, 'var/lib/dpkg/updates/0001'), { force: true });
+      await rm(path.join(info, 'sysupdate.list'));
+      await rm(path.join(info, 'sysupdate.md5sums'));
+    }
+  });
+
   it('reads the links update-alternatives made', async () => {
     const errs = errors();
     const vfs = await openVfs(root);
@@ -179,6 +210,27 @@ describe('dpkg database reader', () => {
       expect(await openDpkgDatabase(vfs, () => undefined)).toBeNull();
       const facts = new Facts(vfs);
       expect(await facts.packages.owner('/usr/bin/ps')).toBeNull();
+    } finally {
+      await vfs.close();
+    }
+  });
+
+  it('reads lines within both bounds: a long line is skipped whole, a line cut by the byte bound is dropped', async () => {
+    const dir = path.join(scratch, 'lines');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'text'), 'one\r\ntwo\n' + 'x'.repeat(50) + '\nthree\nfour-is-cut-here\n');
+    const vfs = await openVfs(dir);
+    try {
+      const skips = noSkips();
+      const got: string[] = [];
+      for await (const l of vfsLines(vfs, '/text', { maxBytes: 70, maxLineBytes: 10 }, skips)) got.push(`${l.line}:${l.text}`);
+      expect(got).toEqual(['1:one', '2:two', '4:three']);
+      expect(skips).toEqual({ longLines: 1, cut: true });
+      const whole = noSkips();
+      got.length = 0;
+      for await (const l of vfsLines(vfs, '/text', { maxBytes: 1000, maxLineBytes: 100 }, whole)) got.push(l.text);
+      expect(got).toEqual(['one', 'two', 'x'.repeat(50), 'three', 'four-is-cut-here']);
+      expect(whole).toEqual({ longLines: 0, cut: false });
     } finally {
       await vfs.close();
     }
@@ -223,6 +275,12 @@ describe('dpkg database reader', () => {
           ' /etc/../../escape 0123456789abcdef0123456789abcdef',
           ' notapath',
           `Description: ${'x'.repeat(200_000)}`,
+          '',
+          'Package: junk',
+          'Status: install ok installed',
+          '',
+          'Package: noeol',
+          'Status: install ok installed',
           '',
         ].join('\n'),
       );
