@@ -24,7 +24,7 @@ export interface CheckRunResult {
   findings: Finding[];
   errors: ScanError[];
   filesExamined: number;
-  /** Every examined file and the check that examined it first, for the timeline. */
+  /** Every examined file and the checks that examined it, for the timeline. */
   examined: ExaminedFile[];
   bytesHashed: number;
 }
@@ -37,8 +37,8 @@ export interface CheckRunOptions {
 export async function runChecks(vfs: Vfs, checks: readonly Check[], options: CheckRunOptions): Promise<CheckRunResult> {
   const findings: Finding[] = [];
   const errors: ScanError[] = [];
-  // Path → id of the first check that examined it: the timeline names the place.
-  const examined = new Map<string, string>();
+  // Path → ids of the checks that examined it, in order: the timeline names the place.
+  const examined = new Map<string, string[]>();
   let current = '';
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
@@ -52,7 +52,9 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     report: (f) => findings.push(f),
     error,
     examined: (path) => {
-      if (!examined.has(path)) examined.set(path, current);
+      const places = examined.get(path);
+      if (!places) examined.set(path, [current]);
+      else if (!places.includes(current)) places.push(current);
     },
     started: (file) => {
       const key = `${file.path}\0${file.startedBy}`;
@@ -82,9 +84,14 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     findings: result,
     errors,
     filesExamined: examined.size,
-    examined: [...examined].map(([path, place]) => ({ path, place })),
+    examined: examinedFiles(examined, started),
     bytesHashed,
   };
+}
+
+function examinedFiles(examined: Map<string, string[]>, started: StartedFile[]): ExaminedFile[] {
+  const startedPaths = new Set(started.map((s) => s.path));
+  return [...examined].map(([path, places]) => ({ path, places, ...(startedPaths.has(path) ? { started: true } : {}) }));
 }
 
 export function errorMessage(err: unknown): string {

@@ -29,11 +29,41 @@ export const MAX_CHANGED_FILES = 500;
 /** Examined files statted at most, over all filesystems: a hash list makes every system binary "examined". */
 export const MAX_EXAMINED_STATS = 50_000;
 
-/** A file a check examined, and which check: "cron", "services", "ssh-keys", ... */
+/** A file the checks examined, and which: "cron", "services", "ssh-keys", ... */
 export interface ExaminedFile {
   path: string;
-  place: string;
+  /** Ids of the checks that examined it, first first. */
+  places: string[];
+  /** A persistence point starts it. */
+  started?: boolean;
 }
+
+/**
+ * The checks that read persistence places (ids from src/checks/index.ts; a new
+ * persistence check adds its id here). Files only other checks examined (package
+ * integrity, miner-file and webshell sweeps, hash lists) are listed only when a
+ * persistence point starts them: otherwise the daily unattended upgrade that falls
+ * inside most windows would fill the list with verified package files and state under
+ * /var/lib.
+ */
+export const PERSISTENCE_PLACES: ReadonlySet<string> = new Set([
+  'cron',
+  'services',
+  'user-services',
+  'systemd-generators',
+  'at-jobs',
+  'shell-startup',
+  'udev-rules',
+  'ssh-keys',
+  'ld-preload',
+  'accounts',
+  'ld-so-conf',
+  'kernel-modules',
+  'sudoers',
+  'sshd-config',
+  'hosts-file',
+  'started-scripts',
+]);
 
 export interface ScannedFileSystem {
   vfs: Vfs;
@@ -77,6 +107,8 @@ export async function buildTimeline(findings: readonly TimedFinding[], filesyste
     const flagged = new Set(findings.filter((f) => f.volume === fs.volume).map((f) => f.path));
     for (const e of fs.examined) {
       if (flagged.has(e.path)) continue;
+      const places = e.places.filter((p) => PERSISTENCE_PLACES.has(p));
+      if (places.length === 0 && !e.started) continue;
       if (stats >= MAX_EXAMINED_STATS) {
         timeline.examinedNotChecked++;
         continue;
@@ -88,7 +120,7 @@ export async function buildTimeline(findings: readonly TimedFinding[], filesyste
       if (!iso) continue;
       // Ordered by the change that fell inside the window: the ctime, else the mtime.
       const at = inWindow(times.ctime) ? times.ctime : times.mtime;
-      changed.push({ file: { path: e.path, ...(fs.volume !== undefined ? { volume: fs.volume } : {}), place: e.place, times: iso }, at });
+      changed.push({ file: { path: e.path, ...(fs.volume !== undefined ? { volume: fs.volume } : {}), place: places[0] ?? e.places[0] ?? 'unknown', times: iso }, at });
     }
   }
   changed.sort((a, b) => a.at - b.at || a.file.path.localeCompare(b.file.path));

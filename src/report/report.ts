@@ -34,8 +34,9 @@ export interface ReportTimeline {
   /** Around the earliest change among high and critical findings; null when there is none. */
   window: TimelineWindow | null;
   /**
-   * Files the checks examined that changed (mtime or ctime) inside the window and have
-   * no finding of their own: often the rest of an intrusion. Earliest change first.
+   * Files the persistence checks examined, and files persistence points start, that
+   * changed (mtime or ctime) inside the window and have no finding of their own: often
+   * the rest of an intrusion. Earliest change first.
    */
   changedFiles: ChangedFile[];
   /** Files that changed inside the window but were left out of changedFiles (it is bounded). */
@@ -64,7 +65,10 @@ export interface TimelineWindow {
 export interface ChangedFile {
   path: string;
   volume?: number;
-  /** The check that examined it: cron, services, ssh-keys, ld-preload, accounts, ... */
+  /**
+   * The persistence check that examined it (cron, services, ssh-keys, ld-preload,
+   * accounts, ...), or the check that hashed it when it is a file a persistence point starts.
+   */
   place: string;
   times: ReportTimes;
 }

@@ -122,7 +122,7 @@ describe('window membership on a host tree (by mtime)', () => {
   it('lists examined files changed inside the window that have no finding, with their place', async () => {
     // The anchor's times are made up; the host tree's ctimes are "now", far from T0.
     const anchor = finding('/etc/cron.d/flagged', 'critical', { mtime: T0, ctime: T0 });
-    const examined = ['inside', 'before', 'after', 'flagged', 'missing'].map((n) => ({ path: `/etc/cron.d/${n}`, place: 'cron' }));
+    const examined = ['inside', 'before', 'after', 'flagged', 'missing'].map((n) => ({ path: `/etc/cron.d/${n}`, places: ['cron'] }));
     const t = await buildTimeline([anchor], [{ vfs, examined }]);
     expect(t.changedFiles.map((c) => [c.path, c.place, c.times.mtime])).toEqual([['/etc/cron.d/inside', 'cron', iso(T0 + 2 * HOUR)]]);
     const wide = await buildTimeline([{ ...anchor, volume: 2 }], [{ vfs, examined, volume: 2 }], parseTimelineWindow('3h:3d'));
@@ -133,9 +133,29 @@ describe('window membership on a host tree (by mtime)', () => {
     ]);
   });
 
+  it('leaves out files no persistence check examined, unless something starts them', async () => {
+    const anchor = finding('/x', 'high', { mtime: T0, ctime: T0 });
+    const t = await buildTimeline([anchor], [
+      {
+        vfs,
+        examined: [
+          { path: '/etc/cron.d/inside', places: ['package-integrity'] },
+          { path: '/many/f1', places: ['hash-lookup'], started: true },
+          { path: '/many/f2', places: ['package-integrity', 'hash-lookup'] },
+          { path: '/many/f3', places: ['package-integrity', 'sudoers'] },
+          { path: '/many/f4', places: ['miner-files'] },
+        ],
+      },
+    ]);
+    expect(t.changedFiles.map((c) => [c.path, c.place])).toEqual([
+      ['/many/f1', 'hash-lookup'],
+      ['/many/f3', 'sudoers'],
+    ]);
+  });
+
   it('bounds the list and says how many were left out', async () => {
     const anchor = finding('/x', 'high', { mtime: T0, ctime: T0 });
-    const examined = Array.from({ length: MAX_CHANGED_FILES + 7 }, (_, i) => ({ path: `/many/f${i}`, place: 'hash-lookup' }));
+    const examined = Array.from({ length: MAX_CHANGED_FILES + 7 }, (_, i) => ({ path: `/many/f${i}`, places: ['cron'] }));
     const t = await buildTimeline([anchor], [{ vfs, examined }]);
     expect(t.changedFiles).toHaveLength(MAX_CHANGED_FILES);
     expect(t.changedFilesOmitted).toBe(7);
