@@ -29,6 +29,7 @@ const MAX_ROUNDS = 8;
 const MAX_RELATED = 32;
 /** A persistence file is read up to here to show the line that starts a file. */
 const MAX_LINE_FILE_BYTES = 1 << 20;
+const KEPT_LINE_FILES = 4;
 const MAX_SHOWN_MESSAGE = 200;
 const MAX_SHOWN_LINE = 160;
 
@@ -209,13 +210,17 @@ function shorten(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-/** The text of one line of a persistence file, each file read once and bounded. */
+/**
+ * The text of one line of a persistence file, read bounded. Lines arrive file by file,
+ * so a few files are kept: thousands of 1 MiB crontabs must not all stay in memory.
+ */
 class LineReader {
   private files = new Map<string, string[] | undefined>();
   constructor(private readonly vfs: Vfs) {}
 
   async line(path: string, line: number): Promise<string | undefined> {
     if (!this.files.has(path)) {
+      if (this.files.size >= KEPT_LINE_FILES) this.files.delete(this.files.keys().next().value!);
       try {
         const bytes = await this.vfs.readFile(path, { maxBytes: MAX_LINE_FILE_BYTES });
         this.files.set(path, bytes.toString('utf8').split('\n'));
