@@ -24,7 +24,9 @@ import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { openTarget } from '../../mountfs/open-target.js';
-import { FACT_PATHS } from '../../src/engine/facts.js';
+import { FACT_PATHS, Facts } from '../../src/engine/facts.js';
+import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
+import { RawVfs } from '../../mountfs/vfs.js';
 import { declaredPaths } from '../../src/engine/check.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -284,6 +286,16 @@ describe('package-integrity on small roots', () => {
       { name: 'pam', digestAlgorithm: 1, files: [{ path: '/usr/lib64/security/pam_unix.so', content: 'pam module' }] },
     ]);
     await installRpms(root, rpms);
+    const vfs = new RawVfs(await DirectoryFileSystem.open(root));
+    try {
+      // Package ownership, which the other checks ask, knows RPM-owned files too.
+      const facts = new Facts(vfs);
+      expect(await facts.packages.owner('/usr/bin/ps')).toBe('procps-ng');
+      expect(await facts.packages.owner('/usr/lib64/security/pam_unix.so')).toBe('pam');
+      expect(await facts.packages.owner('/usr/bin/.ps')).toBeUndefined();
+    } finally {
+      await vfs.close();
+    }
     let result = await scanDirectory(root, [packageIntegrityCheck]);
     expect(result.errors).toEqual([]);
     expect(result.findings).toEqual([]);
