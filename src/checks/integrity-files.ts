@@ -27,3 +27,22 @@ export async function fileKind(vfs: Vfs, path: string): Promise<FileKind> {
   if (st.size === 0) return { elf: false, script: false, words: 'an empty file' };
   return { elf: false, script: false, words: `a file of ${st.size} bytes that is neither ELF nor a #! script` };
 }
+
+/** The section prelink adds to every program and library it rewrites (prelink(8), --undo). */
+const PRELINK_UNDO = Buffer.from('.gnu.prelink_undo');
+
+/**
+ * Whether the file carries prelink's undo section name. prelink rewrites ELF files in
+ * place (RHEL/CentOS 5 and 6 ran it daily), so they differ from their package by design;
+ * `rpm -V` undoes that before comparing, minescan cannot. Read in bounded chunks; the
+ * name may straddle two of them.
+ */
+export async function isPrelinked(vfs: Vfs, path: string, maxBytes: number): Promise<boolean> {
+  let tail = Buffer.alloc(0);
+  for await (const chunk of vfs.createReadStream(path, { end: maxBytes }) as AsyncIterable<Buffer>) {
+    const window = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+    if (window.includes(PRELINK_UNDO)) return true;
+    tail = Buffer.from(window.subarray(Math.max(0, window.length - PRELINK_UNDO.length + 1)));
+  }
+  return false;
+}

@@ -262,6 +262,33 @@ describe('package-integrity on small roots', () => {
     }
   });
 
+  it('does not judge changed ELF files prelink rewrote, and says how many there were', async () => {
+    const root = path.join(scratch, 'prelink');
+    await initDpkgRoot(root);
+    const elf = (name: string) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(8192, name.charCodeAt(0))]);
+    const deb = await buildDeb(scratch, {
+      name: 'prelink-demo',
+      files: [
+        { path: '/usr/bin/prelinked', content: elf('p'), mode: 0o755 },
+        { path: '/usr/bin/trojaned', content: elf('t'), mode: 0o755 },
+      ],
+    });
+    await installDebs(root, [deb]);
+    // prelink's rewrite: new sections and their names in .shstrtab, its name across the VFS's 256 KiB read chunks.
+    const prelinked = Buffer.concat([elf('p'), Buffer.alloc((256 << 10) - 8200 - 5, 0), Buffer.from('\0.gnu.prelink_undo\0.gnu.conflict\0')]);
+    await writeFile(path.join(root, 'usr/bin/prelinked'), prelinked);
+    await appendFile(path.join(root, 'usr/bin/trojaned'), 'payload');
+    const result = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(summary(result.findings)).toEqual(['high integrity.package-file-modified /usr/bin/trojaned']);
+    expect(result.errors).toEqual([
+      {
+        path: '/usr/bin/prelinked',
+        message:
+          "1 packaged ELF file(s) differ from their package and carry prelink's undo section: prelink rewrote them, which rpm -V undoes before comparing and minescan cannot, so they were not judged (first: /usr/bin/prelinked)",
+      },
+    ]);
+  });
+
   it('reports nothing, not even unowned files, when the root has no package database', async () => {
     const root = path.join(scratch, 'nodb');
     await mkdir(path.join(root, 'usr/bin'), { recursive: true });
