@@ -89,7 +89,7 @@ export class DpkgDatabase implements PackageDatabase {
   private async knownPackages(): Promise<Set<string> | undefined> {
     this.statusP ??= readDpkgStatus(this.vfs, this.onError);
     const status = await this.statusP;
-    return status && status.packages.size > 0 ? status.packages : undefined;
+    return status && status.complete && status.packages.size > 0 ? status.packages : undefined;
   }
 
   async *files(): AsyncGenerator<PackagedFile> {

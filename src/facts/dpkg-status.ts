@@ -26,6 +26,8 @@ export type StatusConffiles = Map<string, Map<string, string | undefined>>;
 export interface DpkgStatus {
   /** Every package dpkg has a record of, whatever its state. */
   packages: Set<string>;
+  /** False when a read bound cut a status file: then a package missing from `packages` proves nothing. */
+  complete: boolean;
   conffiles: StatusConffiles;
 }
 
@@ -33,7 +35,7 @@ type OnError = (path: string, err: unknown) => void;
 
 /** The status file and its pending journal; undefined when there is no status file. */
 export async function readDpkgStatus(vfs: Vfs, onError: OnError): Promise<DpkgStatus | undefined> {
-  const status: DpkgStatus = { packages: new Set(), conffiles: new Map() };
+  const status: DpkgStatus = { packages: new Set(), conffiles: new Map(), complete: true };
   if (!(await readStatusFile(vfs, DPKG_STATUS, status, onError))) return undefined;
   let journal: string[] = [];
   try {
@@ -85,8 +87,10 @@ async function readStatusFile(vfs: Vfs, file: string, into: DpkgStatus, onError:
   } catch (err) {
     if (isNotFound(err)) return false;
     onError(file, err);
+    into.complete = false;
     return true;
   }
+  if (skips.cut) into.complete = false;
   const said = [bad > 0 ? `${bad} Conffiles line(s) that are not "<path> <md5>"` : '', describeSkips(skips, LIMITS)].filter(Boolean).join('; ');
   if (said) onError(file, new Error(`dpkg status: ${said}`));
   return true;
