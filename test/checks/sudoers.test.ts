@@ -122,7 +122,7 @@ describe('sudoers check', () => {
         'high sudoers.all-to-odd-account /etc/sudoers.d/90-sys:4',
         'high sudoers.nopasswd-all /etc/sudoers.d/90-sys:8',
         'high sudoers.all-to-odd-account /etc/sudoers.d/90-sys:9',
-        'medium sudoers.unpackaged-grant /etc/sudoers.d/90-sys:10',
+        'low sudoers.unpackaged-grant /etc/sudoers.d/90-sys:10',
         'high sudoers.command-in-temp-or-hidden /etc/sudoers.d/90-sys:10',
         'high sudoers.keeps-preload /etc/sudoers.d/90-sys:11',
         'high sudoers.authentication-off /etc/sudoers.d/90-sys:12',
