@@ -2,7 +2,7 @@
  * A real server root: Debian bookworm from debootstrap with the packages a server has.
  * Scanned as a directory and as an 8 GiB sparse GPT disk image, it must give no finding
  * of medium severity or more, the image must read back file for file, and the scan
- * must read only a small part of the disk.
+ * must read only a small part of the disk besides the programs it verifies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -53,7 +53,11 @@ describe('clean Debian root', () => {
     expect(loud(report)).toEqual([]);
     expect(report.stats.filesExamined).toBeGreaterThan(50);
     expect(report.stats.bytesRead).toBeGreaterThan(0);
-    expect(report.stats.bytesRead).toBeLessThan(DISK_BYTES / 50);
+    // The package integrity check verifies the system's programs and libraries on purpose;
+    // the rest is metadata (every directory and inode: miner files are looked for
+    // wherever they are) and the few files the checks read.
+    expect(report.stats.bytesHashed).toBeGreaterThan(50 << 20);
+    expect(report.stats.bytesRead - report.stats.bytesHashed).toBeLessThan(DISK_BYTES / 100);
   });
 
   it.each([['qcow2', []], ['vmdk', ['-o', 'subformat=monolithicSparse']], ['vmdk', ['-o', 'subformat=streamOptimized']]])(
@@ -66,7 +70,9 @@ describe('clean Debian root', () => {
       expect(report.source!.format).toBe(format);
       expect(report.errors).toEqual([]);
       expect(loud(report)).toEqual([]);
-      expect(report.stats.bytesRead).toBeLessThan(allocated / 5);
+      // Besides the programs the integrity check hashes on purpose, a scan reads every
+      // directory and inode and a few files: on this small root, a third of what it allocates.
+      expect(report.stats.bytesRead - report.stats.bytesHashed).toBeLessThan(allocated / 3);
     },
   );
 
