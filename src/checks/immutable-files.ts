@@ -1,9 +1,10 @@
 /**
  * Files locked with chattr +i (immutable) or +a (append-only) in the places the
  * persistence checks read: crontabs and cron directories, systemd unit directories,
- * rc.local / inittab / init scripts, the dynamic linker's preload file and the
- * libraries it names, the account files, sudoers, every home's ~/.ssh and its
- * authorized_keys, and the system command directories. Miner kits lock their cron
+ * user units and generators, rc.local / inittab / init scripts, at spools, shell
+ * start-up files, udev rules, module loading, sshd_config, /etc/hosts, the dynamic
+ * linker's preload file and the libraries it names, the account files, sudoers, every
+ * home's ~/.ssh and its authorized_keys, and the system command directories. Miner kits lock their cron
  * lines, keys, accounts and wrappers this way so that cleaning fails; whatever else is
  * wrong with a file, the operator must clear the flag first.
  *
@@ -52,6 +53,13 @@ export const WATCHED_PLACES: Place[] = [
   { what: 'account database', globs: ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'] },
   { what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] },
   { what: 'system command', globs: COMMAND_DIRS.flatMap((d) => [d, `${d}/*`]) },
+  { what: 'systemd user unit or generator', globs: ['/etc/systemd/user', '/etc/systemd/user/*', '/etc/systemd/user/*/*', '/etc/systemd/system-generators', '/etc/systemd/system-generators/*', '/etc/systemd/user-generators', '/etc/systemd/user-generators/*'] },
+  { what: 'at job', globs: ['/var/spool/cron/atjobs', '/var/spool/cron/atjobs/*', '/var/spool/at', '/var/spool/at/*'] },
+  { what: 'shell start-up file', globs: ['/etc/profile', '/etc/profile.d', '/etc/profile.d/*', '/etc/bash.bashrc', '/etc/bashrc', '/etc/environment', '/root/.bashrc', '/root/.profile', '/root/.bash_profile'] },
+  { what: 'udev rule', globs: ['/etc/udev/rules.d', '/etc/udev/rules.d/*'] },
+  { what: 'kernel module configuration', globs: ['/etc/modules', '/etc/modules-load.d', '/etc/modules-load.d/*', '/etc/modprobe.d', '/etc/modprobe.d/*'] },
+  { what: 'SSH server configuration', globs: ['/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d', '/etc/ssh/sshd_config.d/*'] },
+  { what: 'hosts file', globs: ['/etc/hosts'] },
 ];
 
 interface CompiledPlace {

