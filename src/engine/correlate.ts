@@ -10,12 +10,16 @@
  * Severity follows what is started: a high or critical finding on the started file
  * makes the line critical, a medium one high. Each line gets at most one such finding,
  * for the worst file it starts. Chains count: a cron line starting a script whose line
- * starts a miner is raised too, up to MAX_ROUNDS links deep.
+ * starts a miner is raised too, up to MAX_ROUNDS links deep. A line in a package's own
+ * program file with no finding of its own (rc-local.service starting /etc/rc.local) is
+ * linked but not raised: the started file is the entry to remove (stock-files.ts).
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { StartedFile } from './check.js';
+import type { Facts } from './facts.js';
+import { packagedProgramFiles } from './stock-files.js';
 import { clipEvidence, severityRank, type Finding, type Severity } from './finding.js';
 
 export const MALICIOUS_RULE = 'correlation.persistence-starts-malicious';
@@ -52,13 +56,24 @@ interface Raised {
   level: Severity;
 }
 
-/** Links findings and returns the new correlation findings (the caller adds them). */
-export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], started: readonly StartedFile[]): Promise<Finding[]> {
+/**
+ * Links findings and returns the new correlation findings (the caller adds them).
+ * Without `facts` no line is taken for a package's own.
+ */
+export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], started: readonly StartedFile[], facts?: Facts): Promise<Finding[]> {
   const lines = await linesOf(vfs, started);
   if (lines.length === 0) return [];
   const byPath = indexBy(findings, (f) => f.path);
   const byLine = indexBy(findings, lineKey);
   const reader = new LineReader(vfs);
+  // Asked once, and only when a line in a file without findings is about to be raised: it reads the package databases.
+  const quiet = new Set(lines.map((l) => l.linePath).filter((p) => !byPath.has(p)));
+  let stock: Promise<Set<string>> | undefined;
+  const isStock = async (path: string) => {
+    if (!facts || !quiet.has(path)) return false;
+    stock ??= packagedProgramFiles(facts, quiet);
+    return (await stock).has(path);
+  };
   const raised = new Map<string, Raised>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const raisedOn = new Map<string, Raised[]>();
@@ -81,6 +96,7 @@ export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], s
       if (!rule) continue;
       const prior = raised.get(line.where);
       if (prior && severityRank(prior.level) >= rank) continue;
+      if (await isStock(line.linePath)) continue;
       const text = await reader.line(line.linePath, line.line);
       const own = byLine.get(`${line.linePath}\0${line.line}`) ?? [];
       raised.set(line.where, { finding: correlationFinding(rules, own, line, rule, cause.finding, text), level: cause.level });

@@ -75,7 +75,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   }
   const result = dedupe(findings);
   try {
-    result.push(...(await correlate(vfs, options.rules, result, started)));
+    result.push(...(await correlate(vfs, options.rules, result, started, ctx.facts)));
   } catch (err) {
     errors.push({ message: `correlation stopped: ${errorMessage(err)}` });
   }

