@@ -97,8 +97,12 @@ export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], s
       const prior = raised.get(line.where);
       if (prior && severityRank(prior.level) >= rank) continue;
       if (await isStock(line.linePath)) continue;
-      const text = await reader.line(line.linePath, line.line);
       const own = byLine.get(`${line.linePath}\0${line.line}`) ?? [];
+      // A line already reported at this severity or more says it all; it is linked, not repeated.
+      // Lines that start it still see its own finding on its path, so chains carry on.
+      const raisedTo = severityRank(rules.get(rule).severity);
+      if (own.some((f) => !isCorrelation(f) && severityRank(f.severity) >= raisedTo)) continue;
+      const text = await reader.line(line.linePath, line.line);
       raised.set(line.where, { finding: correlationFinding(rules, own, line, rule, cause.finding, text), level: cause.level });
       changed = true;
     }

@@ -256,4 +256,14 @@ describe('correlation on hand-made findings', () => {
     ]);
     expect(added.map((f) => [f.rule, f.line, f.message.includes('(test.other)')])).toEqual([[MALICIOUS_RULE, 2, true]]);
   });
+
+  it('links but does not repeat a line already reported at the severity it would be raised to', async () => {
+    const onLine: Finding = { ...flagged('critical'), rule: 'test.line', path: '/etc/crontab', line: 3, message: 'the cron line is bad by itself' };
+    const onScriptLine: Finding = { ...flagged('high'), rule: 'test.script-line', path: '/usr/local/bin/run.sh', line: 3, message: 'the script line is high' };
+    const findings = [flagged('critical'), onLine, onScriptLine];
+    const added = await correlate(vfs, await builtinRules(), findings, STARTED);
+    // crontab:3 is critical already; run.sh:3 is only high, so it is raised, and crontab:2 with it.
+    expect(added.map((f) => `${f.path}:${f.line}`).sort()).toEqual(['/etc/crontab:2', '/etc/systemd/system/helper.service:2', '/usr/local/bin/run.sh:3']);
+    expect(onLine.related).toEqual({ starts: ['/opt/tool/bin/helper'] });
+  });
 });
