@@ -99,7 +99,7 @@ function blocklistBlock(report: ScanReport): string[] {
   for (const note of b.notes) out.push(`  ${note}`);
   for (const p of b.pools) {
     out.push('');
-    out.push(`  pool ${p.pool} — named by ${p.findings.map((i) => findingRef(report, i)).join(', ')}`);
+    out.push(`  pool ${p.pool} — named by ${[...new Set(p.findings.map((i) => findingRef(report, i)))].join(', ')}`);
     for (const e of p.entries) out.push(`    ${e.kind}: ${e.text}`);
   }
   if (b.cloud.length) {
@@ -109,7 +109,7 @@ function blocklistBlock(report: ScanReport): string[] {
   if (b.wallets.length) {
     out.push('');
     out.push('  Wallets, for the pools\' abuse contacts:');
-    for (const w of b.wallets) out.push(`    ${w.wallet}${w.pools.length ? ` (mines to ${w.pools.join(', ')})` : ''} — ${w.findings.map((i) => findingRef(report, i)).join(', ')}`);
+    for (const w of b.wallets) out.push(`    ${w.wallet}${w.pools.length ? ` (mines to ${w.pools.join(', ')})` : ''} — ${[...new Set(w.findings.map((i) => findingRef(report, i)))].join(', ')}`);
   }
   if (b.omitted.pools + b.omitted.wallets > 0) out.push(`  … ${b.omitted.pools} more pools and ${b.omitted.wallets} more wallets left out.`);
   out.push('');
