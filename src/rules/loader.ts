@@ -1,5 +1,5 @@
 /**
- * Reads rule packs from YAML and validates them strictly: a typo in a rule must fail
+ * Reads rule packs from YAML (or JSON) and validates them strictly: a typo in a rule must fail
  * loudly with its file and line, never become a rule that silently matches nothing.
  *
  * A pack:
@@ -48,8 +48,9 @@ function packageRoot(): string {
   throw new Error('cannot locate the minescan package root from ' + fileURLToPath(import.meta.url));
 }
 
+/** Packs are YAML or JSON (JSON is YAML too: one parser, the same line numbers in errors). */
 export async function loadRuleDir(dir: string): Promise<RulePack[]> {
-  const names = (await fsp.readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  const names = (await fsp.readdir(dir)).filter((n) => /\.(?:ya?ml|json)$/.test(n)).sort();
   const packs: RulePack[] = [];
   for (const name of names) {
     const file = path.join(dir, name);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseRulePack } from '../../src/rules/loader.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadRuleDir, parseRulePack } from '../../src/rules/loader.js';
 import { RuleSet } from '../../src/rules/ruleset.js';
 import { RuleError } from '../../src/rules/types.js';
 
@@ -17,6 +20,22 @@ rules:
 `;
 
 describe('rule packs', () => {
+  it('reads JSON packs beside YAML ones, and names the line of a mistake in one', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'minescan-rules-'));
+    try {
+      const rule = { id: 'test.json-rule', category: 'persistence/cron', severity: 'medium', message: '{path}', remediation: 'rm -f {path:q}', match: { content: { scopes: ['cron'], regex: 'evil' } } };
+      await writeFile(path.join(dir, 'a.json'), JSON.stringify({ rules: [rule] }, null, 2));
+      await writeFile(path.join(dir, 'b.yaml'), ok);
+      await writeFile(path.join(dir, 'notes.txt'), 'not a pack');
+      const packs = await loadRuleDir(dir);
+      expect(packs.flatMap((p) => p.rules.map((r) => r.id))).toEqual(['test.json-rule', 'test.curl-pipe']);
+      await writeFile(path.join(dir, 'a.json'), JSON.stringify({ rules: [{ ...rule, severity: 'severe' }] }, null, 2));
+      await expect(loadRuleDir(dir)).rejects.toThrow(/a\.json:6: .*severity/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('loads every built-in pack, each family with a definition', async () => {
     const rules = await RuleSet.load();
     expect(rules.all().length).toBeGreaterThan(0);
