@@ -51,8 +51,9 @@ for (const [name, file] of variants) {
   const report = JSON.parse(execFileSync('cat', [path.join(work, `${name}.json`)], { encoding: 'utf8' }));
   const allocated = statSync(file).blocks * 512;
   const fraction = (report.stats.bytesRead - report.stats.bytesHashed) / allocated;
-  const streamed = name === 'tar.gz';
-  console.log(`${name.padEnd(12)} ${seconds.toFixed(1).padStart(8)} ${rssMiB.toFixed(0).padStart(13)} ${String(report.stats.bytesRead).padStart(12)} ${String(report.stats.bytesHashed).padStart(14)} ${(fraction * 100).toFixed(1).padStart(22)}% ${String(report.findings.length).padStart(10)}`);
+  // Compressed grains and the tar.gz are read compressed but hashed decompressed: no share to compare.
+  const streamed = name === 'tar.gz' || name === 'vmdk-stream';
+  console.log(`${name.padEnd(12)} ${seconds.toFixed(1).padStart(8)} ${rssMiB.toFixed(0).padStart(13)} ${String(report.stats.bytesRead).padStart(12)} ${String(report.stats.bytesHashed).padStart(14)} ${(streamed ? 'n/a' : `${(fraction * 100).toFixed(1)}%`).padStart(23)} ${String(report.findings.length).padStart(10)}`);
   if (seconds > TARGETS.seconds || rssMiB > TARGETS.rssMiB || (!streamed && fraction > TARGETS.readFraction)) failed = true;
 }
 console.log(`targets: under ${TARGETS.seconds} s and ${TARGETS.rssMiB} MiB each; random-access formats read under ${TARGETS.readFraction * 100}% of what they allocate, besides the bytes they hash`);

@@ -46,7 +46,10 @@ export class IntegrityVerifier {
     if (this.queued.has(path)) return;
     this.queued.add(path);
     while (this.running.size >= CONCURRENCY) await Promise.race(this.running);
-    const task = this.verify(path, expected, size).finally(() => this.running.delete(task));
+    // A task never rejects: one that failed while others were in flight would go unhandled.
+    const task = this.verify(path, expected, size)
+      .catch((err: unknown) => this.ctx.error(path, err))
+      .finally(() => this.running.delete(task));
     this.running.add(task);
   }
 

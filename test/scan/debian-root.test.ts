@@ -60,19 +60,29 @@ describe('clean Debian root', () => {
     expect(report.stats.bytesRead - report.stats.bytesHashed).toBeLessThan(DISK_BYTES / 100);
   });
 
-  it.each([['qcow2', []], ['vmdk', ['-o', 'subformat=monolithicSparse']], ['vmdk', ['-o', 'subformat=streamOptimized']]])(
+  it.each([
+    ['qcow2', [], true],
+    ['vmdk', ['-o', 'subformat=monolithicSparse'], true],
+    ['vmdk', ['-o', 'subformat=streamOptimized'], false],
+  ] as const)(
     'reads a small part of the same disk as %s %s',
-    async (format, extra) => {
-      const out = path.join(scratch, `debian.${format}.${extra.length}`);
+    async (format, extra, uncompressed) => {
+      const out = path.join(scratch, `debian.${format}.${extra.join('')}`);
       await run('qemu-img', ['convert', '-O', format, ...extra, image, out]);
       const allocated = (await stat(out)).blocks * 512;
       const report = await scan(out);
       expect(report.source!.format).toBe(format);
       expect(report.errors).toEqual([]);
       expect(loud(report)).toEqual([]);
-      // Besides the programs the integrity check hashes on purpose, a scan reads every
-      // directory and inode and a few files: on this small root, a third of what it allocates.
-      expect(report.stats.bytesRead - report.stats.bytesHashed).toBeLessThan(allocated / 3);
+      if (uncompressed) {
+        // Besides the programs the integrity check hashes on purpose, a scan reads every
+        // directory and inode and a few files: on this small root, a third of what it allocates.
+        expect(report.stats.bytesRead - report.stats.bytesHashed).toBeLessThan(allocated / 3);
+      } else {
+        // Compressed grains are read compressed and hashed decompressed: the two do not
+        // subtract; the hashed programs are most of this root, so only the bound holds.
+        expect(report.stats.bytesRead).toBeLessThan(allocated);
+      }
     },
   );
 
