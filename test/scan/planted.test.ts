@@ -44,6 +44,12 @@ const PLANTED: Expected[] = [
   { path: '/usr/bin/cleanfda', atLeast: 'high', family: 'cleanfda' },
   { path: '/usr/bin/kaudited', atLeast: 'high', family: 'skidmap' },
   { path: '/opt/sysetmd/sysetmd', atLeast: 'critical', category: /hash/ },
+  // No family: found by behaviour and content.
+  { path: '/usr/local/bin/backup-rotate', atLeast: 'critical', category: /miner/ },
+  { path: '/etc/cron.d/backup-rotate', line: 1, atLeast: 'critical' },
+  { path: '/var/tmp/.ICE-unix/.x/c.json', atLeast: 'high', category: /miner/ },
+  { path: '/etc/hosts', line: 4, atLeast: 'high' },
+  { path: '/var/www/html/uploads/2026/11/thumb.php', line: 1, atLeast: 'high' },
 ];
 
 const LOCKED = ['/root/.ssh/authorized_keys', '/etc/cron.d/syslogd', '/etc/ld.so.preload'];
