@@ -60,8 +60,9 @@ export async function globFiles(ctx: CheckContext, glob: string): Promise<string
 }
 
 /**
- * The package that installed the file (or the file a link leads to); undefined when no
- * package owns it, null when the image has no package database to ask.
+ * The package that installed the file, or the file a link leads to (alternatives:
+ * /usr/bin/w -> /etc/alternatives/w -> /usr/bin/w.procps); undefined when no package
+ * owns it, null when the image has no package database to ask.
  */
 export async function packageOwner(ctx: CheckContext, path: string): Promise<string | null | undefined> {
   const direct = await ctx.facts.packages.owner(path);

@@ -19,6 +19,7 @@ import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { RuleSet } from '../rules/ruleset.js';
+import { packageOwner } from './config-files.js';
 
 const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 const COMMAND_GLOBS = COMMAND_DIRS.map((d) => `${d}/*`);
@@ -242,21 +243,6 @@ async function reinstallCommand(ctx: CheckContext, path: string): Promise<string
   if (owner) return `apt-get install --reinstall ${shellQuote(owner)}`;
   const q = shellQuote(path);
   return `apt-get install --reinstall "$(dpkg -S ${q} | cut -d: -f1)"   # RPM-based systems: dnf reinstall "$(rpm -qf ${q})"`;
-}
-
-/**
- * The package owning the command as named or as its symlinks resolve (alternatives:
- * /usr/bin/w -> /etc/alternatives/w -> /usr/bin/w.procps); null without a package database.
- */
-async function packageOwner(ctx: CheckContext, path: string): Promise<string | undefined | null> {
-  const owner = await ctx.facts.packages.owner(path);
-  if (owner !== undefined) return owner;
-  try {
-    const real = await ctx.vfs.realpath(path);
-    return real === path ? undefined : await ctx.facts.packages.owner(real);
-  } catch {
-    return undefined;
-  }
 }
 
 function unique(values: string[]): string[] {

@@ -21,6 +21,7 @@ import { compileGlob } from '../../mountfs/glob.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { flagWords, unlockPrefix } from './flags.js';
 import { showLine } from './command-remediation.js';
+import { packageOwner } from './config-files.js';
 
 export const PRELOAD = '/etc/ld.so.preload';
 const LD_SO_CONF = '/etc/ld.so.conf';
@@ -129,18 +130,6 @@ async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: Fla
   }
   const rule = !library ? 'preload.missing-library' : owner === undefined ? 'preload.unowned-library' : 'preload.entry';
   ctx.report(ctx.rules.finding(rule, input));
-}
-
-/** The owning package; undefined when none owns it, null when there is no package database. */
-async function packageOwner(ctx: CheckContext, library: string): Promise<string | null | undefined> {
-  const direct = await ctx.facts.packages.owner(library);
-  if (direct !== undefined) return direct;
-  try {
-    const real = await ctx.vfs.realpath(library);
-    return real === library ? undefined : await ctx.facts.packages.owner(real);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
