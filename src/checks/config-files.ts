@@ -44,6 +44,24 @@ export async function readConfigText(ctx: CheckContext, path: string, maxBytes =
   }
 }
 
+/**
+ * The text of a file an include reaches, read at most once per real file (`seen` holds
+ * the real paths read so far) and only up to `maxDepth` includes deep: include loops,
+ * links back to a file already read and endless chains are what hostile images bring.
+ * A name that does not resolve reads nothing, without an error.
+ */
+export async function readIncludedConfig(ctx: CheckContext, path: string, depth: number, maxDepth: number, seen: Set<string>): Promise<ConfigText | undefined> {
+  let real: string;
+  try {
+    real = await ctx.vfs.realpath(path);
+  } catch {
+    return undefined;
+  }
+  if (seen.has(real) || depth > maxDepth) return undefined;
+  seen.add(real);
+  return readConfigText(ctx, path);
+}
+
 /** The entries an absolute glob names, sorted (the order ld.so, sudo and sshd read them in), at most MAX_INCLUDED_FILES. */
 export async function globFiles(ctx: CheckContext, glob: string): Promise<string[]> {
   const matcher = compileGlob(glob);

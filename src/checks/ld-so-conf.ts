@@ -26,7 +26,7 @@ import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { showLine, unlockCommand } from './command-remediation.js';
-import { globFiles, packageOwner, readConfigText, MAX_CONFIG_BYTES } from './config-files.js';
+import { globFiles, packageOwner, readConfigText, readIncludedConfig } from './config-files.js';
 
 const LD_SO_CONF = '/etc/ld.so.conf';
 const DROP_INS = '/etc/ld.so.conf.d/*.conf';
@@ -85,15 +85,7 @@ export function parseLdSoConf(text: string, path: string): LdConfEntry[] {
 }
 
 async function scanConfFile(ctx: CheckContext, path: string, depth: number, seen: Set<string>): Promise<void> {
-  let real: string;
-  try {
-    real = await ctx.vfs.realpath(path);
-  } catch {
-    return;
-  }
-  if (seen.has(real) || depth > MAX_INCLUDE_DEPTH) return;
-  seen.add(real);
-  const file = await readConfigText(ctx, path, MAX_CONFIG_BYTES);
+  const file = await readIncludedConfig(ctx, path, depth, MAX_INCLUDE_DEPTH, seen);
   if (!file) return;
   const entries = parseLdSoConf(file.text, path).slice(0, MAX_ENTRIES_PER_FILE);
   const hits = firstHits(ctx, path, entries);

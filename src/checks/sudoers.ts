@@ -20,7 +20,7 @@ import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.j
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { showLine, unlockCommand } from './command-remediation.js';
-import { globFiles, packageOwner, readConfigText } from './config-files.js';
+import { globFiles, packageOwner, readIncludedConfig } from './config-files.js';
 
 const SUDOERS = '/etc/sudoers';
 const CATEGORY = 'persistence/sudoers';
@@ -81,15 +81,7 @@ export function sudoersLines(text: string): SudoersLine[] {
 }
 
 async function readSudoers(ctx: CheckContext, path: string, depth: number, seen: Set<string>, out: SudoersFile[]): Promise<void> {
-  let real: string;
-  try {
-    real = await ctx.vfs.realpath(path);
-  } catch {
-    return;
-  }
-  if (seen.has(real) || depth > MAX_INCLUDE_DEPTH) return;
-  seen.add(real);
-  const file = await readConfigText(ctx, path);
+  const file = await readIncludedConfig(ctx, path, depth, MAX_INCLUDE_DEPTH, seen);
   if (!file) return;
   const lines = sudoersLines(file.text);
   out.push({ path, lines });
