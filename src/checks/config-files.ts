@@ -93,6 +93,31 @@ export async function packageOwner(ctx: CheckContext, path: string): Promise<str
   }
 }
 
+/** A logical line: backslash continuations joined, numbered by its first physical line. */
+export interface ContinuedLine {
+  line: number;
+  text: string;
+}
+
+/**
+ * The logical lines of a file whose lines continue after a trailing backslash (sudoers,
+ * modprobe.d): the backslash is dropped and the next line appended after `separator`.
+ * At most `maxJoined` lines are appended to one, so a hostile file of endless
+ * continuations does not become one huge string.
+ */
+export function continuedLines(text: string, maxJoined: number, separator: string): ContinuedLine[] {
+  const physical = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const out: ContinuedLine[] = [];
+  for (let i = 0; i < physical.length; i++) {
+    const first = i;
+    let logical = physical[i]!;
+    let joined = 0;
+    while (logical.endsWith('\\') && i + 1 < physical.length && joined++ < maxJoined) logical = logical.slice(0, -1) + separator + physical[++i]!;
+    out.push({ line: first + 1, text: logical });
+  }
+  return out;
+}
+
 /** Glob metacharacters a path from a configuration file may carry. */
 export function isGlob(path: string): boolean {
   return /[*?[{]/.test(path);

@@ -19,7 +19,7 @@ import { basename, joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, type CommandLine } from './command-scan.js';
-import { globFiles, packageOwner, readConfigText } from './config-files.js';
+import { continuedLines, globFiles, packageOwner, readConfigText } from './config-files.js';
 
 const CONFIG_DIRS = ['/etc', '/run', '/usr/local/lib', '/usr/lib', '/lib'];
 const LOAD_LIST_DIRS = CONFIG_DIRS.map((d) => `${d}/modules-load.d`);
@@ -184,16 +184,11 @@ class ModuleFiles {
 
 /** The logical lines of a modprobe.d file: continuations joined, reported at their first line. */
 export function modprobeLines(text: string): CommandLine[] {
-  const physical = text.split('\n').map((l) => l.replace(/\r$/, ''));
   const out: CommandLine[] = [];
-  for (let i = 0; i < physical.length; i++) {
-    const first = i;
-    let logical = physical[i]!;
-    let joined = 0;
-    while (logical.endsWith('\\') && i + 1 < physical.length && joined++ < MAX_CONTINUED_LINES) logical = logical.slice(0, -1) + physical[++i]!;
-    const trimmed = logical.trim();
+  for (const continued of continuedLines(text, MAX_CONTINUED_LINES, '')) {
+    const trimmed = continued.text.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const line: CommandLine = { line: first + 1, text: trimmed, evidence: trimmed };
+    const line: CommandLine = { line: continued.line, text: trimmed, evidence: trimmed };
     const command = /^(install|remove)\s+(\S+)\s+(\S.*)$/.exec(trimmed);
     if (command) {
       line.run = { syntax: 'shell', command: command[3]! };

@@ -20,7 +20,7 @@ import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.j
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { showLine, unlockCommand } from './command-remediation.js';
-import { globFiles, packageOwner, readIncludedConfig } from './config-files.js';
+import { continuedLines, globFiles, packageOwner, readIncludedConfig } from './config-files.js';
 
 const SUDOERS = '/etc/sudoers';
 const CATEGORY = 'persistence/sudoers';
@@ -59,23 +59,18 @@ interface SudoersFile {
 
 /** Logical lines of a sudoers file, with the include directives kept as written. */
 export function sudoersLines(text: string): SudoersLine[] {
-  const physical = text.split('\n').map((l) => l.replace(/\r$/, ''));
   const out: SudoersLine[] = [];
-  for (let i = 0; i < physical.length; i++) {
-    const first = i;
-    let logical = physical[i]!;
-    let joined = 0;
-    while (logical.endsWith('\\') && i + 1 < physical.length && joined++ < MAX_CONTINUED_LINES) logical = `${logical.slice(0, -1)} ${physical[++i]!}`;
-    logical = logical.slice(0, MAX_LINE);
+  for (const continued of continuedLines(text, MAX_CONTINUED_LINES, ' ')) {
+    const logical = continued.text.slice(0, MAX_LINE);
     const evidence = logical.trim();
     if (evidence === '') continue;
     if (/^[#@]include(?:dir)?\s/.test(evidence)) {
-      out.push({ line: first + 1, text: evidence, evidence });
+      out.push({ line: continued.line, text: evidence, evidence });
       continue;
     }
     // "#" followed by a digit is a uid ("#0", "%#1000"); anything else starts a comment.
     const text = logical.replace(/#(?!\d).*$/, '').trim();
-    if (text !== '') out.push({ line: first + 1, text, evidence });
+    if (text !== '') out.push({ line: continued.line, text, evidence });
   }
   return out;
 }
