@@ -11,11 +11,11 @@
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
 import { isSeverity } from '../engine/finding.js';
+import { packageRoot } from '../engine/package-root.js';
 import {
   CONTENT_SCOPES,
   NAME_SCOPES,
@@ -36,16 +36,6 @@ export interface RulePack {
 export function builtinRuleDirs(): string[] {
   const root = packageRoot();
   return [path.join(root, 'src/rules/builtin'), path.join(root, 'src/rules/families')];
-}
-
-function packageRoot(): string {
-  // This file runs from src/rules (tests) or dist/src/rules (built); the rules stay in src/.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('cannot locate the minescan package root from ' + fileURLToPath(import.meta.url));
 }
 
 /** Packs are YAML or JSON (JSON is YAML too: one parser, the same line numbers in errors). */
