@@ -254,6 +254,97 @@ echo $data;
 EOF
 }
 
+# A hardened, provisioned server: a firewall script that flushes and reloads rules at
+# boot, resolv.conf locked against DHCP, logs truncated by a job, cloud-init's sudoers
+# grant, nvm and a Python venv in a user's shell, a proxy for every login, blacklisted
+# modules, CUDA libraries, vendor binaries in /usr/local/bin, and an application's
+# node_modules with native executables.
+case_clean_provisioned() {
+  append etc/passwd <<'EOF'
+debian:x:1000:1000:Debian,,,:/home/debian:/bin/bash
+EOF
+  append etc/shadow <<'EOF'
+debian:!:19700:0:99999:7:::
+EOF
+  put etc/sudoers.d/90-cloud-init-users 0440 <<'EOF'
+# Created by cloud-init v. 22.4.2 on Thu, 02 Nov 2023 10:11:12 +0000
+
+# User rules for debian
+debian ALL=(ALL) NOPASSWD:ALL
+EOF
+  put etc/rc.local 0755 <<'EOF'
+#!/bin/sh -e
+# Firewall: start from a clean table, then allow what this host serves.
+iptables -F
+iptables -X
+iptables -P INPUT DROP
+iptables -A INPUT -i lo -j ACCEPT
+iptables -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT
+iptables -A INPUT -p tcp --dport 22 -j ACCEPT
+iptables -A INPUT -p tcp --dport 443 -j ACCEPT
+exit 0
+EOF
+  put etc/cron.d/resolv-lock 0644 <<'EOF'
+# DHCP keeps rewriting resolv.conf; keep ours.
+@reboot root chattr +i /etc/resolv.conf
+EOF
+  put etc/cron.d/app-logs 0644 <<'EOF'
+0 0 * * * root : > /var/log/app/debug.log && find /var/log/app -name '*.gz' -mtime +30 -delete
+EOF
+  put etc/cron.d/node-exporter-textfile 0644 <<'EOF'
+*/1 * * * * root /usr/local/bin/node_exporter_textfile.sh > /var/lib/node_exporter/textfile/app.prom.$$ && mv /var/lib/node_exporter/textfile/app.prom.$$ /var/lib/node_exporter/textfile/app.prom
+EOF
+  put usr/local/bin/node_exporter_textfile.sh 0755 <<'EOF'
+#!/bin/sh
+echo "app_up $(pgrep -c -f /opt/app/server.js)"
+EOF
+  plain_elf usr/local/bin/node_exporter 'node_exporter, a Prometheus exporter for machine metrics'
+  plain_elf usr/local/bin/docker-compose 'Docker Compose'
+  put etc/systemd/system/node_exporter.service 0644 <<'EOF'
+[Unit]
+Description=Prometheus node exporter
+
+[Service]
+User=nobody
+ExecStart=/usr/local/bin/node_exporter --collector.textfile.directory=/var/lib/node_exporter/textfile
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  link /etc/systemd/system/node_exporter.service etc/systemd/system/multi-user.target.wants/node_exporter.service
+  put etc/profile.d/proxy.sh 0644 <<'EOF'
+export http_proxy=http://proxy.internal:3128
+export https_proxy=http://proxy.internal:3128
+export no_proxy=localhost,127.0.0.1,.internal
+EOF
+  put etc/modprobe.d/blacklist-storage.conf 0644 <<'EOF'
+# CIS 1.1.1: disable unused filesystems and USB storage
+install cramfs /bin/true
+install usb-storage /bin/false
+blacklist firewire-core
+EOF
+  put etc/ld.so.conf.d/cuda.conf 0644 <<<'/usr/local/cuda/lib64'
+  mkdir -p home/debian
+  put home/debian/.bashrc 0644 < etc/skel/.bashrc
+  append home/debian/.bashrc <<'EOF'
+export NVM_DIR="$HOME/.nvm"
+[ -s "$NVM_DIR/nvm.sh" ] && \. "$NVM_DIR/nvm.sh"
+[ -s "$NVM_DIR/bash_completion" ] && \. "$NVM_DIR/bash_completion"
+source "$HOME/venvs/tools/bin/activate"
+alias k=kubectl
+EOF
+  put home/debian/.ssh/authorized_keys 0600 <<<"$ADMIN_KEY"
+  chown -R 1000:1000 home/debian
+  plain_elf opt/app/node_modules/@esbuild/linux-x64/bin/esbuild 'esbuild 0.19.2 go1.20.7'
+  put opt/app/node_modules/.bin/esbuild 0755 <<'EOF'
+#!/usr/bin/env node
+require('../@esbuild/linux-x64/bin/esbuild');
+EOF
+  put opt/app/config.json 0644 <<'EOF'
+{ "db": { "url": "postgres://app@db01.internal:5432/app", "pool": { "min": 2, "max": 10 } }, "port": 8080 }
+EOF
+}
+
 # --- intrusions -----------------------------------------------------------------
 
 case_cron_python_dropper() {

@@ -97,7 +97,8 @@ const MALICIOUS: [string, string[]][] = [
   ['ln -sf /dev/null ~/.bash_history', ['command.history-wipe medium']],
   ['setenforce 0', ['command.disable-security medium']],
   ['ufw disable', ['command.disable-security medium']],
-  ['iptables -F', ['command.disable-security medium']],
+  ['iptables -F', ['command.firewall-flush low']],
+  ['chattr +i /etc/resolv.conf', ['command.chattr-lock-other low']],
   ["sed -i 's/^SELINUX=.*/SELINUX=disabled/' /etc/selinux/config", ['command.disable-security medium']],
   ['> /var/log/wtmp', ['command.log-wipe medium']],
   ['echo > /var/log/secure', ['command.log-wipe medium']],
@@ -105,6 +106,10 @@ const MALICIOUS: [string, string[]][] = [
 
 /** Lines of ordinary administration: nothing of medium severity or more. */
 const ADMIN: string[] = [
+  // A firewall script starts from clean tables; DHCP must not rewrite resolv.conf.
+  'iptables -F',
+  'iptables -X',
+  'chattr +i /etc/resolv.conf',
   'curl -fsS -m 10 --retry 5 -o /dev/null https://hc-ping.com/5f3c6a9e-8d1b-4c2a-9f7e-1a2b3c4d5e6f',
   'curl -T backup.tar.gz -u user:pw https://backup.example.com/',
   'certbot renew --quiet',
