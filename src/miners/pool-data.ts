@@ -4,10 +4,7 @@
  * pattern that silently matches nothing. Kept apart from the rule loader because
  * pool extraction is a pure text function every check calls without a RuleSet.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'yaml';
-import { builtinRuleDirs } from '../rules/loader.js';
+import { parseDataSection, readBuiltinDataFile } from '../rules/data-file.js';
 
 export interface AddressFormat {
   name: string;
@@ -30,17 +27,12 @@ export const POOL_DATA_FILE = 'miner-pools.yaml';
 let cached: PoolData | undefined;
 
 export function poolData(): PoolData {
-  cached ??= parsePoolData(readFileSync(path.join(builtinRuleDirs()[0]!, POOL_DATA_FILE), 'utf8'), POOL_DATA_FILE);
+  cached ??= parsePoolData(readBuiltinDataFile(POOL_DATA_FILE), POOL_DATA_FILE);
   return cached;
 }
 
 export function parsePoolData(text: string, file: string): PoolData {
-  const bad = (msg: string): never => {
-    throw new Error(`${file}: ${msg}`);
-  };
-  const top = parse(text) as Record<string, unknown> | null;
-  const d = top?.['miner-pools'] as Record<string, unknown> | undefined;
-  if (typeof d !== 'object' || d === null) return bad('"miner-pools" must be a mapping');
+  const { section: d, bad } = parseDataSection(text, file, 'miner-pools');
   const strings = (key: string): string[] => {
     const v = d[key];
     if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x === '')) {

@@ -3,10 +3,7 @@
  * once, strictly: a malformed entry is a packaging bug and fails loudly with the file
  * name. Kept apart from the rule loader because these are templates, not rules.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'yaml';
-import { builtinRuleDirs } from '../rules/loader.js';
+import { parseDataSection, readBuiltinDataFile } from '../rules/data-file.js';
 
 export interface PerPoolTemplate {
   kind: string;
@@ -33,17 +30,12 @@ export const BLOCKLIST_DATA_FILE = 'blocklist.yaml';
 let cached: BlocklistData | undefined;
 
 export function blocklistData(): BlocklistData {
-  cached ??= parseBlocklistData(readFileSync(path.join(builtinRuleDirs()[0]!, BLOCKLIST_DATA_FILE), 'utf8'), BLOCKLIST_DATA_FILE);
+  cached ??= parseBlocklistData(readBuiltinDataFile(BLOCKLIST_DATA_FILE), BLOCKLIST_DATA_FILE);
   return cached;
 }
 
 export function parseBlocklistData(text: string, file: string): BlocklistData {
-  const bad = (msg: string): never => {
-    throw new Error(`${file}: ${msg}`);
-  };
-  const top = parse(text) as Record<string, unknown> | null;
-  const d = top?.blocklist as Record<string, unknown> | undefined;
-  if (typeof d !== 'object' || d === null) return bad('"blocklist" must be a mapping');
+  const { section: d, bad } = parseDataSection(text, file, 'blocklist');
   const list = (key: string): Record<string, unknown>[] => {
     const v = d[key];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null)) return bad(`blocklist.${key} must be a list of mappings`);
