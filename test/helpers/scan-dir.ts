@@ -1,6 +1,7 @@
 /**
  * Runs checks over a host directory tree the way `minescan scan DIR` would, for check tests.
  */
+import { expect } from 'vitest';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import type { Check } from '../../src/engine/check.js';
@@ -23,4 +24,12 @@ export async function scanDirectory(root: string, checks: readonly Check[], hash
   } finally {
     await vfs.close();
   }
+}
+
+/** Scans a tree of hostile files, which must end within `maxMs`: junk must neither crash nor stall a check. */
+export async function scanHostile(root: string, checks: readonly Check[], maxMs: number): Promise<CheckRunResult> {
+  const started = Date.now();
+  const result = await scanDirectory(root, checks);
+  expect(Date.now() - started).toBeLessThan(maxMs);
+  return result;
 }
