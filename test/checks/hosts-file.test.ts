@@ -6,20 +6,12 @@
  * an ad-blocking list stay silent; a hostile file ends quickly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyAddress, hostsFileCheck, parseHosts } from '../../src/checks/hosts-file.js';
-import type { Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
+import { findingSummary } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-
-async function put(root: string, rel: string, text: string): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, text);
-}
-
-const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}`).sort();
+import { put } from '../helpers/planted-tree.js';
 
 const STOCK = '127.0.0.1\tlocalhost\n127.0.1.1\tweb01\n\n# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n';
 
@@ -59,7 +51,7 @@ describe('hosts-file check', () => {
     expect(result.errors).toEqual([]);
     // Every template variable was filled.
     expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
-    expect(summary(result.findings)).toEqual(
+    expect(findingSummary(result.findings)).toEqual(
       [
         'high hosts.security-agent-blocked /etc/hosts:8',
         'high hosts.security-agent-blocked /etc/hosts:9',
@@ -93,9 +85,7 @@ describe('hosts-file check', () => {
   });
 
   it('reads a hostile file quickly', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(path.join(scratch, 'hostile'), [hostsFileCheck]);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const result = await scanHostile(path.join(scratch, 'hostile'), [hostsFileCheck], 10_000);
     // Names past 64 on a line are ignored (the resolver's line buffer is smaller than that line); the repeated name is named once.
     const blocked = result.findings.filter((f) => f.rule === 'hosts.security-agent-blocked');
     expect(blocked.map((f) => f.line)).toEqual([2]);

@@ -6,20 +6,14 @@
  * hardening and ALSA-style install lines stay silent; hostile lists end quickly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { kernelModulesCheck, modprobeLines, parseModuleList } from '../../src/checks/kernel-modules.js';
-import type { Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
+import { findingSummary } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { put } from '../helpers/planted-tree.js';
 
-async function put(root: string, rel: string, text: string | Buffer): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, text);
-}
-
-const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}${f.family ? ` [${f.family}]` : ''}`).sort();
 const KERNEL = 'lib/modules/6.1.0-9-amd64';
 
 /** What a Debian kernel package and systemd leave: a packaged loop module, systemd's modprobe.d file, modules.conf -> ../modules. */
@@ -88,7 +82,7 @@ describe('kernel-modules check', () => {
     expect(result.errors).toEqual([]);
     // Every template variable was filled.
     expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
-    expect(summary(result.findings)).toEqual(
+    expect(findingSummary(result.findings)).toEqual(
       [
         'high kernel-modules.rootkit-module /etc/modules:3',
         'critical kernel-modules.skidmap-module /etc/modules-load.d/net.conf:2 [skidmap]',
@@ -126,13 +120,11 @@ describe('kernel-modules check', () => {
   it('stays silent on stock, hardening, ALSA-style and DKMS configuration', async () => {
     const result = await scanDirectory(clean, [kernelModulesCheck]);
     expect(result.errors).toEqual([]);
-    expect(summary(result.findings)).toEqual([]);
+    expect(findingSummary(result.findings)).toEqual([]);
   });
 
   it('reads hostile files quickly and bounded', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [kernelModulesCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(hostile, [kernelModulesCheck], 15_000);
     expect(result.errors.map((e) => e.message)).toEqual([expect.stringContaining('only the first 512 were examined')]);
     expect(result.findings.filter((f) => f.severity !== 'info')).toEqual([]);
   });

@@ -6,20 +6,12 @@
  * huge line, binary junk, a deep include chain) end quickly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ldSoConfCheck, parseLdSoConf, preloadedLibraries } from '../../src/checks/ld-so-conf.js';
-import type { Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
+import { findingSummary } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-
-async function put(root: string, rel: string, text: string | Buffer): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, text);
-}
-
-const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}`).sort();
+import { junkBytes, put } from '../helpers/planted-tree.js';
 
 /** Debian bookworm's files, owned as dpkg lists them. */
 async function plantStock(root: string): Promise<void> {
@@ -58,8 +50,7 @@ describe('ld-so-conf check', () => {
     await put(clean, 'etc/environment', 'PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"\nLANG=en_US.UTF-8\n');
 
     await put(hostile, 'etc/ld.so.conf', `include /etc/ld.so.conf.d/*.conf\n${'/usr/lib:'.repeat(300_000)}\n`);
-    const junk = Buffer.alloc(300_000);
-    for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919) % 256;
+    const junk = junkBytes(300_000);
     await put(hostile, 'etc/ld.so.conf.d/junk.conf', junk);
     // A chain deeper than the include limit: every file includes the next.
     for (let i = 0; i < 40; i++) await put(hostile, `etc/ld.so.conf.d/c${i}.conf`, `include /etc/chain/c${i + 1}.conf\n`);
@@ -75,7 +66,7 @@ describe('ld-so-conf check', () => {
     expect(result.errors).toEqual([]);
     // Every template variable was filled.
     expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
-    expect(summary(result.findings)).toEqual(
+    expect(findingSummary(result.findings)).toEqual(
       [
         'high linker.library-dir-in-temp /etc/ld.so.conf.d/zz-sys.conf:2',
         'high linker.library-dir-in-temp /etc/ld.so.conf.d/zz-sys.conf:3',
@@ -123,13 +114,11 @@ describe('ld-so-conf check', () => {
   it('keeps Debian stock files and vendor drop-ins below medium', async () => {
     const result = await scanDirectory(clean, [ldSoConfCheck]);
     expect(result.errors).toEqual([]);
-    expect(summary(result.findings)).toEqual(['low linker.unpackaged-drop-in /etc/ld.so.conf.d/cuda.conf', 'low linker.unpackaged-drop-in /etc/ld.so.conf.d/oracle.conf']);
+    expect(findingSummary(result.findings)).toEqual(['low linker.unpackaged-drop-in /etc/ld.so.conf.d/cuda.conf', 'low linker.unpackaged-drop-in /etc/ld.so.conf.d/oracle.conf']);
   });
 
   it('reads hostile files quickly and bounded', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [ldSoConfCheck]);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const result = await scanHostile(hostile, [ldSoConfCheck], 10_000);
     // The chain stops at the include limit: c0..c6 of /etc/chain are read from the drop-ins' depth.
     const chained = result.findings.filter((f) => f.path.startsWith('/etc/chain/'));
     expect(chained).toEqual([]);

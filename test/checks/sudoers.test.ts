@@ -6,20 +6,13 @@
  * and cloud-init's default-user file stay below medium; hostile files end quickly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseUserSpec, sudoersCheck, sudoersLines } from '../../src/checks/sudoers.js';
-import type { Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
+import { findingSummary } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-
-async function put(root: string, rel: string, text: string | Buffer): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, text);
-}
-
-const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}`).sort();
+import { junkBytes, put } from '../helpers/planted-tree.js';
 
 const STOCK_SUDOERS = `#
 # This file MUST be edited with the 'visudo' command as root.
@@ -102,8 +95,7 @@ describe('sudoers check', () => {
     await put(hostile, 'etc/passwd', `${PASSWD}\n`);
     await put(hostile, 'etc/sudoers', `@includedir /etc/sudoers.d\n${'admin ALL=(ALL) ALL, '.repeat(50_000)}\n${'\\\n'.repeat(20_000)}\n`);
     await put(hostile, 'etc/sudoers.d/loop', '@include /etc/sudoers\n#include /etc/sudoers.d/loop\n');
-    const junk = Buffer.alloc(200_000);
-    for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919) % 256;
+    const junk = junkBytes(200_000);
     await put(hostile, 'etc/sudoers.d/junk', junk);
   });
   afterAll(async () => {
@@ -115,7 +107,7 @@ describe('sudoers check', () => {
     expect(result.errors).toEqual([]);
     // Every template variable was filled.
     expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
-    expect(summary(result.findings)).toEqual(
+    expect(findingSummary(result.findings)).toEqual(
       [
         'high sudoers.all-to-odd-account /etc/sudoers.d/90-sys:2',
         'high sudoers.all-to-odd-account /etc/sudoers.d/90-sys:3',
@@ -160,13 +152,11 @@ describe('sudoers check', () => {
   it("keeps Debian's stock files silent and cloud-init's default user low", async () => {
     const result = await scanDirectory(clean, [sudoersCheck]);
     expect(result.errors).toEqual([]);
-    expect(summary(result.findings)).toEqual(['low sudoers.cloud-init-nopasswd /etc/sudoers.d/90-cloud-init-users:4']);
+    expect(findingSummary(result.findings)).toEqual(['low sudoers.cloud-init-nopasswd /etc/sudoers.d/90-cloud-init-users:4']);
   });
 
   it('reads hostile files quickly and bounded', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [sudoersCheck]);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const result = await scanHostile(hostile, [sudoersCheck], 10_000);
     expect(result.findings.filter((f) => f.severity === 'high' || f.severity === 'critical')).toEqual([]);
   });
 });
