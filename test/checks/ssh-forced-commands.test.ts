@@ -8,23 +8,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { forcedCommand, sshKeysCheck } from '../../src/checks/ssh-keys.js';
 import { parseAuthorizedKeys } from '../../src/facts/authorized-keys.js';
-import type { Finding } from '../../src/engine/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
+import { findingSummary, unfilledTemplates } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { put } from '../helpers/planted-tree.js';
 
 const run = promisify(execFile);
 
-async function put(root: string, rel: string, text: string): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, text);
-}
-
-const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}`).sort();
 const WALLET = '4' + 'A' + '1'.repeat(93);
 
 describe('forced commands of authorized keys', () => {
@@ -57,9 +51,8 @@ describe('forced commands of authorized keys', () => {
   it('fires the shared command rules on forced commands and leaves a deploy key at info', async () => {
     const result = await scanDirectory(path.join(scratch, 'root'), [sshKeysCheck]);
     expect(result.errors).toEqual([]);
-    // Every template variable was filled.
-    expect(result.findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(f.message + f.remediation))).toEqual([]);
-    expect(summary(result.findings.filter((f) => f.rule !== 'ssh.authorized-key'))).toEqual(
+    expect(unfilledTemplates(result.findings)).toEqual([]);
+    expect(findingSummary(result.findings.filter((f) => f.rule !== 'ssh.authorized-key'))).toEqual(
       [
         'high command.download-and-run /root/.ssh/authorized_keys:2',
         'high command.miner /root/.ssh/authorized_keys:3',

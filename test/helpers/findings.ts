@@ -26,3 +26,8 @@ export function findingRowKeys(findings: readonly Finding[]): string[] {
 export function mediumOrAbove(findings: readonly Finding[]): Finding[] {
   return findings.filter((f) => severityRank(f.severity) >= severityRank('medium'));
 }
+
+/** Findings whose message or remediation still holds a pack template variable ("{where}", "{path:q}") the check left unfilled. */
+export function unfilledTemplates(findings: readonly Finding[]): Finding[] {
+  return findings.filter((f) => /\{[a-zA-Z]+(?::q)?\}/.test(`${f.message}\n${f.remediation}`));
+}
