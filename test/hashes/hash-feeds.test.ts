@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { HashListError, loadHashLists } from '../../src/hashes/load-hash-list.js';
+import { useTempFiles } from '../helpers/temp-files.js';
 
 const digest = (algorithm: 'md5' | 'sha1' | 'sha256', s: string) => createHash(algorithm).update(s).digest('hex');
 const load = (files: string[]) => loadHashLists(files, { bundled: false });
@@ -48,18 +46,7 @@ async function rejection(promise: Promise<unknown>): Promise<HashListError> {
 }
 
 describe('hash feeds', () => {
-  let dir: string;
-  const write = async (name: string, text: string | Buffer) => {
-    const file = path.join(dir, name);
-    await writeFile(file, text);
-    return file;
-  };
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'minescan-feeds-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { write } = useTempFiles('minescan-feeds-');
 
   describe('MalwareBazaar CSV dumps', () => {
     it('adds the SHA-256, MD5 and SHA-1 of each row, named by the signature', async () => {

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { HashListError, loadHashLists } from '../../src/hashes/load-hash-list.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
+import { useTempFiles } from '../helpers/temp-files.js';
 
 /** The user's lists alone, without the bundled list, so counts are the test's own. */
 const load = (files: string[]) => loadHashLists(files, { bundled: false });
@@ -14,19 +13,8 @@ const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 const OTHER_MD5 = '0123456789abcdef0123456789abcdef';
 
 describe('loadHashLists', () => {
-  let dir: string;
-  const write = async (name: string, text: string | Buffer) => {
-    const file = path.join(dir, name);
-    await writeFile(file, text);
-    return file;
-  };
-
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'minescan-hashes-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const files = useTempFiles('minescan-hashes-');
+  const { write } = files;
 
   it('gives the empty lookup without files and without the bundled list', async () => {
     expect(await load([])).toBe(EMPTY_HASH_LIST);
@@ -93,7 +81,7 @@ describe('loadHashLists', () => {
   });
 
   it('rejects a missing file and a binary file with a clear message', async () => {
-    const missing = path.join(dir, 'nope.txt');
+    const missing = path.join(files.dir, 'nope.txt');
     await expect(load([missing])).rejects.toThrow(`hash list ${missing}: cannot be read`);
     const junk = await write('junk.bin', Buffer.alloc(200_000, 0x41));
     await expect(load([junk])).rejects.toThrow(/line longer than/);
