@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { webshellsCheck } from '../../src/checks/webshells.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
@@ -12,14 +12,9 @@ import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { IMAGES, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { put } from '../helpers/planted-tree.js';
 
 const run = promisify(execFile);
-
-async function put(root: string, rel: string, content: string | Buffer): Promise<void> {
-  const file = path.join(root, rel);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, content);
-}
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const summary = (findings: Finding[]) => findings.map((f) => `${f.rule} ${f.severity} ${f.path}${f.line !== undefined ? `:${f.line}` : ''}`).sort();

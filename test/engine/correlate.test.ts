@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { put } from '../helpers/planted-tree.js';
 import { cronCheck } from '../../src/checks/cron.js';
 import { servicesCheck } from '../../src/checks/services.js';
 import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
@@ -29,12 +30,6 @@ const MINER_ELF = Buffer.concat([
   Buffer.alloc(56),
   Buffer.from('\0XMRig 6.21.0\0donate-level\0stratum+tcp://pool.supportxmr.com:3333\0randomx\0'),
 ]);
-
-async function put(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const file = path.join(root, rel);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, content, { mode });
-}
 
 const loud = (f: Finding) => severityRank(f.severity) >= severityRank('medium');
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { builtinRules } from '../helpers/scan-dir.js';
@@ -25,6 +25,7 @@ import { renderText } from '../../src/report/text.js';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import { cli } from '../helpers/run-cli.js';
+import { put } from '../helpers/planted-tree.js';
 
 const run = promisify(execFile);
 const iso = (s: number) => new Date(s * 1000).toISOString();
@@ -35,12 +36,6 @@ const DAY = 86_400;
 const MINER_ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(56), Buffer.from('\0XMRig 6.21.0\0donate-level\0')]);
 const ADMIN_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop\n';
-
-async function put(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const file = path.join(root, rel);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, content, { mode });
-}
 
 const finding = (path: string, severity: Finding['severity'], times?: Finding['times']): Finding => ({
   rule: `test.${severity}`,
