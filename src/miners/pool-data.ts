@@ -4,7 +4,7 @@
  * pattern that silently matches nothing. Kept apart from the rule loader because
  * pool extraction is a pure text function every check calls without a RuleSet.
  */
-import { parseDataSection, readBuiltinDataFile } from '../rules/data-file.js';
+import { builtinDataFile, parseDataSection } from '../rules/data-file.js';
 
 export interface AddressFormat {
   name: string;
@@ -24,12 +24,7 @@ export interface PoolData {
 
 export const POOL_DATA_FILE = 'miner-pools.yaml';
 
-let cached: PoolData | undefined;
-
-export function poolData(): PoolData {
-  cached ??= parsePoolData(readBuiltinDataFile(POOL_DATA_FILE), POOL_DATA_FILE);
-  return cached;
-}
+export const poolData: () => PoolData = builtinDataFile(POOL_DATA_FILE, parsePoolData);
 
 export function parsePoolData(text: string, file: string): PoolData {
   const { section: d, bad } = parseDataSection(text, file, 'miner-pools');

@@ -3,7 +3,7 @@
  * once, strictly: a malformed entry is a packaging bug and fails loudly with the file
  * name. Kept apart from the rule loader because these are templates, not rules.
  */
-import { parseDataSection, readBuiltinDataFile } from '../rules/data-file.js';
+import { builtinDataFile, parseDataSection } from '../rules/data-file.js';
 
 export interface PerPoolTemplate {
   kind: string;
@@ -27,12 +27,7 @@ export interface BlocklistData {
 
 export const BLOCKLIST_DATA_FILE = 'blocklist.yaml';
 
-let cached: BlocklistData | undefined;
-
-export function blocklistData(): BlocklistData {
-  cached ??= parseBlocklistData(readBuiltinDataFile(BLOCKLIST_DATA_FILE), BLOCKLIST_DATA_FILE);
-  return cached;
-}
+export const blocklistData: () => BlocklistData = builtinDataFile(BLOCKLIST_DATA_FILE, parseBlocklistData);
 
 export function parseBlocklistData(text: string, file: string): BlocklistData {
   const { section: d, bad } = parseDataSection(text, file, 'blocklist');

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { builtinRuleDirs } from './loader.js';
 
-/** The text of a data file of the built-in rule directory. */
-export function readBuiltinDataFile(file: string): string {
-  return readFileSync(path.join(builtinRuleDirs()[0]!, file), 'utf8');
+/** A data file of the built-in rule directory, read and parsed on first use, then kept. */
+export function builtinDataFile<T>(file: string, parseText: (text: string, file: string) => T): () => T {
+  let cached: T | undefined;
+  return () => (cached ??= parseText(readFileSync(path.join(builtinRuleDirs()[0]!, file), 'utf8'), file));
 }
 
 export interface DataSection {
