@@ -1,8 +1,9 @@
 /**
  * Reading the small configuration files the boot-time and login checks look at
  * (ld.so.conf, modules-load.d, modprobe.d, sudoers, sshd_config, hosts): bounded reads,
- * include globs resolved inside the scanned root, and who installed a file. Every read
- * is capped, every include list is capped, and a file that cannot be read becomes an
+ * include globs resolved inside the scanned root, include chains followed once per file,
+ * backslash-continued lines, and who installed a file. Every read is capped, every
+ * include list and continuation is capped, and a file that cannot be read becomes an
  * error entry while the scan goes on.
  */
 import type { CheckContext } from '../engine/check.js';
