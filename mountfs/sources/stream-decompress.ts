@@ -61,14 +61,23 @@ export async function* decompress(input: Readable, kind: Compression, descriptio
     if (err instanceof Error && err.name === 'MountfsError') throw err;
     throw corrupt(`${kind} stream`, `${description}: ${(err as Error).message}`, consumed);
   } finally {
+    // The consumer may stop before the end (a tar ends at its end-of-archive blocks, before
+    // the compressed stream does): the reader still inside `counted` then fails with a
+    // premature close, which must not surface as an unhandled 'error' event.
+    counted.on('error', () => undefined);
+    counted.destroy();
     input.destroy();
   }
 }
 
 function inflate(input: Readable, kind: Compression): AsyncIterable<Buffer> {
   switch (kind) {
-    case 'gzip':
-      return input.pipe(createGunzip());
+    case 'gzip': {
+      // pipe() forwards no errors: a read error of the input must end the output with it.
+      const gunzip = createGunzip();
+      input.on('error', (err) => gunzip.destroy(err));
+      return input.pipe(gunzip);
+    }
     case 'xz': {
       const web = Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
       return Readable.fromWeb(new XzReadableStream(web) as unknown as import('node:stream/web').ReadableStream<Uint8Array>);

@@ -128,4 +128,39 @@ describe('archives', () => {
     const chunks = decompress(Readable.from([bytes]), 'gzip', 'damaged.tgz');
     await expect((async () => { for await (const _ of chunks) void _; })()).rejects.toSatisfy((e: unknown) => e instanceof MountfsError && e.kind === 'corrupt');
   });
+
+  it('lets a reader stop early without an unhandled error from the stream still being read', async () => {
+    // Sniffing reads only a head, and a tar ends at its end-of-archive blocks: the reader
+    // stops while the compressed input is still arriving. The input is then destroyed
+    // under the inner reader, whose premature close once surfaced as an unhandled 'error'
+    // event that killed the process. A slow input keeps that reader waiting every time.
+    const { gzipSync } = await import('node:zlib');
+    const { randomBytes } = await import('node:crypto');
+    const compressed = gzipSync(randomBytes(1 << 20), { level: 1 });
+    const slowInput = () => {
+      let at = 0;
+      return new Readable({
+        read() {
+          setTimeout(() => {
+            this.push(at < compressed.length ? compressed.subarray(at, (at += 16 << 10)) : null);
+          }, 2);
+        },
+      });
+    };
+    const unhandled: unknown[] = [];
+    const onError = (err: unknown) => void unhandled.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      for (let i = 0; i < 5; i++) {
+        for await (const _ of decompress(slowInput(), 'gzip', 'slow.gz')) {
+          void _;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(unhandled).toEqual([]);
+  });
 });
