@@ -231,7 +231,7 @@ describe('package-integrity on small roots', () => {
     });
     await installDebs(root, [deb]);
     await writeFile(path.join(root, 'etc/ld.so.preload'), '/opt/demo/lib/libpre.so\n');
-    for (const f of ['usr/bin/demo-tool', 'usr/lib/x86_64-linux-gnu/security/pam_demo.so', 'opt/demo/lib/libpre.so']) {
+    for (const f of ['usr/bin/demo-tool', 'usr/lib/x86_64-linux-gnu/security/pam_demo.so', 'usr/lib/x86_64-linux-gnu/libdemo.so.1', 'opt/demo/lib/libpre.so']) {
       await appendFile(path.join(root, f), 'changed\n');
     }
     const fromDir = await scanDirectory(root, [packageIntegrityCheck]);
@@ -240,10 +240,12 @@ describe('package-integrity on small roots', () => {
       'critical integrity.pam-module-modified /usr/lib/x86_64-linux-gnu/security/pam_demo.so',
       'high integrity.package-file-modified /opt/demo/lib/libpre.so',
       'high integrity.package-file-modified /usr/bin/demo-tool',
+      'high integrity.package-file-modified /usr/lib/x86_64-linux-gnu/libdemo.so.1',
     ]);
     expect(fromDir.filesExamined).toBe(4);
 
-    // A tar.gz is read once: programs keep their digests, PAM modules are declared and kept, 0644 libraries are neither.
+    // A tar.gz is read once: programs and everything in the system library directories keep
+    // their digests, PAM modules are declared and kept; a 0644 library under /opt is neither.
     const archive = path.join(scratch, 'preload.tar.gz');
     await run('tar', ['-C', root, '-czf', archive, '.']);
     const rules = await builtinRules();
@@ -253,9 +255,10 @@ describe('package-integrity on small roots', () => {
       expect(summary(fromTar.findings)).toEqual([
         'critical integrity.pam-module-modified /usr/lib/x86_64-linux-gnu/security/pam_demo.so',
         'high integrity.package-file-modified /usr/bin/demo-tool',
+        'high integrity.package-file-modified /usr/lib/x86_64-linux-gnu/libdemo.so.1',
       ]);
       expect(fromTar.errors.map((e) => e.message)).toEqual([
-        '2 packaged file(s) could not be verified: the single-pass source kept neither their bytes nor their digests (first: /opt/demo/lib/libpre.so)',
+        '1 packaged file(s) could not be verified: the single-pass source kept neither their bytes nor their digests (first: /opt/demo/lib/libpre.so)',
       ]);
     } finally {
       await opened.close();

@@ -2,8 +2,9 @@
  * A compressed tar (tar.gz, tar.zst, tar.xz) can only be read once, front to back.
  * So it is read in a single pass that keeps, in memory, exactly what the checks said
  * they will read (their path globs), plus small scripts a persistence point might
- * start, up to a budget; every other file keeps only its metadata and, for programs,
- * the digests computed while its bytes streamed past. Checks then run on this tree as
+ * start, up to a budget; every other file keeps only its metadata and, for programs
+ * and the files of the system program and library directories, the digests computed
+ * while its bytes streamed past. Checks then run on this tree as
  * on any other filesystem; reading a file that was not kept is a typed `limit` error.
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +15,13 @@ import { compileGlob } from '../../glob.js';
 import type { FileDigests, FileType, NodeId } from '../types.js';
 import { ArchiveTree } from './archive-tree.js';
 import { ArchiveFileSystem } from './archive-fs.js';
+
+/**
+ * Digests are also taken of every file in the system program and library directories,
+ * executable or not (shared libraries and PAM modules are 0644), so the package
+ * integrity check can compare them with the package database without their bytes.
+ */
+const SYSTEM_PROGRAM_DIR = /^\/(?:usr\/)?(?:lib|lib32|lib64|libx32|libexec|bin|sbin)\//;
 
 export interface RetentionPlan {
   /** Globs of the files to keep (the union of every check's declared paths). */
@@ -79,7 +87,7 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
           const executable = ((h.mode ?? 0) & 0o111) !== 0;
           const keepLimit = wanted ? plan.maxFileBytes : executable && size <= plan.scriptBytes ? plan.scriptBytes : plan.headBytes;
           content = { truncated: false };
-          const md5 = wanted || executable ? createHash('md5') : undefined;
+          const md5 = wanted || executable || SYSTEM_PROGRAM_DIR.test(path) ? createHash('md5') : undefined;
           const sha256 = md5 ? createHash('sha256') : undefined;
           const parts: Buffer[] = [];
           let have = 0;
