@@ -9,6 +9,7 @@ import { servicesCheck } from './services.js';
 import { userServicesCheck } from './user-services.js';
 import { systemdGeneratorsCheck } from './systemd-generators.js';
 import { atJobsCheck } from './at-jobs.js';
+import { cloudInitCheck } from './cloud-init.js';
 import { shellStartupCheck } from './shell-startup.js';
 import { udevRulesCheck } from './udev-rules.js';
 import { sshKeysCheck } from './ssh-keys.js';
@@ -34,6 +35,7 @@ export const ALL_CHECKS: readonly Check[] = [
   userServicesCheck,
   systemdGeneratorsCheck,
   atJobsCheck,
+  cloudInitCheck,
   shellStartupCheck,
   udevRulesCheck,
   sshKeysCheck,

@@ -18,6 +18,7 @@ export const CONTENT_SCOPES = [
   'script', // a script a persistence point starts
   'shell-startup', // /etc/profile, profile.d, bash.bashrc, users' .bashrc/.profile/.bash_profile
   'at-job', // at(1) spool files
+  'cloud-init', // scripts cloud-init runs (per-boot, per-instance, per-once, user data) and runcmd/bootcmd/write_files of /etc/cloud
   'udev-rule', // udev rules (RUN+=, PROGRAM=)
   'ld-so-conf', // /etc/ld.so.conf and ld.so.conf.d entries
   'kernel-modules', // modules-load.d, /etc/modules, modprobe.d
