@@ -83,6 +83,9 @@ interface Resolved {
   stat: Stat;
 }
 
+/** Entries of one directory stat'ed at once during a walk. */
+const STAT_BATCH = 32;
+
 export class RawVfs implements Vfs {
   readonly kind: string;
   private dirCache = new Map<NodeId, Map<string, RawDirEntry>>();
@@ -196,32 +199,45 @@ export class RawVfs implements Vfs {
       options.onError?.(path, err);
       return;
     }
+    // The entries a glob wants are stat'ed a batch at a time, concurrently (a mounted tree
+    // answers each lstat after a syscall, a cloud snapshot after a block fetch), and
+    // yielded in directory order.
+    const wanted: { e: RawDirEntry; childPath: string; wantsEntry: boolean; mayDescend: boolean }[] = [];
     for (const e of entries.values()) {
       if (budget.left-- <= 0) {
         options.onError?.(path, limitExceeded('directory walk', 'entry limit reached; walk stopped'));
-        return;
+        break;
       }
       const childPath = joinPath(path, e.name);
       const wantsEntry = globs.some((g) => g.matches(childPath));
       const mayDescend = globs.some((g) => g.mayContain(childPath));
-      if (!wantsEntry && !mayDescend) continue;
-      let childStat: Stat;
-      try {
-        childStat = await this.raw.stat(e.node);
-      } catch (err) {
-        options.onError?.(childPath, err);
-        continue;
-      }
-      if (wantsEntry) yield { path: childPath, stat: childStat };
-      if (mayDescend && childStat.type === 'directory') {
-        const key = String(e.node);
-        if (ancestors.has(key)) {
-          options.onError?.(childPath, corrupt('directory tree', `directory ${childPath} contains one of its own ancestors (node ${key})`));
-          continue;
+      if (wantsEntry || mayDescend) wanted.push({ e, childPath, wantsEntry, mayDescend });
+    }
+    for (let start = 0; start < wanted.length; start += STAT_BATCH) {
+      const batch = wanted.slice(start, start + STAT_BATCH);
+      const stats = await Promise.all(
+        batch.map(({ e, childPath }) =>
+          this.raw.stat(e.node).catch((err: unknown) => {
+            options.onError?.(childPath, err);
+            return undefined;
+          }),
+        ),
+      );
+      for (let i = 0; i < batch.length; i++) {
+        const { e, childPath, wantsEntry, mayDescend } = batch[i]!;
+        const childStat = stats[i];
+        if (!childStat) continue;
+        if (wantsEntry) yield { path: childPath, stat: childStat };
+        if (mayDescend && childStat.type === 'directory') {
+          const key = String(e.node);
+          if (ancestors.has(key)) {
+            options.onError?.(childPath, corrupt('directory tree', `directory ${childPath} contains one of its own ancestors (node ${key})`));
+            continue;
+          }
+          ancestors.add(key);
+          yield* this.walkDir(e.node, childPath, globs, ancestors, budget, options);
+          ancestors.delete(key);
         }
-        ancestors.add(key);
-        yield* this.walkDir(e.node, childPath, globs, ancestors, budget, options);
-        ancestors.delete(key);
       }
     }
   }
