@@ -10,6 +10,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeRandomTree } from './random-tree.js';
+import { FileByteSource } from '../../mountfs/sources/file-source.js';
 
 const run = promisify(execFile);
 
@@ -40,4 +41,22 @@ export async function buildRawDisk(dir: string, seed: number): Promise<RawDisk> 
     await fh.close();
   }
   return { raw, tree };
+}
+
+/**
+ * Opens image files read-only for a test file and remembers them, so one afterAll
+ * closes every source the tests opened, failed tests included.
+ */
+export function fileSources(): { open(file: string): Promise<FileByteSource>; closeAll(): Promise<void> } {
+  const opened: FileByteSource[] = [];
+  return {
+    async open(file) {
+      const s = await FileByteSource.open(file);
+      opened.push(s);
+      return s;
+    },
+    async closeAll() {
+      for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+    },
+  };
 }

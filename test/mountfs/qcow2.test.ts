@@ -34,6 +34,7 @@ import {
 } from '../helpers/container-image.js';
 import { expectError } from '../helpers/expect-error.js';
 import { expectSameRanges, nearMultiples } from '../helpers/compare-ranges.js';
+import { fileSources } from '../helpers/raw-disk.js';
 
 const FUZZ_RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
 
@@ -47,12 +48,8 @@ describe('qcow2 reader', () => {
   let scratch: string;
   let raw: string;
   let rawMd5: string;
-  const opened: ByteSource[] = [];
-  const openFile = async (f: string): Promise<FileByteSource> => {
-    const s = await FileByteSource.open(f);
-    opened.push(s);
-    return s;
-  };
+  const sources = fileSources();
+  const openFile = sources.open;
   const file = (name: string) => path.join(scratch, name);
 
   beforeAll(async () => {
@@ -61,7 +58,7 @@ describe('qcow2 reader', () => {
     rawMd5 = await md5OfFile(raw);
   });
   afterAll(async () => {
-    for (const s of opened) await s.close().catch(() => undefined);
+    await sources.closeAll();
     if (scratch) await removeScratchDir(scratch);
   });
 

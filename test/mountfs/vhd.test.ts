@@ -12,7 +12,6 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isVhd, VhdSource } from '../../mountfs/sources/vhd/vhd-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { SliceByteSource } from '../../mountfs/sources/slice-source.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
 import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
@@ -37,6 +36,7 @@ import {
 } from '../helpers/vhd-image.js';
 import { expectError } from '../helpers/expect-error.js';
 import { expectSameRanges, nearMultiples } from '../helpers/compare-ranges.js';
+import { fileSources } from '../helpers/raw-disk.js';
 
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
 
@@ -57,12 +57,8 @@ describe('VHD reader', () => {
   let scratch: string;
   let disk: RawDisk;
   let rawMd5: string;
-  const opened: ByteSource[] = [];
-  const openFile = async (f: string) => {
-    const s = await FileByteSource.open(f);
-    opened.push(s);
-    return s;
-  };
+  const sources = fileSources();
+  const openFile = sources.open;
 
   beforeAll(async () => {
     scratch = await makeScratchDir('minescan-vhd-');
@@ -70,7 +66,7 @@ describe('VHD reader', () => {
     rawMd5 = await md5OfFile(disk.raw);
   });
   afterAll(async () => {
-    for (const s of opened) await s.close().catch(() => undefined);
+    await sources.closeAll();
     if (scratch) await removeScratchDir(scratch);
   });
 

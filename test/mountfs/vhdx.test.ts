@@ -14,7 +14,6 @@ import { promisify } from 'node:util';
 import { isVhdx, VhdxSource } from '../../mountfs/sources/vhdx/vhdx-source.js';
 import { crc32c } from '../../mountfs/sources/vhdx/crc32c.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { SliceByteSource } from '../../mountfs/sources/slice-source.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
 import { Ext4FileSystem } from '../../mountfs/fs/ext4/ext4-fs.js';
@@ -38,6 +37,7 @@ import {
 } from '../helpers/vhd-image.js';
 import { expectError } from '../helpers/expect-error.js';
 import { expectSameRanges, nearMultiples } from '../helpers/compare-ranges.js';
+import { fileSources } from '../helpers/raw-disk.js';
 
 const run = promisify(execFile);
 const skipLostFound = (p: string) => p === '/lost+found' || p.startsWith('/lost+found/');
@@ -66,12 +66,8 @@ describe('VHDX reader', () => {
   let scratch: string;
   let disk: RawDisk;
   let rawMd5: string;
-  const opened: ByteSource[] = [];
-  const openFile = async (f: string) => {
-    const s = await FileByteSource.open(f);
-    opened.push(s);
-    return s;
-  };
+  const sources = fileSources();
+  const openFile = sources.open;
 
   beforeAll(async () => {
     scratch = await makeScratchDir('minescan-vhdx-');
@@ -79,7 +75,7 @@ describe('VHDX reader', () => {
     rawMd5 = await md5OfFile(disk.raw);
   });
   afterAll(async () => {
-    for (const s of opened) await s.close().catch(() => undefined);
+    await sources.closeAll();
     if (scratch) await removeScratchDir(scratch);
   });
 

@@ -35,6 +35,7 @@ import {
 } from '../helpers/container-image.js';
 import { expectError } from '../helpers/expect-error.js';
 import { expectSameRanges, nearPoints } from '../helpers/compare-ranges.js';
+import { fileSources } from '../helpers/raw-disk.js';
 
 const FUZZ_RUNS = Number(process.env.MINESCAN_FUZZ_RUNS ?? 150);
 const GiB = 1024 ** 3;
@@ -52,12 +53,8 @@ describe('VMDK reader', () => {
   let scratch: string;
   let raw: string;
   let rawMd5: string;
-  const opened: ByteSource[] = [];
-  const openFile = async (f: string): Promise<FileByteSource> => {
-    const s = await FileByteSource.open(f);
-    opened.push(s);
-    return s;
-  };
+  const sources = fileSources();
+  const openFile = sources.open;
   const file = (name: string) => path.join(scratch, name);
   /** What the lead's scanner will do: names resolved beside the descriptor, then opened read-only. */
   const besides = (descriptor: string) => ({ openExtent: (name: string) => openFile(resolveExtentPath(descriptor, name)) });
@@ -68,7 +65,7 @@ describe('VMDK reader', () => {
     rawMd5 = await md5OfFile(raw);
   });
   afterAll(async () => {
-    for (const s of opened) await s.close().catch(() => undefined);
+    await sources.closeAll();
     if (scratch) await removeScratchDir(scratch);
   });
 
