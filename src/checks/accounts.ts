@@ -43,6 +43,7 @@ const SHARED_HOMES = /^\/(?:|root|bin|sbin|usr(?:\/.*)?|etc|var|var\/(?:lib|spoo
 
 export const accountsCheck: Check = {
   id: 'accounts',
+  persistence: true,
   description: 'Extra uid-0 accounts, known malicious accounts, system accounts with logins, empty passwords, administrators, account creation in the logs',
   paths: [PASSWD, SHADOW, GROUP, LOGIN_DEFS, ...ACCOUNT_LOG_GLOBS],
   async run(ctx) {

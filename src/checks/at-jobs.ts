@@ -30,6 +30,7 @@ const CATEGORY = 'persistence/at';
 
 export const atJobsCheck: Check = {
   id: 'at-jobs',
+  persistence: true,
   description: 'Jobs queued with at and batch in the atd spool directories',
   paths: SPOOLS.map((d) => `${d}/*`),
   async run(ctx) {

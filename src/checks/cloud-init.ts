@@ -43,6 +43,7 @@ type ScriptKind = (typeof SCRIPT_DIRS)[number] | 'user-data';
 
 export const cloudInitCheck: Check = {
   id: 'cloud-init',
+  persistence: true,
   description: 'cloud-init per-boot, per-instance, per-once and user-data scripts, and bootcmd, runcmd and write_files of /etc/cloud',
   paths: [
     ...SCRIPT_DIRS.map((d) => `${CLOUD}/scripts/${d}/*`),

@@ -38,6 +38,7 @@ type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
 
 export const cronCheck: Check = {
   id: 'cron',
+  persistence: true,
   description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
   paths: CRON_GLOBS,
   async run(ctx) {

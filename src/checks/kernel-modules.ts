@@ -39,6 +39,7 @@ const MAX_MODULES = 512;
 
 export const kernelModulesCheck: Check = {
   id: 'kernel-modules',
+  persistence: true,
   description: 'Kernel modules loaded at boot (/etc/modules, modules-load.d) and commands of modprobe.d install/remove lines',
   paths: [
     ETC_MODULES,

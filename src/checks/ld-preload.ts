@@ -66,6 +66,7 @@ export function parsePreload(text: string): PreloadEntry[] {
 
 export const ldPreloadCheck: Check = {
   id: 'ld-preload',
+  persistence: true,
   description: 'Libraries forced into every program by /etc/ld.so.preload',
   // The libraries themselves are only looked up (stat); the hash check reads them.
   paths: [PRELOAD, ...LIBRARY_PATH_CONFIG],

@@ -31,6 +31,7 @@ const INIT = 'persistence/init';
 
 export const servicesCheck: Check = {
   id: 'services',
+  persistence: true,
   description: 'Self-starting services: systemd units with their enabled state, rc.local, inittab and init scripts',
   paths: [...UNIT_GLOBS, ...INIT_GLOBS],
   async run(ctx) {

@@ -53,6 +53,7 @@ const CATEGORY = 'persistence/shell-startup';
 
 export const shellStartupCheck: Check = {
   id: 'shell-startup',
+  persistence: true,
   description: 'Shell start-up files (profile, bashrc, zshrc and friends, system-wide and per account) and PAM environment files',
   paths: [
     '/etc/passwd',

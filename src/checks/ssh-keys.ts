@@ -50,6 +50,7 @@ export interface Home {
 
 export const sshKeysCheck: Check = {
   id: 'ssh-keys',
+  persistence: true,
   description: 'Keys in ~/.ssh/authorized_keys and authorized_keys2 of root and of every account',
   paths: SSH_KEY_GLOBS,
   async run(ctx) {

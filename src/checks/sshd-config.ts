@@ -47,6 +47,7 @@ const RELOAD = 'sshd -t && systemctl reload ssh   # checks the configuration, th
 
 export const sshdConfigCheck: Check = {
   id: 'sshd-config',
+  persistence: true,
   description: 'sshd_config and its Include files: key files moved elsewhere, key commands, empty and root passwords',
   paths: [SSHD_CONFIG, '/etc/ssh/sshd_config.d/*', '/etc/passwd'],
   async run(ctx) {

@@ -29,6 +29,7 @@ const CATEGORY = 'persistence/systemd-generator';
 
 export const systemdGeneratorsCheck: Check = {
   id: 'systemd-generators',
+  persistence: true,
   description: 'systemd generators: programs systemd runs as root at every boot and daemon-reload',
   paths: [...LOCAL_BASES, ...PACKAGE_BASES].flatMap((b) => KINDS.map((k) => `${b}/${k}/*`)),
   async run(ctx) {

@@ -35,6 +35,7 @@ const PROGRAM_KEY = /\b(RUN|PROGRAM|IMPORT)(?:\{([A-Za-z_]+)\})?\s*(\+=|:=|==|!=
 
 export const udevRulesCheck: Check = {
   id: 'udev-rules',
+  persistence: true,
   description: 'udev rules that run programs on device events (RUN, PROGRAM, IMPORT{program})',
   paths: RULE_DIRS.map((d) => `${d}/*.rules`),
   async run(ctx) {

@@ -28,6 +28,7 @@ const CATEGORY = 'persistence/systemd-user';
 
 export const userServicesCheck: Check = {
   id: 'user-services',
+  persistence: true,
   description: 'systemd user units and timers of every account and the global user unit directories, with enablement and lingering',
   paths: [
     '/etc/passwd',

@@ -15,6 +15,12 @@ export interface Check {
   readonly id: string;
   readonly description: string;
   /**
+   * It reads a place persistence lives in (cron, units, keys...): the timeline lists the
+   * files it examined that changed near the intrusion. Integrity and content sweeps are
+   * not, or every package upgrade in the window would be listed.
+   */
+  readonly persistence?: boolean;
+  /**
    * Globs (absolute, picomatch segments, `**` spans directories) of everything this
    * check reads; a function when they follow from the loaded rules.
    */

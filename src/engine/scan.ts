@@ -12,7 +12,7 @@ import { declaredPaths, type Check } from './check.js';
 import { FACT_PATHS } from './facts.js';
 import { SEVERITIES, severityRank, type Severity } from './finding.js';
 import { runChecks, errorMessage } from './run-checks.js';
-import { buildTimeline, emptyTimeline, type ScannedFileSystem, type TimelineSpan } from './timeline.js';
+import { buildTimeline, emptyTimeline, persistencePlaces, type ScannedFileSystem, type TimelineSpan } from './timeline.js';
 import { buildBlocklist } from '../report/blocklist.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
@@ -70,7 +70,7 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
       }
       // The timeline stats examined files, so it is built before the filesystems close.
       report.findings.sort(compareFindings);
-      report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow);
+      report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow, persistencePlaces(options.checks));
     } finally {
       await opened.close();
     }

@@ -14,6 +14,7 @@
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import { severityRank, type Finding } from './finding.js';
+import type { Check } from './check.js';
 import { changeTime, isoTime, isoTimes, lstatTimes } from './file-times.js';
 import type { ChangedFile, ReportTimeline, TimelineEntry } from '../report/report.js';
 
@@ -39,31 +40,16 @@ export interface ExaminedFile {
 }
 
 /**
- * The checks that read persistence places (ids from src/checks/index.ts; a new
- * persistence check adds its id here). Files only other checks examined (package
- * integrity, miner-file and webshell sweeps, hash lists) are listed only when a
- * persistence point starts them: otherwise the daily unattended upgrade that falls
- * inside most windows would fill the list with verified package files and state under
- * /var/lib.
+ * The ids of the checks that read persistence places (Check.persistence). Files only
+ * other checks examined (package integrity, miner-file and webshell sweeps, hash lists)
+ * are listed only when a persistence point starts them: otherwise the daily unattended
+ * upgrade that falls inside most windows would fill the list with verified package
+ * files and state under /var/lib.
  */
-export const PERSISTENCE_PLACES: ReadonlySet<string> = new Set([
-  'cron',
-  'services',
-  'user-services',
-  'systemd-generators',
-  'at-jobs',
-  'shell-startup',
-  'udev-rules',
-  'ssh-keys',
-  'ld-preload',
-  'accounts',
-  'ld-so-conf',
-  'kernel-modules',
-  'sudoers',
-  'sshd-config',
-  'hosts-file',
-  'started-scripts',
-]);
+export function persistencePlaces(checks: readonly Check[]): ReadonlySet<string> {
+  return new Set(checks.filter((c) => c.persistence).map((c) => c.id));
+}
+
 
 export interface ScannedFileSystem {
   vfs: Vfs;
@@ -79,7 +65,13 @@ export function emptyTimeline(): ReportTimeline {
 }
 
 /** Findings are referred to by their index in `findings`, which must be in report order. */
-export async function buildTimeline(findings: readonly TimedFinding[], filesystems: readonly ScannedFileSystem[], span: TimelineSpan = DEFAULT_WINDOW): Promise<ReportTimeline> {
+export async function buildTimeline(
+  findings: readonly TimedFinding[],
+  filesystems: readonly ScannedFileSystem[],
+  span: TimelineSpan = DEFAULT_WINDOW,
+  /** Ids of the checks whose files are persistence places: persistencePlaces(checks). */
+  persistence: ReadonlySet<string> = new Set(),
+): Promise<ReportTimeline> {
   const timeline = emptyTimeline();
   // Engine times come from lstat, but a hand-built or hostile value must not throw: no ISO form, no entry.
   const timed = findings
@@ -107,7 +99,7 @@ export async function buildTimeline(findings: readonly TimedFinding[], filesyste
     const flagged = new Set(findings.filter((f) => f.volume === fs.volume).map((f) => f.path));
     for (const e of fs.examined) {
       if (flagged.has(e.path)) continue;
-      const places = e.places.filter((p) => PERSISTENCE_PLACES.has(p));
+      const places = e.places.filter((p) => persistence.has(p));
       if (places.length === 0 && !e.started) continue;
       if (stats >= MAX_EXAMINED_STATS) {
         timeline.examinedNotChecked++;

@@ -19,7 +19,10 @@ import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { hashLookupCheck } from '../../src/checks/hash-lookup.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
 import { scanTarget } from '../../src/engine/scan.js';
-import { buildTimeline, parseTimelineWindow, MAX_CHANGED_FILES } from '../../src/engine/timeline.js';
+import { buildTimeline, parseTimelineWindow, persistencePlaces, MAX_CHANGED_FILES } from '../../src/engine/timeline.js';
+import { ALL_CHECKS } from '../../src/checks/index.js';
+
+const PERSISTENCE = persistencePlaces(ALL_CHECKS);
 import type { Finding } from '../../src/engine/finding.js';
 import { renderText } from '../../src/report/text.js';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
@@ -118,14 +121,20 @@ describe('window membership on a host tree (by mtime)', () => {
     // The anchor's times are made up; the host tree's ctimes are "now", far from T0.
     const anchor = finding('/etc/cron.d/flagged', 'critical', { mtime: T0, ctime: T0 });
     const examined = ['inside', 'before', 'after', 'flagged', 'missing'].map((n) => ({ path: `/etc/cron.d/${n}`, places: ['cron'] }));
-    const t = await buildTimeline([anchor], [{ vfs, examined }]);
+    const t = await buildTimeline([anchor], [{ vfs, examined }], undefined, PERSISTENCE);
     expect(t.changedFiles.map((c) => [c.path, c.place, c.times.mtime])).toEqual([['/etc/cron.d/inside', 'cron', iso(T0 + 2 * HOUR)]]);
-    const wide = await buildTimeline([{ ...anchor, volume: 2 }], [{ vfs, examined, volume: 2 }], parseTimelineWindow('3h:3d'));
+    const wide = await buildTimeline([{ ...anchor, volume: 2 }], [{ vfs, examined, volume: 2 }], parseTimelineWindow('3h:3d'), PERSISTENCE);
     expect(wide.changedFiles.map((c) => [c.path, c.volume])).toEqual([
       ['/etc/cron.d/before', 2],
       ['/etc/cron.d/inside', 2],
       ['/etc/cron.d/after', 2],
     ]);
+  });
+
+  it('takes the persistence places from the checks themselves', () => {
+    expect([...PERSISTENCE].sort()).toEqual(
+      ['accounts', 'at-jobs', 'cloud-init', 'cron', 'hosts-file', 'kernel-modules', 'ld-preload', 'ld-so-conf', 'services', 'shell-startup', 'ssh-keys', 'sshd-config', 'started-scripts', 'sudoers', 'systemd-generators', 'udev-rules', 'user-services'].sort(),
+    );
   });
 
   it('leaves out files no persistence check examined, unless something starts them', async () => {
@@ -141,7 +150,7 @@ describe('window membership on a host tree (by mtime)', () => {
           { path: '/many/f4', places: ['miner-files'] },
         ],
       },
-    ]);
+    ], undefined, PERSISTENCE);
     expect(t.changedFiles.map((c) => [c.path, c.place])).toEqual([
       ['/many/f1', 'hash-lookup'],
       ['/many/f3', 'sudoers'],
@@ -151,7 +160,7 @@ describe('window membership on a host tree (by mtime)', () => {
   it('bounds the list and says how many were left out', async () => {
     const anchor = finding('/x', 'high', { mtime: T0, ctime: T0 });
     const examined = Array.from({ length: MAX_CHANGED_FILES + 7 }, (_, i) => ({ path: `/many/f${i}`, places: ['cron'] }));
-    const t = await buildTimeline([anchor], [{ vfs, examined }]);
+    const t = await buildTimeline([anchor], [{ vfs, examined }], undefined, PERSISTENCE);
     expect(t.changedFiles).toHaveLength(MAX_CHANGED_FILES);
     expect(t.changedFilesOmitted).toBe(7);
     expect(t.changedFiles[0]!.path).toBe('/many/f0');
