@@ -1,7 +1,7 @@
 /**
  * Files locked with chattr +i (immutable) or +a (append-only) in the places the
  * persistence checks read: crontabs and cron directories, systemd unit directories,
- * user units and generators, rc.local / inittab / init scripts, at spools, shell
+ * user units and generators, rc.local / inittab / init scripts, cloud-init, at spools, shell
  * start-up files, udev rules, module loading, sshd_config, /etc/hosts, the dynamic
  * linker's preload file and the libraries it names, the account files, sudoers, every
  * home's ~/.ssh and its authorized_keys, and the system command directories. Miner kits lock their cron
@@ -54,6 +54,7 @@ export const WATCHED_PLACES: Place[] = [
   { what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] },
   { what: 'system command', globs: COMMAND_DIRS.flatMap((d) => [d, `${d}/*`]) },
   { what: 'systemd user unit or generator', globs: ['/etc/systemd/user', '/etc/systemd/user/*', '/etc/systemd/user/*/*', '/etc/systemd/system-generators', '/etc/systemd/system-generators/*', '/etc/systemd/user-generators', '/etc/systemd/user-generators/*'] },
+  { what: 'cloud-init script or configuration', globs: ['/var/lib/cloud/scripts/per-boot', '/var/lib/cloud/scripts/per-boot/*', '/var/lib/cloud/scripts/per-instance/*', '/var/lib/cloud/scripts/per-once/*', '/etc/cloud/cloud.cfg', '/etc/cloud/cloud.cfg.d', '/etc/cloud/cloud.cfg.d/*'] },
   { what: 'at job', globs: ['/var/spool/cron/atjobs', '/var/spool/cron/atjobs/*', '/var/spool/at', '/var/spool/at/*'] },
   { what: 'shell start-up file', globs: ['/etc/profile', '/etc/profile.d', '/etc/profile.d/*', '/etc/bash.bashrc', '/etc/bashrc', '/etc/environment', '/root/.bashrc', '/root/.profile', '/root/.bash_profile'] },
   { what: 'udev rule', globs: ['/etc/udev/rules.d', '/etc/udev/rules.d/*'] },

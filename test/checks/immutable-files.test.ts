@@ -62,6 +62,7 @@ async function buildTree(root: string): Promise<void> {
   await put(root, 'etc/ssh/sshd_config', 'AuthorizedKeysFile /tmp/.k\n');
   await put(root, 'var/spool/cron/atjobs/a0000101', 'curl x|sh\n');
   await put(root, 'etc/systemd/system-generators/g', '#!/bin/sh\n');
+  await put(root, 'var/lib/cloud/scripts/per-boot/x', '#!/bin/sh\n');
 }
 
 const LOCKED = [
@@ -87,6 +88,7 @@ const LOCKED = [
   'etc/ssh/sshd_config',
   'var/spool/cron/atjobs/a0000101',
   'etc/systemd/system-generators/g',
+  'var/lib/cloud/scripts/per-boot/x',
   // Last: nothing can be written below it once it is locked.
   'etc/passwd',
 ];
@@ -141,6 +143,7 @@ describe('immutable-files check', () => {
         `high immutable.locked-file /etc/ssh/sshd_config ${i}`,
         `high immutable.locked-file /var/spool/cron/atjobs/a0000101 ${i}`,
         `high immutable.locked-file /etc/systemd/system-generators/g ${i}`,
+        `high immutable.locked-file /var/lib/cloud/scripts/per-boot/x ${i}`,
       ].sort(),
     );
   });
