@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { limitExceeded, MountfsError } from './errors.js';
+import { limitExceeded, unsupported } from './errors.js';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
 import { SliceByteSource } from './sources/slice-source.js';
@@ -14,7 +14,7 @@ import { detectCompression, decompress } from './sources/stream-decompress.js';
 import { spoolToTempFile } from './sources/temp-spool.js';
 import { detectVolumes } from './volumes/detect.js';
 import { probeFilesystem } from './fs/probe.js';
-import { openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
+import { NOTHING_TO_SCAN, openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
 import { TarFileSystem } from './fs/archive/tar-fs.js';
 import { ZipFileSystem } from './fs/archive/zip-fs.js';
 import { isTarHeader } from './fs/archive/tar-header.js';
@@ -30,17 +30,33 @@ const MAX_DEPTH = 8;
 
 export interface ImageOptions {
   retain: string[];
+  /** Asked before every read of the filesystems' VFSs; throws to stop the scan. */
+  checkpoint?: () => void;
   allowBacking?: boolean;
   /** Host path of the outermost image: backing files and VMDK extents are looked up beside it. */
   path: string;
   counter: ReadCounter;
 }
 
+/** Something the image holds that could not be read: the scan of it is incomplete. */
+export interface OpenFailure {
+  /** Position of the volume concerned in the volume listing. */
+  volume?: number;
+  /** The archive member or container part concerned, e.g. "disk1.vmdk". */
+  where?: string;
+  /** Usually a MountfsError, whose kind, structure and offset the report keeps. */
+  error: unknown;
+}
+
 export interface OpenedParts {
   format: string;
   volumes: VolumeReport[];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }>;
+  /** Parts of the image that could not be read (each means data was missed). */
   warnings: string[];
+  failures: OpenFailure[];
+  /** Worth saying, but nothing was missed (a dirty bit, a damaged header whose copy was used). */
+  notes: string[];
   close(): Promise<void>;
 }
 
@@ -49,6 +65,8 @@ class Parts implements OpenedParts {
   volumes: VolumeReport[] = [];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }> = [];
   warnings: string[] = [];
+  failures: OpenFailure[] = [];
+  notes: string[] = [];
   private closers: Array<() => Promise<void>> = [];
 
   get format(): string {
@@ -59,13 +77,22 @@ class Parts implements OpenedParts {
     this.closers.push(fn);
   }
 
+  constructor(private readonly checkpoint?: () => void) {}
+
   addFilesystem(report: VolumeReport, raw: RawFileSystem): void {
     report.notes.push(...raw.notes());
     report.scanned = true;
     this.volumes.push(report);
-    const vfs = new RawVfs(raw);
+    const vfs = new RawVfs(raw, this.checkpoint);
     this.filesystems.push({ volumeIndex: this.volumes.length - 1, vfs });
     this.onClose(() => vfs.close());
+  }
+
+  /** Lists a volume that was recognised but could not be read, and says why in both places. */
+  addUnreadable(report: VolumeReport, error: unknown): void {
+    report.notes.push(`cannot read: ${message(error)}`);
+    this.volumes.push(report);
+    this.failures.push({ volume: this.volumes.length - 1, error });
   }
 
   async close(): Promise<void> {
@@ -74,7 +101,7 @@ class Parts implements OpenedParts {
 }
 
 export async function openImage(source: ByteSource, options: ImageOptions): Promise<OpenedParts> {
-  const parts = new Parts();
+  const parts = new Parts(options.checkpoint);
   try {
     await recognise(source, options, parts, 0, '', options.path);
   } catch (err) {
@@ -96,7 +123,7 @@ async function recognise(source: ByteSource, options: ImageOptions, parts: Parts
   });
   if (unwrapped) {
     parts.formats.push(unwrapped.format);
-    parts.warnings.push(...unwrapped.notes);
+    parts.notes.push(...unwrapped.notes);
     parts.onClose(() => unwrapped.source.close());
     return recognise(unwrapped.source, options, parts, depth + 1, joinContainer(container, unwrapped.format));
   }
@@ -148,7 +175,7 @@ async function openTar(source: ByteSource, options: ImageOptions, parts: Parts, 
       try {
         await recognise(slice, options, parts, depth + 1, joinContainer(container, `tar:${member.name}`));
       } catch (err) {
-        parts.warnings.push(`${member.name}: ${(err as Error).message}`);
+        parts.failures.push({ where: member.name, error: err });
       }
     }
     return;
@@ -182,7 +209,7 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
       parts.onClose(() => inner.close());
       await recognise(inner, options, parts, depth + 1, joinContainer(container, `zip:${member.name}`), spooled.path);
     } catch (err) {
-      parts.warnings.push(`${member.name}: ${(err as Error).message}`);
+      parts.failures.push({ where: member.name, error: err });
     }
   }
 }
@@ -212,13 +239,12 @@ async function openDisk(source: ByteSource, parts: Parts, container: string): Pr
   const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
-    const kind = await probeInto(report, volume.source);
+    const kind = await probeInto(report, volume.source, parts);
     if (kind === 'LVM2_member') {
       pvs.push(volume.source);
       report.notes.push('LVM physical volume: its logical volumes are listed as scheme "lvm"');
       parts.volumes.push(report);
     } else if (kind) await openInto(report, kind, volume.source, parts);
-    else parts.volumes.push(report);
   }
   if (pvs.length > 0) await openLogicalVolumes(pvs, parts, container);
 }
@@ -229,7 +255,7 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
   try {
     layout = await detectLvm(pvs);
   } catch (err) {
-    parts.warnings.push(`LVM: ${(err as Error).message}`);
+    parts.failures.push({ where: 'LVM', error: err });
     return;
   }
   parts.warnings.push(...layout.warnings.map((w) => `LVM: ${w}`));
@@ -248,40 +274,48 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
       ...(container ? { container } : {}),
     };
     if (!lv.source) {
-      report.notes.push(lv.notScannedReason ?? 'cannot be read');
-      parts.volumes.push(report);
+      parts.addUnreadable(report, unsupported(`LV ${lv.vg}/${lv.name}`, lv.notScannedReason ?? 'cannot be read'));
       continue;
     }
-    const kind = await probeInto(report, lv.source);
+    const kind = await probeInto(report, lv.source, parts);
     if (kind) await openInto(report, kind, lv.source, parts);
-    else parts.volumes.push(report);
   }
 }
 
-async function probeInto(report: VolumeReport, source: ByteSource): Promise<string | null> {
+/**
+ * The volume's filesystem kind, or null after listing the volume: nothing recognised
+ * (a note: BIOS boot and empty partitions hold none), or the probe's read failed (an
+ * error: what the volume holds is unknown).
+ */
+async function probeInto(report: VolumeReport, source: ByteSource, parts: Parts): Promise<string | null> {
   try {
     report.filesystem = await probeFilesystem(source);
   } catch (err) {
-    report.notes.push(`cannot probe: ${(err as Error).message}`);
+    report.notes.push('cannot probe');
+    parts.addUnreadable(report, err);
     return null;
   }
-  if (report.filesystem === null) report.notes.push('no filesystem recognised');
+  if (report.filesystem === null) {
+    report.notes.push('no filesystem recognised');
+    parts.volumes.push(report);
+  }
   return report.filesystem;
 }
 
 async function openInto(report: VolumeReport, kind: string, source: ByteSource, parts: Parts): Promise<void> {
+  let raw;
   try {
-    const raw = await openFilesystem(kind, source);
-    if (!raw) {
-      if (kind !== 'LVM2_member') report.notes.push(UNSCANNED_REASONS[kind] ?? `${kind} is not read by minescan`);
-      parts.volumes.push(report);
-      return;
-    }
-    parts.addFilesystem(report, raw);
+    raw = await openFilesystem(kind, source);
   } catch (err) {
-    report.notes.push(`cannot read: ${err instanceof MountfsError || err instanceof Error ? err.message : String(err)}`);
-    parts.volumes.push(report);
+    parts.addUnreadable(report, err);
+    return;
   }
+  if (raw) return parts.addFilesystem(report, raw);
+  const reason = UNSCANNED_REASONS[kind] ?? `${kind} is not read by minescan`;
+  if (NOTHING_TO_SCAN.has(kind)) {
+    report.notes.push(reason);
+    parts.volumes.push(report);
+  } else parts.addUnreadable(report, unsupported(kind, reason));
 }
 
 function volumeReport(volume: Volume, container: string): VolumeReport {
@@ -296,6 +330,10 @@ function volumeReport(volume: Volume, container: string): VolumeReport {
     notes: [],
     ...(container ? { container } : {}),
   };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function joinContainer(outer: string, inner: string): string {

@@ -12,11 +12,13 @@ import { FileByteSource } from './sources/file-source.js';
 import { CachedByteSource } from './sources/cached-source.js';
 import { DirectoryFileSystem } from './fs/dir/directory-fs.js';
 import { RawVfs } from './vfs.js';
-import { openImage, type ImageOptions, type OpenedParts } from './open-image.js';
+import { GuardedByteSource } from './sources/guarded-source.js';
+import { openImage, type ImageOptions, type OpenedParts, type OpenFailure } from './open-image.js';
 import type { Vfs } from './vfs.js';
 import type { VolumeReport } from './volume-report.js';
 
 export type { VolumeReport } from './volume-report.js';
+export type { OpenFailure } from './open-image.js';
 
 export type SourceKind = 'directory' | 'image' | 'block-device' | 'cloud-snapshot';
 
@@ -32,8 +34,15 @@ export interface OpenedTarget {
   format: string;
   volumes: VolumeReport[];
   filesystems: OpenedFilesystem[];
-  /** Problems that did not stop the target from being read. */
+  /**
+   * Parts of the target that could not be read, while the rest was: each becomes an
+   * `errors` entry of the report, which makes the scan incomplete.
+   */
   warnings: string[];
+  /** The same, typed: volumes recognised but unreadable, archive members that failed. */
+  failures: OpenFailure[];
+  /** Worth telling, but nothing was missed (a qcow2 dirty bit, a header copy used). */
+  notes: string[];
   close(): Promise<void>;
 }
 
@@ -42,6 +51,12 @@ export interface OpenOptions {
   retain: string[];
   /** Follow qcow2 backing files and VHD parents (read-only, beside the image). */
   allowBacking?: boolean;
+  /**
+   * Asked before every read, of the target's bytes and of its filesystems; it throws
+   * when the scan must stop (a time budget, a cancelled run), and the caller that
+   * supplied it knows why.
+   */
+  checkpoint?: () => void;
 }
 
 /** Thrown when nothing at all can be read from a target: the CLI exits 2. */
@@ -59,7 +74,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   } catch (err) {
     throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`);
   }
-  if (st.isDirectory()) return openDirectory(target, counter);
+  if (st.isDirectory()) return openDirectory(target, counter, options.checkpoint);
   if (!st.isFile() && !st.isBlockDevice()) throw new UnreadableTargetError(`${target} is neither a directory, an image file nor a block device`);
   let file: FileByteSource;
   try {
@@ -70,16 +85,16 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   const imageOptions: ImageOptions = { ...options, path: target, counter };
   let parts: OpenedParts;
   try {
-    parts = await openImage(new CachedByteSource(file), imageOptions);
+    parts = await openImage(new CachedByteSource(guard(file, options)), imageOptions);
   } catch (err) {
     await file.close();
     if (err instanceof UnreadableTargetError) throw err;
     throw new UnreadableTargetError(`${target}: ${(err as Error).message}`);
   }
-  if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
+  if (foundNothing(parts)) {
     await parts.close();
     await file.close();
-    throw new UnreadableTargetError(`${target}: no partition table or filesystem found at offset 0`);
+    throw new UnreadableTargetError(nothingFound(target, parts));
   }
   return {
     kind: st.isBlockDevice() ? 'block-device' : 'image',
@@ -87,6 +102,8 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
     volumes: parts.volumes,
     filesystems: parts.filesystems,
     warnings: parts.warnings,
+    failures: parts.failures,
+    notes: parts.notes,
     close: async () => {
       await parts.close();
       await file.close();
@@ -98,25 +115,46 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
 export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let parts: OpenedParts;
   try {
-    parts = await openImage(new CachedByteSource(source), { ...options, path: source.description, counter });
+    parts = await openImage(new CachedByteSource(guard(source, options)), { ...options, path: source.description, counter });
   } catch (err) {
     throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`);
   }
-  if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
+  if (foundNothing(parts)) {
     await parts.close();
-    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
+    throw new UnreadableTargetError(nothingFound(source.description, parts));
   }
-  return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, close: () => parts.close() };
+  const { format, volumes, filesystems, warnings, failures, notes } = parts;
+  return { kind, format, volumes, filesystems, warnings, failures, notes, close: () => parts.close() };
 }
 
-async function openDirectory(target: string, counter: ReadCounter): Promise<OpenedTarget> {
-  const vfs = new RawVfs(await DirectoryFileSystem.open(target, counter));
+/**
+ * Nothing recognised, and nothing failed: the bytes are simply not a disk. When a read
+ * or a structure failed instead, the target is opened with those failures, so the
+ * report says what failed and where rather than "nothing found".
+ */
+function foundNothing(parts: OpenedParts): boolean {
+  return parts.filesystems.length === 0 && parts.failures.length === 0 && parts.volumes.every((v) => v.filesystem === null);
+}
+
+function nothingFound(name: string, parts: OpenedParts): string {
+  const why = parts.warnings.length ? ` (${parts.warnings.join('; ')})` : '';
+  return `${name}: no partition table or filesystem found at offset 0${why}`;
+}
+
+function guard(source: ByteSource, options: OpenOptions): ByteSource {
+  return options.checkpoint ? new GuardedByteSource(source, options.checkpoint) : source;
+}
+
+async function openDirectory(target: string, counter: ReadCounter, checkpoint?: () => void): Promise<OpenedTarget> {
+  const vfs = new RawVfs(await DirectoryFileSystem.open(target, counter), checkpoint);
   return {
     kind: 'directory',
     format: 'directory',
     volumes: [{ index: 0, scheme: 'directory', type: 'directory', start: 0, size: 0, filesystem: 'directory', scanned: true, notes: [] }],
     filesystems: [{ volumeIndex: 0, vfs }],
     warnings: [],
+    failures: [],
+    notes: [],
     close: () => vfs.close(),
   };
 }

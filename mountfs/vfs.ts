@@ -91,7 +91,13 @@ export class RawVfs implements Vfs {
   private dirCache = new Map<NodeId, Map<string, RawDirEntry>>();
   private dirCacheEntries = 0;
 
-  constructor(private readonly raw: RawFileSystem) {
+  /**
+   * `checkpoint` is asked before every lookup, read chunk and walked directory, and
+   * throws when the scan must stop (a time budget, a cancelled run): a check in a long
+   * loop then stops at its next step, also on a directory target that reads no byte
+   * source.
+   */
+  constructor(private readonly raw: RawFileSystem, private readonly checkpoint: () => void = () => undefined) {
     this.kind = raw.kind;
   }
 
@@ -169,6 +175,7 @@ export class RawVfs implements Vfs {
       if (r.stat.type !== 'file') throw notFound(path, `not a regular file (${r.stat.type})`);
       const end = Math.min(options.end ?? r.stat.size, r.stat.size);
       for (let pos = options.start ?? 0; pos < end; ) {
+        self.checkpoint();
         const chunk = await self.raw.read(r.node, pos, Math.min(STREAM_CHUNK, end - pos));
         if (chunk.length === 0) break;
         pos += chunk.length;
@@ -193,6 +200,7 @@ export class RawVfs implements Vfs {
     options: WalkOptions,
   ): AsyncGenerator<WalkEntry> {
     let entries: Map<string, RawDirEntry>;
+    this.checkpoint();
     try {
       entries = await this.entries(node);
     } catch (err) {
@@ -214,6 +222,7 @@ export class RawVfs implements Vfs {
       if (wantsEntry || mayDescend) wanted.push({ e, childPath, wantsEntry, mayDescend });
     }
     for (let start = 0; start < wanted.length; start += STAT_BATCH) {
+      this.checkpoint();
       const batch = wanted.slice(start, start + STAT_BATCH);
       const stats = await Promise.all(
         batch.map(({ e, childPath }) =>
@@ -267,6 +276,7 @@ export class RawVfs implements Vfs {
    * the scanned root.
    */
   private async resolve(path: string, followLast: boolean): Promise<Resolved> {
+    this.checkpoint();
     const rootStat = await this.raw.stat(this.raw.root);
     let stack: Resolved[] = [{ node: this.raw.root, path: '/', stat: rootStat }];
     let pending = splitPath(path);

@@ -29,8 +29,9 @@ describe('minescan scan', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(Object.keys(report).sort()).toEqual(
-      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'summary', 'timeline', 'blocklist', 'stats', 'errors'].sort(),
+      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'summary', 'timeline', 'blocklist', 'stats', 'status', 'errors', 'errorsOmitted', 'notes'].sort(),
     );
+    expect(report).toMatchObject({ status: 'complete', errors: [], errorsOmitted: 0, notes: [] });
     expect(report.tool.name).toBe('minescan');
     expect(report.source.volumes[0]).toMatchObject({ index: 1, scheme: 'gpt', type: expect.any(String), filesystem: 'ext4', scanned: true });
     for (const f of report.findings) {
@@ -44,7 +45,9 @@ describe('minescan scan', () => {
   });
 
   it('exits 0 on a clean tree at the default threshold, 1 when asked to fail on low', async () => {
-    expect((await cli(['scan', cleanTree, '--format', 'json'])).code).toBe(0);
+    const clean = await cli(['scan', cleanTree, '--format', 'json']);
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ status: 'complete', errors: [] });
     const low = await cli(['scan', cleanTree, '--format', 'json', '--fail-on', 'info']);
     expect(low.code).toBe(2);
   });

@@ -1,6 +1,8 @@
 /**
  * Which reader opens which probed filesystem. A filesystem minescan recognises but
- * does not read yet is listed in the report as not scanned, with the reason.
+ * does not read yet is listed in the report as not scanned, with the reason; unless it
+ * is one that holds no Linux files (swap, an EFI partition), that leaves the scan
+ * incomplete.
  */
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
@@ -23,6 +25,9 @@ export const UNSCANNED_REASONS: Record<string, string> = {
   vfat: 'FAT filesystem (EFI/boot): not a Linux root, not scanned',
   ntfs: 'NTFS is not a Linux filesystem, not scanned',
 };
+
+/** Kinds that hold nothing a Linux intrusion lives in: not reading them misses nothing. */
+export const NOTHING_TO_SCAN: ReadonlySet<string> = new Set(['swap', 'vfat', 'ntfs', 'jbd']);
 
 /** A reader for the filesystem, or null when minescan does not read this kind. */
 export async function openFilesystem(kind: string, source: ByteSource): Promise<RawFileSystem | null> {

@@ -9,7 +9,7 @@ import { ALL_CHECKS } from '../checks/index.js';
 import { isSeverity, severityRank, type Severity } from '../engine/finding.js';
 import { RuleSet } from '../rules/ruleset.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
-import { releaseOnSignals } from '../../cloud/cleanup.js';
+import { shutdownSignal } from './shutdown.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
 import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
@@ -60,7 +60,6 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
   const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
     throw new UsageError(err.message);
   });
-  releaseOnSignals();
   const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
   const summary = await runFleet({
     provider,
@@ -69,7 +68,7 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
     shard,
     concurrency,
     resume: values.resume,
-    scan: { checks: ALL_CHECKS, rules, hashes, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] } },
+    scan: { checks: ALL_CHECKS, rules, hashes, signal: shutdownSignal, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] } },
     progress: { write: io.stderr, tty: io.isTty },
   });
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);

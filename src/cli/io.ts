@@ -5,6 +5,8 @@
 export const EXIT_CLEAN = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_ERROR = 2;
+/** The scan could not read everything it needed (report.status "incomplete"): no verdict. */
+export const EXIT_INCOMPLETE = 3;
 
 export class UsageError extends Error {}
 

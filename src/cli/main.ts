@@ -1,28 +1,31 @@
 /**
  * The minescan command line. Exit codes are part of the contract pipelines rely on:
  * 0 nothing at or above --fail-on, 1 such findings, 2 a target could not be read or
- * the command was used wrongly.
+ * the command was used wrongly, 3 the scan is incomplete (something it needed was not
+ * read: no verdict, whatever was found). 130/143 after SIGINT/SIGTERM (shutdown.ts).
  */
 import { parseArgs } from 'node:util';
 import { promises as fsp } from 'node:fs';
 import { ALL_CHECKS } from '../checks/index.js';
 import { isSeverity, severityRank, type Severity } from '../engine/finding.js';
-import { scanTarget, unreadableReport } from '../engine/scan.js';
+import { ScanInterruptedError, scanTarget, unreadableReport } from '../engine/scan.js';
 import { UnreadableTargetError } from '../../mountfs/open-target.js';
 import { VERSION } from '../engine/version.js';
 import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
-import { parseCloudTarget } from '../../cloud/targets.js';
-import { releaseOnSignals } from '../../cloud/cleanup.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UsageError, type Io } from './io.js';
+import { releaseAll } from '../../cloud/cleanup.js';
+import { parseDuration } from '../../cloud/aws/cleanup.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, type Io } from './io.js';
+import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
 import { parseTimelineWindow } from '../engine/timeline.js';
 
-export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, type Io } from './io.js';
+export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE, type Io } from './io.js';
+export { installShutdown } from './shutdown.js';
 
 const USAGE = `Usage:
   minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
@@ -30,6 +33,8 @@ const USAGE = `Usage:
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
+                [--time-budget DURATION] [--open-time-budget DURATION]
+                [--checks-time-budget DURATION]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -54,8 +59,14 @@ from a snapshot, attach it to the scanner instance (--scanner-instance, default 
 ECS instance minescan runs on), read it read-only and remove it all afterwards
 (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, ALIBABA_CLOUD_REGION_ID or --region).
 
+--time-budget 30m (s, m, h) bounds the whole scan of a target; --open-time-budget
+and --checks-time-budget bound opening it and running the checks. When one runs
+out, the report of what was done is written, marked incomplete.
+
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
-2 a target could not be read, or bad usage.
+2 a target could not be read, or bad usage, 3 incomplete: something the scan
+needed was not read (it takes precedence over 1), 130/143 stopped by SIGINT/SIGTERM
+(no report is written).
 `;
 
 
@@ -66,6 +77,8 @@ const processIo: Io = {
 };
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  // Cloud resources this run creates are released on SIGINT/SIGTERM (bin/minescan.js installs the handlers).
+  const unregister = onShutdown(releaseAll);
   try {
     const [command, ...rest] = argv;
     switch (command) {
@@ -93,12 +106,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
+    if (err instanceof ScanInterruptedError) return shutdownExitCode() ?? EXIT_ERROR;
     if (err instanceof UsageError || err instanceof RuleError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr(`minescan: ${(err as Error).message}\n\n${USAGE}`);
       return EXIT_ERROR;
     }
     io.stderr(`minescan: ${(err as Error).message ?? String(err)}\n`);
     return EXIT_ERROR;
+  } finally {
+    unregister();
   }
 }
 
@@ -120,6 +136,9 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
       'timeline-window': { type: 'string' },
+      'time-budget': { type: 'string' },
+      'open-time-budget': { type: 'string' },
+      'checks-time-budget': { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -136,6 +155,9 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
+  const timeBudgetMs = budget(values['time-budget'], '--time-budget');
+  const phaseBudgetsMs = { open: budget(values['open-time-budget'], '--open-time-budget'), checks: budget(values['checks-time-budget'], '--checks-time-budget') };
+
   const rules = await RuleSet.load(values.rules);
   let hashes;
   try {
@@ -150,8 +172,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
-      if (parseCloudTarget(target)) releaseOnSignals();
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow }));
+      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, timeBudgetMs, phaseBudgetsMs, signal: shutdownSignal };
+      reports.push(await scanTarget(target, options));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;
@@ -165,10 +187,20 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   else if (!values.quiet) io.stdout(rendered);
 
   if (unreadable) return EXIT_ERROR;
+  if (reports.some((r) => r.status === 'incomplete')) return EXIT_INCOMPLETE;
   if (failOn === 'none') return EXIT_CLEAN;
   const threshold = severityRank(failOn as Severity);
   const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+function budget(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`${option}: ${(err as Error).message}`);
+  }
 }
 
 async function rulesCommand(args: string[], io: Io): Promise<number> {

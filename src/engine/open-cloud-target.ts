@@ -23,18 +23,23 @@ export async function openCloudTarget(name: string, target: CloudTarget, counter
     throw err;
   }
   const volumes = opened.flatMap((o) => o.volumes);
+  // Each disk numbers its volumes from 0; the listing puts them one after the other.
   let offset = 0;
-  const filesystems = opened.flatMap((o) => {
-    const shifted = o.filesystems.map((f) => ({ ...f, volumeIndex: f.volumeIndex + offset }));
+  const filesystems = [];
+  const failures = [];
+  for (const o of opened) {
+    filesystems.push(...o.filesystems.map((f) => ({ ...f, volumeIndex: f.volumeIndex + offset })));
+    failures.push(...o.failures.map((f) => (f.volume === undefined ? f : { ...f, volume: f.volume + offset })));
     offset += o.volumes.length;
-    return shifted;
-  });
+  }
   return {
     kind: 'cloud-snapshot',
     format: opened.map((o) => o.format).join(', '),
     volumes,
     filesystems,
     warnings: opened.flatMap((o) => o.warnings),
+    failures,
+    notes: opened.flatMap((o) => o.notes),
     close: async () => {
       for (const o of opened) await o.close();
       await acquired.release();

@@ -1,9 +1,11 @@
 /**
  * Runs checks, in order, over one filesystem and collects what they report. A check
- * that throws is recorded in `errors` and the others still run: a damaged region of an
- * image must not hide the rest of it. After the checks, the correlation pass links
- * persistence lines to the files they start (correlate.ts) and every finding gets the
- * times of its file (file-times.ts).
+ * that throws is recorded in `errors` (naming the check) and the others still run: a
+ * damaged region of an image must not hide the rest of it. After the checks, the
+ * correlation pass links persistence lines to the files they start (correlate.ts) and
+ * every finding gets the times of its file (file-times.ts). When the scan is stopped (a
+ * time budget, a cancelled run), no further check starts and what fails after the stop
+ * is not recorded: it is the stop's doing, which the caller reports once.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -14,15 +16,19 @@ import type { Finding } from './finding.js';
 import { correlate } from './correlate.js';
 import { fillFindingTimes } from './file-times.js';
 import type { ExaminedFile } from './timeline.js';
+import { ErrorLog, errorMessage, typedFields, type ErrorEntry } from './scan-errors.js';
+import type { ScanStop } from './scan-stop.js';
 
-export interface ScanError {
-  path?: string;
-  message: string;
-}
+export { errorMessage } from './scan-errors.js';
+
+/** An error a check recorded: kind, structure and offset when the error was typed. */
+export type ScanError = ErrorEntry;
 
 export interface CheckRunResult {
   findings: Finding[];
   errors: ScanError[];
+  /** Errors beyond the bound on `errors`, counted. */
+  errorsOmitted: number;
   filesExamined: number;
   /** Every examined file and the checks that examined it, for the timeline. */
   examined: ExaminedFile[];
@@ -32,18 +38,24 @@ export interface CheckRunResult {
 export interface CheckRunOptions {
   rules: RuleSet;
   hashes: HashLookup;
+  /** Asked between checks; set when the scan has a budget or can be cancelled. */
+  stop?: ScanStop;
 }
 
 export async function runChecks(vfs: Vfs, checks: readonly Check[], options: CheckRunOptions): Promise<CheckRunResult> {
   const findings: Finding[] = [];
-  const errors: ScanError[] = [];
+  const log = new ErrorLog();
+  const stop = options.stop;
   // Path → ids of the checks that examined it, in order: the timeline names the place.
   const examined = new Map<string, string[]>();
   let current = '';
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
   let bytesHashed = 0;
-  const error = (path: string | undefined, err: unknown) => void errors.push({ ...(path !== undefined ? { path } : {}), message: errorMessage(err) });
+  const error = (path: string | undefined, err: unknown) => {
+    if (stop?.stopped) return;
+    log.add({ ...(path !== undefined ? { path } : {}), ...typedFields(err), message: errorMessage(err) });
+  };
   const ctx: CheckContext = {
     vfs,
     rules: options.rules,
@@ -65,24 +77,36 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     startedFiles: () => [...started],
     hashed: (n) => void (bytesHashed += n),
   };
+  const failed = (step: string, label: string, err: unknown) => {
+    if (stop?.stopped) return;
+    const typed = typedFields(err);
+    log.add({ ...typed, kind: typed.kind ?? 'check-failed', check: step, message: `${label} stopped: ${errorMessage(err)}` });
+  };
   for (const check of checks) {
+    if (stop?.stopped) break;
     current = check.id;
+    stop?.enterCheck(check.id);
     try {
       await check.run(ctx);
     } catch (err) {
-      errors.push({ message: `check ${check.id} stopped: ${errorMessage(err)}` });
+      failed(check.id, `check ${check.id}`, err);
     }
   }
   const result = dedupe(findings);
-  try {
-    result.push(...(await correlate(vfs, options.rules, result, started, ctx.facts)));
-  } catch (err) {
-    errors.push({ message: `correlation stopped: ${errorMessage(err)}` });
+  // After a stop every read fails at once: findings keep what the checks saw, unlinked and without times.
+  if (!stop?.stopped) {
+    stop?.at('correlation');
+    try {
+      result.push(...(await correlate(vfs, options.rules, result, started, ctx.facts)));
+    } catch (err) {
+      failed('correlation', 'correlation', err);
+    }
+    await fillFindingTimes(vfs, result);
   }
-  await fillFindingTimes(vfs, result);
   return {
     findings: result,
-    errors,
+    errors: log.entries(),
+    errorsOmitted: log.omitted,
     filesExamined: examined.size,
     examined: examinedFiles(examined, started),
     bytesHashed,
@@ -92,10 +116,6 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
 function examinedFiles(examined: Map<string, string[]>, started: StartedFile[]): ExaminedFile[] {
   const startedPaths = new Set(started.map((s) => s.path));
   return [...examined].map(([path, places]) => ({ path, places, ...(startedPaths.has(path) ? { started: true } : {}) }));
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Two checks may see the same thing (a path rule and a content rule on one line): report it once. */

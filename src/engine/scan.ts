@@ -2,22 +2,28 @@
  * One target in, one report out: opens the target, runs every check on every scanned
  * filesystem, and fills the report: findings, the timeline across all filesystems
  * (timeline.ts, built while they are still open) and the blocklist. Never writes to
- * the target.
+ * the target. The verdict is part of the report: anything the scan needed and did not
+ * read (an unreadable region, a volume it cannot open, a check that stopped, a time
+ * budget reached) is an `errors` entry, and makes the status `incomplete`.
  */
-import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
+import { openTarget, UnreadableTargetError, type OpenedTarget } from '../../mountfs/open-target.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
 import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from './check.js';
 import { FACT_PATHS } from './facts.js';
 import { SEVERITIES, severityRank, type Severity } from './finding.js';
-import { runChecks, errorMessage } from './run-checks.js';
+import { runChecks } from './run-checks.js';
+import { ErrorLog, errorMessage, reportError, typedFields } from './scan-errors.js';
+import { ScanInterruptedError, ScanStop, type PhaseBudgets } from './scan-stop.js';
 import { buildTimeline, emptyTimeline, persistencePlaces, type ScannedFileSystem, type TimelineSpan } from './timeline.js';
 import { buildBlocklist } from '../report/blocklist.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import { SCHEMA_VERSION, type ReportError, type ReportFinding, type ScanReport } from '../report/report.js';
+import { SCHEMA_VERSION, type ReportFinding, type ScanReport } from '../report/report.js';
 import { VERSION } from './version.js';
+
+export { ScanInterruptedError } from './scan-stop.js';
 
 export interface ScanOptions {
   checks: readonly Check[];
@@ -29,11 +35,46 @@ export interface ScanOptions {
   cloud?: CloudOptions;
   /** Around the first high or critical change; timeline.ts's default when absent. */
   timelineWindow?: TimelineSpan;
+  /** Cancels the scan: scanTarget then rejects with ScanInterruptedError and there is no report. */
+  signal?: AbortSignal;
+  /** When it runs out, the scan stops and reports what it did, incomplete, with a `limit` error. */
+  timeBudgetMs?: number;
+  /** The same, for one phase: opening the target, running the checks. */
+  phaseBudgetsMs?: PhaseBudgets;
 }
 
+/**
+ * Scans one target. Rejects with UnreadableTargetError when nothing of it can be read,
+ * with ScanInterruptedError as soon as `signal` aborts (the work stops at its next
+ * read and closes the target; nothing half-done is returned).
+ */
 export async function scanTarget(target: string, options: ScanOptions): Promise<ScanReport> {
+  const signal = options.signal;
+  if (signal?.aborted) throw new ScanInterruptedError();
+  const work = scan(target, options);
+  if (!signal) return work;
+  return new Promise<ScanReport>((resolve, reject) => {
+    const onAbort = () => reject(new ScanInterruptedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (report) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) reject(new ScanInterruptedError());
+        else resolve(report);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(signal.aborted ? new ScanInterruptedError() : err);
+      },
+    );
+  });
+}
+
+async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
   const started = Date.now();
   const counter: ReadCounter = { bytesRead: 0 };
+  const stop = new ScanStop(options.signal, options.timeBudgetMs, options.phaseBudgetsMs);
+  const errors = new ErrorLog();
   const report: ScanReport = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'minescan', version: VERSION },
@@ -46,38 +87,44 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
     timeline: emptyTimeline(),
     blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
+    status: 'complete',
     errors: [],
+    errorsOmitted: 0,
+    notes: [],
   };
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
-    const openOptions = { retain, allowBacking: options.allowBacking };
+    const openOptions = { retain, allowBacking: options.allowBacking, checkpoint: stop.checkpoint };
     const cloud = parseCloudTarget(target);
+    stop.enter('open', 'opening the target');
     const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);
     try {
-      report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
-      report.errors.push(...opened.warnings.map((message) => ({ message })));
-      const several = opened.filesystems.length > 1;
-      const scanned: ScannedFileSystem[] = [];
-      for (const fs of opened.filesystems) {
-        const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes });
-        const volume = several ? { volume: fs.volumeIndex } : {};
-        report.findings.push(...result.findings.map((f): ReportFinding => ({ ...f, ...volume })));
-        report.errors.push(...result.errors.map((e): ReportError => ({ ...e, ...volume })));
-        report.stats.filesExamined += result.filesExamined;
-        report.stats.bytesHashed += result.bytesHashed;
-        scanned.push({ vfs: fs.vfs, examined: result.examined, ...volume });
+      // Opened after a stop, its failures are the stop's doing: only the stop is reported.
+      if (!stop.stopped) {
+        report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
+        report.notes.push(...opened.notes);
+        for (const message of opened.warnings) errors.add({ kind: 'other', message });
+        for (const f of opened.failures) {
+          errors.add({ ...typedFields(f.error), ...(f.volume !== undefined ? { volume: f.volume } : {}), message: `${f.where ? `${f.where}: ` : ''}${errorMessage(f.error)}` });
+        }
+        await scanFilesystems(opened, options, stop, report, errors);
       }
-      // The timeline stats examined files, so it is built before the filesystems close.
-      report.findings.sort(compareFindings);
-      report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow, persistencePlaces(options.checks));
     } finally {
       await opened.close();
     }
   } catch (err) {
-    if (!(err instanceof UnreadableTargetError)) report.errors.push({ message: errorMessage(err) });
-    else throw err;
+    // After a stop, whatever failed (often wrapped as "unreadable") is the stop's doing.
+    if (!stop.stopped) {
+      if (err instanceof UnreadableTargetError) throw err;
+      errors.add({ ...typedFields(err), message: errorMessage(err) });
+    }
   }
+  const stopped = stop.stopped;
+  if (stopped) errors.add({ kind: stopped.kind, message: stopped.message, ...(stopped.check ? { check: stopped.check } : {}) });
+  report.errors = errors.entries().map(reportError);
+  report.errorsOmitted += errors.omitted;
+  report.status = report.errors.length > 0 ? 'incomplete' : 'complete';
   // Sorted again for a scan stopped midway; the sort is stable, so timeline indices hold.
   report.findings.sort(compareFindings);
   report.blocklist = buildBlocklist(report.findings);
@@ -87,6 +134,29 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
   report.stats.bytesRead = counter.bytesRead;
   report.stats.durationMs = finished - started;
   return report;
+}
+
+/** Every check over every filesystem of the target, then the timeline across them, while they are open. */
+async function scanFilesystems(opened: OpenedTarget, options: ScanOptions, stop: ScanStop, report: ScanReport, errors: ErrorLog): Promise<void> {
+  stop.enter('checks', 'the checks');
+  const several = opened.filesystems.length > 1;
+  const scanned: ScannedFileSystem[] = [];
+  for (const fs of opened.filesystems) {
+    if (stop.stopped) break;
+    const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes, stop });
+    const volume = several ? { volume: fs.volumeIndex } : {};
+    report.findings.push(...result.findings.map((f): ReportFinding => ({ ...f, ...volume })));
+    for (const e of result.errors) errors.add({ ...e, ...volume });
+    report.errorsOmitted += result.errorsOmitted;
+    report.stats.filesExamined += result.filesExamined;
+    report.stats.bytesHashed += result.bytesHashed;
+    scanned.push({ vfs: fs.vfs, examined: result.examined, ...volume });
+  }
+  if (stop.stopped) return;
+  // The timeline stats examined files, so it is built before the filesystems close.
+  stop.at('the timeline');
+  report.findings.sort(compareFindings);
+  report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow, persistencePlaces(options.checks));
 }
 
 /** The report for a target that could not be read at all. */
@@ -104,7 +174,10 @@ export function unreadableReport(target: string, message: string): ScanReport {
     timeline: emptyTimeline(),
     blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
-    errors: [{ message }],
+    status: 'incomplete',
+    errors: [{ kind: 'other', message }],
+    errorsOmitted: 0,
+    notes: [],
   };
 }
 

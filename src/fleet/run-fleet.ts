@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { scanTarget, type ScanOptions } from '../engine/scan.js';
+import { ScanInterruptedError, scanTarget, type ScanOptions } from '../engine/scan.js';
 import type { ScanReport } from '../report/report.js';
 import { inShard, type Shard } from '../../cloud/fleet/shard.js';
 import type { FleetInstance } from '../../cloud/fleet/aws-instances.js';
@@ -60,6 +60,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
             progress.instanceDone(instance.id, `${row.highestSeverity}, ${row.findings} findings`);
             return row;
           } catch (err) {
+            // A stopped run writes no report and no summary: nothing half-done.
+            if (err instanceof ScanInterruptedError) throw err;
             lastError = (err as Error).message;
             if (attempt < attempts) await sleep(Math.random() * Number(process.env.MINESCAN_CLOUD_BACKOFF_MS ?? 1000) * 2 ** attempt);
           }

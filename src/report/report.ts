@@ -11,6 +11,7 @@
  */
 import type { Finding, Severity } from '../engine/finding.js';
 import type { VolumeReport, SourceKind } from '../../mountfs/open-target.js';
+import type { MountfsErrorKind } from '../../mountfs/errors.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -108,11 +109,35 @@ export interface BlocklistSuggestion {
   text: string;
 }
 
+/**
+ * Why something was not read: the MountfsError kinds (`corrupt`, `unsupported`, `io`,
+ * `limit`, `not-found`), `interrupted` (the run was stopped), `check-failed` (a check
+ * stopped on an error of its own), `other` (a check said it could not do everything).
+ */
+export type ReportErrorKind = MountfsErrorKind | 'interrupted' | 'check-failed' | 'other';
+
+/**
+ * Something the scan needed and did not read: any entry makes the report incomplete.
+ * The same error met again (same kind, path, structure, offset and message) is one
+ * entry with a count.
+ */
 export interface ReportError {
-  path?: string;
+  kind: ReportErrorKind;
   message: string;
+  path?: string;
   volume?: number;
+  /** The on-disk structure involved, e.g. "ext4 extent header", "EBS block". */
+  structure?: string;
+  /** Byte offset of that structure in its byte source. */
+  offset?: number;
+  /** The check (or the scan phase) that stopped. */
+  check?: string;
+  /** How many times it occurred, when more than once. */
+  count?: number;
 }
+
+/** `incomplete` when `errors` is not empty: something the checks needed was not read. */
+export type ScanStatus = 'complete' | 'incomplete';
 
 export interface ScanReport {
   schemaVersion: number;
@@ -127,5 +152,11 @@ export interface ScanReport {
   timeline: ReportTimeline;
   blocklist: ReportBlocklist;
   stats: { filesExamined: number; bytesRead: number; bytesHashed: number; durationMs: number };
+  /** The verdict: a clean report of a disk that was not fully read is not clean. */
+  status: ScanStatus;
   errors: ReportError[];
+  /** Errors left out of `errors`, which is bounded (they count towards `incomplete` too). */
+  errorsOmitted: number;
+  /** Worth saying, but nothing was missed (a qcow2 dirty bit, a damaged header whose copy was used). */
+  notes: string[];
 }

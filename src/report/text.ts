@@ -30,6 +30,8 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
   const paint = (s: Severity, text: string) => (color ? `${COLORS[s]}${text}${RESET}` : text);
   const out: string[] = [];
   out.push(`minescan ${report.tool.version} — ${report.target}`);
+  const verdict = verdictLine(report);
+  if (verdict) out.push(color ? `${COLORS.critical}${verdict}${RESET}` : verdict);
   if (report.source) {
     out.push(`source: ${report.source.kind} (${report.source.format})`);
     for (const v of report.source.volumes) {
@@ -59,14 +61,30 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
   out.push(...timelineBlock(report));
   out.push(...blocklistBlock(report));
   if (report.errors.length) {
-    out.push('Errors (the scan went on):');
-    for (const e of report.errors) out.push(`  ${e.path ? `${e.path}: ` : ''}${e.message}`);
+    out.push('Not read (the scan went on, but it is incomplete):');
+    for (const e of report.errors) {
+      const where = `${e.volume !== undefined ? `[volume ${e.volume}] ` : ''}${e.path ? `${e.path}: ` : ''}`;
+      out.push(`  ${e.kind.padEnd(12)} ${where}${e.message}${e.count ? ` (${e.count} times)` : ''}`);
+    }
+    if (report.errorsOmitted) out.push(`  … and ${report.errorsOmitted} more`);
+    out.push('');
+  }
+  if (report.notes?.length) {
+    out.push('Notes:');
+    for (const n of report.notes) out.push(`  ${n}`);
     out.push('');
   }
   const counts = SEVERITIES.map((s) => `${report.summary[s]} ${s}`).join(', ');
   const s = report.stats;
-  out.push(`Summary: ${counts}. ${s.filesExamined} files examined, ${s.bytesRead} bytes read, ${s.bytesHashed} hashed, ${s.durationMs} ms.`);
+  out.push(`Summary${report.status === 'incomplete' ? ' (INCOMPLETE)' : ''}: ${counts}. ${s.filesExamined} files examined, ${s.bytesRead} bytes read, ${s.bytesHashed} hashed, ${s.durationMs} ms.`);
   return out.join('\n') + '\n';
+}
+
+/** An incomplete scan says so first: its findings are not a verdict on the whole disk. */
+function verdictLine(report: ScanReport): string | undefined {
+  if (report.status !== 'incomplete') return undefined;
+  const n = report.errors.length + (report.errorsOmitted ?? 0);
+  return `INCOMPLETE: ${n} thing(s) the scan needed could not be read (listed under "Not read"); no finding does not mean clean`;
 }
 
 /** Shown only when a high or critical finding anchors a window: without one a timeline says little. */

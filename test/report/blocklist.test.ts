@@ -45,7 +45,10 @@ function reportWith(findings: Finding[]): ScanReport {
     timeline: emptyTimeline(),
     blocklist: buildBlocklist(findings),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
+    status: 'complete',
     errors: [],
+    errorsOmitted: 0,
+    notes: [],
   };
 }
 
