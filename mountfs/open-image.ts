@@ -83,6 +83,7 @@ class Parts implements OpenedParts {
     report.notes.push(...raw.notes());
     report.scanned = true;
     this.volumes.push(report);
+    for (const error of raw.unreadable?.() ?? []) this.failures.push({ volume: this.volumes.length - 1, error });
     const vfs = new RawVfs(raw, this.checkpoint);
     this.filesystems.push({ volumeIndex: this.volumes.length - 1, vfs });
     this.onClose(() => vfs.close());
@@ -168,6 +169,7 @@ async function openTar(source: ByteSource, options: ImageOptions, parts: Parts, 
   const fs = await TarFileSystem.open(source);
   const images = await fs.diskImageMembers();
   if (images.length > 0) {
+    for (const error of fs.unreadable()) parts.failures.push({ where: source.description, error });
     parts.formats.push(images.some((m) => m.name.endsWith('.ovf')) ? 'ova' : 'tar');
     for (const member of images) {
       if (member.name.endsWith('.ovf')) continue;

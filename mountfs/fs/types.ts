@@ -4,6 +4,7 @@
  * symlink resolution inside the scanned root, globbing and read limits live once, in
  * the VFS, so no reader can let a symlink escape to the scanning host.
  */
+import type { MountfsError } from '../errors.js';
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'unknown';
 
@@ -64,5 +65,10 @@ export interface RawFileSystem {
   digests?(node: NodeId): Promise<FileDigests | undefined>;
   /** Things the report should say about this filesystem, e.g. "journal needs recovery". */
   notes(): string[];
+  /**
+   * Parts of the filesystem found unreadable while opening it (a truncated archive, a
+   * retention budget that ran out): each becomes an `errors` entry of the report.
+   */
+  unreadable?(): MountfsError[];
   close(): Promise<void>;
 }

@@ -83,9 +83,10 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     log.add({ ...typed, kind: typed.kind ?? 'check-failed', check: step, message: `${label} stopped: ${errorMessage(err)}` });
   };
   for (const check of checks) {
+    // Entered first, so a budget spent between checks names the check that did not run.
+    stop?.enterCheck(check.id);
     if (stop?.stopped) break;
     current = check.id;
-    stop?.enterCheck(check.id);
     try {
       await check.run(ctx);
     } catch (err) {

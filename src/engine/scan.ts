@@ -141,8 +141,8 @@ async function scanFilesystems(opened: OpenedTarget, options: ScanOptions, stop:
   stop.enter('checks', 'the checks');
   const several = opened.filesystems.length > 1;
   const scanned: ScannedFileSystem[] = [];
+  // After a stop, runChecks starts no check: the stop keeps where it happened.
   for (const fs of opened.filesystems) {
-    if (stop.stopped) break;
     const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes, stop });
     const volume = several ? { volume: fs.volumeIndex } : {};
     report.findings.push(...result.findings.map((f): ReportFinding => ({ ...f, ...volume })));

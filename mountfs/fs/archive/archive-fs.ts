@@ -11,6 +11,8 @@ export abstract class ArchiveFileSystem<C> implements RawFileSystem {
   readonly root: NodeId = 0;
   protected readonly tree = new ArchiveTree<C>();
   protected readonly problems: string[] = [];
+  /** What could not be read at all: the report's errors, not notes. */
+  protected readonly unread: MountfsError[] = [];
   abstract readonly kind: string;
 
   /** Adds an entry; one that cannot be placed is noted and skipped. */
@@ -41,6 +43,10 @@ export abstract class ArchiveFileSystem<C> implements RawFileSystem {
 
   notes(): string[] {
     return [...this.problems];
+  }
+
+  unreadable(): MountfsError[] {
+    return [...this.unread];
   }
 
   async close(): Promise<void> {}

@@ -105,7 +105,7 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
             seen += chunk.length;
             if (have < keepLimit) {
               if (kept + chunk.length > plan.maxTotalBytes) {
-                if (!budgetNoted) fs.problems.push(`single-pass archive: the ${plan.maxTotalBytes}-byte retention budget ran out at ${path}; later files were not kept`);
+                if (!budgetNoted) fs.unread.push(limitExceeded('single-pass archive', `the ${plan.maxTotalBytes}-byte retention budget ran out at ${path}; later files were not kept`));
                 budgetNoted = true;
                 have = keepLimit;
                 continue;

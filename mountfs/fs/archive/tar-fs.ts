@@ -29,10 +29,13 @@ export class TarFileSystem extends ArchiveFileSystem<TarDataRef> {
 
   static async open(source: ByteSource): Promise<TarFileSystem> {
     const fs = new TarFileSystem(source);
-    for await (const e of indexTar(source)) {
+    const ending = { marker: false };
+    for await (const e of indexTar(source, ending)) {
       const type = ENTRY_TYPES[e.type];
       if (type) fs.addEntry({ ...e, type, content: e.data });
     }
+    // Cut at a block boundary, a tar still parses: only the missing end-of-archive block tells.
+    if (!ending.marker) fs.unread.push(corrupt('tar archive', `ends after ${source.size} bytes without its end-of-archive block: truncated, the members after that are missing`, source.size));
     return fs;
   }
 

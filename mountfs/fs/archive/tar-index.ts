@@ -37,7 +37,8 @@ export interface TarEntry {
   headerOffset: number;
 }
 
-export async function* indexTar(source: ByteSource): AsyncGenerator<TarEntry> {
+/** `ending.marker` is set when the archive ends with its end-of-archive block, as a whole one does. */
+export async function* indexTar(source: ByteSource, ending: { marker: boolean } = { marker: false }): AsyncGenerator<TarEntry> {
   let pos = 0;
   let pax = new Map<string, string>();
   let globalPax = new Map<string, string>();
@@ -45,7 +46,10 @@ export async function* indexTar(source: ByteSource): AsyncGenerator<TarEntry> {
   let longLink: string | undefined;
   while (pos + BLOCK <= source.size) {
     const block = await source.read(pos, BLOCK);
-    if (isZeroBlock(block)) return;
+    if (isZeroBlock(block)) {
+      ending.marker = true;
+      return;
+    }
     const h = parseTarHeader(block, pos);
     const dataOffset = pos + BLOCK;
     const next = dataOffset + Math.ceil(h.size / BLOCK) * BLOCK;
