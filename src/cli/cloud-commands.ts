@@ -16,7 +16,7 @@ import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js'
 import { parseShard } from '../../cloud/fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UsageError, type Io } from './io.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, type Io } from './io.js';
 
 /** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
 export async function fleetCommand(args: string[], io: Io): Promise<number> {
@@ -83,9 +83,10 @@ export async function mergeCommand(args: string[], io: Io): Promise<number> {
   io.stdout(`${summary.totals.instances} instances from ${positionals.length} directories; summary in ${path.join(values['output-dir'], 'summary.json')}\n`);
   return fleetExitCode(summary, values['fail-on']);
 }
-/** 2 when an instance could not be scanned (the audit is incomplete), else 1 when one is infected at --fail-on. */
+/** 2 when an instance could not be scanned, else 3 when one was not fully read, else 1 when one is infected at --fail-on. */
 function fleetExitCode(summary: FleetSummary, failOn: string): number {
   if (summary.totals.failed > 0) return EXIT_ERROR;
+  if (summary.instances.some((r) => r.reportStatus === 'incomplete')) return EXIT_INCOMPLETE;
   if (failOn === 'none') return EXIT_CLEAN;
   const threshold = severityRank(failOn as Severity);
   return summary.instances.some((r) => r.highestSeverity !== 'none' && severityRank(r.highestSeverity) >= threshold) ? EXIT_FINDINGS : EXIT_CLEAN;

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { SEVERITIES, severityRank, type Severity } from '../engine/finding.js';
-import type { ScanReport } from '../report/report.js';
+import type { ScanReport, ScanStatus } from '../report/report.js';
 
 export interface FleetRow {
   instance: string;
@@ -19,6 +19,8 @@ export interface FleetRow {
   pools?: string[];
   findings: number;
   errors: number;
+  /** The scanned instance's report status (JSON only): `incomplete` when something was not read. */
+  reportStatus?: ScanStatus;
   /** Why an instance could not be scanned. */
   reason?: string;
   report?: string;
@@ -44,6 +46,8 @@ export function rowFromReport(instance: string, region: string, report: ScanRepo
     pools: (report.blocklist?.pools ?? []).map((p) => p.pool).sort(),
     findings: report.findings.length,
     errors: report.errors.length,
+    // Reports written before the status existed (--resume) are incomplete when they have errors.
+    reportStatus: report.status ?? (report.errors.length > 0 ? 'incomplete' : 'complete'),
     report: reportPath,
   };
 }

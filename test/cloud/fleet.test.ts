@@ -62,6 +62,7 @@ describe('minescan fleet aws', () => {
     const infectedRows = summary.instances.filter((r) => r.highestSeverity === 'critical').map((r) => r.instance).sort();
     expect(infectedRows).toEqual(infectedIds.filter((id) => ids.indexOf(id) < 45).sort());
     expect(summary.instances.find((r) => r.instance === infectedIds[0])!.families).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
+    expect(summary.instances.filter((r) => r.status === 'scanned').every((r) => r.reportStatus === 'complete')).toBe(true);
     expect((await readdir(path.join(scratch, 'all', 'us-east-1'))).length).toBe(44);
     const csv = await readFile(path.join(scratch, 'all', 'summary.csv'), 'utf8');
     expect(csv.split('\n')[0]).toBe('instance,region,status,volumes,highestSeverity,families,findings,errors,reason');

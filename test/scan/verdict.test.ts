@@ -185,6 +185,10 @@ describe('the verdict', () => {
     const report: ScanReport = JSON.parse(stdout);
     expect(report.status).toBe('incomplete');
     expect(report.errors).toEqual([expect.objectContaining({ kind: 'corrupt', structure: 'tar archive', offset: cut, message: expect.stringMatching(/truncated/) })]);
+    const text = await cli(['scan', tar, '--format', 'text']);
+    expect(text.code).toBe(3);
+    expect(text.stdout.split('\n')[1]).toMatch(/^INCOMPLETE: 1 thing\(s\) the scan needed could not be read/);
+    expect(text.stdout).toMatch(/Not read \(the scan went on, but it is incomplete\):\n  corrupt +\[volume 0\] tar archive at offset \d+: ends after/);
 
     const tgz = path.join(scratch, 'root.tar.gz');
     await run('tar', ['-C', cleanTree, '-czf', tgz, '.']);
