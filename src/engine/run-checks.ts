@@ -85,7 +85,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   for (const check of checks) {
     // Entered first, so a budget spent between checks names the check that did not run.
     stop?.enterCheck(check.id);
-    if (stop?.stopped) break;
+    if (stop?.shouldStop()) break;
     current = check.id;
     try {
       await check.run(ctx);

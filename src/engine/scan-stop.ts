@@ -79,18 +79,22 @@ export class ScanStop {
     this.at(`check ${id}`, id);
   }
 
-  /** Why the scan stopped, once it has. */
+  /**
+   * Why the scan stopped, once a checkpoint or shouldStop() found it must. A budget
+   * that runs out after the last read stops nothing: the scan was complete.
+   */
   get stopped(): Stop | undefined {
-    return this.stop ?? this.poll();
+    return this.stop;
   }
 
-  get interrupted(): boolean {
-    return this.stopped?.kind === 'interrupted';
+  /** Whether the scan must stop now (and, from then on, why). */
+  shouldStop(): Stop | undefined {
+    return this.stop ?? this.poll();
   }
 
   /** Throws when the scan must stop; cheap enough to call before every read. */
   readonly checkpoint = (): void => {
-    const stop = this.stopped;
+    const stop = this.shouldStop();
     if (stop) throw new ScanStoppedError(stop.message);
   };
 

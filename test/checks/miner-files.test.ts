@@ -177,7 +177,9 @@ describe('miner-files check', () => {
       // Enough for the hidden temporary config (read first), not for the ELF after it.
       const r = await scanDirectory(small, [makeMinerFilesCheck({ scanByteBudget: XMRIG_CONFIG.length + 100 })]);
       expect(r.findings.map((f) => [f.rule, f.path])).toEqual([['miner.config', '/var/tmp/.x/c.json']]);
-      expect(r.errors).toEqual([{ message: expect.stringMatching(new RegExp(`${XMRIG_CONFIG.length + 100}-byte read budget ran out; .*: 1$`)) }]);
+      expect(r.errors).toEqual([
+        { kind: 'limit', structure: 'miner-files check', message: expect.stringMatching(new RegExp(`${XMRIG_CONFIG.length + 100}-byte read budget ran out; .*: 1$`)) },
+      ]);
     } finally {
       await removeScratchDir(small);
     }
