@@ -173,7 +173,9 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
       const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, timeBudgetMs, phaseBudgetsMs, signal: shutdownSignal };
-      reports.push(await scanTarget(target, options));
+      const report = await scanTarget(target, options);
+      reports.push(report);
+      if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;

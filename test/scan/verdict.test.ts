@@ -180,8 +180,9 @@ describe('the verdict', () => {
     const { size } = await stat(tar);
     const cut = Math.floor(size / 2 / 512) * 512;
     await truncate(tar, cut);
-    const { code, stdout } = await cli(['scan', tar, '--format', 'json']);
+    const { code, stdout, stderr } = await cli(['scan', tar, '--format', 'json']);
     expect(code).toBe(3);
+    expect(stderr).toMatch(/root\.tar: INCOMPLETE, 1 thing\(s\) the scan needed could not be read/);
     const report: ScanReport = JSON.parse(stdout);
     expect(report.status).toBe('incomplete');
     expect(report.errors).toEqual([expect.objectContaining({ kind: 'corrupt', structure: 'tar archive', offset: cut, message: expect.stringMatching(/truncated/) })]);
