@@ -90,8 +90,8 @@ class Parts implements OpenedParts {
   }
 
   /** Lists a volume that was recognised but could not be read, and says why in both places. */
-  addUnreadable(report: VolumeReport, error: unknown): void {
-    report.notes.push(`cannot read: ${message(error)}`);
+  addUnreadable(report: VolumeReport, error: unknown, note = `cannot read: ${message(error)}`): void {
+    report.notes.push(note);
     this.volumes.push(report);
     this.failures.push({ volume: this.volumes.length - 1, error });
   }
@@ -276,7 +276,8 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
       ...(container ? { container } : {}),
     };
     if (!lv.source) {
-      parts.addUnreadable(report, unsupported(`LV ${lv.vg}/${lv.name}`, lv.notScannedReason ?? 'cannot be read'));
+      const reason = lv.notScannedReason ?? 'cannot be read';
+      parts.addUnreadable(report, unsupported(`LV ${lv.vg}/${lv.name}`, reason), reason);
       continue;
     }
     const kind = await probeInto(report, lv.source, parts);
@@ -293,8 +294,7 @@ async function probeInto(report: VolumeReport, source: ByteSource, parts: Parts)
   try {
     report.filesystem = await probeFilesystem(source);
   } catch (err) {
-    report.notes.push('cannot probe');
-    parts.addUnreadable(report, err);
+    parts.addUnreadable(report, err, `cannot probe: ${message(err)}`);
     return null;
   }
   if (report.filesystem === null) {
@@ -317,7 +317,7 @@ async function openInto(report: VolumeReport, kind: string, source: ByteSource, 
   if (NOTHING_TO_SCAN.has(kind)) {
     report.notes.push(reason);
     parts.volumes.push(report);
-  } else parts.addUnreadable(report, unsupported(kind, reason));
+  } else parts.addUnreadable(report, unsupported('filesystem', reason), reason);
 }
 
 function volumeReport(volume: Volume, container: string): VolumeReport {

@@ -132,6 +132,26 @@ describe('the verdict', () => {
     expect(report.source!.volumes[0]!.notes.join()).toMatch(/incompatible features/);
   });
 
+  it('a filesystem minescan recognises but does not read (btrfs) is incomplete; swap, which holds no files, is not', async () => {
+    const btrfs = path.join(scratch, 'btrfs.img');
+    await writeFile(btrfs, '');
+    await truncate(btrfs, 128 << 20);
+    await run('mkfs.btrfs', ['-q', '-f', btrfs]);
+    const { code, stdout } = await cli(['scan', btrfs, '--format', 'json']);
+    expect(code).toBe(3);
+    const report: ScanReport = JSON.parse(stdout);
+    expect(report.errors).toEqual([{ kind: 'unsupported', volume: 0, structure: 'filesystem', message: 'filesystem: btrfs is recognised but not read yet' }]);
+    expect(report.source!.volumes[0]!.notes).toEqual(['btrfs is recognised but not read yet']);
+
+    const swap = path.join(scratch, 'swap.img');
+    await writeFile(swap, '');
+    await truncate(swap, 16 << 20);
+    await run('mkswap', [swap]);
+    const swapped = await cli(['scan', swap, '--format', 'json']);
+    expect(swapped.code).toBe(0);
+    expect(JSON.parse(swapped.stdout)).toMatchObject({ status: 'complete', errors: [], source: { volumes: [{ filesystem: 'swap', scanned: false, notes: ['swap space holds no files'] }] } });
+  });
+
   it('a check that throws makes the scan incomplete, naming the check; the other checks still run', async () => {
     const explodes: Check = { id: 'explodes', description: 'throws', paths: [], run: async () => Promise.reject(new Error('boom')) };
     const report = await scanTarget(cleanTree, { ...base, checks: [explodes, ...ALL_CHECKS] });
