@@ -1,7 +1,9 @@
 /**
- * What every command shares: where output goes, the exit codes pipelines rely on, and
- * the error that means "used wrongly" (exit 2 with the usage).
+ * What every command shares: where output goes, the exit codes pipelines rely on, the
+ * error that means "used wrongly" (exit 2 with the usage), and the scan time budgets.
  */
+import { parseDuration } from '../../cloud/aws/cleanup.js';
+import type { PhaseBudgets } from '../engine/scan-stop.js';
 export const EXIT_CLEAN = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_ERROR = 2;
@@ -14,4 +16,26 @@ export interface Io {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   isTty: boolean;
+}
+
+/** The options that bound a target's scan in time, for every command that scans. */
+export const TIME_BUDGET_OPTIONS = {
+  'time-budget': { type: 'string' },
+  'open-time-budget': { type: 'string' },
+  'checks-time-budget': { type: 'string' },
+} as const;
+
+/** ScanOptions' budgets from those options ("30m", "90s"). */
+export function timeBudgets(values: { 'time-budget'?: string; 'open-time-budget'?: string; 'checks-time-budget'?: string }): { timeBudgetMs?: number; phaseBudgetsMs: PhaseBudgets } {
+  const ms = (option: keyof typeof TIME_BUDGET_OPTIONS): number | undefined => {
+    const text = values[option];
+    if (text === undefined) return undefined;
+    try {
+      return parseDuration(text);
+    } catch (err) {
+      throw new UsageError(`--${option}: ${(err as Error).message}`);
+    }
+  };
+  const overall = ms('time-budget');
+  return { ...(overall !== undefined ? { timeBudgetMs: overall } : {}), phaseBudgetsMs: { open: ms('open-time-budget'), checks: ms('checks-time-budget') } };
 }

@@ -15,8 +15,7 @@ import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { releaseAll } from '../../cloud/cleanup.js';
-import { parseDuration } from '../../cloud/aws/cleanup.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, type Io } from './io.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
@@ -38,7 +37,8 @@ const USAGE = `Usage:
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
-                [--fail-on SEV] [--endpoint URL]
+                [--fail-on SEV] [--endpoint URL] [--time-budget DURATION]
+                [--open-time-budget DURATION] [--checks-time-budget DURATION]
   minescan merge DIR... --output-dir DIR
   minescan cleanup aws|aliyun [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
@@ -136,9 +136,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
       'timeline-window': { type: 'string' },
-      'time-budget': { type: 'string' },
-      'open-time-budget': { type: 'string' },
-      'checks-time-budget': { type: 'string' },
+      ...TIME_BUDGET_OPTIONS,
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -155,8 +153,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
-  const timeBudgetMs = budget(values['time-budget'], '--time-budget');
-  const phaseBudgetsMs = { open: budget(values['open-time-budget'], '--open-time-budget'), checks: budget(values['checks-time-budget'], '--checks-time-budget') };
+  const budgets = timeBudgets(values);
 
   const rules = await RuleSet.load(values.rules);
   let hashes;
@@ -172,7 +169,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
-      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, timeBudgetMs, phaseBudgetsMs, signal: shutdownSignal };
+      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);
       if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);
@@ -194,15 +191,6 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const threshold = severityRank(failOn as Severity);
   const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
-}
-
-function budget(text: string | undefined, option: string): number | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new UsageError(`${option}: ${(err as Error).message}`);
-  }
 }
 
 async function rulesCommand(args: string[], io: Io): Promise<number> {

@@ -92,6 +92,15 @@ describe('minescan fleet aws', () => {
     expect(rowsOf(await load('all'))).toHaveLength(45);
   });
 
+  it('bounds each instance scan with --time-budget: a spent budget gives incomplete reports, not clean ones', async () => {
+    const { code } = await fleet('budget', '--shard', '0/3', '--time-budget', '0s');
+    const summary = await load('budget');
+    const scanned = summary.instances.filter((r) => r.status === 'scanned');
+    expect(scanned.length).toBeGreaterThan(5);
+    expect(scanned.every((r) => r.reportStatus === 'incomplete' && r.errors === 1 && r.findings === 0)).toBe(true);
+    expect(code).toBe(summary.totals.failed > 0 ? 2 : 3);
+  });
+
   it('shards by a stable hash, from the index an orchestrator sets', () => {
     expect(parseShard('env/4', { JOB_COMPLETION_INDEX: '2' })).toEqual({ index: 2, count: 4 });
     expect(parseShard('env/4', { AWS_BATCH_JOB_ARRAY_INDEX: '3' })).toEqual({ index: 3, count: 4 });
