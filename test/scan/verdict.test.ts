@@ -132,6 +132,18 @@ describe('the verdict', () => {
     expect(report.source!.volumes[0]!.notes.join()).toMatch(/incompatible features/);
   });
 
+  it('a truncated disk image is incomplete, even where what is missing lies past every file the checks read', async () => {
+    const cut = path.join(scratch, 'cut.img');
+    await run('cp', [cronImage, cut]);
+    await truncate(cut, 12 << 20);
+    const { code, stdout } = await cli(['scan', cut, '--format', 'json', '--fail-on', 'none']);
+    expect(code).toBe(3);
+    const report: ScanReport = JSON.parse(stdout);
+    expect(report.errors).toEqual([
+      { kind: 'corrupt', volume: 0, structure: 'ext4 filesystem', offset: 12 << 20, message: expect.stringMatching(/image ends after 12582912 of the filesystem's 16777216 bytes/) },
+    ]);
+  });
+
   it('a filesystem minescan recognises but does not read (btrfs) is incomplete; swap, which holds no files, is not', async () => {
     const btrfs = path.join(scratch, 'btrfs.img');
     await writeFile(btrfs, '');

@@ -15,7 +15,7 @@
  * consistency checks each parser makes, and reported as a typed "corrupt" error.
  */
 import { BinaryView } from '../../binary.js';
-import { corrupt, ioError, limitExceeded, notFound, unsupported } from '../../errors.js';
+import { corrupt, ioError, limitExceeded, notFound, unsupported, type MountfsError } from '../../errors.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import type { NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
 import { BlockReader } from './block-cache.js';
@@ -63,6 +63,7 @@ export class Ext4FileSystem implements RawFileSystem {
   private readonly mappers = new LruMap<number, BlockMapper>(MAPPER_CACHE_ENTRIES);
   private readonly direntFormat: DirentFormat;
   private readonly fsNotes: string[];
+  private readonly sourceSize: number;
 
   private constructor(
     readonly superblock: Superblock,
@@ -77,6 +78,7 @@ export class Ext4FileSystem implements RawFileSystem {
       inodesCount: superblock.inodesCount,
     };
     this.fsNotes = notesFor(superblock, sourceSize);
+    this.sourceSize = sourceSize;
   }
 
   /** Reads and checks the superblock and the root inode; nothing else is read until asked. */
@@ -97,6 +99,13 @@ export class Ext4FileSystem implements RawFileSystem {
 
   notes(): string[] {
     return [...this.fsNotes];
+  }
+
+  /** A truncated image: whatever lay past its end is missed, so the scan cannot be complete. */
+  unreadable(): MountfsError[] {
+    const fsBytes = this.superblock.blocksCount * this.superblock.blockSize;
+    if (this.sourceSize >= fsBytes) return [];
+    return [corrupt(`${this.kind} filesystem`, `the image ends after ${this.sourceSize} of the filesystem's ${fsBytes} bytes (truncated?): blocks past its end cannot be read`, this.sourceSize)];
   }
 
   async stat(node: NodeId): Promise<Stat> {
