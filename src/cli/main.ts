@@ -21,6 +21,8 @@ import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
 import { parseTimelineWindow } from '../engine/timeline.js';
+import { parseSize } from './size.js';
+import { removeSpoolsOnSignals } from './spool-signals.js';
 
 export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, type Io } from './io.js';
 
@@ -30,6 +32,7 @@ const USAGE = `Usage:
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
+                [--spool-dir DIR] [--spool-budget SIZE]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -42,7 +45,10 @@ A target is a directory (an image already mounted read-only), a disk image file
 (raw, qcow2, VMDK, VHD, VHDX; GPT, MBR, LVM or no partition table; or a tar/zip
 archive of a root or of disk images, OVA included), or a block device. Nothing is
 ever written to a target. --allow-backing follows qcow2 backing files and VHD
-parents found beside the image.
+parents found beside the image. A compressed disk image, or a disk inside a zip, is
+decompressed into a sparse spool file under --spool-dir (default the system temporary
+directory); --spool-budget (e.g. 4G; default half the free space there, at most 16G)
+bounds what the spools of one target may write.
 
 aws:snapshot/snap-… reads an EBS snapshot in place through the EBS direct APIs;
 aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
@@ -120,6 +126,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
       'timeline-window': { type: 'string' },
+      'spool-dir': { type: 'string' },
+      'spool-budget': { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -136,6 +144,18 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
+  let spoolBudget: number | undefined;
+  if (values['spool-budget'] !== undefined) {
+    const size = parseSize(values['spool-budget']);
+    if (size === null) throw new UsageError(`--spool-budget must be a size such as 4G or 512M, not "${values['spool-budget']}"`);
+    spoolBudget = size;
+  }
+  const spool = { dir: values['spool-dir'], budget: spoolBudget };
+  if (spool.dir !== undefined) {
+    const st = await fsp.stat(spool.dir).catch(() => null);
+    if (!st?.isDirectory()) throw new UsageError(`--spool-dir ${spool.dir} is not a directory`);
+  }
+
   const rules = await RuleSet.load(values.rules);
   let hashes;
   try {
@@ -144,6 +164,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
+  // Placeholder until one shutdown handler owns the signals: spools go on SIGINT/SIGTERM.
+  removeSpoolsOnSignals();
   const reports: ScanReport[] = [];
   let unreadable = false;
   for (const target of positionals) {
@@ -151,7 +173,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
       if (parseCloudTarget(target)) releaseOnSignals();
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow }));
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, spool }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;

@@ -5,6 +5,7 @@
  * the target.
  */
 import { openTarget, UnreadableTargetError } from '../../mountfs/open-target.js';
+import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
 import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
@@ -27,6 +28,8 @@ export interface ScanOptions {
   allowBacking?: boolean;
   /** Region and endpoint for cloud targets. */
   cloud?: CloudOptions;
+  /** Where compressed disks and zip members are spooled and how much they may write (--spool-dir, --spool-budget). */
+  spool?: SpoolOptions;
   /** Around the first high or critical change; timeline.ts's default when absent. */
   timelineWindow?: TimelineSpan;
 }
@@ -51,7 +54,7 @@ export async function scanTarget(target: string, options: ScanOptions): Promise<
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
-    const openOptions = { retain, allowBacking: options.allowBacking };
+    const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool };
     const cloud = parseCloudTarget(target);
     const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);
     try {
