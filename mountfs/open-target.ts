@@ -92,7 +92,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
     await parts.close();
     await file.close();
-    throw new UnreadableTargetError(`${target}: no partition table or filesystem found at offset 0`);
+    throw new UnreadableTargetError(nothingFound(target, parts.warnings));
   }
   return {
     kind: device ? 'block-device' : 'image',
@@ -123,9 +123,15 @@ export async function openSourceTarget(source: ByteSource, kind: SourceKind, cou
   }
   if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
     await parts.close();
-    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
+    throw new UnreadableTargetError(nothingFound(source.description, parts.warnings));
   }
   return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, close: () => parts.close() };
+}
+
+/** Why nothing could be read: what stopped the disks that were found, if any were. */
+function nothingFound(target: string, warnings: string[]): string {
+  const why = warnings.length > 0 ? ` (${warnings.join('; ')})` : '';
+  return `${target}: no partition table or filesystem found at offset 0${why}`;
 }
 
 async function openDirectory(target: string, counter: ReadCounter): Promise<OpenedTarget> {

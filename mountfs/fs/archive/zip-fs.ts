@@ -3,6 +3,12 @@
  * first, then each entry on demand). Unix modes and symlinks come from the entries'
  * external attributes, as Info-ZIP's `zip -y` stores them. Deflated entries are
  * checked against a decompression-bomb ratio before any byte is inflated.
+ *
+ * A deflated entry can only be inflated from its start. Readers mostly go forward in
+ * chunks, so each entry keeps its inflater where the last read stopped and the next
+ * read resumes there: reading a file in n chunks inflates it once, not n times. Only a
+ * read behind that point starts over. A few inflaters are kept, least recently used
+ * dropped first.
  */
 import StreamZip from 'node-stream-zip';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
@@ -11,8 +17,19 @@ import type { FileType, NodeId } from '../types.js';
 import { ArchiveFileSystem } from './archive-fs.js';
 import { DISK_MEMBER_MIN, looksLikeDisk } from './disk-magic.js';
 
-const MAX_RATIO = 4096;
+/** Deflate codes at most 258 bytes in about 2 bits: an entry declaring more than 1032:1 lies about its size. */
+const MAX_RATIO = 1032;
 const MAX_SYMLINK_BYTES = 4096;
+/** Entries whose inflater is kept between reads. */
+const OPEN_CURSORS = 8;
+
+/** An entry's inflater, stopped at `pos` bytes of output, with `carry` the part of the last chunk not yet read. */
+interface Cursor {
+  stream: NodeJS.ReadableStream;
+  chunks: AsyncIterator<Buffer>;
+  pos: number;
+  carry: Buffer;
+}
 
 const S_IFMT = 0o170000;
 const MODE_TYPES: Record<number, FileType> = {
@@ -29,6 +46,12 @@ type ZipEntry = StreamZip.ZipEntry;
 
 export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   readonly kind = 'zip';
+  /** Bytes inflated so far, all entries together (tests hold it down). */
+  inflatedBytes = 0;
+  /** Entry name → its inflater; Map order is the LRU order. */
+  private readonly cursors = new Map<string, Cursor>();
+  /** Entry name → the last read queued on it. */
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly zip: StreamZip.StreamZipAsync,
@@ -100,27 +123,74 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     const e = n.content;
     if (e.encrypted) throw unsupported('zip entry', `${e.name} is encrypted`, e.offset);
     checkRatio(e);
-    // Zip entries stream from their start: skip to the offset, keep only the range.
-    const out = Buffer.alloc(end - offset);
-    let pos = 0;
-    let stream: NodeJS.ReadableStream | undefined;
+    // One inflater per entry: reads of the same entry take turns.
+    const previous = this.turns.get(e.name) ?? Promise.resolve();
+    const mine = previous.then(() => this.readEntry(e, offset, end - offset, n.size));
+    const settled = mine.catch(() => undefined);
+    this.turns.set(e.name, settled);
+    void settled.then(() => {
+      if (this.turns.get(e.name) === settled) this.turns.delete(e.name);
+    });
+    return mine;
+  }
+
+  private async readEntry(e: ZipEntry, offset: number, length: number, size: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let filled = 0;
+    let cursor: Cursor | undefined;
     try {
-      stream = await this.zip.stream(e);
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const from = Math.max(offset, pos);
-        const to = Math.min(end, pos + chunk.length);
-        if (from < to) chunk.copy(out, from - offset, from - pos, to - pos);
-        pos += chunk.length;
-        if (pos >= end) break;
+      cursor = await this.cursorAt(e, offset);
+      while (filled < out.length) {
+        let chunk = cursor.carry;
+        cursor.carry = EMPTY;
+        if (chunk.length === 0) {
+          const next = await cursor.chunks.next();
+          if (next.done) break;
+          chunk = next.value;
+          this.inflatedBytes += chunk.length;
+          if (this.counter) this.counter.bytesRead += Math.round((chunk.length * e.compressedSize) / Math.max(1, e.size));
+        }
+        // Skip what lies before `offset`, copy what lies in the range, keep the rest.
+        const skip = Math.max(0, Math.min(chunk.length, offset + filled - cursor.pos));
+        cursor.pos += skip;
+        const take = Math.min(chunk.length - skip, out.length - filled);
+        chunk.copy(out, filled, skip, skip + take);
+        filled += take;
+        cursor.pos += take;
+        cursor.carry = chunk.subarray(skip + take);
       }
     } catch (err) {
+      this.dropCursor(e.name);
       throw corrupt('zip entry', `${e.name}: ${(err as Error).message}`, e.offset);
-    } finally {
-      (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
     }
-    if (this.counter) this.counter.bytesRead += Math.min(e.compressedSize, pos);
-    if (pos < end) throw corrupt('zip entry', `${e.name}: data ends after ${pos} of ${n.size} bytes`, e.offset);
+    if (filled < out.length) {
+      this.dropCursor(e.name);
+      throw corrupt('zip entry', `${e.name}: data ends after ${offset + filled} of ${size} bytes`, e.offset);
+    }
     return out;
+  }
+
+  /** The entry's inflater at or before `offset`: the kept one if it has not passed it, else a new one from the start. */
+  private async cursorAt(e: ZipEntry, offset: number): Promise<Cursor> {
+    const kept = this.cursors.get(e.name);
+    if (kept && kept.pos <= offset) {
+      this.cursors.delete(e.name);
+      this.cursors.set(e.name, kept);
+      return kept;
+    }
+    this.dropCursor(e.name);
+    const stream = await this.zip.stream(e);
+    const cursor: Cursor = { stream, chunks: (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator](), pos: 0, carry: EMPTY };
+    this.cursors.set(e.name, cursor);
+    while (this.cursors.size > OPEN_CURSORS) this.dropCursor(this.cursors.keys().next().value!);
+    return cursor;
+  }
+
+  private dropCursor(name: string): void {
+    const c = this.cursors.get(name);
+    if (!c) return;
+    this.cursors.delete(name);
+    (c.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   }
 
   private async entryBytes(e: ZipEntry): Promise<Buffer> {
@@ -133,9 +203,12 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   }
 
   override async close(): Promise<void> {
+    for (const name of [...this.cursors.keys()]) this.dropCursor(name);
     await this.zip.close();
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function checkRatio(e: ZipEntry): void {
   if (e.size > Math.max(1 << 20, e.compressedSize * MAX_RATIO)) {
