@@ -8,9 +8,14 @@
  * chunks, so each entry keeps its inflater where the last read stopped and the next
  * read resumes there: reading a file in n chunks inflates it once, not n times. Only a
  * read behind that point starts over. A few inflaters are kept, least recently used
- * dropped first.
+ * dropped first. They read the archive through streams of their own (the local header
+ * gives where an entry's data starts, APPNOTE 4.3.7), so one can be dropped mid-read.
  */
 import StreamZip from 'node-stream-zip';
+import { createReadStream } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { createInflateRaw } from 'node:zlib';
+import { crc32Update } from '../../crc32.js';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
 import type { ReadCounter } from '../../sources/byte-source.js';
 import type { FileType, NodeId } from '../types.js';
@@ -25,11 +30,16 @@ const OPEN_CURSORS = 8;
 
 /** An entry's inflater, stopped at `pos` bytes of output, with `carry` the part of the last chunk not yet read. */
 interface Cursor {
-  stream: NodeJS.ReadableStream;
+  close(): void;
   chunks: AsyncIterator<Buffer>;
   pos: number;
   carry: Buffer;
 }
+
+const LOCAL_HEADER = 30;
+const LOCAL_SIGNATURE = 0x04034b50;
+const STORED = 0;
+const DEFLATED = 8;
 
 const S_IFMT = 0o170000;
 const MODE_TYPES: Record<number, FileType> = {
@@ -55,6 +65,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
 
   private constructor(
     private readonly zip: StreamZip.StreamZipAsync,
+    private readonly file: string,
     private readonly counter?: ReadCounter,
   ) {
     super();
@@ -70,7 +81,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
       await zip.close().catch(() => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
-    const fs = new ZipFileSystem(zip, counter);
+    const fs = new ZipFileSystem(zip, file, counter);
     for (const e of Object.values(entries)) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
@@ -148,7 +159,6 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
           if (next.done) break;
           chunk = next.value;
           this.inflatedBytes += chunk.length;
-          if (this.counter) this.counter.bytesRead += Math.round((chunk.length * e.compressedSize) / Math.max(1, e.size));
         }
         // Skip what lies before `offset`, copy what lies in the range, keep the rest.
         const skip = Math.max(0, Math.min(chunk.length, offset + filled - cursor.pos));
@@ -179,8 +189,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
       return kept;
     }
     this.dropCursor(e.name);
-    const stream = await this.zip.stream(e);
-    const cursor: Cursor = { stream, chunks: (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator](), pos: 0, carry: EMPTY };
+    const cursor = await this.inflater(e);
     this.cursors.set(e.name, cursor);
     while (this.cursors.size > OPEN_CURSORS) this.dropCursor(this.cursors.keys().next().value!);
     return cursor;
@@ -190,7 +199,51 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     const c = this.cursors.get(name);
     if (!c) return;
     this.cursors.delete(name);
-    (c.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    c.close();
+  }
+
+  /** A new inflater at the start of the entry's data, checking its size and CRC at the end. */
+  private async inflater(e: ZipEntry): Promise<Cursor> {
+    if (e.method !== STORED && e.method !== DEFLATED) throw unsupported('zip entry', `${e.name}: compression method ${e.method}`, e.offset);
+    const header = Buffer.alloc(LOCAL_HEADER);
+    const fh = await openFile(this.file, 'r');
+    try {
+      const { bytesRead } = await fh.read(header, 0, LOCAL_HEADER, e.offset);
+      if (bytesRead < LOCAL_HEADER || header.readUInt32LE(0) !== LOCAL_SIGNATURE) throw corrupt('zip local header', `${e.name}: no local header`, e.offset);
+    } finally {
+      await fh.close();
+    }
+    const start = e.offset + LOCAL_HEADER + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const raw = createReadStream(this.file, { start, end: start + e.compressedSize - 1, highWaterMark: 64 << 10 });
+    const counter = this.counter;
+    const body = e.method === DEFLATED ? raw.pipe(createInflateRaw()) : raw;
+    // What leaves the archive file counts as read: the compressed bytes.
+    if (body !== raw) {
+      raw.on('data', (c: string | Buffer) => counter && (counter.bytesRead += c.length));
+      raw.on('error', (err) => body.destroy(err));
+    }
+    const checked = async function* (): AsyncGenerator<Buffer> {
+      let crc = 0xffffffff;
+      let size = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        crc = crc32Update(crc, chunk);
+        size += chunk.length;
+        if (body === raw && counter) counter.bytesRead += chunk.length;
+        if (size > e.size) throw corrupt('zip entry', `${e.name}: inflates past its ${e.size} bytes`, e.offset);
+        yield chunk;
+      }
+      if (size !== e.size) throw corrupt('zip entry', `${e.name}: data ends after ${size} of ${e.size} bytes`, e.offset);
+      if (((crc ^ 0xffffffff) >>> 0) !== e.crc >>> 0) throw corrupt('zip entry', `${e.name}: CRC-32 does not match`, e.offset);
+    };
+    return {
+      chunks: checked(),
+      pos: 0,
+      carry: EMPTY,
+      close: () => {
+        raw.destroy();
+        if (body !== raw) body.destroy();
+      },
+    };
   }
 
   private async entryBytes(e: ZipEntry): Promise<Buffer> {
