@@ -73,6 +73,10 @@ export async function* decompress(input: Readable, kind: Compression, descriptio
     }
   } catch (err) {
     if (err instanceof Error && err.name === 'MountfsError') throw err;
+    // xz-embedded's XZ_MEMLIMIT_ERROR: the header asks for a dictionary past the decoder's memory limit.
+    if (kind === 'xz' && /error code 4$/.test((err as Error).message)) {
+      throw limitExceeded('xz stream', `${description}: its dictionary is larger than the xz decoder's memory limit`, consumed);
+    }
     throw corrupt(`${kind} stream`, `${description}: ${(err as Error).message}`, consumed);
   } finally {
     // The consumer may stop before the end (a tar ends at its end-of-archive blocks, before

@@ -7,17 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { openTarget } from '../../mountfs/open-target.js';
+import { openSourceTarget, openTarget } from '../../mountfs/open-target.js';
+import { BufferSource } from '../helpers/buffer-source.js';
 import { decompress } from '../../mountfs/sources/stream-decompress.js';
 import { liveSpools, removeAllSpools, SpoolBudget, spoolToTempFile } from '../../mountfs/sources/temp-spool.js';
 import { ZipFileSystem } from '../../mountfs/fs/archive/zip-fs.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { makeScratchDir, removeScratchDir, REPO } from '../helpers/images.js';
-import { cleanExt4, sh } from '../helpers/hostile-disks.js';
+import { cleanExt4, flatDescriptor, qcow2Overlay, sh } from '../helpers/hostile-disks.js';
 
 const run = promisify(execFile);
 
@@ -57,6 +58,38 @@ describe('byte sources against hostile disks', () => {
     } finally {
       await opened.close();
     }
+  });
+
+  it('a qcow2 overlay and its backing file in one tar are read together with --allow-backing', async () => {
+    const dir = path.join(scratch, 'tar-backing');
+    await mkdir(dir);
+    await cleanExt4(dir, 'base.img');
+    // The overlay records the backing file by a hypervisor path: only the name counts.
+    await qcow2Overlay(path.join(dir, 'overlay.qcow2'), '/var/lib/libvirt/images/base.img');
+    // Members of a plain tar are told as disks by size as well as magic.
+    await truncate(path.join(dir, 'overlay.qcow2'), 2 << 20);
+    const tar = path.join(scratch, 'overlay.tar');
+    await sh(`tar -cf ${tar} -C ${dir} overlay.qcow2 base.img`);
+    const opened = await openTarget(tar, { bytesRead: 0 }, { retain: [], allowBacking: true });
+    try {
+      expect(opened.volumes.find((v) => v.container === 'tar:overlay.qcow2 > qcow2')).toMatchObject({ filesystem: 'ext4', scanned: true });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('a descriptor in a cloud snapshot names no file, not even in the working directory', async () => {
+    const descriptor = await flatDescriptor(path.join(scratch, 'snap.vmdk'), 'package.json');
+    const source = new BufferSource(await readFile(descriptor), 'snap-0123');
+    const err = await openSourceTarget(source, 'cloud-snapshot', { bytesRead: 0 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/a disk in snap-0123 may name no other file/);
+  });
+
+  it('refuses an xz stream whose dictionary is past the decoder\'s memory limit, as a limit', async () => {
+    const file = path.join(scratch, 'bigdict.xz');
+    await sh(`head -c 100K /dev/urandom | xz -T1 --lzma2=dict=1536MiB -c > ${file}`);
+    const err = await drain(decompress(Readable.from([await readFile(file)]), 'xz', 'bigdict.xz')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'limit', structure: 'xz stream' });
   });
 
   it('refuses a zstd block larger than Block_Maximum_Size, which fzstd alone would regenerate', async () => {
