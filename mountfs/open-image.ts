@@ -183,7 +183,7 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
   parts.onClose(() => zip.close());
   parts.formats.push('zip');
   const spoolMember = async (name: string): Promise<FileByteSource> => {
-    const spooled = await spoolToTempFile((await zip.memberStream(name)) as AsyncIterable<Buffer>, joinContainer(container, `zip:${name}`), options.spool);
+    const spooled = await spoolToTempFile(await zip.memberStream(name), joinContainer(container, `zip:${name}`), options.spool);
     parts.onClose(() => spooled.remove());
     const inner = await FileByteSource.open(spooled.path);
     parts.onClose(() => inner.close());

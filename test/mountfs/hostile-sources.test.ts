@@ -185,6 +185,22 @@ describe('byte sources against hostile disks', () => {
     await spooled.remove();
   });
 
+  it('a zip disk member past the spool budget stops cleanly: nothing left, nothing unhandled', async () => {
+    const dir = path.join(scratch, 'zip-budget');
+    const spool = path.join(scratch, 'zip-budget-spool');
+    await mkdir(dir);
+    await mkdir(spool);
+    // Random bytes behind an MBR signature: a disk by its magic, and nothing a spool can skip.
+    await sh(`head -c 4M /dev/urandom > ${dir}/disk.img && printf '\\x55\\xaa' | dd of=${dir}/disk.img bs=1 seek=510 conv=notrunc status=none`);
+    const zip = path.join(scratch, 'budget.zip');
+    await sh(`zip -q -j ${zip} ${dir}/disk.img`);
+    const err = await openTarget(zip, { bytesRead: 0 }, { retain: [], spool: { dir: spool, budget: 1 << 20 } }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/spool of zip:disk\.img .*spool budget of 1048576 bytes/);
+    expect(await readdir(spool)).toEqual([]);
+    // A read still in flight when the archive closed would surface here as an unhandled EBADF.
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
   it('removes spools when the process exits without closing them', async () => {
     const dir = path.join(scratch, 'spool-exit');
     await mkdir(dir);

@@ -118,12 +118,14 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     return out;
   }
 
-  /** The whole member as a stream (for spooling an image member to a temporary file). */
-  async memberStream(name: string): Promise<NodeJS.ReadableStream> {
+  /** The whole member, front to back (for spooling an image member to a temporary file). */
+  async memberStream(name: string): Promise<AsyncIterable<Buffer>> {
     const entry = await this.zip.entry(name);
     if (!entry) throw corrupt('zip entry', `${name} is not in the archive`);
+    if (entry.encrypted) throw unsupported('zip entry', `${name} is encrypted`, entry.offset);
     checkRatio(entry);
-    return this.zip.stream(entry);
+    const cursor = await this.inflater(entry);
+    return { [Symbol.asyncIterator]: () => cursor.chunks };
   }
 
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
@@ -225,12 +227,17 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     const checked = async function* (): AsyncGenerator<Buffer> {
       let crc = 0xffffffff;
       let size = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        crc = crc32Update(crc, chunk);
-        size += chunk.length;
-        if (body === raw && counter) counter.bytesRead += chunk.length;
-        if (size > e.size) throw corrupt('zip entry', `${e.name}: inflates past its ${e.size} bytes`, e.offset);
-        yield chunk;
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          crc = crc32Update(crc, chunk);
+          size += chunk.length;
+          if (body === raw && counter) counter.bytesRead += chunk.length;
+          if (size > e.size) throw corrupt('zip entry', `${e.name}: inflates past its ${e.size} bytes`, e.offset);
+          yield chunk;
+        }
+      } finally {
+        // A reader that stops early (a spool past its budget) must not leave the file open.
+        raw.destroy();
       }
       if (size !== e.size) throw corrupt('zip entry', `${e.name}: data ends after ${size} of ${e.size} bytes`, e.offset);
       if (((crc ^ 0xffffffff) >>> 0) !== e.crc >>> 0) throw corrupt('zip entry', `${e.name}: CRC-32 does not match`, e.offset);
