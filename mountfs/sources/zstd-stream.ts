@@ -21,6 +21,50 @@ export const ZSTD_WINDOW_CAP = 128 << 20;
 export const ZSTD_BLOCK_MAX = 128 * 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 
+/** What a zstd frame header (RFC 8878 3.1.1.1) says, once its magic number is known to be there. */
+export interface ZstdFrameHeader {
+  /** Bytes of the header, magic number included. */
+  length: number;
+  /** Window_Size; for a single-segment frame, the content size. */
+  window: number;
+  contentSize: number | null;
+  checksum: boolean;
+  /** A non-zero dictionary id. */
+  dictionary: boolean;
+  /** The reserved bit of the descriptor is set. */
+  reserved: boolean;
+}
+
+/** The frame header at `at` of `b`, or null when `b` ends inside it. */
+export function readZstdFrameHeader(b: Buffer, at: number): ZstdFrameHeader | null {
+  if (b.length - at < 6) return null;
+  const fhd = b[at + 4]!;
+  const singleSegment = (fhd >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const fcsFlag = fhd >> 6;
+  const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
+  const length = 5 + (singleSegment ? 0 : 1) + dictBytes + fcsBytes;
+  if (b.length - at < length) return null;
+  let p = at + 5;
+  let window = 0;
+  if (!singleSegment) {
+    const wd = b[p++]!;
+    const base = 2 ** (10 + (wd >> 3));
+    window = base + (base / 8) * (wd & 7);
+  }
+  let dictionary = false;
+  for (let i = 0; i < dictBytes; i++) dictionary ||= b[p + i] !== 0;
+  p += dictBytes;
+  let contentSize: number | null = null;
+  if (fcsBytes > 0) {
+    let v = 0;
+    for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + b[p + i]!;
+    contentSize = fcsBytes === 2 ? v + 256 : v;
+  }
+  if (singleSegment) window = contentSize ?? 0;
+  return { length, window, contentSize, checksum: ((fhd >> 2) & 1) === 1, dictionary, reserved: (fhd & 0x08) !== 0 };
+}
+
 type Step =
   | { at: 'frame' }
   | { at: 'block'; blockMax: number; checksum: boolean }
@@ -108,36 +152,16 @@ export class ZstdFrameWalker {
           return -8;
         }
         if (magic !== ZSTD_MAGIC) throw corrupt('zstd frame', `${this.description}: no zstd magic number`, where);
-        if (have < 6) return 0;
-        const fhd = b[at + 4]!;
-        const singleSegment = (fhd >> 5) & 1;
-        if (fhd & 0x08) throw corrupt('zstd frame', `${this.description}: reserved bit set in the frame header descriptor`, where + 4);
-        const dictBytes = [0, 1, 2, 4][fhd & 3]!;
-        const fcsFlag = fhd >> 6;
-        const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
-        const n = 5 + (singleSegment ? 0 : 1) + dictBytes + fcsBytes;
-        if (have < n) return 0;
-        let p = at + 5;
-        let window = 0;
-        if (!singleSegment) {
-          const wd = b[p++]!;
-          const base = 2 ** (10 + (wd >> 3));
-          window = base + (base / 8) * (wd & 7);
-        }
-        for (let i = 0; i < dictBytes; i++) {
-          if (b[p + i] !== 0) throw unsupported('zstd frame', `${this.description}: the frame needs a dictionary`, where);
-        }
-        p += dictBytes;
-        if (singleSegment) {
-          let v = 0;
-          for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + b[p + i]!;
-          window = fcsBytes === 2 ? v + 256 : v;
-        }
+        const header = readZstdFrameHeader(b, at);
+        if (!header) return 0;
+        if (header.reserved) throw corrupt('zstd frame', `${this.description}: reserved bit set in the frame header descriptor`, where + 4);
+        if (header.dictionary) throw unsupported('zstd frame', `${this.description}: the frame needs a dictionary`, where);
+        const window = header.window;
         if (window > ZSTD_WINDOW_CAP) {
           throw limitExceeded('zstd frame', `${this.description}: a window of ${window} bytes is larger than ${ZSTD_WINDOW_CAP} (zstd's own decoder limit)`, where);
         }
-        this.step = { at: 'block', blockMax: Math.min(ZSTD_BLOCK_MAX, Math.max(window, 1)), checksum: ((fhd >> 2) & 1) === 1 };
-        return n;
+        this.step = { at: 'block', blockMax: Math.min(ZSTD_BLOCK_MAX, Math.max(window, 1)), checksum: header.checksum };
+        return header.length;
       }
     }
   }
