@@ -12,6 +12,7 @@ import path from 'node:path';
 import { makeScratchDir, removeScratchDir, REPO } from './helpers/images.js';
 import { cleanExt4, flatDescriptor, qcow2Overlay, sh } from './helpers/hostile-disks.js';
 import { strayOpens, tracedScan, type TracedScan } from './helpers/traced-scan.js';
+import { qemuConvert, writeDifferencingVhd } from './helpers/vhd-image.js';
 
 /** Generous: only a runaway allocation gets near it (the zstd bombs reached 2 and 4 GiB). */
 const MAX_RSS = 768 << 20;
@@ -117,6 +118,17 @@ describe('hostile disks (traced child scans)', () => {
     const target = await qcow2Overlay(path.join(scratch, 'fifo-backed.qcow2'), '/var/lib/libvirt/images/backing-pipe');
     const r = await scan(target, '--allow-backing');
     await expectContained(r, target, /backing-pipe: is a FIFO, not a regular file/, [path.join(scratch, 'backing-pipe')]);
+  });
+
+  it('a VHD parent that is a character device is refused without opening it, with --allow-backing', async () => {
+    const dir = path.join(scratch, 'vhd');
+    await mkdir(dir);
+    const parent = await qemuConvert(clean, path.join(dir, 'parent.vhd'), 'vpc', ['subformat=dynamic']);
+    await sh(`mknod ${scratch}/vhd-parent-dev c 1 3`);
+    const target = path.join(scratch, 'child.vhd');
+    await writeDifferencingVhd(target, { parent, parentName: 'vhd-parent-dev', writes: [] });
+    const r = await scan(target, '--allow-backing');
+    await expectContained(r, target, /vhd-parent-dev: is a character device, not a regular file/, [path.join(scratch, 'vhd-parent-dev')]);
   });
 
   it('a zstd frame declaring a 2 GiB window (zstd --long=31) is refused before anything is allocated', async () => {
