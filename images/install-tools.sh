@@ -2,11 +2,11 @@
 # Installs the tools minescan's tests build images with (Debian/Ubuntu, as root):
 # e2fsprogs (mkfs.ext4, debugfs), gdisk (sgdisk), fdisk (sfdisk), Sleuth Kit (fls),
 # debootstrap (the clean Debian root), openssh-client (ssh-keygen fingerprints),
-# util-linux (losetup), rpm and db-util (RPM databases, sqlite and Berkeley DB), gcc and
+# util-linux (losetup), strace (the hostile-disk tests trace what a scan opens), rpm and db-util (RPM databases, sqlite and Berkeley DB), gcc and
 # libc6-dev (real ELF programs for the miner-binary tests).
 # minescan itself needs none of them.
 set -euo pipefail
-packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time rpm db-util gcc libc6-dev)
+packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time strace rpm db-util gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,14 +4,15 @@
  * Each step is told by magic bytes; the depth is bounded so a hostile image cannot
  * nest forever.
  */
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { limitExceeded, unsupported } from './errors.js';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
 import { SliceByteSource } from './sources/slice-source.js';
 import { detectCompression, decompress } from './sources/stream-decompress.js';
-import { spoolToTempFile } from './sources/temp-spool.js';
+import { spoolToTempFile, type SpoolBudget } from './sources/temp-spool.js';
+import { nowhere, type NamedFiles } from './sources/named-files.js';
+import { MemberByteSource, membersOf } from './archive-members.js';
 import { detectVolumes } from './volumes/detect.js';
 import { probeFilesystem } from './fs/probe.js';
 import { NOTHING_TO_SCAN, openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
@@ -33,9 +34,13 @@ export interface ImageOptions {
   /** Asked before every read of the filesystems' VFSs; throws to stop the scan. */
   checkpoint?: () => void;
   allowBacking?: boolean;
-  /** Host path of the outermost image: backing files and VMDK extents are looked up beside it. */
-  path: string;
+  /** Where the outermost image's VMDK extents, backing files and parents are looked up. */
+  files: NamedFiles;
+  /** The outermost image's host file, when it is a regular file (a zip is read from it directly). */
+  hostPath?: string;
   counter: ReadCounter;
+  /** What spools of this target (compressed disks, zip members) may write, and where. */
+  spool: SpoolBudget;
 }
 
 /** Something the image holds that could not be read: the scan of it is incomplete. */
@@ -104,7 +109,7 @@ class Parts implements OpenedParts {
 export async function openImage(source: ByteSource, options: ImageOptions): Promise<OpenedParts> {
   const parts = new Parts(options.checkpoint);
   try {
-    await recognise(source, options, parts, 0, '', options.path);
+    await recognise(source, options, parts, 0, '', options.files, options.hostPath);
   } catch (err) {
     await parts.close();
     throw err;
@@ -112,21 +117,22 @@ export async function openImage(source: ByteSource, options: ImageOptions): Prom
   return parts;
 }
 
-/** `hostPath` is the file on the host holding exactly these bytes, when there is one (libraries that need a file). */
-async function recognise(source: ByteSource, options: ImageOptions, parts: Parts, depth: number, container: string, hostPath?: string): Promise<void> {
+/**
+ * `files` is where a disk found in these bytes may look up the files it names (only
+ * inside the container the bytes came from). `hostPath` is the file on the host holding
+ * exactly these bytes, when there is one (libraries that need a file).
+ */
+async function recognise(source: ByteSource, options: ImageOptions, parts: Parts, depth: number, container: string, files: NamedFiles, hostPath?: string): Promise<void> {
   if (depth > MAX_DEPTH) throw limitExceeded('image nesting', `more than ${MAX_DEPTH} nested containers`);
   const head = await source.read(0, Math.min(source.size, 4096));
 
-  const unwrapped = await unwrapContainer(source, head, {
-    allowBacking: options.allowBacking ?? false,
-    beside: path.dirname(options.path),
-    counter: options.counter,
-  });
+  const unwrapped = await unwrapContainer(source, head, { allowBacking: options.allowBacking ?? false, files });
   if (unwrapped) {
     parts.formats.push(unwrapped.format);
     parts.notes.push(...unwrapped.notes);
     parts.onClose(() => unwrapped.source.close());
-    return recognise(unwrapped.source, options, parts, depth + 1, joinContainer(container, unwrapped.format));
+    const inner = joinContainer(container, unwrapped.format);
+    return recognise(unwrapped.source, options, parts, depth + 1, inner, nowhere(`inside ${inner}`));
   }
 
   const compression = detectCompression(head);
@@ -157,11 +163,12 @@ async function openCompressed(
     return;
   }
   parts.formats.push(compression);
-  const spooled = await spoolToTempFile(stream(), source.description);
+  const where = joinContainer(container, compression);
+  const spooled = await spoolToTempFile(stream(), `${where} (${source.description})`, options.spool);
   parts.onClose(() => spooled.remove());
   const inner = await FileByteSource.open(spooled.path);
   parts.onClose(() => inner.close());
-  return recognise(inner, options, parts, depth + 1, joinContainer(container, compression), spooled.path);
+  return recognise(inner, options, parts, depth + 1, where, nowhere(`inside ${where}`), spooled.path);
 }
 
 /** An uncompressed tar: an OVA (or any archive of disk images) is opened as its disks; anything else as a root tree. */
@@ -171,11 +178,12 @@ async function openTar(source: ByteSource, options: ImageOptions, parts: Parts, 
   if (images.length > 0) {
     for (const error of fs.unreadable()) parts.failures.push({ where: source.description, error });
     parts.formats.push(images.some((m) => m.name.endsWith('.ovf')) ? 'ova' : 'tar');
+    const members = membersOf(fs, `inside ${container || 'tar'} (${source.description})`, async (name, node, size) => new MemberByteSource(fs, node, size, `${name} in ${source.description}`));
     for (const member of images) {
       if (member.name.endsWith('.ovf')) continue;
       const slice = new SliceByteSource(source, member.offset, member.size, `${member.name} in ${source.description}`);
       try {
-        await recognise(slice, options, parts, depth + 1, joinContainer(container, `tar:${member.name}`));
+        await recognise(slice, options, parts, depth + 1, joinContainer(container, `tar:${member.name}`), members);
       } catch (err) {
         parts.failures.push({ where: member.name, error: err });
       }
@@ -190,7 +198,7 @@ async function openTar(source: ByteSource, options: ImageOptions, parts: Parts, 
 async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, depth: number, container: string, hostPath?: string): Promise<void> {
   let file = hostPath;
   if (!file) {
-    const spooled = await spoolToTempFile(byteSourceStream(source), source.description);
+    const spooled = await spoolToTempFile(byteSourceStream(source), `${container || 'zip'} (${source.description})`, options.spool);
     parts.onClose(() => spooled.remove());
     file = spooled.path;
   }
@@ -203,13 +211,18 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
   }
   parts.onClose(() => zip.close());
   parts.formats.push('zip');
+  const spoolMember = async (name: string): Promise<FileByteSource> => {
+    const spooled = await spoolToTempFile(await zip.memberStream(name), joinContainer(container, `zip:${name}`), options.spool);
+    parts.onClose(() => spooled.remove());
+    const inner = await FileByteSource.open(spooled.path);
+    parts.onClose(() => inner.close());
+    return inner;
+  };
+  const members = membersOf(zip, `inside ${container || 'zip'} (${source.description})`, (name) => spoolMember(name));
   for (const member of candidates) {
     try {
-      const spooled = await spoolToTempFile(await zip.memberStream(member.name) as AsyncIterable<Buffer>, member.name);
-      parts.onClose(() => spooled.remove());
-      const inner = await FileByteSource.open(spooled.path);
-      parts.onClose(() => inner.close());
-      await recognise(inner, options, parts, depth + 1, joinContainer(container, `zip:${member.name}`), spooled.path);
+      const inner = await spoolMember(member.name);
+      await recognise(inner, options, parts, depth + 1, joinContainer(container, `zip:${member.name}`), members, inner.description);
     } catch (err) {
       parts.failures.push({ where: member.name, error: err });
     }

@@ -14,6 +14,8 @@ import { DirectoryFileSystem } from './fs/dir/directory-fs.js';
 import { RawVfs } from './vfs.js';
 import { GuardedByteSource } from './sources/guarded-source.js';
 import { openImage, type ImageOptions, type OpenedParts, type OpenFailure } from './open-image.js';
+import { besideHostFile, nowhere } from './sources/named-files.js';
+import { SpoolBudget, type SpoolOptions } from './sources/temp-spool.js';
 import type { Vfs } from './vfs.js';
 import type { VolumeReport } from './volume-report.js';
 
@@ -57,6 +59,8 @@ export interface OpenOptions {
    * supplied it knows why.
    */
   checkpoint?: () => void;
+  /** Where compressed disks and zip members are spooled, and how much they may write. */
+  spool?: SpoolOptions;
 }
 
 /** Thrown when nothing at all can be read from a target: the CLI exits 2. */
@@ -82,9 +86,18 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   } catch (err) {
     throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`);
   }
-  const imageOptions: ImageOptions = { ...options, path: target, counter };
+  // A disk on a block device names nothing: beside /dev/sdX are the scanning host's own disks.
+  const device = st.isBlockDevice();
   let parts: OpenedParts;
   try {
+    const imageOptions: ImageOptions = {
+      retain: options.retain,
+      allowBacking: options.allowBacking,
+      files: device ? nowhere(`on block device ${target}`) : besideHostFile(target, counter),
+      hostPath: device ? undefined : target,
+      counter,
+      spool: await SpoolBudget.create(options.spool),
+    };
     parts = await openImage(new CachedByteSource(guard(file, options)), imageOptions);
   } catch (err) {
     await file.close();
@@ -97,7 +110,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
     throw new UnreadableTargetError(nothingFound(target, parts));
   }
   return {
-    kind: st.isBlockDevice() ? 'block-device' : 'image',
+    kind: device ? 'block-device' : 'image',
     format: parts.format,
     volumes: parts.volumes,
     filesystems: parts.filesystems,
@@ -115,7 +128,13 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
 export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let parts: OpenedParts;
   try {
-    parts = await openImage(new CachedByteSource(guard(source, options)), { ...options, path: source.description, counter });
+    parts = await openImage(new CachedByteSource(guard(source, options)), {
+      retain: options.retain,
+      allowBacking: options.allowBacking,
+      files: nowhere(`in ${source.description}`),
+      counter,
+      spool: await SpoolBudget.create(options.spool),
+    });
   } catch (err) {
     throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`);
   }

@@ -86,6 +86,8 @@ describe('minescan scan', () => {
     expect(await cli(['scan', DEMO, '--format', 'xml'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--format/) });
     expect(await cli(['scan', DEMO, '--bogus'])).toMatchObject({ code: 2 });
     expect(await cli(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command/) });
+    expect(await cli(['scan', DEMO, '--spool-budget', 'lots'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--spool-budget must be a size/) });
+    expect(await cli(['scan', DEMO, '--spool-dir', path.join(scratch, 'no-such-dir')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--spool-dir .* is not a directory/) });
     const badList = path.join(scratch, 'bad.hdb');
     await writeFile(badList, 'not-a-hash:12:x\n');
     expect(await cli(['scan', DEMO, '--hashes', badList])).toMatchObject({ code: 2, stderr: expect.stringMatching(/bad\.hdb.*1/) });

@@ -2,21 +2,19 @@
  * Virtual-disk containers, told by their magic: qcow2, VMDK (sparse, streamOptimized,
  * or a descriptor naming extents), VHDX and VHD. Each unwraps to the byte source of
  * the virtual disk inside. Files a container names (backing files, parents, extents)
- * are looked up beside the image only, by name, never by a path the image supplies.
+ * are looked up only where `NamedFiles` allows (./named-files.ts), by plain name.
  */
-import path from 'node:path';
-import type { ByteSource, ReadCounter } from './byte-source.js';
-import { FileByteSource } from './file-source.js';
+import type { ByteSource } from './byte-source.js';
+import type { NamedFiles } from './named-files.js';
 import { Qcow2Source, isQcow2 } from './qcow2/qcow2-source.js';
-import { VmdkSource, isVmdk, resolveExtentPath } from './vmdk/vmdk-source.js';
+import { VmdkSource, isVmdk } from './vmdk/vmdk-source.js';
 import { VhdxSource, isVhdx } from './vhdx/vhdx-source.js';
 import { VhdSource, isVhd } from './vhd/vhd-source.js';
 
 export interface UnwrapOptions {
   allowBacking: boolean;
-  /** Host directory of the outermost image. */
-  beside: string;
-  counter: ReadCounter;
+  /** Where the files this container names are looked up. */
+  files: NamedFiles;
 }
 
 export interface Unwrapped {
@@ -26,16 +24,13 @@ export interface Unwrapped {
 }
 
 export async function unwrapContainer(source: ByteSource, head: Buffer, options: UnwrapOptions): Promise<Unwrapped | null> {
-  // Parents are often recorded by their path on the hypervisor: only the name is used, beside the image.
-  const besideFile = (name: string): Promise<ByteSource> => FileByteSource.open(path.join(options.beside, path.basename(name)), options.counter);
+  const named = (name: string): Promise<ByteSource> => options.files.open(name);
   if (isQcow2(head)) {
-    const q = await Qcow2Source.open(source, { allowBacking: options.allowBacking, openBacking: besideFile });
+    const q = await Qcow2Source.open(source, { allowBacking: options.allowBacking, openBacking: named });
     return { format: 'qcow2', source: q, notes: q.notes() };
   }
   if (isVmdk(head)) {
-    // Extent names are checked (no "/", no "..") before they are joined to the image's folder.
-    const openExtent = (name: string) => FileByteSource.open(resolveExtentPath(path.join(options.beside, 'descriptor.vmdk'), name), options.counter);
-    const v = await VmdkSource.open(source, { openExtent });
+    const v = await VmdkSource.open(source, { openExtent: named });
     return { format: 'vmdk', source: v, notes: [] };
   }
   if (isVhdx(head)) {
@@ -43,7 +38,7 @@ export async function unwrapContainer(source: ByteSource, head: Buffer, options:
     return { format: 'vhdx', source: v, notes: v.notes() };
   }
   if (await isVhd(source)) {
-    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: besideFile });
+    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: named });
     return { format: 'vhd', source: v, notes: v.notes() };
   }
   return null;

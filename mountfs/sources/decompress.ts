@@ -18,6 +18,7 @@
 import { constants, inflateRawSync, inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { corrupt, MountfsError } from '../errors.js';
+import { readZstdFrameHeader, ZSTD_BLOCK_MAX } from './zstd-stream.js';
 
 export type InflateFormat = 'deflate-raw' | 'zlib' | 'zstd';
 
@@ -48,8 +49,6 @@ export function inflateBounded(input: Buffer, format: InflateFormat, maxOutput: 
   }
 }
 
-/** The largest block a zstd decoder may regenerate (RFC 8878 Block_Maximum_Size). */
-const ZSTD_BLOCK_MAX = 128 * 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 
 function inflateZstd(input: Buffer, maxOutput: number, where: InflateWhere): Buffer {
@@ -76,36 +75,13 @@ function walkZstdFrame(input: Buffer, maxOutput: number, where: InflateWhere): {
   };
   need(0, 6);
   if (input.readUInt32LE(0) !== ZSTD_MAGIC) throw fail('no zstd magic number', 0);
-  const fhd = input[4]!;
-  const fcsFlag = fhd >> 6;
-  const singleSegment = (fhd >> 5) & 1;
-  const checksum = (fhd >> 2) & 1;
-  const dictFlag = fhd & 3;
-  if (fhd & 0x08) throw fail('reserved bit set in the frame header descriptor', 4);
-  let at = 5;
-  let windowSize = 0;
-  if (!singleSegment) {
-    const wd = input[at]!;
-    const base = 2 ** (10 + (wd >> 3));
-    windowSize = base + (base / 8) * (wd & 7);
-    at += 1;
-  }
-  const dictBytes = [0, 1, 2, 4][dictFlag]!;
-  need(at, dictBytes);
-  for (let i = 0; i < dictBytes; i++) {
-    if (input[at + i] !== 0) throw fail('uses a dictionary', at);
-  }
-  at += dictBytes;
-  const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
-  need(at, fcsBytes);
-  let contentSize: number | null = null;
-  if (fcsBytes > 0) {
-    let v = 0;
-    for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + input[at + i]!;
-    contentSize = fcsBytes === 2 ? v + 256 : v;
-    at += fcsBytes;
-  }
-  if (singleSegment) windowSize = contentSize ?? 0;
+  const header = readZstdFrameHeader(input, 0);
+  if (!header) throw fail(`ends after ${input.length} bytes, inside the frame`, input.length);
+  if (header.reserved) throw fail('reserved bit set in the frame header descriptor', 4);
+  if (header.dictionary) throw fail('uses a dictionary', 5);
+  const { contentSize, checksum } = header;
+  const windowSize = header.window;
+  let at = header.length;
   if (contentSize !== null && contentSize > maxOutput) throw fail(`declares ${contentSize} bytes of content, more than the ${maxOutput} allowed`, 5);
   // A window larger than the content is legal but useless; one far larger is an allocation attack.
   const windowCap = Math.max(4 * maxOutput, 1 << 20);

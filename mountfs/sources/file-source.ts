@@ -8,6 +8,11 @@
  * A block device's fstat size is 0, so its size comes from sysfs:
  * /sys/dev/block/<major>:<minor>/size counts 512-byte units whatever the device's
  * logical sector size (see Documentation/ABI/stable/sysfs-block).
+ *
+ * Every open is O_NONBLOCK, so a FIFO put where an image was expected cannot hang the
+ * scan in open() (the fstat that follows refuses it). Files a disk names (VMDK
+ * extents, backing files, parents) go through `openRegular`: never a device, a FIFO or
+ * a symlink, whatever the disk asks for.
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -37,6 +42,30 @@ export class FileByteSource implements ByteSource {
       else if (st.isBlockDevice()) size = await blockDeviceSize(st.rdev, await fsp.realpath(file));
       else throw unsupported(file, 'neither a regular file nor a block device');
       return new FileByteSource(file, size, fh, counter);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a file only if it is a regular file: lstat first, so nothing else is ever
+   * opened, then O_NOFOLLOW and an fstat of the opened descriptor (same inode), so a
+   * swap between the two cannot slip a device or a symlink in.
+   */
+  static async openRegular(file: string, counter?: ReadCounter): Promise<FileByteSource> {
+    let before;
+    try {
+      before = await fsp.lstat(file, { bigint: true });
+    } catch (err) {
+      throw openError(file, err);
+    }
+    if (!before.isFile()) throw unsupported(file, `is ${fileKind(before)}, not a regular file: only regular files are opened`);
+    const fh = await openReadOnly(file, constants.O_NOFOLLOW);
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) throw unsupported(file, 'changed while it was opened: only regular files are opened');
+      return new FileByteSource(file, Number(st.size), fh, counter);
     } catch (err) {
       await fh.close();
       throw err;
@@ -74,13 +103,14 @@ export class FileByteSource implements ByteSource {
   }
 }
 
-async function openReadOnly(file: string): Promise<FileHandle> {
+async function openReadOnly(file: string, extra = 0): Promise<FileHandle> {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | extra;
   try {
-    return await fsp.open(file, constants.O_RDONLY | constants.O_NOATIME);
+    return await fsp.open(file, flags | constants.O_NOATIME);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPERM') {
       try {
-        return await fsp.open(file, constants.O_RDONLY);
+        return await fsp.open(file, flags);
       } catch (retry) {
         throw openError(file, retry);
       }
@@ -89,9 +119,20 @@ async function openReadOnly(file: string): Promise<FileHandle> {
   }
 }
 
+function fileKind(st: { isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
 function openError(file: string, err: unknown): MountfsError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return notFound(file);
+  if (code === 'ELOOP') return unsupported(file, 'is a symbolic link: only regular files are opened');
   return ioError(file, `cannot open: ${(err as Error).message}`);
 }
 

@@ -1,14 +1,23 @@
 /**
- * Streaming decompression of gzip, zstd and xz, front to back, with a guard against
- * decompression bombs: output is capped by an absolute limit and, once past a floor,
- * by a ratio to the input consumed. Node 20's zlib has no zstd or xz: fzstd and
- * xz-decompress (pure JS / WebAssembly, no native build) fill in.
+ * Streaming decompression of gzip, zstd and xz, front to back. Node 20's zlib has no
+ * zstd or xz: fzstd (walked block by block, ./zstd-stream.ts) and xz-decompress (pure
+ * JS / WebAssembly, no native build) fill in.
+ *
+ * Decompression bombs: a ratio guard cannot tell a bomb from an honest image, since
+ * an empty disk is all zeros and compresses as well as any bomb (a 4 GiB empty ext4
+ * image gzips at 1027:1, zstd at 29000:1). So the ratio guard sits at what each format
+ * can express at all, and fires only on a stream no honest encoder made: deflate
+ * codes at most 258 bytes in about 2 bits (1032:1); a zstd RLE block regenerates at
+ * most 128 KiB from 4 bytes (32768:1); LZMA2's adaptive probabilities bottom out near
+ * 0.02 bits a decision, about 7500:1 (xz -9 gets 6900:1 from zeros), guarded at twice
+ * that. What bounds a bomb is absolute: `maxOutput` here, the spool budget on disk
+ * (./temp-spool.ts), and memory, which each decoder keeps to its window and a block.
  */
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
 import { createRequire } from 'node:module';
 import { corrupt, limitExceeded } from '../errors.js';
+import { zstdChunks } from './zstd-stream.js';
 
 // xz-decompress is CommonJS without named ESM exports under Node.
 const { XzReadableStream } = createRequire(import.meta.url)('xz-decompress') as typeof import('xz-decompress');
@@ -18,12 +27,17 @@ export type Compression = 'gzip' | 'zstd' | 'xz';
 export interface BombLimits {
   /** No stream may decompress to more than this (default 256 GiB). */
   maxOutput: number;
-  /** Past `ratioFloor` bytes of output, output/input may not exceed this (default 4096). */
+  /** Past `ratioFloor` bytes of output, output/input may not exceed this (default: the format's ceiling). */
   maxRatio: number;
   ratioFloor: number;
 }
 
-export const DEFAULT_BOMB_LIMITS: BombLimits = { maxOutput: 256 * 1024 ** 3, maxRatio: 4096, ratioFloor: 64 << 20 };
+/** The most output per input byte each format can express (see the header). */
+export const RATIO_CEILING: Record<Compression, number> = { gzip: 1032, zstd: 32768, xz: 15000 };
+
+export function defaultBombLimits(kind: Compression): BombLimits {
+  return { maxOutput: 256 * 1024 ** 3, maxRatio: RATIO_CEILING[kind], ratioFloor: 1 << 20 };
+}
 
 export function detectCompression(head: Buffer): Compression | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -33,7 +47,7 @@ export function detectCompression(head: Buffer): Compression | null {
 }
 
 /** Decompressed chunks of `input`; throws a typed error on damage or a bomb. */
-export async function* decompress(input: Readable, kind: Compression, description: string, limits: BombLimits = DEFAULT_BOMB_LIMITS): AsyncGenerator<Buffer> {
+export async function* decompress(input: Readable, kind: Compression, description: string, limits: BombLimits = defaultBombLimits(kind)): AsyncGenerator<Buffer> {
   let consumed = 0;
   const counted = Readable.from(
     (async function* () {
@@ -49,16 +63,20 @@ export async function* decompress(input: Readable, kind: Compression, descriptio
     produced += chunk.length;
     if (produced > limits.maxOutput) throw limitExceeded(`${kind} stream`, `${description} decompresses to more than ${limits.maxOutput} bytes`);
     if (produced > limits.ratioFloor && produced > consumed * limits.maxRatio) {
-      throw limitExceeded(`${kind} stream`, `${description} expands more than ${limits.maxRatio}:1 (a decompression bomb?)`);
+      throw limitExceeded(`${kind} stream`, `${description} expands more than ${limits.maxRatio}:1, more than ${kind} can express (a decompression bomb?)`);
     }
   };
   try {
-    for await (const chunk of inflate(counted, kind)) {
+    for await (const chunk of inflate(counted, kind, description)) {
       guard(chunk);
       yield chunk;
     }
   } catch (err) {
     if (err instanceof Error && err.name === 'MountfsError') throw err;
+    // xz-embedded's XZ_MEMLIMIT_ERROR: the header asks for a dictionary past the decoder's memory limit.
+    if (kind === 'xz' && /error code 4$/.test((err as Error).message)) {
+      throw limitExceeded('xz stream', `${description}: its dictionary is larger than the xz decoder's memory limit`, consumed);
+    }
     throw corrupt(`${kind} stream`, `${description}: ${(err as Error).message}`, consumed);
   } finally {
     // The consumer may stop before the end (a tar ends at its end-of-archive blocks, before
@@ -70,7 +88,7 @@ export async function* decompress(input: Readable, kind: Compression, descriptio
   }
 }
 
-function inflate(input: Readable, kind: Compression): AsyncIterable<Buffer> {
+function inflate(input: Readable, kind: Compression, description: string): AsyncIterable<Buffer> {
   switch (kind) {
     case 'gzip': {
       // pipe() forwards no errors: a read error of the input must end the output with it.
@@ -83,17 +101,6 @@ function inflate(input: Readable, kind: Compression): AsyncIterable<Buffer> {
       return Readable.fromWeb(new XzReadableStream(web) as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
     }
     case 'zstd':
-      return zstd(input);
+      return zstdChunks(input, description);
   }
-}
-
-async function* zstd(input: Readable): AsyncGenerator<Buffer> {
-  const out: Buffer[] = [];
-  const d = new ZstdDecompress((chunk) => void out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-  for await (const chunk of input) {
-    d.push(new Uint8Array(chunk as Buffer));
-    while (out.length) yield out.shift()!;
-  }
-  d.push(new Uint8Array(0), true);
-  while (out.length) yield out.shift()!;
 }

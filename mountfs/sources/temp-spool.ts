@@ -1,15 +1,57 @@
 /**
- * A compressed disk image (disk.img.gz) must be read at random, and a compressed
- * stream cannot be: it is decompressed once into a temporary file on the scanning
- * host (never beside the evidence), written sparsely so runs of zeros, most of a
- * disk, take no space. The file is removed when the scan closes the target.
+ * A compressed disk image (disk.img.gz) or a disk inside a zip must be read at random,
+ * and a compressed stream cannot be: it is decompressed once into a temporary file on
+ * the scanning host (never beside the evidence), written sparsely so runs of zeros,
+ * most of a disk, take no space.
+ *
+ * The disk is hostile and a few MB can decompress to tens of GiB, so every spool of
+ * one target draws on one `SpoolBudget`: the bytes actually written (holes cost
+ * nothing). Past it the spool stops with a `limit` error naming the container and the
+ * budget. Spools live in `SpoolOptions.dir` (--spool-dir), and are removed when the
+ * target closes, when the process exits, and by `removeAllSpools()`, which the
+ * signal handlers call: a scan stopped at any point leaves nothing behind.
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ioError } from '../errors.js';
+import { ioError, limitExceeded, MountfsError } from '../errors.js';
 
 const ZERO_RUN = 64 << 10;
+
+/** The default budget: half the free space of the spool directory, at most 16 GiB. */
+export const DEFAULT_SPOOL_CAP = 16 * 1024 ** 3;
+
+export interface SpoolOptions {
+  /** Directory the spool directories are made in (default MINESCAN_TMPDIR or the system temporary directory). */
+  dir?: string;
+  /** Bytes all spools of one target may write together (default: see `defaultSpoolBudget`). */
+  budget?: number;
+}
+
+/** The bytes the spools of one target may still write. */
+export class SpoolBudget {
+  used = 0;
+  constructor(
+    readonly limit: number,
+    readonly dir: string,
+  ) {}
+
+  static async create(options: SpoolOptions = {}): Promise<SpoolBudget> {
+    const dir = options.dir ?? process.env.MINESCAN_TMPDIR ?? os.tmpdir();
+    return new SpoolBudget(options.budget ?? (await defaultSpoolBudget(dir)), dir);
+  }
+}
+
+/** Half the space free in `dir` now, at most 16 GiB: a scan never fills the host's disk. */
+export async function defaultSpoolBudget(dir: string): Promise<number> {
+  try {
+    const st = await statfs(dir);
+    return Math.min(DEFAULT_SPOOL_CAP, Math.floor((st.bavail * st.bsize) / 2));
+  } catch {
+    return DEFAULT_SPOOL_CAP;
+  }
+}
 
 export interface SpooledFile {
   path: string;
@@ -17,28 +59,79 @@ export interface SpooledFile {
   remove(): Promise<void>;
 }
 
-export async function spoolToTempFile(chunks: AsyncIterable<Buffer>, description: string): Promise<SpooledFile> {
-  const dir = await mkdtemp(path.join(process.env.MINESCAN_TMPDIR ?? os.tmpdir(), 'minescan-spool-'));
+/** Spool directories that exist now. */
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * Removes every spool directory still on disk, synchronously, so it can run in a
+ * signal handler or on 'exit' where no promise will be awaited.
+ */
+export function removeAllSpools(): void {
+  for (const dir of [...live]) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Nothing more can be done at exit; the name says what it is.
+    }
+    live.delete(dir);
+  }
+}
+
+/** Directories of spools not yet removed (for tests). */
+export function liveSpools(): string[] {
+  return [...live];
+}
+
+/**
+ * Writes `chunks` to a new sparse spool file. `container` names what is being spooled
+ * in errors ("gzip in disk.img.gz"). A spool that fails is removed before the error.
+ */
+export async function spoolToTempFile(chunks: AsyncIterable<Buffer>, container: string, budget: SpoolBudget): Promise<SpooledFile> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', removeAllSpools);
+  }
+  let dir: string;
+  try {
+    dir = mkdtempSync(path.join(budget.dir, 'minescan-spool-'));
+  } catch (err) {
+    throw ioError('temporary spool', `${container}: cannot make a spool directory in ${budget.dir}: ${(err as Error).message}`);
+  }
+  live.add(dir);
   const file = path.join(dir, 'image');
-  const remove = () => rm(dir, { recursive: true, force: true });
-  const fh = await open(file, 'w', 0o600);
+  let written = 0;
+  const remove = async () => {
+    if (!live.delete(dir)) return;
+    budget.used -= written;
+    await rm(dir, { recursive: true, force: true });
+  };
   let pos = 0;
   try {
-    for await (const chunk of chunks) {
-      for (let at = 0; at < chunk.length; at += ZERO_RUN) {
-        const piece = chunk.subarray(at, Math.min(chunk.length, at + ZERO_RUN));
-        if (!isZero(piece)) await fh.write(piece, 0, piece.length, pos + at);
+    const fh = await open(file, 'wx', 0o600);
+    try {
+      for await (const chunk of chunks) {
+        for (let at = 0; at < chunk.length; at += ZERO_RUN) {
+          const piece = chunk.subarray(at, Math.min(chunk.length, at + ZERO_RUN));
+          if (isZero(piece)) continue;
+          if (budget.used + piece.length > budget.limit) {
+            throw limitExceeded(`spool of ${container}`, `decompressing it would write more than the spool budget of ${budget.limit} bytes (${budget.dir})`, pos + at);
+          }
+          budget.used += piece.length;
+          written += piece.length;
+          await fh.write(piece, 0, piece.length, pos + at);
+        }
+        pos += chunk.length;
       }
-      pos += chunk.length;
+      await fh.truncate(pos);
+    } finally {
+      await fh.close();
     }
-    await fh.truncate(pos);
   } catch (err) {
-    await fh.close();
     await remove();
-    if (err instanceof Error && err.name === 'MountfsError') throw err;
-    throw ioError('temporary spool', `${description}: ${(err as Error).message}`);
+    if (err instanceof MountfsError) throw err;
+    throw ioError('temporary spool', `${container}: ${(err as Error).message}`);
   }
-  await fh.close();
   return { path: file, size: pos, remove };
 }
 

@@ -3,7 +3,10 @@
  * error that means "used wrongly" (exit 2 with the usage), and the scan time budgets.
  */
 import { parseDuration } from '../../cloud/aws/cleanup.js';
+import { promises as fsp } from 'node:fs';
 import type { PhaseBudgets } from '../engine/scan-stop.js';
+import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
+import { parseSize } from './size.js';
 export const EXIT_CLEAN = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_ERROR = 2;
@@ -38,4 +41,20 @@ export function timeBudgets(values: { 'time-budget'?: string; 'open-time-budget'
   };
   const overall = ms('time-budget');
   return { ...(overall !== undefined ? { timeBudgetMs: overall } : {}), phaseBudgetsMs: { open: ms('open-time-budget'), checks: ms('checks-time-budget') } };
+}
+
+/** Where compressed disks and zip members are spooled, and how much they may write (--spool-dir, --spool-budget). */
+export async function spoolOptions(values: { 'spool-dir'?: string; 'spool-budget'?: string }): Promise<SpoolOptions> {
+  let budget: number | undefined;
+  if (values['spool-budget'] !== undefined) {
+    const size = parseSize(values['spool-budget']);
+    if (size === null) throw new UsageError(`--spool-budget must be a size such as 4G or 512M, not "${values['spool-budget']}"`);
+    budget = size;
+  }
+  const dir = values['spool-dir'];
+  if (dir !== undefined) {
+    const st = await fsp.stat(dir).catch(() => null);
+    if (!st?.isDirectory()) throw new UsageError(`--spool-dir ${dir} is not a directory`);
+  }
+  return { dir, budget };
 }

@@ -15,13 +15,14 @@ import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { releaseAll } from '../../cloud/cleanup.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, spoolOptions, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
 import type { ScanReport } from '../report/report.js';
 import { parseTimelineWindow } from '../engine/timeline.js';
+import { removeAllSpools } from '../../mountfs/sources/temp-spool.js';
 
 export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE, type Io } from './io.js';
 export { installShutdown } from './shutdown.js';
@@ -34,6 +35,7 @@ const USAGE = `Usage:
                 [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
                 [--time-budget DURATION] [--open-time-budget DURATION]
                 [--checks-time-budget DURATION]
+                [--spool-dir DIR] [--spool-budget SIZE]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -47,7 +49,10 @@ A target is a directory (an image already mounted read-only), a disk image file
 (raw, qcow2, VMDK, VHD, VHDX; GPT, MBR, LVM or no partition table; or a tar/zip
 archive of a root or of disk images, OVA included), or a block device. Nothing is
 ever written to a target. --allow-backing follows qcow2 backing files and VHD
-parents found beside the image.
+parents found beside the image. A compressed disk image, or a disk inside a zip, is
+decompressed into a sparse spool file under --spool-dir (default the system temporary
+directory); --spool-budget (e.g. 4G; default half the free space there, at most 16G)
+bounds what the spools of one target may write.
 
 aws:snapshot/snap-… reads an EBS snapshot in place through the EBS direct APIs;
 aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
@@ -77,8 +82,9 @@ const processIo: Io = {
 };
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  // Cloud resources this run creates are released on SIGINT/SIGTERM (bin/minescan.js installs the handlers).
+  // What this run creates (cloud resources, spools) is released on SIGINT/SIGTERM (bin/minescan.js installs the handlers).
   const unregister = onShutdown(releaseAll);
+  const unregisterSpools = onShutdown(removeAllSpools);
   try {
     const [command, ...rest] = argv;
     switch (command) {
@@ -115,6 +121,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return EXIT_ERROR;
   } finally {
     unregister();
+    unregisterSpools();
   }
 }
 
@@ -137,6 +144,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'scanner-instance': { type: 'string' },
       'timeline-window': { type: 'string' },
       ...TIME_BUDGET_OPTIONS,
+      'spool-dir': { type: 'string' },
+      'spool-budget': { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
@@ -154,6 +163,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   }
 
   const budgets = timeBudgets(values);
+  const spool = await spoolOptions(values);
 
   const rules = await RuleSet.load(values.rules);
   let hashes;
@@ -169,7 +179,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
       const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
-      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, signal: shutdownSignal };
+      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);
       if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);

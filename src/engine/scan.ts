@@ -7,6 +7,7 @@
  * budget reached) is an `errors` entry, and makes the status `incomplete`.
  */
 import { openTarget, UnreadableTargetError, type OpenedTarget } from '../../mountfs/open-target.js';
+import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
 import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
@@ -33,6 +34,8 @@ export interface ScanOptions {
   allowBacking?: boolean;
   /** Region and endpoint for cloud targets. */
   cloud?: CloudOptions;
+  /** Where compressed disks and zip members are spooled and how much they may write (--spool-dir, --spool-budget). */
+  spool?: SpoolOptions;
   /** Around the first high or critical change; timeline.ts's default when absent. */
   timelineWindow?: TimelineSpan;
   /** Cancels the scan: scanTarget then rejects with ScanInterruptedError and there is no report. */
@@ -95,7 +98,7 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
-    const openOptions = { retain, allowBacking: options.allowBacking, checkpoint: stop.checkpoint };
+    const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool, checkpoint: stop.checkpoint };
     const cloud = parseCloudTarget(target);
     stop.enter('open', 'opening the target');
     const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);

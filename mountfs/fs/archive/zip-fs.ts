@@ -3,16 +3,43 @@
  * first, then each entry on demand). Unix modes and symlinks come from the entries'
  * external attributes, as Info-ZIP's `zip -y` stores them. Deflated entries are
  * checked against a decompression-bomb ratio before any byte is inflated.
+ *
+ * A deflated entry can only be inflated from its start. Readers mostly go forward in
+ * chunks, so each entry keeps its inflater where the last read stopped and the next
+ * read resumes there: reading a file in n chunks inflates it once, not n times. Only a
+ * read behind that point starts over. A few inflaters are kept, least recently used
+ * dropped first. They read the archive through streams of their own (the local header
+ * gives where an entry's data starts, APPNOTE 4.3.7), so one can be dropped mid-read.
  */
 import StreamZip from 'node-stream-zip';
+import { createReadStream } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { createInflateRaw } from 'node:zlib';
+import { crc32Update } from '../../crc32.js';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
 import type { ReadCounter } from '../../sources/byte-source.js';
 import type { FileType, NodeId } from '../types.js';
 import { ArchiveFileSystem } from './archive-fs.js';
 import { DISK_MEMBER_MIN, looksLikeDisk } from './disk-magic.js';
 
-const MAX_RATIO = 4096;
+/** Deflate codes at most 258 bytes in about 2 bits: an entry declaring more than 1032:1 lies about its size. */
+const MAX_RATIO = 1032;
 const MAX_SYMLINK_BYTES = 4096;
+/** Entries whose inflater is kept between reads. */
+const OPEN_CURSORS = 8;
+
+/** An entry's inflater, stopped at `pos` bytes of output, with `carry` the part of the last chunk not yet read. */
+interface Cursor {
+  close(): void;
+  chunks: AsyncIterator<Buffer>;
+  pos: number;
+  carry: Buffer;
+}
+
+const LOCAL_HEADER = 30;
+const LOCAL_SIGNATURE = 0x04034b50;
+const STORED = 0;
+const DEFLATED = 8;
 
 const S_IFMT = 0o170000;
 const MODE_TYPES: Record<number, FileType> = {
@@ -29,9 +56,16 @@ type ZipEntry = StreamZip.ZipEntry;
 
 export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   readonly kind = 'zip';
+  /** Bytes inflated so far, all entries together (tests hold it down). */
+  inflatedBytes = 0;
+  /** Entry name → its inflater; Map order is the LRU order. */
+  private readonly cursors = new Map<string, Cursor>();
+  /** Entry name → the last read queued on it. */
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly zip: StreamZip.StreamZipAsync,
+    private readonly file: string,
     private readonly counter?: ReadCounter,
   ) {
     super();
@@ -47,7 +81,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
       await zip.close().catch(() => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
-    const fs = new ZipFileSystem(zip, counter);
+    const fs = new ZipFileSystem(zip, file, counter);
     for (const e of Object.values(entries)) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
@@ -84,12 +118,14 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     return out;
   }
 
-  /** The whole member as a stream (for spooling an image member to a temporary file). */
-  async memberStream(name: string): Promise<NodeJS.ReadableStream> {
+  /** The whole member, front to back (for spooling an image member to a temporary file). */
+  async memberStream(name: string): Promise<AsyncIterable<Buffer>> {
     const entry = await this.zip.entry(name);
     if (!entry) throw corrupt('zip entry', `${name} is not in the archive`);
+    if (entry.encrypted) throw unsupported('zip entry', `${name} is encrypted`, entry.offset);
     checkRatio(entry);
-    return this.zip.stream(entry);
+    const cursor = await this.inflater(entry);
+    return { [Symbol.asyncIterator]: () => cursor.chunks };
   }
 
   async read(node: NodeId, offset: number, length: number): Promise<Buffer> {
@@ -100,27 +136,121 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     const e = n.content;
     if (e.encrypted) throw unsupported('zip entry', `${e.name} is encrypted`, e.offset);
     checkRatio(e);
-    // Zip entries stream from their start: skip to the offset, keep only the range.
-    const out = Buffer.alloc(end - offset);
-    let pos = 0;
-    let stream: NodeJS.ReadableStream | undefined;
+    // One inflater per entry: reads of the same entry take turns.
+    const previous = this.turns.get(e.name) ?? Promise.resolve();
+    const mine = previous.then(() => this.readEntry(e, offset, end - offset, n.size));
+    const settled = mine.catch(() => undefined);
+    this.turns.set(e.name, settled);
+    void settled.then(() => {
+      if (this.turns.get(e.name) === settled) this.turns.delete(e.name);
+    });
+    return mine;
+  }
+
+  private async readEntry(e: ZipEntry, offset: number, length: number, size: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let filled = 0;
+    let cursor: Cursor | undefined;
     try {
-      stream = await this.zip.stream(e);
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const from = Math.max(offset, pos);
-        const to = Math.min(end, pos + chunk.length);
-        if (from < to) chunk.copy(out, from - offset, from - pos, to - pos);
-        pos += chunk.length;
-        if (pos >= end) break;
+      cursor = await this.cursorAt(e, offset);
+      while (filled < out.length) {
+        let chunk = cursor.carry;
+        cursor.carry = EMPTY;
+        if (chunk.length === 0) {
+          const next = await cursor.chunks.next();
+          if (next.done) break;
+          chunk = next.value;
+          this.inflatedBytes += chunk.length;
+        }
+        // Skip what lies before `offset`, copy what lies in the range, keep the rest.
+        const skip = Math.max(0, Math.min(chunk.length, offset + filled - cursor.pos));
+        cursor.pos += skip;
+        const take = Math.min(chunk.length - skip, out.length - filled);
+        chunk.copy(out, filled, skip, skip + take);
+        filled += take;
+        cursor.pos += take;
+        cursor.carry = chunk.subarray(skip + take);
       }
     } catch (err) {
+      this.dropCursor(e.name);
       throw corrupt('zip entry', `${e.name}: ${(err as Error).message}`, e.offset);
-    } finally {
-      (stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
     }
-    if (this.counter) this.counter.bytesRead += Math.min(e.compressedSize, pos);
-    if (pos < end) throw corrupt('zip entry', `${e.name}: data ends after ${pos} of ${n.size} bytes`, e.offset);
+    if (filled < out.length) {
+      this.dropCursor(e.name);
+      throw corrupt('zip entry', `${e.name}: data ends after ${offset + filled} of ${size} bytes`, e.offset);
+    }
     return out;
+  }
+
+  /** The entry's inflater at or before `offset`: the kept one if it has not passed it, else a new one from the start. */
+  private async cursorAt(e: ZipEntry, offset: number): Promise<Cursor> {
+    const kept = this.cursors.get(e.name);
+    if (kept && kept.pos <= offset) {
+      this.cursors.delete(e.name);
+      this.cursors.set(e.name, kept);
+      return kept;
+    }
+    this.dropCursor(e.name);
+    const cursor = await this.inflater(e);
+    this.cursors.set(e.name, cursor);
+    while (this.cursors.size > OPEN_CURSORS) this.dropCursor(this.cursors.keys().next().value!);
+    return cursor;
+  }
+
+  private dropCursor(name: string): void {
+    const c = this.cursors.get(name);
+    if (!c) return;
+    this.cursors.delete(name);
+    c.close();
+  }
+
+  /** A new inflater at the start of the entry's data, checking its size and CRC at the end. */
+  private async inflater(e: ZipEntry): Promise<Cursor> {
+    if (e.method !== STORED && e.method !== DEFLATED) throw unsupported('zip entry', `${e.name}: compression method ${e.method}`, e.offset);
+    const header = Buffer.alloc(LOCAL_HEADER);
+    const fh = await openFile(this.file, 'r');
+    try {
+      const { bytesRead } = await fh.read(header, 0, LOCAL_HEADER, e.offset);
+      if (bytesRead < LOCAL_HEADER || header.readUInt32LE(0) !== LOCAL_SIGNATURE) throw corrupt('zip local header', `${e.name}: no local header`, e.offset);
+    } finally {
+      await fh.close();
+    }
+    const start = e.offset + LOCAL_HEADER + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const raw = createReadStream(this.file, { start, end: start + e.compressedSize - 1, highWaterMark: 64 << 10 });
+    const counter = this.counter;
+    const body = e.method === DEFLATED ? raw.pipe(createInflateRaw()) : raw;
+    // What leaves the archive file counts as read: the compressed bytes.
+    if (body !== raw) {
+      raw.on('data', (c: string | Buffer) => counter && (counter.bytesRead += c.length));
+      raw.on('error', (err) => body.destroy(err));
+    }
+    const checked = async function* (): AsyncGenerator<Buffer> {
+      let crc = 0xffffffff;
+      let size = 0;
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          crc = crc32Update(crc, chunk);
+          size += chunk.length;
+          if (body === raw && counter) counter.bytesRead += chunk.length;
+          if (size > e.size) throw corrupt('zip entry', `${e.name}: inflates past its ${e.size} bytes`, e.offset);
+          yield chunk;
+        }
+      } finally {
+        // A reader that stops early (a spool past its budget) must not leave the file open.
+        raw.destroy();
+      }
+      if (size !== e.size) throw corrupt('zip entry', `${e.name}: data ends after ${size} of ${e.size} bytes`, e.offset);
+      if (((crc ^ 0xffffffff) >>> 0) !== e.crc >>> 0) throw corrupt('zip entry', `${e.name}: CRC-32 does not match`, e.offset);
+    };
+    return {
+      chunks: checked(),
+      pos: 0,
+      carry: EMPTY,
+      close: () => {
+        raw.destroy();
+        if (body !== raw) body.destroy();
+      },
+    };
   }
 
   private async entryBytes(e: ZipEntry): Promise<Buffer> {
@@ -133,9 +263,12 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   }
 
   override async close(): Promise<void> {
+    for (const name of [...this.cursors.keys()]) this.dropCursor(name);
     await this.zip.close();
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function checkRatio(e: ZipEntry): void {
   if (e.size > Math.max(1 << 20, e.compressedSize * MAX_RATIO)) {
