@@ -16,7 +16,7 @@ import { openImage, type ImageOptions, type OpenedParts } from './open-image.js'
 import type { Vfs } from './vfs.js';
 import type { VolumeReport } from './volume-report.js';
 
-export type { VolumeReport } from './volume-report.js';
+export type { DiskReport, VolumeReport } from './volume-report.js';
 
 export type SourceKind = 'directory' | 'image' | 'block-device' | 'cloud-snapshot';
 
@@ -94,11 +94,11 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   };
 }
 
-/** A byte source acquired elsewhere (a cloud snapshot): read like an image file. */
+/** A byte source acquired elsewhere (a cloud snapshot): read like an image file, through its own cache when it brings one. */
 export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let parts: OpenedParts;
   try {
-    parts = await openImage(new CachedByteSource(source), { ...options, path: source.description, counter });
+    parts = await openImage(source instanceof CachedByteSource ? source : new CachedByteSource(source), { ...options, path: source.description, counter });
   } catch (err) {
     throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`);
   }
