@@ -14,6 +14,7 @@ import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { parseCloudTarget } from '../../cloud/targets.js';
+import { parseCacheSize } from '../../cloud/cache-size.js';
 import { releaseOnSignals } from '../../cloud/cleanup.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UsageError, type Io } from './io.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
@@ -29,7 +30,8 @@ const USAGE = `Usage:
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
-                [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
+                [--scanner-instance ID] [--cache-size SIZE (default 256M)]
+                [--timeline-window BEFORE:AFTER (default 1h:24h)]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
@@ -49,6 +51,9 @@ aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
 minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
 Credentials and region come from the AWS SDK's standard chain;
 AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
+--cache-size bounds the memory for snapshot blocks read (MINESCAN_CACHE_SIZE).
+Throttled and failed cloud calls are retried for up to MINESCAN_CLOUD_RETRY_TIME
+(default 120s) each.
 aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
 from a snapshot, attach it to the scanner instance (--scanner-instance, default the
 ECS instance minescan runs on), read it read-only and remove it all afterwards
@@ -119,6 +124,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       endpoint: { type: 'string' },
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
+      'cache-size': { type: 'string' },
       'timeline-window': { type: 'string' },
     },
   });
@@ -136,6 +142,13 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
+  let cacheBytes;
+  try {
+    cacheBytes = parseCacheSize(values['cache-size']);
+  } catch (err) {
+    throw new UsageError(`--cache-size: ${(err as Error).message}`);
+  }
+
   const rules = await RuleSet.load(values.rules);
   let hashes;
   try {
@@ -149,7 +162,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
+      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], cacheBytes };
       if (parseCloudTarget(target)) releaseOnSignals();
       reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow }));
     } catch (err) {
