@@ -41,6 +41,11 @@ export interface EbsSnapshotOptions {
 export class EbsSnapshotSource implements ByteSource {
   readonly description: string;
   private readonly limit = pLimit(CONCURRENCY);
+  /**
+   * Blocks that could not be had, with why: asked again, they fail at once, so a block
+   * refused for the whole retry budget costs that budget once, not once per reader.
+   */
+  private readonly failed = new Map<number, MountfsError>();
   /** Blocks fetched from the service, for the tests. */
   blocksFetched = 0;
 
@@ -97,7 +102,12 @@ export class EbsSnapshotSource implements ByteSource {
   private block(index: number): Promise<Buffer> {
     const token = this.tokens.get(index);
     if (!token) return Promise.resolve(Buffer.alloc(this.blockSize));
-    return this.limit(() => this.fetchVerified(index, token));
+    const failed = this.failed.get(index);
+    if (failed) return Promise.reject(failed);
+    return this.limit(() => this.fetchVerified(index, token)).catch((err: MountfsError) => {
+      this.failed.set(index, err);
+      throw err;
+    });
   }
 
   private async fetchVerified(index: number, token: string): Promise<Buffer> {
