@@ -33,5 +33,6 @@ export function compareDeviceNames(a: string, b: string): number {
 }
 
 export function orderDisks<T extends InstanceDisk>(disks: T[]): T[] {
-  return [...disks].sort((a, b) => Number(b.root) - Number(a.root) || compareDeviceNames(a.device ?? '\uffff', b.device ?? '\uffff') || a.volumeId.localeCompare(b.volumeId));
+  const byDevice = (a: T, b: T) => (a.device && b.device ? compareDeviceNames(a.device, b.device) : Number(!a.device) - Number(!b.device));
+  return [...disks].sort((a, b) => Number(b.root) - Number(a.root) || byDevice(a, b) || a.volumeId.localeCompare(b.volumeId));
 }

@@ -274,6 +274,44 @@ describe('CachedByteSource', () => {
     expect(inner.reads.map((r) => r.offset / 4096)).toEqual([200, 97]);
   });
 
+  it('for a source that holds only some chunks: reads the others through, and prefetches a bounded window of held chunks ahead of a reader walking forward, into free room only', async () => {
+    const chunk = 4096;
+    const held = new Set([0, 1, 2, 4, 5, 9, 10, 11, 12, 13, 14, 15, 16]);
+    const inner = new BufferSource(bytes);
+    const cached = new CachedByteSource(inner, { chunkSize: chunk, maxBytes: 8 * chunk, bypassBytes: Infinity, holds: (i) => held.has(i), readahead: 3 });
+    const chunksRead = () => inner.reads.map((r) => r.offset / chunk);
+    // A hole is read through each time, and never kept.
+    expect((await cached.read(3 * chunk, 10)).equals(bytes.subarray(3 * chunk, 3 * chunk + 10))).toBe(true);
+    await cached.read(3 * chunk + 20, 10);
+    expect(chunksRead()).toEqual([3, 3]);
+    expect(cached.cachedChunks).toBe(0);
+    inner.reads.length = 0;
+    // A random read fetches what it needs and nothing more.
+    await cached.read(1 * chunk + 5, 10);
+    expect(chunksRead()).toEqual([1]);
+    // The next chunk after it: a reader walking forward gets the next held chunks within 3 (4, 5; 3 is a hole).
+    expect((await cached.read(2 * chunk, 100)).equals(bytes.subarray(2 * chunk, 2 * chunk + 100))).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(chunksRead()).toEqual([1, 2, 4, 5]);
+    inner.reads.length = 0;
+    // Prefetched chunks are served from the cache.
+    expect((await cached.read(4 * chunk, 2 * chunk)).equals(bytes.subarray(4 * chunk, 6 * chunk))).toBe(true);
+    expect(chunksRead()).toEqual([]);
+    // A walk from 9 on, with room for 8 chunks and 4 taken: 10 brings 11 and 12 ahead, which fill
+    // the room, and 13 is not fetched ahead since that would evict what a reader asked for.
+    inner.reads.length = 0;
+    for (let i = 9; i <= 12; i++) await cached.read(i * chunk, 10);
+    await new Promise((r) => setImmediate(r));
+    expect(chunksRead()).toEqual([9, 10, 11, 12]);
+    inner.reads.length = 0;
+    await cached.read(1 * chunk, 10);
+    await cached.read(2 * chunk, 10);
+    expect(chunksRead()).toEqual([]);
+    await cached.read(13 * chunk, 10);
+    expect(chunksRead()).toEqual([13]);
+    expect(cached.chunksFetched).toBe(4 + 5);
+  });
+
   it('hands out copies, does not remember failures, and counts what it reads', async () => {
     const inner = new BufferSource(bytes);
     const cached = new CachedByteSource(inner);
