@@ -66,8 +66,9 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
   if (target.provider !== 'aws' || !['snapshot', 'volume', 'instance'].includes(target.kind)) {
     throw new Error(`${target.provider}:${target.kind}/${target.id}: not a target minescan knows (aws:snapshot|volume|instance/…, aliyun:snapshot|disk|instance/…)`);
   }
-  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them.
-  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1 };
+  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them. A connection
+  // that stalls ends in a TimeoutError, which is retried like a throttle, never a hang.
+  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1, requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 } };
   const ebs = new EBSClient(config);
   const ec2 = new EC2Client(config);
   const releases: Array<() => Promise<void>> = [];
