@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
 import { findingSummary } from '../helpers/findings.js';
 
@@ -23,8 +23,7 @@ describe('aliyun targets', () => {
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
     scratch = await makeScratchDir();
-    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    const { infected, clean } = await plantedImages(scratch, { infected: 24, clean: 24 });
     const devices = path.join(scratch, 'by-id');
     await mkdir(devices);
     process.env.MINESCAN_DEVICE_DIR = devices;

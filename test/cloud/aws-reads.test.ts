@@ -8,12 +8,11 @@
  * their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 import { findingSummary } from '../helpers/findings.js';
 
@@ -42,8 +41,7 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '2';
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
     scratch = await makeScratchDir();
-    infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 48, immutable: IMMUTABLE_LIST });
-    clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    ({ infected, clean } = await plantedImages(scratch, { infected: 48, clean: 24 }));
   });
   afterAll(async () => {
     process.env = saved;

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { symlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { seeded } from './fake-aws.js';
+import { prng } from './random-tree.js';
 
 export interface FakeDisk {
   id: string;
@@ -66,7 +66,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
   for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
   const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), close: async () => undefined };
-  const random = seeded(options.seed ?? 1);
+  const random = prng(options.seed ?? 1);
   let refusals = 0;
   let n = 0;
   let throttle = options.throttleFirst ?? 0;

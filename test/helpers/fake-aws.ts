@@ -15,6 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { prng } from './random-tree.js';
 
 export const EBS_BLOCK = 512 * 1024;
 
@@ -79,7 +80,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
   const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], close: async () => undefined };
-  const random = seeded(options.seed ?? 1);
+  const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
@@ -287,18 +288,6 @@ const EC2_REFUSALS: Array<[number, string, string]> = [
   [503, 'Unavailable', 'The server is overloaded and cannot handle the request.'],
   [500, 'InternalError', 'An internal error has occurred.'],
 ];
-
-/** mulberry32: the same share of requests is refused on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function body(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
