@@ -151,6 +151,22 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     }
   });
 
+  it('a refused backup GPT costs its check, not the partitions', async () => {
+    const calm = await fake();
+    const baseline = await scan(`aws:snapshot/${SNAP}`, calm);
+    // The last block of those read holds the backup GPT at the end of the disk.
+    const backup = Math.max(...calm.blockRequests.get(SNAP)!.keys());
+    process.env.MINESCAN_CLOUD_RETRY_TIME = '200ms';
+    try {
+      const { code, report } = await scan(`aws:snapshot/${SNAP}`, await fake({ refuseBlocks: { [backup]: 'RequestThrottledException' } }));
+      expect(code).toBe(1);
+      expect(found(report)).toEqual(found(baseline.report));
+      expect(report.errors.map((e) => e.message)).toEqual([expect.stringMatching(/backup GPT .* cannot be read: .*RequestThrottledException/)]);
+    } finally {
+      delete process.env.MINESCAN_CLOUD_RETRY_TIME;
+    }
+  });
+
   it('a scan that cannot have a block it needs reports an error instead of reading zeros', async () => {
     const calm = await fake();
     await scan(`aws:snapshot/${SNAP}`, calm);
