@@ -104,7 +104,9 @@ export async function openSourceTarget(source: ByteSource, kind: SourceKind, cou
   }
   if (parts.filesystems.length === 0 && parts.volumes.every((v) => v.filesystem === null)) {
     await parts.close();
-    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
+    // Why, when a read failed (a cloud block refused for good), not only what is missing.
+    const why = parts.warnings.length ? ` (${parts.warnings.join('; ')})` : '';
+    throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0${why}`);
   }
   return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, close: () => parts.close() };
 }

@@ -151,7 +151,7 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     }
   });
 
-  it('a refused backup GPT costs its check, not the partitions', async () => {
+  it('a refused backup GPT costs its check, not the partitions; a refused first block makes the target unreadable, saying why', async () => {
     const calm = await fake();
     const baseline = await scan(`aws:snapshot/${SNAP}`, calm);
     // The last block of those read holds the backup GPT at the end of the disk.
@@ -162,6 +162,10 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
       expect(code).toBe(1);
       expect(found(report)).toEqual(found(baseline.report));
       expect(report.errors.map((e) => e.message)).toEqual([expect.stringMatching(/backup GPT .* cannot be read: .*RequestThrottledException/)]);
+      // Without its first block nothing can be read: exit 2, saying why.
+      const first = await cli(['scan', `aws:snapshot/${SNAP}`, '--format', 'json', '--region', 'us-east-1', '--endpoint', (await fake({ refuseBlocks: { 0: 'RequestThrottledException' } })).endpoint]);
+      expect(first.code).toBe(2);
+      expect(first.stderr).toMatch(/RequestThrottledException.*block 0/);
     } finally {
       delete process.env.MINESCAN_CLOUD_RETRY_TIME;
     }
