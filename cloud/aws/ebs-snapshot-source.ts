@@ -22,7 +22,7 @@ import { CachedByteSource } from '../../mountfs/sources/cached-source.js';
 import { errorCode, withRetries } from '../retry.js';
 
 const CONCURRENCY = 8;
-/** Blocks fetched ahead of a reader walking forward through the snapshot (4 MiB). */
+/** At most this many blocks fetched ahead of a reader walking forward through the snapshot (4 MiB). */
 const READAHEAD_BLOCKS = 8;
 /**
  * A block whose data does not match its checksum is fetched again, this many times in

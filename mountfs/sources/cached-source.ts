@@ -9,8 +9,9 @@
  * A source whose reads cost a request each (EBS snapshot blocks) uses the same cache
  * with its own block as the chunk and a budget the user sets: it says which chunks
  * hold data (the others cost nothing, so they are neither cached nor prefetched), and
- * reads that walk forward through the source fetch a bounded window of the next
- * chunks that hold data, concurrently, while the budget has room for them.
+ * reads that keep walking forward through the source fetch a window of the next
+ * chunks that hold data, growing with the walk up to a bound, concurrently, while the
+ * budget has room for them.
  */
 import { ioError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
@@ -38,6 +39,8 @@ export class CachedByteSource implements ByteSource {
   private readonly readahead: number;
   /** The last chunk the previous cached read touched: a read that moves on from it walks forward. */
   private lastChunk = -2;
+  /** Chunks the current forward walk has covered: the window grows with it, so a short file costs little. */
+  private run = 0;
   /** Chunks read from the inner source, prefetches included (for tests of the cache). */
   chunksFetched = 0;
   /** Chunk index → its bytes; Map iteration order is the LRU order (oldest first). */
@@ -114,17 +117,23 @@ export class CachedByteSource implements ByteSource {
 
   /**
    * After a read that continues the previous one (file data read in pieces), starts
-   * fetching the next chunks that hold data, at most `readahead` of them and only into
-   * free room: a prefetch never evicts what a reader asked for.
+   * fetching the next chunks that hold data: none on the first step forward, then one
+   * more for each step the walk has taken, at most `readahead`; holes are skipped (they
+   * cost nothing), and only free room is filled: a prefetch never evicts what a reader
+   * asked for.
    */
   private prefetch(first: number, last: number): void {
     const sequential = first === this.lastChunk + 1 || (first === this.lastChunk && last > first);
+    this.run = sequential ? this.run + (last - this.lastChunk) : last - first + 1;
     this.lastChunk = last;
     if (!sequential) return;
-    const lastChunk = Math.ceil(this.size / this.chunkSize) - 1;
+    const window = Math.min(this.readahead, this.run - 2);
+    const end = Math.min(Math.ceil(this.size / this.chunkSize) - 1, last + 4 * this.readahead);
     let room = this.maxChunks - this.chunks.size;
-    for (let i = last + 1, ahead = 0; i <= lastChunk && ahead < this.readahead && room > 0; i++, ahead++) {
-      if (this.chunks.has(i) || (this.holds && !this.holds(i))) continue;
+    for (let i = last + 1, ahead = 0; i <= end && ahead < window && room > 0; i++) {
+      if (this.holds && !this.holds(i)) continue;
+      ahead++;
+      if (this.chunks.has(i)) continue;
       this.load(i).catch(() => undefined);
       room--;
     }

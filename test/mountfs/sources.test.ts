@@ -274,42 +274,48 @@ describe('CachedByteSource', () => {
     expect(inner.reads.map((r) => r.offset / 4096)).toEqual([200, 97]);
   });
 
-  it('for a source that holds only some chunks: reads the others through, and prefetches a bounded window of held chunks ahead of a reader walking forward, into free room only', async () => {
+  it('for a source that holds only some chunks: reads the others through, and prefetches held chunks ahead of a reader walking forward, a window growing with the walk, into free room only', async () => {
     const chunk = 4096;
-    const held = new Set([0, 1, 2, 4, 5, 9, 10, 11, 12, 13, 14, 15, 16]);
+    const holes = new Set([3, 7, 8]);
     const inner = new BufferSource(bytes);
-    const cached = new CachedByteSource(inner, { chunkSize: chunk, maxBytes: 8 * chunk, bypassBytes: Infinity, holds: (i) => held.has(i), readahead: 3 });
+    const cached = new CachedByteSource(inner, { chunkSize: chunk, maxBytes: 8 * chunk, bypassBytes: Infinity, holds: (i) => !holes.has(i), readahead: 3 });
     const chunksRead = () => inner.reads.map((r) => r.offset / chunk);
+    const readChunk = async (i: number) => {
+      expect((await cached.read(i * chunk + 7, 100)).equals(bytes.subarray(i * chunk + 7, i * chunk + 107))).toBe(true);
+      await new Promise((r) => setImmediate(r));
+    };
     // A hole is read through each time, and never kept.
-    expect((await cached.read(3 * chunk, 10)).equals(bytes.subarray(3 * chunk, 3 * chunk + 10))).toBe(true);
-    await cached.read(3 * chunk + 20, 10);
+    await readChunk(3);
+    await readChunk(3);
     expect(chunksRead()).toEqual([3, 3]);
     expect(cached.cachedChunks).toBe(0);
     inner.reads.length = 0;
-    // A random read fetches what it needs and nothing more.
-    await cached.read(1 * chunk + 5, 10);
-    expect(chunksRead()).toEqual([1]);
-    // The next chunk after it: a reader walking forward gets the next held chunks within 3 (4, 5; 3 is a hole).
-    expect((await cached.read(2 * chunk, 100)).equals(bytes.subarray(2 * chunk, 2 * chunk + 100))).toBe(true);
-    await new Promise((r) => setImmediate(r));
-    expect(chunksRead()).toEqual([1, 2, 4, 5]);
+    // A random read, and a first step forward, fetch what they need and nothing more.
+    await readChunk(1);
+    await readChunk(2);
+    expect(chunksRead()).toEqual([1, 2]);
+    // Further steps fetch ahead: one held chunk after the hole 3, then two.
+    await readChunk(3);
+    expect(chunksRead()).toEqual([1, 2, 3, 4]);
+    await readChunk(4);
+    expect(chunksRead()).toEqual([1, 2, 3, 4, 5, 6]);
     inner.reads.length = 0;
-    // Prefetched chunks are served from the cache.
-    expect((await cached.read(4 * chunk, 2 * chunk)).equals(bytes.subarray(4 * chunk, 6 * chunk))).toBe(true);
-    expect(chunksRead()).toEqual([]);
-    // A walk from 9 on, with room for 8 chunks and 4 taken: 10 brings 11 and 12 ahead, which fill
-    // the room, and 13 is not fetched ahead since that would evict what a reader asked for.
+    // Prefetched chunks are served from the cache; the window (3) skips the holes 7 and 8,
+    // and the last prefetch fills the room (8 chunks).
+    await readChunk(5);
+    await readChunk(6);
+    expect(chunksRead()).toEqual([9, 10, 11]);
     inner.reads.length = 0;
-    for (let i = 9; i <= 12; i++) await cached.read(i * chunk, 10);
-    await new Promise((r) => setImmediate(r));
-    expect(chunksRead()).toEqual([9, 10, 11, 12]);
-    inner.reads.length = 0;
-    await cached.read(1 * chunk, 10);
-    await cached.read(2 * chunk, 10);
-    expect(chunksRead()).toEqual([]);
-    await cached.read(13 * chunk, 10);
-    expect(chunksRead()).toEqual([13]);
-    expect(cached.chunksFetched).toBe(4 + 5);
+    await readChunk(7);
+    await readChunk(8);
+    await readChunk(9);
+    expect(chunksRead()).toEqual([7, 8]);
+    // Nothing a reader asked for was evicted to make room for a prefetch, so 12 was not fetched ahead.
+    await readChunk(1);
+    expect(chunksRead()).toEqual([7, 8]);
+    await readChunk(12);
+    expect(chunksRead()).toEqual([7, 8, 12]);
+    expect(cached.chunksFetched).toBe(9);
   });
 
   it('hands out copies, does not remember failures, and counts what it reads', async () => {
