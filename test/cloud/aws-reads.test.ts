@@ -125,26 +125,33 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     expect((await cli(['scan', `aws:snapshot/${SNAP}`, '--cache-size', 'lots'])).code).toBe(2);
   });
 
-  it('a block refused past the retry budget is an io error naming the service error; final errors are not retried', async () => {
+  it('a block refused past the retry budget is an io error naming the service error; final errors are not retried; a cut connection is', async () => {
     process.env.MINESCAN_CLOUD_RETRY_TIME = '300ms';
     const f = await fake({ corruptBlocks: [] });
     const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
     try {
       const source = await EbsSnapshotSource.open({ client, snapshotId: SNAP });
-      const [a, b, c, d] = Array.from({ length: 256 }, (_, i) => i).filter((i) => source.holds(i));
-      f.options.refuseBlocks = { [a!]: 'RequestThrottledException', [b!]: 'AccessDeniedException', [c!]: 'ValidationException' };
+      const [a, b, c, d, e, g] = Array.from({ length: 256 }, (_, i) => i).filter((i) => source.holds(i));
+      f.options.refuseBlocks = { [a!]: 'RequestThrottledException', [b!]: 'AccessDeniedException', [c!]: 'ValidationException', [e!]: 'ServiceQuotaExceededException' };
       f.options.corruptBlocks = [d!];
+      f.options.cutBlocks = [g!];
       const failure = (kind: string, text: RegExp) => (e: unknown) => e instanceof MountfsError && e.kind === kind && text.test(e.message);
       await expect(source.read(a! * EBS_BLOCK, 10)).rejects.toSatisfy(failure('io', /RequestThrottledException.*gave up after \d+ attempts/));
       await expect(source.read(b! * EBS_BLOCK, 10)).rejects.toSatisfy(failure('io', /AccessDeniedException/));
       await expect(source.read(c! * EBS_BLOCK, 10)).rejects.toSatisfy(failure('io', /ValidationException/));
       await expect(source.read(d! * EBS_BLOCK, 10)).rejects.toSatisfy(failure('corrupt', /checksum/));
+      await expect(source.read(e! * EBS_BLOCK, 10)).rejects.toSatisfy(failure('io', /ServiceQuotaExceededException/));
+      // A connection cut halfway through a block is tried again.
+      expect((await source.read(g! * EBS_BLOCK, EBS_BLOCK)).length).toBe(EBS_BLOCK);
       const attempts = f.blockAttempts.get(SNAP)!;
       expect(attempts.get(a!)).toBeGreaterThan(2);
       expect(attempts.get(b!)).toBe(1);
       expect(attempts.get(c!)).toBe(1);
       // A checksum that fails is fetched again, a bounded number of times.
       expect(attempts.get(d!)).toBe(3);
+      expect(attempts.get(e!)).toBe(1);
+      expect(attempts.get(g!)).toBe(2);
+      expect(f.blockRequests.get(SNAP)!.get(g!)).toBe(1);
     } finally {
       client.destroy();
       delete process.env.MINESCAN_CLOUD_RETRY_TIME;

@@ -47,7 +47,9 @@ export interface FakeAwsOptions {
   throttleRate?: number;
   seed?: number;
   /** GetSnapshotBlock of these blocks always fails with this error (EBS error name). */
-  refuseBlocks?: Record<number, 'RequestThrottledException' | 'AccessDeniedException' | 'ValidationException'>;
+  refuseBlocks?: Record<number, keyof typeof BLOCK_REFUSALS>;
+  /** GetSnapshotBlock of these blocks has its connection cut halfway through the data, once each. */
+  cutBlocks?: number[];
   /** DescribeSnapshots polls before a new snapshot completes. */
   pendingPolls?: number;
 }
@@ -82,6 +84,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
+  const cut = new Set<number>();
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
   let counter = 0;
@@ -113,7 +116,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     // REST-JSON errors as the EBS direct APIs send them: the type in x-amzn-ErrorType (with the
     // service's namespace after a colon), Message and Reason in the body.
     const ebsError = (code: string, status: number, message: string, reason?: string) => {
-      if (status !== 403 && code !== 'ValidationException') count(code);
+      if (status >= 500 || /Throttl|Concurrent/.test(code)) count(code);
       json(status, { Message: message, ...(reason ? { Reason: reason } : {}) }, { 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/com.amazon.zeppelindataservice/`, 'x-amzn-requestid': randomUUID() });
     };
     const xml = (status: number, body: string) => {
@@ -129,7 +132,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       state.blockAttempts.set(getBlock[1]!, attempts);
       attempts.set(Number(getBlock[2]), (attempts.get(Number(getBlock[2])) ?? 0) + 1);
       const refusal = options.refuseBlocks?.[Number(getBlock[2])];
-      if (refusal) return ebsError(refusal, refusal === 'AccessDeniedException' ? 403 : 400, 'refused', refusal === 'RequestThrottledException' ? 'RESOURCE_LEVEL_THROTTLE' : refusal === 'AccessDeniedException' ? 'UNAUTHORIZED_ACCOUNT' : 'INVALID_BLOCK_TOKEN');
+      if (refusal) return ebsError(refusal, BLOCK_REFUSALS[refusal][0], 'refused', BLOCK_REFUSALS[refusal][1]);
     }
     if (options.throttleRate && random() < options.throttleRate) {
       // Each protocol's errors in turn, so every one of them is met.
@@ -173,11 +176,17 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     }
     const index = Number(get![2]);
     if (url.searchParams.get('blockToken') !== `token-${index}`) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    const data = Buffer.alloc(EBS_BLOCK);
+    await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
+    if (options.cutBlocks?.includes(index) && !cut.has(index)) {
+      cut.add(index);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(EBS_BLOCK), 'x-amz-Data-Length': String(EBS_BLOCK) });
+      res.write(data.subarray(0, EBS_BLOCK / 2), () => res.destroy());
+      return;
+    }
     const counts = state.blockRequests.get(snap.id) ?? new Map<number, number>();
     state.blockRequests.set(snap.id, counts);
     counts.set(index, (counts.get(index) ?? 0) + 1);
-    const data = Buffer.alloc(EBS_BLOCK);
-    await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.end(data);
@@ -271,6 +280,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   };
   return state;
 }
+
+/** Errors a test may have a block always answered with: status and Reason. */
+const BLOCK_REFUSALS = {
+  RequestThrottledException: [400, 'RESOURCE_LEVEL_THROTTLE'],
+  AccessDeniedException: [403, 'UNAUTHORIZED_ACCOUNT'],
+  ValidationException: [400, 'INVALID_BLOCK_TOKEN'],
+  ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
+} as const;
 
 /** Throttling and transient answers of the EBS direct APIs: status, error type, message, Reason. */
 const EBS_REFUSALS: Array<[number, string, string, string?]> = [
