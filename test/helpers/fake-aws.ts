@@ -4,7 +4,8 @@
  * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
  * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
- * fail with 500s and corrupt a block's checksum, to test the client side. Throttling
+ * fail with 500s, corrupt a block's checksum, refuse a block for good and cut a
+ * connection halfway through a block, to test the client side. Throttling
  * at a rate answers a seeded pseudo-random share of all requests the way the services
  * do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
  * ThrottlingException or ConcurrentLimitExceededException, or 500
