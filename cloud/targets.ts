@@ -9,7 +9,9 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { ByteSource, ReadCounter } from '../mountfs/sources/byte-source.js';
-import { EbsSnapshotSource } from './aws/ebs-snapshot-source.js';
+import type { DiskReport } from '../mountfs/volume-report.js';
+import { DEFAULT_CACHE_BYTES, openEbsSnapshot } from './aws/ebs-snapshot-source.js';
+import type { InstanceDisk } from './disk-order.js';
 import { createTaggedSnapshot, deleteSnapshot, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
 import { track } from './cleanup.js';
 import { FileByteSource } from '../mountfs/sources/file-source.js';
@@ -30,12 +32,26 @@ export interface CloudOptions {
   keepSnapshots?: boolean;
   /** Alibaba Cloud: the instance temporary disks are attached to (default: the one minescan runs on). */
   scannerInstance?: string;
+  /** Bytes of snapshot blocks kept in memory for the whole target (default 256 MiB). */
+  cacheBytes?: number;
+}
+
+/** One disk of a target: its bytes and who it is, root disk first. */
+export interface AcquiredDisk {
+  source: ByteSource;
+  disk: DiskReport;
 }
 
 export interface AcquiredSources {
-  sources: ByteSource[];
+  disks: AcquiredDisk[];
   release(): Promise<void>;
 }
+
+/** What is known of a disk before its snapshot is read. */
+type KnownDisk = Omit<DiskReport, 'index'> & { snapshotId: string };
+
+/** A disk named on the command line: whether it is a root disk is not known. */
+const namedDisk = (volumeId: string): Partial<InstanceDisk> & { volumeId: string } => ({ volumeId });
 
 const TARGET = /^(aws|aliyun):([a-z]+)\/([A-Za-z0-9-]+)$/;
 
@@ -49,8 +65,9 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
   if (target.provider !== 'aws' || !['snapshot', 'volume', 'instance'].includes(target.kind)) {
     throw new Error(`${target.provider}:${target.kind}/${target.id}: not a target minescan knows (aws:snapshot|volume|instance/…, aliyun:snapshot|disk|instance/…)`);
   }
-  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them.
-  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1 };
+  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them. A connection
+  // that stalls ends in a TimeoutError, which is retried like a throttle, never a hang.
+  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1, requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 } };
   const ebs = new EBSClient(config);
   const ec2 = new EC2Client(config);
   const releases: Array<() => Promise<void>> = [];
@@ -60,23 +77,25 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
     ec2.destroy();
   });
   try {
-    let snapshots: string[];
+    let snapshots: KnownDisk[];
     if (target.kind === 'snapshot') {
-      snapshots = [target.id];
+      snapshots = [{ snapshotId: target.id }];
     } else {
-      const volumes = target.kind === 'volume' ? [target.id] : await instanceVolumes(ec2, target.id);
+      const volumes = target.kind === 'volume' ? [namedDisk(target.id)] : await instanceVolumes(ec2, target.id);
       const scanId = newScanId();
       snapshots = [];
       for (const volume of volumes) {
-        const id = await createTaggedSnapshot(ec2, volume, scanId);
-        snapshots.push(id);
+        const id = await createTaggedSnapshot(ec2, volume.volumeId, scanId);
+        snapshots.push({ ...volume, snapshotId: id });
         if (!options.keepSnapshots) releases.push(() => deleteSnapshot(ec2, id));
       }
-      for (const id of snapshots) await waitForSnapshot(ec2, id);
+      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId);
     }
-    const sources: ByteSource[] = [];
-    for (const id of snapshots) sources.push(await EbsSnapshotSource.open({ client: ebs, snapshotId: id, counter }));
-    return { sources, release };
+    // One budget for the target, shared by its disks.
+    const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / snapshots.length);
+    const disks: AcquiredDisk[] = [];
+    for (const [index, s] of snapshots.entries()) disks.push({ source: await openEbsSnapshot({ client: ebs, snapshotId: s.snapshotId, counter, cacheBytes }), disk: { index, ...s } });
+    return { disks, release };
   } catch (err) {
     await release();
     throw err;
@@ -96,20 +115,20 @@ async function acquireAliyun(target: CloudTarget, counter: ReadCounter, options:
   try {
     const scanner = await scannerIdentity(flow);
     const scanId = newScanId();
-    let snapshots: string[];
+    let snapshots: KnownDisk[];
     if (target.kind === 'snapshot') {
-      snapshots = [target.id];
+      snapshots = [{ snapshotId: target.id }];
     } else {
-      const disks = target.kind === 'disk' ? [target.id] : await instanceDisks(ecs, region, target.id);
+      const disks = target.kind === 'disk' ? [namedDisk(target.id)] : await instanceDisks(ecs, region, target.id);
       snapshots = [];
       for (const disk of disks) {
-        const id = await aliyun.createSnapshot(ecs, disk, scanId);
-        snapshots.push(id);
+        const id = await aliyun.createSnapshot(ecs, disk.volumeId, scanId);
+        snapshots.push({ ...disk, snapshotId: id });
         if (!options.keepSnapshots) releases.push(() => aliyun.deleteSnapshot(ecs, id));
       }
     }
-    const sources: ByteSource[] = [];
-    for (const snapshot of snapshots) {
+    const acquired: AcquiredDisk[] = [];
+    for (const [index, { snapshotId: snapshot, ...known }] of snapshots.entries()) {
       await aliyun.waitSnapshot(ecs, region, snapshot, flow);
       const disk = await aliyun.createDiskFromSnapshot(ecs, region, scanner.zoneId, snapshot, scanId);
       releases.push(() => aliyun.deleteDisk(ecs, disk));
@@ -123,9 +142,9 @@ async function acquireAliyun(target: CloudTarget, counter: ReadCounter, options:
       const device = await aliyun.findDevice(disk, flow);
       const source = await FileByteSource.open(device, counter);
       releases.push(() => source.close());
-      sources.push(source);
+      acquired.push({ source, disk: { index, snapshotId: snapshot, ...known } });
     }
-    return { sources, release };
+    return { disks: acquired, release };
   } catch (err) {
     await release();
     throw err;

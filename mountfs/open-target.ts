@@ -19,7 +19,7 @@ import { SpoolBudget, type SpoolOptions } from './sources/temp-spool.js';
 import type { Vfs } from './vfs.js';
 import type { VolumeReport } from './volume-report.js';
 
-export type { VolumeReport } from './volume-report.js';
+export type { DiskReport, VolumeReport } from './volume-report.js';
 export type { OpenFailure } from './open-image.js';
 
 export type SourceKind = 'directory' | 'image' | 'block-device' | 'cloud-snapshot';
@@ -124,11 +124,11 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   };
 }
 
-/** A byte source acquired elsewhere (a cloud snapshot): read like an image file. */
+/** A byte source acquired elsewhere (a cloud snapshot): read like an image file, through its own cache when it brings one. */
 export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let parts: OpenedParts;
   try {
-    parts = await openImage(new CachedByteSource(guard(source, options)), {
+    parts = await openImage(guard(source instanceof CachedByteSource ? source : new CachedByteSource(source), options), {
       retain: options.retain,
       allowBacking: options.allowBacking,
       files: nowhere(`in ${source.description}`),

@@ -18,4 +18,20 @@ export interface VolumeReport {
   notes: string[];
   /** The chain of containers this volume sits in, outermost first, e.g. "ova:disk1.vmdk > vmdk". */
   container?: string;
+  /** The disk the volume lies on, when the target has several disks or names them (cloud targets). */
+  disk?: DiskReport;
+}
+
+/** Which disk of a target a volume was read from, in the provider's own ids. */
+export interface DiskReport {
+  /** Position of the disk in the target: 0 is the root (system) disk when there is one. */
+  index: number;
+  /** The provider's id of the disk (EBS vol-…, Alibaba Cloud d-…), when a disk or instance was named. */
+  volumeId?: string;
+  /** The snapshot that was read: the one named, or the one minescan made. */
+  snapshotId?: string;
+  /** The device name the instance gives the disk (/dev/xvda), when known. */
+  device?: string;
+  /** Whether it is the instance's root (system) disk, when known. */
+  root?: boolean;
 }

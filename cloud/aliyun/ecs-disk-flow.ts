@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withRetries } from '../retry.js';
+import { orderDisks, type InstanceDisk } from '../disk-order.js';
 
 // The SDK is CommonJS without named ESM exports under Node.
 const require = createRequire(import.meta.url);
@@ -56,15 +57,12 @@ const tags = (scanId: string) => [
   { key: TAG_CREATED_BY, value: 'minescan' },
 ];
 
-export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string): Promise<string[]> {
+export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string): Promise<InstanceDisk[]> {
   const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, instanceId, pageSize: 100 })), `DescribeDisks ${instanceId}`);
   const disks = res.body?.disks?.disk ?? [];
   if (disks.length === 0) throw new Error(`instance ${instanceId} has no disks (or does not exist)`);
   // The system disk first, then data disks by device name.
-  return disks
-    .sort((a, b) => (a.type === 'system' ? -1 : b.type === 'system' ? 1 : (a.device ?? '').localeCompare(b.device ?? '')))
-    .map((d) => d.diskId!)
-    .filter(Boolean);
+  return orderDisks(disks.filter((d) => d.diskId).map((d) => ({ volumeId: d.diskId!, device: d.device || undefined, root: d.type === 'system' })));
 }
 
 export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: string): Promise<string> {

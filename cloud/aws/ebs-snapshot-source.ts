@@ -1,19 +1,36 @@
 /**
  * An EBS snapshot read in place through the EBS direct APIs (ListSnapshotBlocks,
  * GetSnapshotBlock): no volume, no instance, nothing created. Only the blocks the scan
- * asks for are fetched, each checked against its SHA-256 before use, through a bounded
- * LRU cache with bounded concurrency; blocks the snapshot does not hold read as zeros.
- * This is the pre-restore check's byte source.
+ * asks for are fetched, each checked against its SHA-256 before use, with bounded
+ * concurrency; blocks the snapshot does not hold read as zeros. This is the
+ * pre-restore check's byte source.
+ *
+ * Caching is not done here: `openEbsSnapshot` puts the source behind the block cache
+ * every reader shares (mountfs/sources/cached-source.ts), with the snapshot's block as
+ * the chunk, a byte budget, and readahead over the blocks the snapshot holds.
+ *
+ * A block that cannot be had (throttled past the retry budget, refused, or failing
+ * its checksum every time) is a MountfsError of kind `io` or `corrupt`, so the scan
+ * records what it could not read: never a block of zeros in its place.
  */
 import { createHash } from 'node:crypto';
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import pLimit from 'p-limit';
-import { corrupt, ioError } from '../../mountfs/errors.js';
+import { corrupt, ioError, MountfsError } from '../../mountfs/errors.js';
 import type { ByteSource, ReadCounter } from '../../mountfs/sources/byte-source.js';
-import { withRetries } from '../retry.js';
+import { CachedByteSource } from '../../mountfs/sources/cached-source.js';
+import { errorCode, withRetries } from '../retry.js';
 
-const CACHE_BLOCKS = 64;
 const CONCURRENCY = 8;
+/** At most this many blocks fetched ahead of a reader walking forward through the snapshot (4 MiB). */
+const READAHEAD_BLOCKS = 8;
+/**
+ * A block whose data does not match its checksum is fetched again, this many times in
+ * all: a damaged transfer passes, a snapshot that really holds a bad block does not.
+ */
+const CHECKSUM_ATTEMPTS = 3;
+
+export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
 
 export interface EbsSnapshotOptions {
   client: EBSClient;
@@ -23,9 +40,13 @@ export interface EbsSnapshotOptions {
 
 export class EbsSnapshotSource implements ByteSource {
   readonly description: string;
-  private readonly cache = new Map<number, Promise<Buffer>>();
   private readonly limit = pLimit(CONCURRENCY);
-  /** Blocks fetched from the service, for the report and the tests. */
+  /**
+   * Blocks that could not be had, with why: asked again, they fail at once, so a block
+   * refused for the whole retry budget costs that budget once, not once per reader.
+   */
+  private readonly failed = new Map<number, MountfsError>();
+  /** Blocks fetched from the service, for the tests. */
   blocksFetched = 0;
 
   private constructor(
@@ -51,9 +72,15 @@ export class EbsSnapshotSource implements ByteSource {
       for (const b of page.Blocks ?? []) if (b.BlockIndex !== undefined && b.BlockToken) tokens.set(b.BlockIndex, b.BlockToken);
       nextToken = page.NextToken;
     } while (nextToken);
-    if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
+    // The API documents 512 KiB blocks; the cache needs a power of two.
+    if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
     if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
     return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter);
+  }
+
+  /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
+  holds(index: number): boolean {
+    return this.tokens.has(index);
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -75,17 +102,27 @@ export class EbsSnapshotSource implements ByteSource {
   private block(index: number): Promise<Buffer> {
     const token = this.tokens.get(index);
     if (!token) return Promise.resolve(Buffer.alloc(this.blockSize));
-    let p = this.cache.get(index);
-    if (p) {
-      this.cache.delete(index);
-      this.cache.set(index, p);
-      return p;
+    const failed = this.failed.get(index);
+    if (failed) return Promise.reject(failed);
+    return this.limit(() => this.fetchVerified(index, token)).catch((err: MountfsError) => {
+      this.failed.set(index, err);
+      throw err;
+    });
+  }
+
+  private async fetchVerified(index: number, token: string): Promise<Buffer> {
+    const what = `GetSnapshotBlock ${this.snapshotId} block ${index}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await withRetries(() => this.fetch(index, token), what);
+      } catch (err) {
+        const checksum = err instanceof MountfsError && err.kind === 'corrupt';
+        if (checksum && attempt < CHECKSUM_ATTEMPTS) continue;
+        if (err instanceof MountfsError) throw err;
+        const code = errorCode(err);
+        throw ioError('EBS snapshot block', `${code ? `${code}: ` : ''}${(err as Error).message ?? String(err)}`, index * this.blockSize);
+      }
     }
-    p = this.limit(() => withRetries(() => this.fetch(index, token), `GetSnapshotBlock ${this.snapshotId} block ${index}`));
-    this.cache.set(index, p);
-    p.catch(() => this.cache.delete(index));
-    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
-    return p;
   }
 
   private async fetch(index: number, token: string): Promise<Buffer> {
@@ -103,7 +140,22 @@ export class EbsSnapshotSource implements ByteSource {
     return data;
   }
 
-  async close(): Promise<void> {
-    this.cache.clear();
-  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Opens a snapshot behind the shared block cache: at most `cacheBytes` of blocks are
+ * kept (least recently used go first), and reads larger than half of that go past it
+ * so one large file does not flush what everything else reads.
+ */
+export async function openEbsSnapshot(options: EbsSnapshotOptions & { cacheBytes?: number }): Promise<CachedByteSource> {
+  const source = await EbsSnapshotSource.open(options);
+  const budget = Math.max(source.blockSize, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  return new CachedByteSource(source, {
+    chunkSize: source.blockSize,
+    maxBytes: budget,
+    bypassBytes: Math.max(2 * source.blockSize, Math.floor(budget / 2)),
+    holds: (i) => source.holds(i),
+    readahead: READAHEAD_BLOCKS,
+  });
 }

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withRetries } from '../retry.js';
+import { orderDisks, type InstanceDisk } from '../disk-order.js';
 
 export const TAG_SCAN_ID = 'minescan:scan-id';
 export const TAG_CREATED_BY = 'minescan:created-by';
@@ -25,15 +26,16 @@ export interface SnapshotWaitOptions {
   pollMs?: number;
 }
 
-/** The EBS volumes attached to an instance, in device order. */
-export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promise<string[]> {
+/** The EBS volumes attached to an instance, the root volume first, then in device order. */
+export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promise<InstanceDisk[]> {
   const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`);
   const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
   if (!instance) throw new Error(`instance ${instanceId} not found`);
-  return (instance.BlockDeviceMappings ?? [])
-    .filter((m) => m.Ebs?.VolumeId)
-    .sort((a, b) => (a.DeviceName ?? '').localeCompare(b.DeviceName ?? ''))
-    .map((m) => m.Ebs!.VolumeId!);
+  return orderDisks(
+    (instance.BlockDeviceMappings ?? [])
+      .filter((m) => m.Ebs?.VolumeId)
+      .map((m) => ({ volumeId: m.Ebs!.VolumeId!, device: m.DeviceName, root: m.DeviceName !== undefined && m.DeviceName === instance.RootDeviceName })),
+  );
 }
 
 export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<string> {

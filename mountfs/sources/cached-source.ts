@@ -5,6 +5,13 @@
  * the medium. Concurrent requests for one chunk share a single underlying read. Reads
  * spanning more than a few chunks (file data) bypass the cache, so a large file does
  * not evict the metadata everyone else needs.
+ *
+ * A source whose reads cost a request each (EBS snapshot blocks) uses the same cache
+ * with its own block as the chunk and a budget the user sets: it says which chunks
+ * hold data (the others cost nothing, so they are neither cached nor prefetched), and
+ * reads that keep walking forward through the source fetch a window of the next
+ * chunks that hold data, growing with the walk up to a bound, concurrently, while the
+ * budget has room for them.
  */
 import { ioError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
@@ -16,6 +23,10 @@ export interface CacheOptions {
   maxBytes?: number;
   /** Reads this long or longer go straight to the inner source (default 4 chunks). */
   bypassBytes?: number;
+  /** Whether the inner source holds data for a chunk; chunks it does not are read through uncached. */
+  holds?: (chunk: number) => boolean;
+  /** Chunks fetched ahead of a read that follows the previous one (default 0: none). */
+  readahead?: number;
 }
 
 export class CachedByteSource implements ByteSource {
@@ -24,6 +35,14 @@ export class CachedByteSource implements ByteSource {
   private readonly chunkSize: number;
   private readonly maxChunks: number;
   private readonly bypassBytes: number;
+  private readonly holds?: (chunk: number) => boolean;
+  private readonly readahead: number;
+  /** The last chunk the previous cached read touched: a read that moves on from it walks forward. */
+  private lastChunk = -2;
+  /** Chunks the current forward walk has covered: the window grows with it, so a short file costs little. */
+  private run = 0;
+  /** Chunks read from the inner source, prefetches included (for tests of the cache). */
+  chunksFetched = 0;
   /** Chunk index → its bytes; Map iteration order is the LRU order (oldest first). */
   private readonly chunks = new Map<number, Promise<Buffer>>();
 
@@ -31,11 +50,13 @@ export class CachedByteSource implements ByteSource {
     this.description = inner.description;
     this.size = inner.size;
     this.chunkSize = options.chunkSize ?? 64 * 1024;
-    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize > 2 ** 30 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
       throw ioError(inner.description, `cache chunk size ${this.chunkSize} is not a power of two`);
     }
     this.maxChunks = Math.max(1, Math.floor((options.maxBytes ?? 32 * 1024 * 1024) / this.chunkSize));
     this.bypassBytes = options.bypassBytes ?? 4 * this.chunkSize;
+    this.holds = options.holds;
+    this.readahead = Math.max(0, Math.floor(options.readahead ?? 0));
   }
 
   /** Number of chunks held (for tests of the memory bound). */
@@ -53,7 +74,9 @@ export class CachedByteSource implements ByteSource {
 
     const first = Math.floor(offset / this.chunkSize);
     const last = Math.floor((end - 1) / this.chunkSize);
-    const parts = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.chunk(first + i)));
+    const pending = Array.from({ length: last - first + 1 }, (_, i) => this.chunk(first + i));
+    if (this.readahead > 0) this.prefetch(first, last);
+    const parts = await Promise.all(pending);
     // A copy: callers may modify what they get without corrupting the cache.
     const out = Buffer.alloc(end - offset);
     let filled = 0;
@@ -76,6 +99,12 @@ export class CachedByteSource implements ByteSource {
       this.chunks.set(index, cached);
       return cached;
     }
+    if (this.holds && !this.holds(index)) return this.inner.read(index * this.chunkSize, this.chunkSize);
+    return this.load(index);
+  }
+
+  private load(index: number): Promise<Buffer> {
+    this.chunksFetched++;
     const pending = this.inner.read(index * this.chunkSize, this.chunkSize);
     this.chunks.set(index, pending);
     // A failed read is not remembered: the next request tries the medium again.
@@ -84,6 +113,30 @@ export class CachedByteSource implements ByteSource {
     });
     while (this.chunks.size > this.maxChunks) this.chunks.delete(this.chunks.keys().next().value!);
     return pending;
+  }
+
+  /**
+   * After a read that continues the previous one (file data read in pieces), starts
+   * fetching the next chunks that hold data: none on the first step forward, then one
+   * more for each step the walk has taken, at most `readahead`; holes are skipped (they
+   * cost nothing), and only free room is filled: a prefetch never evicts what a reader
+   * asked for.
+   */
+  private prefetch(first: number, last: number): void {
+    const sequential = first === this.lastChunk + 1 || (first === this.lastChunk && last > first);
+    this.run = sequential ? this.run + (last - this.lastChunk) : last - first + 1;
+    this.lastChunk = last;
+    if (!sequential) return;
+    const window = Math.min(this.readahead, this.run - 2);
+    const end = Math.min(Math.ceil(this.size / this.chunkSize) - 1, last + 4 * this.readahead);
+    let room = this.maxChunks - this.chunks.size;
+    for (let i = last + 1, ahead = 0; i <= end && ahead < window && room > 0; i++) {
+      if (this.holds && !this.holds(i)) continue;
+      ahead++;
+      if (this.chunks.has(i)) continue;
+      this.load(i).catch(() => undefined);
+      room--;
+    }
   }
 
   async close(): Promise<void> {

@@ -105,7 +105,15 @@ async function checkBackup(disk: ByteSource, primary: GptHeader, sectorSize: num
     return [`the backup GPT header belongs at LBA ${lba} but the disk has ${totalSectors} sectors: the image looks truncated`];
   }
   if (lba <= 1) return [`the primary GPT header gives an impossible backup location (LBA ${lba})`];
-  const backup = await readTable(disk, lba, sectorSize, totalSectors);
+  let backup: TableRead;
+  try {
+    backup = await readTable(disk, lba, sectorSize, totalSectors);
+  } catch (err) {
+    // The backup only confirms a good primary: a medium that fails there (a cloud block
+    // refused for good) costs the check, not the partitions.
+    if (err instanceof MountfsError && err.kind === 'io') return [`the backup GPT at LBA ${lba} cannot be read: ${err.message}`];
+    throw err;
+  }
   if (backup.kind === 'absent') return [`no backup GPT header at LBA ${lba}`];
   if (backup.kind === 'damaged') return [`the backup GPT at LBA ${lba} is damaged: ${backup.reason}`];
   if (backup.header.entriesCrc !== primary.entriesCrc || backup.header.entryCount !== primary.entryCount) {

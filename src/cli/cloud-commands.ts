@@ -16,7 +16,7 @@ import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js'
 import { parseShard } from '../../cloud/fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 
 /** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
 export async function fleetCommand(args: string[], io: Io): Promise<number> {
@@ -70,7 +70,7 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
     shard,
     concurrency,
     resume: values.resume,
-    scan: { checks: ALL_CHECKS, rules, hashes, signal: shutdownSignal, ...budgets, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] } },
+    scan: { checks: ALL_CHECKS, rules, hashes, signal: shutdownSignal, ...budgets, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], cacheBytes: cacheSizeOption() } },
     progress: { write: io.stderr, tty: io.isTty },
   });
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);

@@ -58,3 +58,11 @@ export async function spoolOptions(values: { 'spool-dir'?: string; 'spool-budget
   }
   return { dir, budget };
 }
+
+/** The memory for a cloud snapshot's blocks (--cache-size, else MINESCAN_CACHE_SIZE); undefined: the default. */
+export function cacheSizeOption(text: string | undefined = process.env.MINESCAN_CACHE_SIZE): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const bytes = parseSize(text);
+  if (bytes === null || bytes < 1) throw new UsageError(`--cache-size must be a size such as 256M or 1G, not "${text}"`);
+  return bytes;
+}

@@ -15,7 +15,7 @@ import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { releaseAll } from '../../cloud/cleanup.js';
-import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, spoolOptions, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
+import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, spoolOptions, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
@@ -32,7 +32,8 @@ const USAGE = `Usage:
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
-                [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
+                [--scanner-instance ID] [--cache-size SIZE (default 256M)]
+                [--timeline-window BEFORE:AFTER (default 1h:24h)]
                 [--time-budget DURATION] [--open-time-budget DURATION]
                 [--checks-time-budget DURATION]
                 [--spool-dir DIR] [--spool-budget SIZE]
@@ -59,6 +60,9 @@ aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
 minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
 Credentials and region come from the AWS SDK's standard chain;
 AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
+--cache-size bounds the memory for snapshot blocks read (MINESCAN_CACHE_SIZE).
+Throttled and failed cloud calls are retried for up to MINESCAN_CLOUD_RETRY_TIME
+(default 120s) each.
 aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
 from a snapshot, attach it to the scanner instance (--scanner-instance, default the
 ECS instance minescan runs on), read it read-only and remove it all afterwards
@@ -142,6 +146,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       endpoint: { type: 'string' },
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
+      'cache-size': { type: 'string' },
       'timeline-window': { type: 'string' },
       ...TIME_BUDGET_OPTIONS,
       'spool-dir': { type: 'string' },
@@ -164,6 +169,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
 
   const budgets = timeBudgets(values);
   const spool = await spoolOptions(values);
+  const cacheBytes = cacheSizeOption(values['cache-size']);
 
   const rules = await RuleSet.load(values.rules);
   let hashes;
@@ -178,7 +184,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
+      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], cacheBytes };
       const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);

@@ -1,7 +1,9 @@
 /**
  * A cloud target opened like a local one: its disks (one per volume of an instance)
- * are acquired from the cloud code, each read as an image, and listed together; the
- * cloud resources are released when the target is closed, or if opening fails.
+ * are acquired from the cloud code, root disk first, each read as an image, and listed
+ * together, every volume carrying the provider's ids of its disk (volume, snapshot,
+ * device, root or not) so a finding's `volume` leads to one disk; the cloud resources
+ * are released when the target is closed, or if opening fails.
  */
 import { openSourceTarget, UnreadableTargetError, type OpenedTarget, type OpenOptions } from '../../mountfs/open-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
@@ -16,14 +18,14 @@ export async function openCloudTarget(name: string, target: CloudTarget, counter
   }
   const opened: OpenedTarget[] = [];
   try {
-    for (const source of acquired.sources) opened.push(await openSourceTarget(source, 'cloud-snapshot', counter, options));
+    for (const { source } of acquired.disks) opened.push(await openSourceTarget(source, 'cloud-snapshot', counter, options));
   } catch (err) {
     for (const o of opened) await o.close();
     await acquired.release();
     throw err;
   }
-  const volumes = opened.flatMap((o) => o.volumes);
   // Each disk numbers its volumes from 0; the listing puts them one after the other.
+  const volumes = opened.flatMap((o, i) => o.volumes.map((v) => ({ ...v, disk: acquired.disks[i]!.disk })));
   let offset = 0;
   const filesystems = [];
   const failures = [];

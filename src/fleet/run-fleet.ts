@@ -23,7 +23,7 @@ export interface FleetOptions {
   concurrency: number;
   resume: boolean;
   attempts?: number;
-  scan: Omit<ScanOptions, 'cloud'> & { cloud?: { endpoint?: string; keepSnapshots?: boolean; scannerInstance?: string } };
+  scan: Omit<ScanOptions, 'cloud'> & { cloud?: { endpoint?: string; keepSnapshots?: boolean; scannerInstance?: string; cacheBytes?: number } };
   progress: { write: (s: string) => void; tty: boolean };
 }
 

@@ -6,6 +6,7 @@
 import type { Severity } from '../engine/finding.js';
 import { SEVERITIES } from '../engine/finding.js';
 import type { ReportFinding, ScanReport } from './report.js';
+import type { DiskReport } from '../../mountfs/open-target.js';
 import type { FileTimes } from '../engine/finding.js';
 import { isoTime } from '../engine/file-times.js';
 
@@ -34,12 +35,13 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
   if (verdict) out.push(color ? `${COLORS.critical}${verdict}${RESET}` : verdict);
   if (report.source) {
     out.push(`source: ${report.source.kind} (${report.source.format})`);
-    for (const v of report.source.volumes) {
+    // Numbered by position, as findings' [volume N] are; the partition number is the volume's own.
+    report.source.volumes.forEach((v, position) => {
       const fs = v.filesystem ?? 'no filesystem';
       const state = v.scanned ? 'scanned' : 'not scanned';
       const notes = v.notes.length ? ` — ${v.notes.join('; ')}` : '';
-      out.push(`  volume ${v.index} [${v.scheme} ${v.type}] offset ${v.start} size ${v.size}: ${fs}, ${state}${notes}`);
-    }
+      out.push(`  volume ${position} [${v.scheme} ${v.type}] partition ${v.index} offset ${v.start} size ${v.size}${diskText(v.disk)}: ${fs}, ${state}${notes}`);
+    });
   }
   out.push('');
   if (report.findings.length === 0) out.push('No findings.');
@@ -146,4 +148,11 @@ function where(f: ReportFinding): string {
 function findingRef(report: ScanReport, index: number): string {
   const f = report.findings[index];
   return f ? where(f) : `finding ${index}`;
+}
+
+/** " on disk 0 vol-… (/dev/xvda, root) from snap-…" for a volume of a cloud disk. */
+function diskText(disk: DiskReport | undefined): string {
+  if (!disk) return '';
+  const what = [disk.device, disk.root === true ? 'root' : disk.root === false ? 'data' : undefined].filter(Boolean).join(', ');
+  return ` on disk ${disk.index}${disk.volumeId ? ` ${disk.volumeId}` : ''}${what ? ` (${what})` : ''}${disk.snapshotId ? ` from ${disk.snapshotId}` : ''}`;
 }

@@ -7,13 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
+import { findingSummary } from '../helpers/findings.js';
 
 
 describe('aliyun targets', () => {
   let scratch: string;
   let f: FakeAliyun;
+  let images: { infected: string; clean: string; devices: string };
 
   beforeAll(async () => {
     process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
@@ -21,11 +23,11 @@ describe('aliyun targets', () => {
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
     scratch = await makeScratchDir();
-    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    const { infected, clean } = await plantedImages(scratch, { infected: 24, clean: 24 });
     const devices = path.join(scratch, 'by-id');
     await mkdir(devices);
     process.env.MINESCAN_DEVICE_DIR = devices;
+    images = { infected, clean, devices };
     f = await startFakeAliyun({
       scanner: 'i-scanner',
       zone: 'cn-hangzhou-h',
@@ -68,6 +70,37 @@ describe('aliyun targets', () => {
     expect(f.actions.filter((a) => a === 'DetachDisk')).toHaveLength(2);
     // The scanned instance's own disks are only read.
     expect(f.disks.get('d-web-system')!).toMatchObject({ deleted: false, status: 'In_use', instance: 'i-web' });
+  });
+
+  it('under 30% throttling (Throttling.User, Throttling.Api, ServiceUnavailable, ...) an instance scan gives the same findings, its disks root first with their ids', async () => {
+    // The system disk's device sorts after the data disk's as text.
+    const disks = {
+      'd-app-data': { image: images.clean, instance: 'i-app', type: 'data' as const, device: '/dev/vdb' },
+      'd-app-system': { image: images.infected, instance: 'i-app', type: 'system' as const, device: '/dev/xvda' },
+    };
+    const run = async (throttleRate: number) => {
+      const fake = await startFakeAliyun({ scanner: 'i-scanner', zone: 'cn-hangzhou-h', deviceDir: images.devices, sourceDisks: disks, throttleRate, seed: 3 });
+      try {
+        const { code, stdout } = await cli(['scan', 'aliyun:instance/i-app', '--format', 'json', '--region', 'cn-hangzhou', '--endpoint', fake.endpoint, '--fail-on', 'high']);
+        expect([...fake.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
+        expect([...fake.snapshots.values()].every((s) => s.deleted)).toBe(true);
+        return { code, report: JSON.parse(stdout), fake };
+      } finally {
+        await fake.close();
+      }
+    };
+    const found = (r: { findings: Array<{ volume?: number }> }) => r.findings.map((x) => `${x.volume} ${findingSummary([x as never])[0]}`).sort();
+    const calm = await run(0);
+    const busy = await run(0.3);
+    expect(calm.report.errors).toEqual([]);
+    expect(busy.report.errors).toEqual([]);
+    expect(busy.code).toBe(1);
+    expect(found(busy.report)).toEqual(found(calm.report));
+    for (const code of ['Throttling.User', 'Throttling.Api', 'Throttling', 'ServiceUnavailable', 'InternalError']) expect(busy.fake.throttled.get(code), code).toBeGreaterThan(0);
+    const listed = busy.report.source.volumes.map((v: { disk: { index: number; volumeId: string; device: string; root: boolean; snapshotId: string } }) => v.disk);
+    expect(listed.map((d: { index: number; volumeId: string; device: string; root: boolean }) => `${d.index} ${d.volumeId} ${d.device} ${d.root}`)).toEqual(['0 d-app-system /dev/xvda true', '1 d-app-data /dev/vdb false']);
+    const made = new Map([...busy.fake.snapshots.values()].map((s) => [s.disk, s.id]));
+    for (const d of listed) expect(d.snapshotId).toBe(made.get(d.volumeId));
   });
 
   it('scans an existing snapshot without deleting it, and refuses an unknown disk with exit 2', async () => {

@@ -11,7 +11,7 @@ import { EBSClient } from '@aws-sdk/client-ebs';
 import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { REPO, buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { REPO, makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 
 const SNAP = 'snap-0123456789abcdef0';
@@ -29,8 +29,7 @@ describe('AWS targets', () => {
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '10';
     scratch = await makeScratchDir();
-    infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 64, immutable: IMMUTABLE_LIST });
-    clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 32 });
+    ({ infected, clean } = await plantedImages(scratch, { infected: 64, clean: 32 }));
   });
   afterAll(async () => {
     for (const f of fakes) await f.close();

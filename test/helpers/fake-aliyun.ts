@@ -3,11 +3,15 @@
  * instance metadata service, on 127.0.0.1, for the real @alicloud/ecs20140526 client.
  * "Attaching" a disk makes its device appear in a folder as virtio-<serial>, a link to
  * the local disk image the disk was made from, as udev would show it on the scanner.
+ * Throttling at a rate answers a seeded pseudo-random share of the RPC requests as ECS
+ * does: HTTP 400 with Code Throttling, Throttling.User or Throttling.Api, 503
+ * ServiceUnavailable or 500 InternalError, in the RPC JSON error body.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { symlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { prng } from './random-tree.js';
 
 export interface FakeDisk {
   id: string;
@@ -15,6 +19,7 @@ export interface FakeDisk {
   status: 'Creating' | 'Available' | 'Attaching' | 'In_use' | 'Detaching';
   instance?: string;
   type: 'system' | 'data';
+  device?: string;
   tags: Record<string, string>;
   deleted: boolean;
   fromSnapshot?: string;
@@ -37,6 +42,8 @@ export interface FakeAliyun {
   disks: Map<string, FakeDisk>;
   snapshots: Map<string, FakeSnapshotA>;
   actions: string[];
+  /** Requests answered with a throttling or transient error, by error code. */
+  throttled: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -45,17 +52,22 @@ export interface FakeAliyunOptions {
   zone: string;
   deviceDir: string;
   /** Source disks: id → image, with the instance they belong to. */
-  sourceDisks: Record<string, { image: string; instance: string; type: 'system' | 'data' }>;
+  sourceDisks: Record<string, { image: string; instance: string; type: 'system' | 'data'; device?: string }>;
   throttleFirst?: number;
+  /** Answer this share of RPC requests (0..1) with a throttling or transient error, chosen by a seeded generator. */
+  throttleRate?: number;
+  seed?: number;
   /** Instance tags: id → key → value (instances are those the source disks name). */
   instanceTags?: Record<string, Record<string, string>>;
 }
 
 export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeAliyun> {
   const disks = new Map<string, FakeDisk>();
-  for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, tags: {}, deleted: false, created: new Date() });
+  for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
-  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], close: async () => undefined };
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), close: async () => undefined };
+  const random = prng(options.seed ?? 1);
+  let refusals = 0;
   let n = 0;
   let throttle = options.throttleFirst ?? 0;
   const id = (prefix: string) => `${prefix}-bp1${(++n).toString(36).padStart(17, '0')}`;
@@ -80,6 +92,12 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
     if (throttle > 0) {
       throttle--;
       return error(400, 'Throttling.User', 'Request was denied due to user flow control.');
+    }
+    if (options.throttleRate && random() < options.throttleRate) {
+      // Each error in turn, so every one of them is met.
+      const [status, code, message] = REFUSALS[refusals++ % REFUSALS.length]!;
+      state.throttled.set(code, (state.throttled.get(code) ?? 0) + 1);
+      return json(status, { HostId: 'ecs.aliyuncs.com', Code: code, Message: message, Recommend: `https://api.aliyun.com/troubleshoot?q=${code}` });
     }
     const tags = () => {
       const t: Record<string, string> = {};
@@ -123,7 +141,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
           (d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance) && Object.entries(wanted).every(([k, v]) => d.tags[k] === v),
         );
         const out = list.map((d) => {
-          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.type === 'system' ? '/dev/xvda' : '/dev/xvdb', CreationTime: d.created.toISOString() };
+          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.device ?? (d.type === 'system' ? '/dev/xvda' : '/dev/xvdb'), CreationTime: d.created.toISOString() };
           if (d.status === 'Attaching') d.status = 'In_use';
           if (d.status === 'Detaching') d.status = 'Available';
           return view;
@@ -185,6 +203,15 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
   };
   return state;
 }
+
+/** Throttling and transient answers of the ECS RPC API: status, Code, Message. */
+const REFUSALS: Array<[number, string, string]> = [
+  [400, 'Throttling.User', 'Request was denied due to user flow control.'],
+  [503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
+  [400, 'Throttling.Api', 'Request was denied due to api flow control.'],
+  [500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.'],
+  [400, 'Throttling', 'Request was denied due to request throttling.'],
+];
 
 async function body(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

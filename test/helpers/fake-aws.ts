@@ -4,12 +4,19 @@
  * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
  * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
- * fail with 500s and corrupt a block's checksum, to test the client side.
+ * fail with 500s, corrupt a block's checksum, refuse a block for good and cut a
+ * connection halfway through a block, to test the client side. Throttling
+ * at a rate answers a seeded pseudo-random share of all requests the way the services
+ * do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
+ * ThrottlingException or ConcurrentLimitExceededException, or 500
+ * InternalServerException; EC2 (Query, XML) with 503 RequestLimitExceeded or
+ * Unavailable, or 500 InternalError.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { prng } from './random-tree.js';
 
 export const EBS_BLOCK = 512 * 1024;
 
@@ -29,22 +36,43 @@ export interface FakeAwsOptions {
   snapshots?: Record<string, string>;
   /** Volumes: id → disk image. */
   volumes?: Record<string, string>;
-  /** Instances: id → their volumes (device order). */
-  instances?: Record<string, string[]>;
+  /** Instances: id → their volumes (named /dev/xvda, /dev/xvdb, … in order, the first the root), or their devices. */
+  instances?: Record<string, string[] | FakeInstance>;
   /** Instance tags: id → key → value. */
   instanceTags?: Record<string, Record<string, string>>;
   pageSize?: number;
   throttleFirst?: number;
   failNext?: number;
   corruptBlocks?: number[];
+  /** Answer this share of all requests (0..1) with a throttling or transient error, chosen by a seeded generator. */
+  throttleRate?: number;
+  seed?: number;
+  /** GetSnapshotBlock of these blocks always fails with this error (EBS error name). */
+  refuseBlocks?: Record<number, keyof typeof BLOCK_REFUSALS>;
+  /** GetSnapshotBlock of these blocks has its connection cut halfway through the data, once each. */
+  cutBlocks?: number[];
   /** DescribeSnapshots polls before a new snapshot completes. */
   pendingPolls?: number;
 }
 
+export interface FakeInstance {
+  rootDevice: string;
+  /** Device name → volume id, in the order DescribeInstances lists them. */
+  devices: Array<[string, string]>;
+}
+
 export interface FakeAws {
   endpoint: string;
+  /** The options, which a test may change while the fake runs. */
+  options: FakeAwsOptions;
   snapshots: Map<string, FakeSnapshot>;
+  /** Blocks served (with data), per snapshot. */
   blockRequests: Map<string, Map<number, number>>;
+  /** Every GetSnapshotBlock request, served or not, per snapshot. */
+  blockAttempts: Map<string, Map<number, number>>;
+  /** Requests answered with a throttling or transient error, by error code. */
+  throttled: Map<string, number>;
+  requests: number;
   listedBlocks: Map<string, number>;
   actions: string[];
   close(): Promise<void>;
@@ -54,7 +82,10 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', snapshots, blockRequests: new Map(), listedBlocks: new Map(), actions: [], close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], close: async () => undefined };
+  const random = prng(options.seed ?? 1);
+  const refusals = { ec2: 0, ebs: 0 };
+  const cut = new Set<number>();
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
   let counter = 0;
@@ -83,12 +114,37 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
+    // REST-JSON errors as the EBS direct APIs send them: the type in x-amzn-ErrorType (with the
+    // service's namespace after a colon), Message and Reason in the body.
+    const ebsError = (code: string, status: number, message: string, reason?: string) => {
+      if (status >= 500 || /Throttl|Concurrent/.test(code)) count(code);
+      json(status, { Message: message, ...(reason ? { Reason: reason } : {}) }, { 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/com.amazon.zeppelindataservice/`, 'x-amzn-requestid': randomUUID() });
+    };
     const xml = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/xml' });
       res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
     };
     const isQuery = req.method === 'POST';
     const params = isQuery ? new URLSearchParams(await body(req)) : undefined;
+    state.requests++;
+    const getBlock = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
+    if (getBlock) {
+      const attempts = state.blockAttempts.get(getBlock[1]!) ?? new Map<number, number>();
+      state.blockAttempts.set(getBlock[1]!, attempts);
+      attempts.set(Number(getBlock[2]), (attempts.get(Number(getBlock[2])) ?? 0) + 1);
+      const refusal = options.refuseBlocks?.[Number(getBlock[2])];
+      if (refusal) return ebsError(refusal, BLOCK_REFUSALS[refusal][0], 'refused', BLOCK_REFUSALS[refusal][1]);
+    }
+    if (options.throttleRate && random() < options.throttleRate) {
+      // Each protocol's errors in turn, so every one of them is met.
+      if (isQuery) {
+        const [status, code, message] = EC2_REFUSALS[refusals.ec2++ % EC2_REFUSALS.length]!;
+        count(code);
+        return xml(status, `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`);
+      }
+      const [status, code, message, reason] = EBS_REFUSALS[refusals.ebs++ % EBS_REFUSALS.length]!;
+      return ebsError(code, status, message, reason);
+    }
     if (throttle > 0 || fail > 0) {
       const throttled = throttle > 0;
       if (throttled) throttle--;
@@ -121,11 +177,17 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     }
     const index = Number(get![2]);
     if (url.searchParams.get('blockToken') !== `token-${index}`) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    const data = Buffer.alloc(EBS_BLOCK);
+    await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
+    if (options.cutBlocks?.includes(index) && !cut.has(index)) {
+      cut.add(index);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(EBS_BLOCK), 'x-amz-Data-Length': String(EBS_BLOCK) });
+      res.write(data.subarray(0, EBS_BLOCK / 2), () => res.destroy());
+      return;
+    }
     const counts = state.blockRequests.get(snap.id) ?? new Map<number, number>();
     state.blockRequests.set(snap.id, counts);
     counts.set(index, (counts.get(index) ?? 0) + 1);
-    const data = Buffer.alloc(EBS_BLOCK);
-    await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.end(data);
@@ -141,8 +203,9 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const id = p.get('InstanceId.1') ?? '';
         const vols = options.instances?.[id];
         if (!vols) return error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-        const bdm = vols.map((v, i) => `<item><deviceName>/dev/xvd${String.fromCharCode(97 + i)}</deviceName><ebs><volumeId>${v}</volumeId><status>attached</status></ebs></item>`).join('');
-        return xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>${id}</instanceId><blockDeviceMapping>${bdm}</blockDeviceMapping></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`);
+        const instance: FakeInstance = Array.isArray(vols) ? { rootDevice: '/dev/xvda', devices: vols.map((v, i) => [`/dev/xvd${String.fromCharCode(97 + i)}`, v]) } : vols;
+        const bdm = instance.devices.map(([device, v]) => `<item><deviceName>${device}</deviceName><ebs><volumeId>${v}</volumeId><status>attached</status></ebs></item>`).join('');
+        return xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>${id}</instanceId><rootDeviceName>${instance.rootDevice}</rootDeviceName><blockDeviceMapping>${bdm}</blockDeviceMapping></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`);
       }
       case 'CreateSnapshot': {
         const volumeId = p.get('VolumeId') ?? '';
@@ -205,6 +268,10 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet>${items}</reservationSet>${next}</DescribeInstancesResponse>`);
   }
 
+  function count(code: string): void {
+    state.throttled.set(code, (state.throttled.get(code) ?? 0) + 1);
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.close = async () => {
@@ -214,6 +281,31 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   };
   return state;
 }
+
+/** Errors a test may have a block always answered with: status and Reason. */
+const BLOCK_REFUSALS = {
+  RequestThrottledException: [400, 'RESOURCE_LEVEL_THROTTLE'],
+  AccessDeniedException: [403, 'UNAUTHORIZED_ACCOUNT'],
+  ValidationException: [400, 'INVALID_BLOCK_TOKEN'],
+  ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
+} as const;
+
+/** Throttling and transient answers of the EBS direct APIs: status, error type, message, Reason. */
+const EBS_REFUSALS: Array<[number, string, string, string?]> = [
+  [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit for the snapshot.', 'RESOURCE_LEVEL_THROTTLE'],
+  [400, 'ThrottlingException', 'Rate exceeded'],
+  [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit.', 'ACCOUNT_THROTTLED'],
+  [500, 'InternalServerException', 'An internal error has occurred.'],
+  [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit.', 'DEPENDENCY_REQUEST_THROTTLED'],
+  [400, 'ConcurrentLimitExceededException', 'You have reached the limit for concurrent API requests.'],
+];
+
+/** Throttling and transient answers of the EC2 Query API. */
+const EC2_REFUSALS: Array<[number, string, string]> = [
+  [503, 'RequestLimitExceeded', 'Request limit exceeded.'],
+  [503, 'Unavailable', 'The server is overloaded and cannot handle the request.'],
+  [500, 'InternalError', 'An internal error has occurred.'],
+];
 
 async function body(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

@@ -274,6 +274,50 @@ describe('CachedByteSource', () => {
     expect(inner.reads.map((r) => r.offset / 4096)).toEqual([200, 97]);
   });
 
+  it('for a source that holds only some chunks: reads the others through, and prefetches held chunks ahead of a reader walking forward, a window growing with the walk, into free room only', async () => {
+    const chunk = 4096;
+    const holes = new Set([3, 7, 8]);
+    const inner = new BufferSource(bytes);
+    const cached = new CachedByteSource(inner, { chunkSize: chunk, maxBytes: 8 * chunk, bypassBytes: Infinity, holds: (i) => !holes.has(i), readahead: 3 });
+    const chunksRead = () => inner.reads.map((r) => r.offset / chunk);
+    const readChunk = async (i: number) => {
+      expect((await cached.read(i * chunk + 7, 100)).equals(bytes.subarray(i * chunk + 7, i * chunk + 107))).toBe(true);
+      await new Promise((r) => setImmediate(r));
+    };
+    // A hole is read through each time, and never kept.
+    await readChunk(3);
+    await readChunk(3);
+    expect(chunksRead()).toEqual([3, 3]);
+    expect(cached.cachedChunks).toBe(0);
+    inner.reads.length = 0;
+    // A random read, and a first step forward, fetch what they need and nothing more.
+    await readChunk(1);
+    await readChunk(2);
+    expect(chunksRead()).toEqual([1, 2]);
+    // Further steps fetch ahead: one held chunk after the hole 3, then two.
+    await readChunk(3);
+    expect(chunksRead()).toEqual([1, 2, 3, 4]);
+    await readChunk(4);
+    expect(chunksRead()).toEqual([1, 2, 3, 4, 5, 6]);
+    inner.reads.length = 0;
+    // Prefetched chunks are served from the cache; the window (3) skips the holes 7 and 8,
+    // and the last prefetch fills the room (8 chunks).
+    await readChunk(5);
+    await readChunk(6);
+    expect(chunksRead()).toEqual([9, 10, 11]);
+    inner.reads.length = 0;
+    await readChunk(7);
+    await readChunk(8);
+    await readChunk(9);
+    expect(chunksRead()).toEqual([7, 8]);
+    // Nothing a reader asked for was evicted to make room for a prefetch, so 12 was not fetched ahead.
+    await readChunk(1);
+    expect(chunksRead()).toEqual([7, 8]);
+    await readChunk(12);
+    expect(chunksRead()).toEqual([7, 8, 12]);
+    expect(cached.chunksFetched).toBe(9);
+  });
+
   it('hands out copies, does not remember failures, and counts what it reads', async () => {
     const inner = new BufferSource(bytes);
     const cached = new CachedByteSource(inner);
