@@ -15,6 +15,7 @@ import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { parseCloudTarget } from '../../cloud/targets.js';
 import { releaseOnSignals } from '../../cloud/cleanup.js';
+import { parseDuration } from '../../cloud/aws/cleanup.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UsageError, type Io } from './io.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
@@ -29,12 +30,14 @@ const USAGE = `Usage:
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
-                [--scanner-instance ID] [--timeline-window BEFORE:AFTER (default 1h:24h)]
+                [--scanner-instance ID] [--scanner-zone ZONE] [--device-wait 2m]
+                [--timeline-window BEFORE:AFTER (default 1h:24h)]
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
-                [--fail-on SEV] [--endpoint URL]
-  minescan merge DIR... --output-dir DIR
+                [--fail-on SEV] [--endpoint URL] [--scanner-instance ID]
+                [--scanner-zone ZONE] [--device-wait 2m]
+  minescan merge DIR... --output-dir DIR [--fail-on SEV]
   minescan cleanup aws|aliyun [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
 
@@ -50,12 +53,14 @@ minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
 Credentials and region come from the AWS SDK's standard chain;
 AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
 aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
-from a snapshot, attach it to the scanner instance (--scanner-instance, default the
-ECS instance minescan runs on), read it read-only and remove it all afterwards
+from a snapshot, attach it to the scanner instance (--scanner-instance and
+--scanner-zone, default the ECS instance minescan runs on), wait --device-wait for
+its device, read it read-only and remove it all afterwards
 (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, ALIBABA_CLOUD_REGION_ID or --region).
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
-2 a target could not be read, or bad usage.
+2 a target could not be read, or bad usage; 130/143 stopped by SIGINT/SIGTERM
+(what minescan created is removed first, and no report is written).
 `;
 
 
@@ -119,6 +124,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       endpoint: { type: 'string' },
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
+      'scanner-zone': { type: 'string' },
+      'device-wait': { type: 'string' },
       'timeline-window': { type: 'string' },
     },
   });
@@ -129,9 +136,10 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   if (failOn !== 'none' && !isSeverity(failOn)) throw new UsageError(`--fail-on must be critical, high, medium, low or none, not "${failOn}"`);
   if (failOn === 'info') throw new UsageError('--fail-on info would fail every scan: use low');
 
-  let timelineWindow;
+  let timelineWindow, deviceWaitMs;
   try {
     timelineWindow = values['timeline-window'] === undefined ? undefined : parseTimelineWindow(values['timeline-window']);
+    deviceWaitMs = values['device-wait'] === undefined ? undefined : parseDuration(values['device-wait']);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -146,12 +154,20 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
 
   const reports: ScanReport[] = [];
   let unreadable = false;
+  let signal: AbortSignal | undefined;
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'] };
-      if (parseCloudTarget(target)) releaseOnSignals();
-      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow }));
+      const cloud = {
+        region: values.region,
+        endpoint: values.endpoint,
+        keepSnapshots: values['keep-snapshots'],
+        scannerInstance: values['scanner-instance'],
+        scannerZone: values['scanner-zone'],
+        deviceWaitMs,
+      };
+      if (parseCloudTarget(target)) signal = releaseOnSignals().signal;
+      reports.push(await scanTarget(target, { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, signal }));
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;
@@ -160,6 +176,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     }
   }
 
+  // A scan that ended after a signal may have read disks being taken away: no report.
+  if (signal?.aborted) throw new Error('interrupted: no report written');
   const rendered = format === 'json' ? renderJson(reports) : renderText(reports, { color: io.isTty && !values.output });
   if (values.output) await fsp.writeFile(values.output, rendered);
   else if (!values.quiet) io.stdout(rendered);

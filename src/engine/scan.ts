@@ -29,6 +29,8 @@ export interface ScanOptions {
   cloud?: CloudOptions;
   /** Around the first high or critical change; timeline.ts's default when absent. */
   timelineWindow?: TimelineSpan;
+  /** Aborted when minescan must stop: the scan is abandoned and no report is written. */
+  signal?: AbortSignal;
 }
 
 export async function scanTarget(target: string, options: ScanOptions): Promise<ScanReport> {

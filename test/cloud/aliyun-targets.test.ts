@@ -89,7 +89,10 @@ describe('aliyun targets', () => {
     const { code } = await cli(['fleet', 'aliyun', '--region', 'cn-hangzhou', '--endpoint', f.endpoint, '--filter', 'tag:env=prod', '--output-dir', dir]);
     expect(code).toBe(1);
     const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
-    expect(summary.instances.map((r: { instance: string; highestSeverity: string }) => `${r.instance}:${r.highestSeverity}`)).toEqual(['i-db:low', 'i-web:critical']);
+    // The clean instance's low and info findings are counted, but --fail-on high does not act on them.
+    expect(summary.instances.map((r: { instance: string; verdict: string }) => `${r.instance}:${r.verdict}`)).toEqual(['i-db:none', 'i-web:critical']);
+    expect(summary.instances[0].bySeverity).toMatchObject({ critical: 0, high: 0, medium: 0, low: 1 });
+    expect(summary.totals.byVerdict).toMatchObject({ none: 1, critical: 1 });
     expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
   });
 

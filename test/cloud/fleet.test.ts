@@ -59,12 +59,12 @@ describe('minescan fleet aws', () => {
     const failed = summary.instances.find((r) => r.status === 'failed')!;
     expect(failed.instance).toBe(ids[7]);
     expect(failed.reason).toMatch(/InvalidVolume\.NotFound|does not exist/);
-    const infectedRows = summary.instances.filter((r) => r.highestSeverity === 'critical').map((r) => r.instance).sort();
+    const infectedRows = summary.instances.filter((r) => r.verdict === 'critical').map((r) => r.instance).sort();
     expect(infectedRows).toEqual(infectedIds.filter((id) => ids.indexOf(id) < 45).sort());
     expect(summary.instances.find((r) => r.instance === infectedIds[0])!.families).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
     expect((await readdir(path.join(scratch, 'all', 'us-east-1'))).length).toBe(44);
     const csv = await readFile(path.join(scratch, 'all', 'summary.csv'), 'utf8');
-    expect(csv.split('\n')[0]).toBe('instance,region,status,volumes,highestSeverity,families,findings,errors,reason');
+    expect(csv.split('\n')[0]).toBe('instance,region,status,volumes,verdict,critical,high,medium,low,info,families,findings,errors,reason');
     expect(csv.trim().split('\n')).toHaveLength(46);
     const made = [...f.snapshots.values()];
     expect(made.length).toBeGreaterThanOrEqual(44);

@@ -4,12 +4,15 @@
  * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
  * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
- * fail with 500s and corrupt a block's checksum, to test the client side.
+ * fail with 500s and corrupt a block's checksum, to test the client side. Tags are
+ * taken only from CreateSnapshot's TagSpecifications; the tag-filtered listing comes
+ * in pages of `pageSize`. Any answer can be held (`holds`) to stop a run at a phase.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { Holds } from './held-requests.js';
 
 export const EBS_BLOCK = 512 * 1024;
 
@@ -47,6 +50,7 @@ export interface FakeAws {
   blockRequests: Map<string, Map<number, number>>;
   listedBlocks: Map<string, number>;
   actions: string[];
+  holds: Holds;
   close(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', snapshots, blockRequests: new Map(), listedBlocks: new Map(), actions: [], close: async () => undefined };
+  const state: FakeAws = { endpoint: '', snapshots, blockRequests: new Map(), listedBlocks: new Map(), actions: [], holds: new Holds(), close: async () => undefined };
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
   let counter = 0;
@@ -79,16 +83,21 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(body));
-    };
-    const xml = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/xml' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
-    };
     const isQuery = req.method === 'POST';
     const params = isQuery ? new URLSearchParams(await body(req)) : undefined;
+    const action = params?.get('Action') ?? (/\/blocks$/.test(url.pathname) ? 'ListSnapshotBlocks' : 'GetSnapshotBlock');
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      void state.holds.pass(action).then(() => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      });
+    };
+    const xml = (status: number, body: string) => {
+      void state.holds.pass(action).then(() => {
+        res.writeHead(status, { 'content-type': 'text/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+      });
+    };
     if (throttle > 0 || fail > 0) {
       const throttled = throttle > 0;
       if (throttled) throttle--;
@@ -127,6 +136,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const data = Buffer.alloc(EBS_BLOCK);
     await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
+    await state.holds.pass(action);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.end(data);
   });
@@ -159,12 +169,15 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         if (p.get('Filter.1.Name')?.startsWith('tag:')) {
           const key = p.get('Filter.1.Name')!.slice(4);
           const value = p.get('Filter.1.Value.1');
-          for (const s of snapshots.values()) {
-            if (s.deleted || s.tags[key] !== value) continue;
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && s.tags[key] === value);
+          const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
+          const start = Number(p.get('NextToken') ?? 0);
+          for (const s of matching.slice(start, start + size)) {
             const tagXml = Object.entries(s.tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join('');
             items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>completed</status><startTime>${s.startTime.toISOString()}</startTime><tagSet>${tagXml}</tagSet></item>`);
           }
-          return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet></DescribeSnapshotsResponse>`);
+          const next = start + size < matching.length ? `<nextToken>${start + size}</nextToken>` : '';
+          return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet>${next}</DescribeSnapshotsResponse>`);
         }
         for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
           const s = snapshots.get(p.get(`SnapshotId.${i}`)!);
