@@ -63,6 +63,8 @@ export interface FakeAliyunOptions {
   pageSize?: number;
   /** The metadata service answers 403 without a session token (hardened mode). */
   metadataTokenRequired?: boolean;
+  /** false: an attached disk's device never shows up on the scanner. */
+  devicesAppear?: boolean;
 }
 
 const TOKEN = 'metadata-session-token';
@@ -189,7 +191,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
         if (p.get('InstanceId') !== options.scanner) return error(403, 'Forbidden', 'only the scanner may be attached to');
         d.status = 'Attaching';
         d.instance = options.scanner;
-        await symlink(d.image, path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`));
+        if (options.devicesAppear !== false) await symlink(d.image, path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`));
         return json(200, {});
       }
       case 'DetachDisk': {
