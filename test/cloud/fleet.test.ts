@@ -5,7 +5,7 @@
  * three shards merged into a summary equal to an unsharded run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
 import { inShard, parseShard } from '../../cloud/fleet/shard.js';
@@ -61,6 +61,9 @@ describe('minescan fleet aws', () => {
     expect(failed.reason).toMatch(/InvalidVolume\.NotFound|does not exist/);
     const infectedRows = summary.instances.filter((r) => r.verdict === 'critical').map((r) => r.instance).sort();
     expect(infectedRows).toEqual(infectedIds.filter((id) => ids.indexOf(id) < 45).sort());
+    // A clean instance's verdict is "none"; what --fail-on high does not act on is only counted.
+    expect(summary.totals.byVerdict).toMatchObject({ critical: 5, high: 0, medium: 0, low: 0, info: 0, none: 39 });
+    expect(summary.instances.filter((r) => r.verdict === 'none' && r.status === 'scanned').every((r) => r.bySeverity.critical + r.bySeverity.high === 0)).toBe(true);
     expect(summary.instances.find((r) => r.instance === infectedIds[0])!.families).toEqual(['aliyun-duns', 'cleanfda', 'kinsing', 'outlaw', 'skidmap']);
     expect((await readdir(path.join(scratch, 'all', 'us-east-1'))).length).toBe(44);
     const csv = await readFile(path.join(scratch, 'all', 'summary.csv'), 'utf8');
@@ -79,6 +82,12 @@ describe('minescan fleet aws', () => {
     const merged = await cli(['merge', ...[0, 1, 2].map((i) => path.join(scratch, `shard${i}`)), '--output-dir', path.join(scratch, 'merged')]);
     expect(merged.code).toBe(2);
     expect(rowsOf(await load('merged'))).toEqual(rowsOf(await load('all')));
+    // merge takes the verdicts again at its own threshold, from the counts.
+    const none = await cli(['merge', ...[0, 1, 2].map((i) => path.join(scratch, `shard${i}`)), '--output-dir', path.join(scratch, 'merged-none'), '--fail-on', 'none']);
+    expect(none.code).toBe(2);
+    const relaxed = await load('merged-none');
+    expect(relaxed.instances.every((r) => r.verdict === 'none')).toBe(true);
+    expect(relaxed.instances.map((r) => r.bySeverity)).toEqual((await load('all')).instances.map((r) => r.bySeverity));
   });
 
   it('resumes: instances with a report are not scanned again', async () => {
@@ -89,6 +98,25 @@ describe('minescan fleet aws', () => {
     // Only the failed instance is tried again (once per attempt).
     expect(after - before).toBe(3);
     expect(rowsOf(await load('all'))).toHaveLength(45);
+  });
+
+  it('resumes only from reports that are whole, of their instance, and complete', async () => {
+    const dir = path.join(scratch, 'all', 'us-east-1');
+    const [cut, withErrors, other] = [ids[0]!, ids[1]!, ids[2]!];
+    const text = await readFile(path.join(dir, `${cut}.json`), 'utf8');
+    await writeFile(path.join(dir, `${cut}.json`), text.slice(0, text.length / 2));
+    const incomplete = JSON.parse(await readFile(path.join(dir, `${withErrors}.json`), 'utf8'));
+    incomplete.errors = [{ message: 'read past the end of the disk' }];
+    await writeFile(path.join(dir, `${withErrors}.json`), JSON.stringify(incomplete));
+    const foreign = JSON.parse(await readFile(path.join(dir, `${other}.json`), 'utf8'));
+    foreign.target = `aws:instance/${ids[4]}`;
+    await writeFile(path.join(dir, `${other}.json`), JSON.stringify(foreign));
+    const before = f.actions.filter((a) => a === 'CreateSnapshot').length;
+    expect((await fleet('all', '--resume')).code).toBe(2);
+    // The three are scanned again, and the failed instance tried again (three attempts).
+    expect(f.actions.filter((a) => a === 'CreateSnapshot').length - before).toBe(6);
+    for (const id of [cut, withErrors, other]) expect(JSON.parse(await readFile(path.join(dir, `${id}.json`), 'utf8'))).toMatchObject({ target: `aws:instance/${id}`, errors: [] });
+    expect((await readdir(dir)).filter((n) => !n.endsWith('.json') || n.startsWith('.'))).toEqual([]);
   });
 
   it('shards by a stable hash, from the index an orchestrator sets', () => {
