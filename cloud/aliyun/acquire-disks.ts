@@ -9,22 +9,13 @@ import type { ByteSource, ReadCounter } from '../../mountfs/sources/byte-source.
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { ResourceScope, track } from '../cleanup.js';
 import { newScanId } from '../aws/ec2-snapshots.js';
+import type { CloudOptions } from '../targets.js';
 import * as ecsFlow from './ecs-disk-flow.js';
-
-export interface AliyunTargetOptions {
-  region?: string;
-  endpoint?: string;
-  keepSnapshots?: boolean;
-  scannerInstance?: string;
-  scannerZone?: string;
-  /** How long an attached disk's device may take to appear. */
-  deviceWaitMs?: number;
-}
 
 export async function acquireAliyun(
   target: { kind: string; id: string },
   counter: ReadCounter,
-  options: AliyunTargetOptions,
+  options: CloudOptions,
 ): Promise<{ sources: ByteSource[]; release(): Promise<void> }> {
   const region = options.region ?? process.env.ALIBABA_CLOUD_REGION_ID;
   if (!region) throw new Error('Alibaba Cloud targets need --region or ALIBABA_CLOUD_REGION_ID');

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
 
 
@@ -16,13 +17,9 @@ describe('aliyun targets', () => {
   let f: FakeAliyun;
 
   beforeAll(async () => {
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'secret';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
-    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    const { infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' });
     const devices = path.join(scratch, 'by-id');
     await mkdir(devices);
     process.env.MINESCAN_DEVICE_DIR = devices;

@@ -11,6 +11,7 @@ import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { buildImage, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { startFakeAliyun, type FakeAliyun, type FakeAliyunOptions } from '../helpers/fake-aliyun.js';
 import { startFakeAws } from '../helpers/fake-aws.js';
+import { setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { cli } from '../helpers/run-cli.js';
 
 const HOURS = 3_600_000;
@@ -23,12 +24,7 @@ describe('cloud lifecycle', () => {
   let n = 0;
 
   beforeAll(async () => {
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'secret';
-    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
-    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
     clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 16 });
   }, 120_000);

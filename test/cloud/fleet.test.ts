@@ -10,7 +10,8 @@ import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
 import { inShard, parseShard } from '../../cloud/fleet/shard.js';
 import type { FleetSummary } from '../../src/fleet/summary.js';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
 
 
@@ -22,13 +23,9 @@ describe('minescan fleet aws', () => {
   let f: FakeAws;
 
   beforeAll(async () => {
-    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
-    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
-    const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'gpt', sizeMiB: 24 });
+    const { infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'gpt' });
     const volumes: Record<string, string> = {};
     const instances: Record<string, string[]> = {};
     const instanceTags: Record<string, Record<string, string>> = {};

@@ -11,16 +11,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
-import { startCli } from '../helpers/cli-process.js';
-import { comparableReport, filesUnder } from '../helpers/fleet-output.js';
+import { signalAt, startCli, STOP_SIGNALS } from '../helpers/cli-process.js';
+import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
 import { cli } from '../helpers/run-cli.js';
-
-const SIGNALS = [
-  ['SIGTERM', 143],
-  ['SIGINT', 130],
-] as const;
 
 // i-a has two disks, i-b one; with --concurrency 1, i-a is scanned first.
 const PHASES = [
@@ -43,20 +39,15 @@ describe('signals during fleet aliyun', () => {
   let n = 0;
 
   beforeAll(async () => {
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'secret';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
-    infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: 24 });
+    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' }));
     const f = await fake();
     const dir = path.join(scratch, 'baseline');
     process.env.MINESCAN_DEVICE_DIR = f.deviceDir;
     process.env.MINESCAN_ALIYUN_METADATA_URL = f.metadataUrl;
     expect((await cli(fleetArgs(f, dir))).code).toBe(1);
-    baseline = new Map();
-    for (const file of await filesUnder(dir)) if (file !== 'summary.json' && file !== 'summary.csv') baseline.set(file, await comparableReport(path.join(dir, file)));
+    baseline = await reportsUnder(dir);
     expect([...baseline.keys()]).toEqual(['cn-hangzhou/i-a.json', 'cn-hangzhou/i-b.json']);
     await nothingLeft(f);
   }, 180_000);
@@ -95,17 +86,12 @@ describe('signals during fleet aliyun', () => {
     for (const id of ['d-a-system', 'd-a-data', 'd-b-system']) expect(f.disks.get(id)).toMatchObject({ status: 'In_use', deleted: false });
   };
 
-  describe.each(SIGNALS)('%s', (signal, exitCode) => {
+  describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('$phase: nothing left in the account, no summary, every report whole and right', async (phase) => {
       const f = await fake();
       const dir = path.join(scratch, `fleet-${signal}-${phase.phase.replace(/\W+/g, '-')}`);
-      const held = f.holds.hold(phase.hold, phase.skip);
-      const run = startCli(fleetArgs(f, dir), { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
-      await Promise.race([held.reached, run.exit.then((code) => Promise.reject(new Error(`exited ${code} before ${phase.hold}: ${run.stderr()}`)))]);
-      run.child.kill(signal);
-      await run.waitForStderr(new RegExp(`${signal}: stopping`));
-      held.release();
-      expect(await run.exit).toBe(exitCode);
+      const { code } = await signalAt(f.holds, phase, fleetArgs(f, dir), signal, { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
+      expect(code).toBe(exitCode);
       await nothingLeft(f);
       const files = await filesUnder(dir);
       expect(files).toEqual(phase.reports);

@@ -9,16 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { buildImage, IMMUTABLE_LIST, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
-import { startCli } from '../helpers/cli-process.js';
-import { comparableReport, filesUnder } from '../helpers/fleet-output.js';
+import { signalAt, STOP_SIGNALS } from '../helpers/cli-process.js';
+import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
 import { cli } from '../helpers/run-cli.js';
-
-const SIGNALS = [
-  ['SIGTERM', 143],
-  ['SIGINT', 130],
-] as const;
 
 /** The phases of a run, each marked by the answer the fake holds. */
 const PHASES = [
@@ -36,19 +32,14 @@ describe('signals during AWS runs', () => {
   let baseline: Map<string, unknown>;
 
   beforeAll(async () => {
-    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
-    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
-    infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: 24, immutable: IMMUTABLE_LIST });
-    clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'gpt', sizeMiB: 24 });
+    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'gpt' }));
     // What the fleet writes when nothing stops it.
     const f = await fake();
     const dir = path.join(scratch, 'baseline');
     expect((await cli(fleetArgs(f, dir))).code).toBe(1);
-    baseline = new Map();
-    for (const file of await filesUnder(dir)) if (file.endsWith('.json') && file !== 'summary.json') baseline.set(file, await comparableReport(path.join(dir, file)));
+    baseline = await reportsUnder(dir);
     expect([...baseline.keys()]).toEqual(['us-east-1/i-a.json', 'us-east-1/i-b.json']);
   }, 180_000);
   afterAll(async () => {
@@ -70,27 +61,16 @@ describe('signals during AWS runs', () => {
   };
   const fleetArgs = (f: FakeAws, dir: string) => ['fleet', 'aws', '--region', 'us-east-1', '--endpoint', f.endpoint, '--output-dir', dir, '--concurrency', '1'];
 
-  /** Starts minescan, waits for the held answer, signals, lets the answer go once the signal is being handled. */
-  const signalled = async (f: FakeAws, args: string[], hold: { hold: string; skip: number }, signal: NodeJS.Signals) => {
-    const held = f.holds.hold(hold.hold, hold.skip);
-    const run = startCli(args);
-    await Promise.race([held.reached, run.exit.then((code) => Promise.reject(new Error(`exited ${code} before ${hold.hold}: ${run.stderr()}`)))]);
-    run.child.kill(signal);
-    await run.waitForStderr(new RegExp(`${signal}: stopping`));
-    held.release();
-    return { code: await run.exit, stdout: run.stdout(), stderr: run.stderr() };
-  };
-
   const nothingLeft = (f: FakeAws) => {
     const made = [...f.snapshots.values()].filter((s) => s.tags['minescan:created-by'] === 'minescan');
     expect(made.filter((s) => !s.deleted).map((s) => s.id)).toEqual([]);
     return made;
   };
 
-  describe.each(SIGNALS)('%s', (signal, exitCode) => {
+  describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('scan aws:instance, $phase: exits with the signal, removes its snapshots, prints no report', async (phase) => {
       const f = await fake();
-      const { code, stdout } = await signalled(f, ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint], phase, signal);
+      const { code, stdout } = await signalAt(f.holds, phase, ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint], signal);
       expect(code).toBe(exitCode);
       expect(stdout).toBe('');
       const made = nothingLeft(f);
@@ -104,7 +84,7 @@ describe('signals during AWS runs', () => {
       async (phase) => {
         const f = await fake();
         const dir = path.join(scratch, `fleet-${signal}-${phase.phase.replace(/\W+/g, '-')}`);
-        const { code } = await signalled(f, fleetArgs(f, dir), phase, signal);
+        const { code } = await signalAt(f.holds, phase, fleetArgs(f, dir), signal);
         expect(code).toBe(exitCode);
         nothingLeft(f);
         const files = await filesUnder(dir);

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO } from './images.js';
+import type { Holds } from './held-requests.js';
 
 export interface CliProcess {
   child: ChildProcess;
@@ -42,4 +43,24 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
           ]),
     exit,
   };
+}
+
+/** The signals a scheduler sends, with the exit code minescan answers each with. */
+export const STOP_SIGNALS = [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const;
+
+/**
+ * Starts minescan, waits until the fake holds the chosen answer, signals, and lets the
+ * answer go once minescan says it is stopping (so the answer arrives after the signal).
+ */
+export async function signalAt(holds: Holds, at: { hold: string; skip: number }, args: string[], signal: NodeJS.Signals, env: NodeJS.ProcessEnv = {}) {
+  const held = holds.hold(at.hold, at.skip);
+  const run = startCli(args, env);
+  await Promise.race([held.reached, run.exit.then((code) => Promise.reject(new Error(`exited ${code} before ${at.hold}: ${run.stderr()}`)))]);
+  run.child.kill(signal);
+  await run.waitForStderr(new RegExp(`${signal}: stopping`));
+  held.release();
+  return { code: await run.exit, stdout: run.stdout(), stderr: run.stderr() };
 }

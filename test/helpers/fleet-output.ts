@@ -27,3 +27,10 @@ export async function comparableReport(file: string): Promise<unknown> {
   delete report.stats.durationMs;
   return report;
 }
+
+/** The reports a fleet run wrote (the summaries left out), by relative path, comparable. */
+export async function reportsUnder(dir: string): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for (const file of await filesUnder(dir)) if (!/^summary\.(json|csv)$/.test(file)) out.set(file, await comparableReport(path.join(dir, file)));
+  return out;
+}
