@@ -112,15 +112,18 @@ export class ResourceScope {
 
 /**
  * Installs the signal handlers (the CLI does, once): abort the running work, release
- * everything, exit 130 (SIGINT) or 143 (SIGTERM). Whatever `drain` waits for (reports
- * being abandoned) finishes before the exit, within the same bound.
+ * everything, exit 130 (SIGINT) or 143 (SIGTERM). A second signal does not cut the
+ * release short (a scheduler's SIGKILL would, and `minescan cleanup` then finishes it).
  */
 let installed: AbortController | undefined;
 export function releaseOnSignals(controller = new AbortController()): AbortController {
   if (installed) return installed;
   installed = controller;
+  let first: string | undefined;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (first) return void process.stderr.write(`minescan: ${signal}: still removing what this run created (after ${first})\n`);
+      first = signal;
       process.stderr.write(`minescan: ${signal}: stopping; removing what this run created\n`);
       controller.abort(new Error(signal));
       void releaseAll().finally(() => process.exit(code));

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
-import { signalAt, STOP_SIGNALS } from '../helpers/cli-process.js';
+import { signalAt, startCli, STOP_SIGNALS } from '../helpers/cli-process.js';
 import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
 import { cli } from '../helpers/run-cli.js';
 
@@ -66,6 +66,20 @@ describe('signals during AWS runs', () => {
     expect(made.filter((s) => !s.deleted).map((s) => s.id)).toEqual([]);
     return made;
   };
+
+  it('a second signal does not cut the removal short', async () => {
+    const f = await fake();
+    const held = f.holds.hold('CreateSnapshot');
+    const run = startCli(['scan', 'aws:instance/i-b', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    await held.reached;
+    run.child.kill('SIGTERM');
+    await run.waitForStderr(/SIGTERM: stopping/);
+    run.child.kill('SIGINT');
+    await run.waitForStderr(/SIGINT: still removing/);
+    held.release();
+    expect(await run.exit).toBe(143);
+    expect(nothingLeft(f)).toHaveLength(1);
+  }, 60_000);
 
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('scan aws:instance, $phase: exits with the signal, removes its snapshots, prints no report', async (phase) => {
