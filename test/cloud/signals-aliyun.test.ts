@@ -90,8 +90,9 @@ describe('signals during fleet aliyun', () => {
     it.each(PHASES)('$phase: nothing left in the account, no summary, every report whole and right', async (phase) => {
       const f = await fake();
       const dir = path.join(scratch, `fleet-${signal}-${phase.phase.replace(/\W+/g, '-')}`);
-      const { code } = await signalAt(f.holds, phase, fleetArgs(f, dir), signal, { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
+      const { code, stderr } = await signalAt(f.holds, phase, fleetArgs(f, dir), signal, { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
       expect(code).toBe(exitCode);
+      expect(stderr).not.toMatch(/cleanup of .* failed|did not finish/);
       await nothingLeft(f);
       const files = await filesUnder(dir);
       expect(files).toEqual(phase.reports);
