@@ -4,7 +4,7 @@
  *   aws:snapshot/snap-…  an existing EBS snapshot, read in place (nothing created)
  *   aws:volume/vol-…     a snapshot is made, scanned, deleted
  *   aws:instance/i-…     the same for every EBS volume of the instance
- *   aliyun:snapshot/s-…, aliyun:disk/d-…, aliyun:instance/i-…: see aliyun/ecs-disk-flow.ts
+ *   aliyun:snapshot/s-…, aliyun:disk/d-…, aliyun:instance/i-…: see aliyun/acquire-disks.ts
  */
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
