@@ -110,11 +110,20 @@ export async function mergeSummaries(dirs: string[], failOn: FailOn = 'high'): P
   const rows = new Map<string, FleetRow>();
   for (const dir of dirs) {
     const s = JSON.parse(await fsp.readFile(path.join(dir, 'summary.json'), 'utf8')) as FleetSummary;
-    for (const r of s.instances) {
+    for (const r of s.instances.map(fromSchema1)) {
       const key = `${r.region}/${r.instance}`;
       const prior = rows.get(key);
       if (!prior || (prior.status === 'failed' && r.status === 'scanned')) rows.set(key, { ...r, report: r.report ? path.resolve(dir, r.report) : undefined });
     }
   }
   return summarize([...rows.values()], failOn);
+}
+
+/** A row of a schema 1 summary kept only its highest severity: it counts as one finding of that severity. */
+function fromSchema1(row: FleetRow & { highestSeverity?: Severity | 'none' }): FleetRow {
+  if (row.bySeverity) return row;
+  const { highestSeverity, ...rest } = row;
+  const counts = emptyCounts();
+  if (highestSeverity && highestSeverity !== 'none') counts[highestSeverity] = 1;
+  return { ...rest, bySeverity: counts, verdict: 'none' };
 }

@@ -5,7 +5,7 @@
  * three shards merged into a summary equal to an unsharded run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
 import { inShard, parseShard } from '../../cloud/fleet/shard.js';
@@ -114,6 +114,21 @@ describe('minescan fleet aws', () => {
     expect(f.actions.filter((a) => a === 'CreateSnapshot').length - before).toBe(6);
     for (const id of [cut, withErrors, other]) expect(JSON.parse(await readFile(path.join(dir, `${id}.json`), 'utf8'))).toMatchObject({ target: `aws:instance/${id}`, errors: [] });
     expect((await readdir(dir)).filter((n) => !n.endsWith('.json') || n.startsWith('.'))).toEqual([]);
+  });
+
+  it('merges summaries written before verdicts (schema 1) by their highest severity', async () => {
+    const old = path.join(scratch, 'schema1');
+    await mkdir(old, { recursive: true });
+    const row = { region: 'us-east-1', status: 'scanned', volumes: 1, families: [], findings: 2, errors: 0 };
+    const instances = [
+      { ...row, instance: 'i-old-infected', highestSeverity: 'critical' },
+      { ...row, instance: 'i-old-clean', highestSeverity: 'info' },
+    ];
+    await writeFile(path.join(old, 'summary.json'), JSON.stringify({ schemaVersion: 1, instances }));
+    const { code } = await cli(['merge', old, path.join(scratch, 'shard0'), '--output-dir', path.join(scratch, 'merged-old')]);
+    expect(code).toBe(2);
+    const merged = await load('merged-old');
+    expect(merged.instances.filter((r) => r.instance.startsWith('i-old')).map((r) => `${r.instance}:${r.verdict}`)).toEqual(['i-old-clean:none', 'i-old-infected:critical']);
   });
 
   it('shards by a stable hash, from the index an orchestrator sets', () => {
