@@ -179,7 +179,12 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   // A scan that ended after a signal may have read disks being taken away: no report.
   if (signal?.aborted) throw new Error('interrupted: no report written');
   const rendered = format === 'json' ? renderJson(reports) : renderText(reports, { color: io.isTty && !values.output });
-  if (values.output) await fsp.writeFile(values.output, rendered);
+  if (values.output) {
+    // Whole or not at all: a signal while writing leaves no half report.
+    const temp = `${values.output}.${process.pid}.partial`;
+    await fsp.writeFile(temp, rendered);
+    await fsp.rename(temp, values.output);
+  }
   else if (!values.quiet) io.stdout(rendered);
 
   if (unreadable) return EXIT_ERROR;

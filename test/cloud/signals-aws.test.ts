@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
@@ -84,9 +84,14 @@ describe('signals during AWS runs', () => {
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('scan aws:instance, $phase: exits with the signal, removes its snapshots, prints no report', async (phase) => {
       const f = await fake();
-      const { code, stdout } = await signalAt(f.holds, phase, ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint], signal);
+      const out = path.join(scratch, `scan-${signal}-${phase.phase.replace(/\W+/g, '-')}`);
+      await mkdir(out);
+      const report = path.join(out, 'report.json');
+      const args = ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint];
+      const { code, stdout } = await signalAt(f.holds, phase, phase.phase === 'scanning' ? [...args, '--output', report] : args, signal);
       expect(code).toBe(exitCode);
       expect(stdout).toBe('');
+      expect(await readdir(out)).toEqual([]);
       const made = nothingLeft(f);
       // A create in flight when the signal came is still undone; none starts after it.
       if (phase.phase === 'listing') expect(made).toEqual([]);
