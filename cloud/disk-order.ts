@@ -5,6 +5,7 @@
  * kernel names the 27th disk xvdaa). Compared as plain text, a data disk named
  * /dev/sdb would come before a root disk named /dev/xvda.
  */
+import type { DiskReport } from '../mountfs/volume-report.js';
 
 export interface InstanceDisk {
   /** The provider's id of the disk: EBS vol-…, Alibaba Cloud d-…. */
@@ -13,6 +14,12 @@ export interface InstanceDisk {
   device?: string;
   root: boolean;
 }
+
+/** What is known of a disk before its snapshot is read. */
+export type KnownDisk = Omit<DiskReport, 'index'> & { snapshotId: string };
+
+/** A disk named on the command line: whether it is a root disk is not known. */
+export const namedDisk = (volumeId: string): Partial<InstanceDisk> & { volumeId: string } => ({ volumeId });
 
 /** Runs of digits compare as numbers; other runs shorter first (xvdz before xvdaa), then as text. */
 export function compareDeviceNames(a: string, b: string): number {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withRetries } from '../retry.js';
 import { orderDisks, type InstanceDisk } from '../disk-order.js';
+import { isStopping, StoppingError } from '../cleanup.js';
 
 // The SDK is CommonJS without named ESM exports under Node.
 const require = createRequire(import.meta.url);
@@ -30,13 +31,21 @@ export interface AliyunOptions {
   endpoint?: string;
   /** The instance that runs minescan, where temporary disks are attached. */
   scannerInstance?: string;
+  /** Its zone, where temporary disks are made (default: from DescribeInstances or the metadata service). */
+  scannerZone?: string;
   /** Where attached disks appear (default /dev/disk/by-id). */
   deviceDir?: string;
   /** Instance metadata service (default http://100.100.100.200). */
   metadataUrl?: string;
   pollMs?: number;
   timeoutMs?: number;
+  /** How long an attached disk's block device may take to appear (default 2 minutes). */
+  deviceWaitMs?: number;
 }
+
+/** Alibaba Cloud answers a disk or snapshot in the wrong state for the call with this code. */
+const WRONG_STATE = /IncorrectDiskStatus|IncorrectSnapshotStatus|IncorrectInstanceStatus/;
+const codeOf = (err: unknown) => String((err as { code?: string })?.code ?? (err as Error)?.message ?? '');
 
 export function ecsClient(options: AliyunOptions): EcsClient {
   const endpoint = options.endpoint ?? `ecs.${options.region}.aliyuncs.com`;
@@ -72,7 +81,7 @@ export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: str
 }
 
 export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: string, options: AliyunOptions): Promise<void> {
-  await poll(options, `snapshot ${snapshotId}`, async () => {
+  await poll(options, `snapshot ${snapshotId}`, true, async () => {
     const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) })), `DescribeSnapshots ${snapshotId}`);
     const s = res.body?.snapshots?.snapshot?.[0];
     if (!s) throw new Error(`snapshot ${snapshotId} not found`);
@@ -91,7 +100,7 @@ export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zon
 }
 
 export async function waitDisk(ecs: EcsClient, region: string, diskId: string, status: string, options: AliyunOptions): Promise<void> {
-  await poll(options, `disk ${diskId} to become ${status}`, async () => {
+  await poll(options, `disk ${diskId} to become ${status}`, true, async () => {
     const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`);
     const d = res.body?.disks?.disk?.[0];
     if (!d) throw new Error(`disk ${diskId} not found`);
@@ -103,24 +112,44 @@ export async function attachDisk(ecs: EcsClient, instanceId: string, diskId: str
   await withRetries(() => ecs.attachDisk(new Ecs.AttachDiskRequest({ instanceId, diskId, deleteWithInstance: true })), `AttachDisk ${diskId}`);
 }
 
-export async function detachDisk(ecs: EcsClient, instanceId: string, diskId: string): Promise<void> {
-  await withRetries(() => ecs.detachDisk(new Ecs.DetachDiskRequest({ instanceId, diskId })), `DetachDisk ${diskId}`);
-}
-
-export async function deleteDisk(ecs: EcsClient, diskId: string): Promise<void> {
-  await withRetries(() => ecs.deleteDisk(new Ecs.DeleteDiskRequest({ diskId })), `DeleteDisk ${diskId}`);
+/**
+ * Removes a temporary disk whatever state it is in: a disk still creating or attaching
+ * rejects DetachDisk and DeleteDisk with IncorrectDiskStatus, so this waits (bounded)
+ * for a state it can act on, detaches an attached disk, waits for it to be available
+ * and deletes it. A disk that is gone is done.
+ */
+export async function releaseDisk(ecs: EcsClient, region: string, diskId: string, options: AliyunOptions): Promise<void> {
+  await poll({ ...options, timeoutMs: options.timeoutMs ?? 600_000 }, `disk ${diskId} to be deleted`, false, async () => {
+    const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`);
+    const d = res.body?.disks?.disk?.[0];
+    if (!d) return true;
+    try {
+      if (d.status === 'Available') {
+        await withRetries(() => ecs.deleteDisk(new Ecs.DeleteDiskRequest({ diskId })), `DeleteDisk ${diskId}`);
+        return true;
+      }
+      if (d.status === 'In_use' && d.instanceId) await withRetries(() => ecs.detachDisk(new Ecs.DetachDiskRequest({ instanceId: d.instanceId, diskId })), `DetachDisk ${diskId}`);
+    } catch (err) {
+      // Its state moved between the look and the call: look again.
+      if (!WRONG_STATE.test(codeOf(err))) throw err;
+    }
+    return false;
+  });
 }
 
 export async function deleteSnapshot(ecs: EcsClient, snapshotId: string): Promise<void> {
   await withRetries(() => ecs.deleteSnapshot(new Ecs.DeleteSnapshotRequest({ snapshotId, force: true })), `DeleteSnapshot ${snapshotId}`);
 }
 
+export const DEFAULT_DEVICE_WAIT_MS = 120_000;
+
 /** The attached disk's block device, by the serial the guest sees: the disk id without "d-". */
 export async function findDevice(diskId: string, options: AliyunOptions): Promise<string> {
   const dir = options.deviceDir ?? '/dev/disk/by-id';
   const want = `virtio-${diskId.replace(/^d-/, '')}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+  const deadline = Date.now() + (options.deviceWaitMs ?? DEFAULT_DEVICE_WAIT_MS);
   for (;;) {
+    if (isStopping()) throw new StoppingError(`waiting for the device of ${diskId}`);
     const names = await fsp.readdir(dir).catch(() => [] as string[]);
     // udev may cut the serial at 20 characters.
     const hit = names.find((n) => n === want || (want.length > 27 && n === want.slice(0, 27)));
@@ -130,25 +159,53 @@ export async function findDevice(diskId: string, options: AliyunOptions): Promis
   }
 }
 
-/** The scanner's own instance id and zone, from the instance metadata service unless given. */
-export async function scannerIdentity(options: AliyunOptions): Promise<{ instanceId: string; zoneId: string }> {
-  const base = options.metadataUrl ?? process.env.MINESCAN_ALIYUN_METADATA_URL ?? 'http://100.100.100.200';
-  const get = async (key: string) => {
-    const res = await fetch(`${base}/latest/meta-data/${key}`, { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) throw new Error(`metadata ${key}: HTTP ${res.status}`);
-    return (await res.text()).trim();
-  };
+/**
+ * The scanner's own instance id and zone: given (--scanner-instance, --scanner-zone),
+ * the zone of a given instance from DescribeInstances, or else the instance metadata
+ * service, in its hardened mode too (a session token first, as IMDSv2 on AWS).
+ */
+export async function scannerIdentity(ecs: EcsClient, options: AliyunOptions): Promise<{ instanceId: string; zoneId: string }> {
+  if (options.scannerInstance && options.scannerZone) return { instanceId: options.scannerInstance, zoneId: options.scannerZone };
+  if (options.scannerInstance) {
+    const res = await withRetries(
+      () => ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: options.region, instanceIds: JSON.stringify([options.scannerInstance]) })),
+      `DescribeInstances ${options.scannerInstance}`,
+    );
+    const zoneId = res.body?.instances?.instance?.find((i) => i.instanceId === options.scannerInstance)?.zoneId;
+    if (!zoneId) throw new Error(`scanner instance ${options.scannerInstance} not found in ${options.region}; pass --scanner-zone`);
+    return { instanceId: options.scannerInstance, zoneId };
+  }
   try {
-    return { instanceId: options.scannerInstance ?? (await get('instance-id')), zoneId: await get('zone-id') };
+    const get = await metadataReader(options.metadataUrl ?? process.env.MINESCAN_ALIYUN_METADATA_URL ?? 'http://100.100.100.200');
+    return { instanceId: await get('instance-id'), zoneId: options.scannerZone ?? (await get('zone-id')) };
   } catch (err) {
     throw new Error(`cannot tell which instance minescan runs on (${(err as Error).message}); run it on an ECS instance or pass --scanner-instance`);
   }
 }
 
-async function poll(options: AliyunOptions, what: string, done: () => Promise<boolean>): Promise<void> {
+/** Reads metadata keys with a session token when the service hands one out; without, when it does not know the token call. */
+async function metadataReader(base: string): Promise<(key: string) => Promise<string>> {
+  const headers: Record<string, string> = {};
+  const tokenRes = await fetch(`${base}/latest/api/token`, {
+    method: 'PUT',
+    headers: { 'X-aliyun-ecs-metadata-token-ttl-seconds': '300' },
+    signal: AbortSignal.timeout(3000),
+  });
+  if (tokenRes.ok) headers['X-aliyun-ecs-metadata-token'] = (await tokenRes.text()).trim();
+  else if (tokenRes.status !== 404 && tokenRes.status !== 405) throw new Error(`metadata token: HTTP ${tokenRes.status}`);
+  return async (key) => {
+    const res = await fetch(`${base}/latest/meta-data/${key}`, { headers, signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`metadata ${key}: HTTP ${res.status}`);
+    return (await res.text()).trim();
+  };
+}
+
+/** Polls with backoff until done; a wait for the scan (not for a release) gives up when minescan stops. */
+async function poll(options: AliyunOptions, what: string, stopsWithScan: boolean, done: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   let wait = options.pollMs ?? Number(process.env.MINESCAN_SNAPSHOT_POLL_MS ?? 5000);
   for (;;) {
+    if (stopsWithScan && isStopping()) throw new StoppingError(`waiting for ${what}`);
     if (await done()) return;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await sleep(wait);

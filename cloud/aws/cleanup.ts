@@ -13,8 +13,10 @@ export interface CleanupResult {
   failed: Array<{ id: string; reason: string }>;
 }
 
+/** Every page is read before anything is deleted, so a deletion cannot shift a page under the listing. */
 export async function cleanupAwsSnapshots(ec2: EC2Client, olderThanMs: number, now = Date.now()): Promise<CleanupResult> {
   const result: CleanupResult = { deleted: [], kept: [], failed: [] };
+  const found: Array<{ id: string; started?: Date }> = [];
   let token: string | undefined;
   do {
     const page = await withRetries(
@@ -29,22 +31,21 @@ export async function cleanupAwsSnapshots(ec2: EC2Client, olderThanMs: number, n
         ),
       'DescribeSnapshots (minescan tag)',
     );
-    for (const snap of page.Snapshots ?? []) {
-      if (!snap.SnapshotId) continue;
-      const age = now - (snap.StartTime?.getTime() ?? now);
-      if (age < olderThanMs) {
-        result.kept.push(snap.SnapshotId);
-        continue;
-      }
-      try {
-        await withRetries(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap.SnapshotId })), `DeleteSnapshot ${snap.SnapshotId}`);
-        result.deleted.push(snap.SnapshotId);
-      } catch (err) {
-        result.failed.push({ id: snap.SnapshotId, reason: (err as Error).message });
-      }
-    }
+    for (const snap of page.Snapshots ?? []) if (snap.SnapshotId) found.push({ id: snap.SnapshotId, started: snap.StartTime });
     token = page.NextToken;
   } while (token);
+  for (const snap of found) {
+    if (now - (snap.started?.getTime() ?? now) < olderThanMs) {
+      result.kept.push(snap.id);
+      continue;
+    }
+    try {
+      await withRetries(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap.id })), `DeleteSnapshot ${snap.id}`);
+      result.deleted.push(snap.id);
+    } catch (err) {
+      result.failed.push({ id: snap.id, reason: (err as Error).message });
+    }
+  }
   return result;
 }
 

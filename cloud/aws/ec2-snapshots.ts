@@ -16,6 +16,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withRetries } from '../retry.js';
 import { orderDisks, type InstanceDisk } from '../disk-order.js';
+import { isStopping, StoppingError } from '../cleanup.js';
 
 export const TAG_SCAN_ID = 'minescan:scan-id';
 export const TAG_CREATED_BY = 'minescan:created-by';
@@ -66,6 +67,7 @@ export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, option
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   let poll = options.pollMs ?? Number(process.env.MINESCAN_SNAPSHOT_POLL_MS ?? 5000);
   for (;;) {
+    if (isStopping()) throw new StoppingError(`waiting for snapshot ${snapshotId}`);
     const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`);
     const state = out.Snapshots?.[0]?.State;
     if (state === 'completed') return;

@@ -6,16 +6,17 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ALL_CHECKS } from '../checks/index.js';
-import { isSeverity, severityRank, type Severity } from '../engine/finding.js';
+import { isSeverity } from '../engine/finding.js';
 import { RuleSet } from '../rules/ruleset.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { shutdownSignal } from './shutdown.js';
+import { track } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
 import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
 import { parseShard } from '../../cloud/fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
-import { mergeSummaries, writeSummary, type FleetSummary } from '../fleet/summary.js';
+import { mergeSummaries, writeSummary, type FailOn, type FleetSummary } from '../fleet/summary.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 
 /** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
@@ -34,6 +35,8 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
       'fail-on': { type: 'string', default: 'high' },
       endpoint: { type: 'string' },
       'scanner-instance': { type: 'string' },
+      'scanner-zone': { type: 'string' },
+      'device-wait': { type: 'string' },
       hashes: { type: 'string', multiple: true, default: [] },
       rules: { type: 'string', multiple: true, default: [] },
       ...TIME_BUDGET_OPTIONS,
@@ -48,10 +51,11 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
   if (failOn !== 'none' && (!isSeverity(failOn) || failOn === 'info')) throw new UsageError(`--fail-on must be critical, high, medium, low or none`);
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
-  let shard, filters;
+  let shard, filters, deviceWaitMs;
   try {
     shard = values.shard ? parseShard(values.shard) : undefined;
     filters = values.filter.map(parseTagFilter);
+    deviceWaitMs = values['device-wait'] === undefined ? undefined : parseDuration(values['device-wait']);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -63,6 +67,8 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError(err.message);
   });
   const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
+  // On a signal, the exit waits for the scans in flight to be abandoned (no half-written report stays).
+  let drained: (() => Promise<void>) | undefined;
   const summary = await runFleet({
     provider,
     instances,
@@ -70,28 +76,37 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
     shard,
     concurrency,
     resume: values.resume,
-    scan: { checks: ALL_CHECKS, rules, hashes, signal: shutdownSignal, ...budgets, cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], cacheBytes: cacheSizeOption() } },
+    failOn: failOn as FailOn,
+    signal: shutdownSignal,
+    onStarted: (settled) => (drained = track(async () => void (await settled))),
+    scan: {
+      checks: ALL_CHECKS,
+      rules,
+      hashes,
+      ...budgets,
+      cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
+    },
     progress: { write: io.stderr, tty: io.isTty },
-  });
+  }).finally(() => drained?.());
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
-  return fleetExitCode(summary, failOn);
+  return fleetExitCode(summary);
 }
 /** Combines the output directories of shards into one summary. */
 export async function mergeCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' }, 'fail-on': { type: 'string', default: 'high' } } });
   if (positionals.length === 0 || !values['output-dir']) throw new UsageError('merge needs shard directories and --output-dir');
-  const summary = await mergeSummaries(positionals);
+  const failOn = values['fail-on'];
+  if (failOn !== 'none' && (!isSeverity(failOn) || failOn === 'info')) throw new UsageError(`--fail-on must be critical, high, medium, low or none`);
+  const summary = await mergeSummaries(positionals, failOn as FailOn);
   await writeSummary(values['output-dir'], summary);
   io.stdout(`${summary.totals.instances} instances from ${positionals.length} directories; summary in ${path.join(values['output-dir'], 'summary.json')}\n`);
-  return fleetExitCode(summary, values['fail-on']);
+  return fleetExitCode(summary);
 }
-/** 2 when an instance could not be scanned, else 3 when one was not fully read, else 1 when one is infected at --fail-on. */
-function fleetExitCode(summary: FleetSummary, failOn: string): number {
+/** 2 when an instance could not be scanned, else 3 when one was not fully read, else 1 when one has a verdict (a finding at --fail-on). */
+function fleetExitCode(summary: FleetSummary): number {
   if (summary.totals.failed > 0) return EXIT_ERROR;
   if (summary.instances.some((r) => r.reportStatus === 'incomplete')) return EXIT_INCOMPLETE;
-  if (failOn === 'none') return EXIT_CLEAN;
-  const threshold = severityRank(failOn as Severity);
-  return summary.instances.some((r) => r.highestSeverity !== 'none' && severityRank(r.highestSeverity) >= threshold) ? EXIT_FINDINGS : EXIT_CLEAN;
+  return summary.instances.some((r) => r.verdict !== 'none') ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 /** Deletes what killed runs left in the account: snapshots tagged minescan:created-by. */
 export async function cleanupCommand(args: string[], io: Io): Promise<number> {

@@ -17,6 +17,7 @@ import { loadHashLists } from '../hashes/load-hash-list.js';
 import { releaseAll } from '../../cloud/cleanup.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, spoolOptions, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
+import { parseDuration } from '../../cloud/aws/cleanup.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
@@ -32,7 +33,8 @@ const USAGE = `Usage:
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
-                [--scanner-instance ID] [--cache-size SIZE (default 256M)]
+                [--scanner-instance ID] [--scanner-zone ZONE] [--device-wait 2m]
+                [--cache-size SIZE (default 256M)]
                 [--timeline-window BEFORE:AFTER (default 1h:24h)]
                 [--time-budget DURATION] [--open-time-budget DURATION]
                 [--checks-time-budget DURATION]
@@ -40,9 +42,10 @@ const USAGE = `Usage:
   minescan rules [--rules DIR]... [--format json|text]
   minescan fleet aws|aliyun --output-dir DIR [--region R]... [--filter tag:KEY=VALUE]...
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
-                [--fail-on SEV] [--endpoint URL] [--time-budget DURATION]
+                [--fail-on SEV] [--endpoint URL] [--scanner-instance ID]
+                [--scanner-zone ZONE] [--device-wait 2m] [--time-budget DURATION]
                 [--open-time-budget DURATION] [--checks-time-budget DURATION]
-  minescan merge DIR... --output-dir DIR
+  minescan merge DIR... --output-dir DIR [--fail-on SEV]
   minescan cleanup aws|aliyun [--older-than 6h] [--region R] [--endpoint URL]
   minescan --version
 
@@ -64,8 +67,9 @@ AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
 Throttled and failed cloud calls are retried for up to MINESCAN_CLOUD_RETRY_TIME
 (default 120s) each.
 aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
-from a snapshot, attach it to the scanner instance (--scanner-instance, default the
-ECS instance minescan runs on), read it read-only and remove it all afterwards
+from a snapshot, attach it to the scanner instance (--scanner-instance and
+--scanner-zone, default the ECS instance minescan runs on), wait --device-wait for
+its device, read it read-only and remove it all afterwards
 (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, ALIBABA_CLOUD_REGION_ID or --region).
 
 --time-budget 30m (s, m, h) bounds the whole scan of a target; --open-time-budget
@@ -75,7 +79,7 @@ out, the report of what was done is written, marked incomplete.
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage, 3 incomplete: something the scan
 needed was not read (it takes precedence over 1), 130/143 stopped by SIGINT/SIGTERM
-(no report is written).
+(what minescan created is removed first, and no report is written).
 `;
 
 
@@ -147,6 +151,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       'keep-snapshots': { type: 'boolean', default: false },
       'scanner-instance': { type: 'string' },
       'cache-size': { type: 'string' },
+      'scanner-zone': { type: 'string' },
+      'device-wait': { type: 'string' },
       'timeline-window': { type: 'string' },
       ...TIME_BUDGET_OPTIONS,
       'spool-dir': { type: 'string' },
@@ -160,9 +166,10 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   if (failOn !== 'none' && !isSeverity(failOn)) throw new UsageError(`--fail-on must be critical, high, medium, low or none, not "${failOn}"`);
   if (failOn === 'info') throw new UsageError('--fail-on info would fail every scan: use low');
 
-  let timelineWindow;
+  let timelineWindow, deviceWaitMs;
   try {
     timelineWindow = values['timeline-window'] === undefined ? undefined : parseTimelineWindow(values['timeline-window']);
+    deviceWaitMs = values['device-wait'] === undefined ? undefined : parseDuration(values['device-wait']);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -184,7 +191,15 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   for (const target of positionals) {
     if (!values.quiet) io.stderr(`minescan: scanning ${target}\n`);
     try {
-      const cloud = { region: values.region, endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], cacheBytes };
+      const cloud = {
+        region: values.region,
+        endpoint: values.endpoint,
+        keepSnapshots: values['keep-snapshots'],
+        scannerInstance: values['scanner-instance'],
+        scannerZone: values['scanner-zone'],
+        deviceWaitMs,
+        cacheBytes,
+      };
       const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);
@@ -197,8 +212,15 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
     }
   }
 
+  // A scan that ended after a signal may have read disks being taken away: no report.
+  if (shutdownSignal.aborted) throw new Error('interrupted: no report written');
   const rendered = format === 'json' ? renderJson(reports) : renderText(reports, { color: io.isTty && !values.output });
-  if (values.output) await fsp.writeFile(values.output, rendered);
+  if (values.output) {
+    // Whole or not at all: a signal while writing leaves no half report.
+    const temp = `${values.output}.${process.pid}.partial`;
+    await fsp.writeFile(temp, rendered);
+    await fsp.rename(temp, values.output);
+  }
   else if (!values.quiet) io.stdout(rendered);
 
   if (unreadable) return EXIT_ERROR;

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
-import { makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
 import { findingSummary } from '../helpers/findings.js';
 
@@ -18,12 +19,9 @@ describe('aliyun targets', () => {
   let images: { infected: string; clean: string; devices: string };
 
   beforeAll(async () => {
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAItest';
-    process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'secret';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
-    const { infected, clean } = await plantedImages(scratch, { infected: 24, clean: 24 });
+    const { infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' });
     const devices = path.join(scratch, 'by-id');
     await mkdir(devices);
     process.env.MINESCAN_DEVICE_DIR = devices;
@@ -122,7 +120,10 @@ describe('aliyun targets', () => {
     const { code } = await cli(['fleet', 'aliyun', '--region', 'cn-hangzhou', '--endpoint', f.endpoint, '--filter', 'tag:env=prod', '--output-dir', dir]);
     expect(code).toBe(1);
     const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
-    expect(summary.instances.map((r: { instance: string; highestSeverity: string }) => `${r.instance}:${r.highestSeverity}`)).toEqual(['i-db:low', 'i-web:critical']);
+    // The clean instance's low and info findings are counted, but --fail-on high does not act on them.
+    expect(summary.instances.map((r: { instance: string; verdict: string }) => `${r.instance}:${r.verdict}`)).toEqual(['i-db:none', 'i-web:critical']);
+    expect(summary.instances[0].bySeverity).toMatchObject({ critical: 0, high: 0, medium: 0, low: 1 });
+    expect(summary.totals.byVerdict).toMatchObject({ none: 1, critical: 1 });
     expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted)).toEqual([]);
   });
 

@@ -12,7 +12,8 @@ import { EBSClient } from '@aws-sdk/client-ebs';
 import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages } from '../helpers/cloud-test-env.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 import { findingSummary } from '../helpers/findings.js';
 
@@ -41,7 +42,7 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '2';
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
     scratch = await makeScratchDir();
-    ({ infected, clean } = await plantedImages(scratch, { infected: 48, clean: 24 }));
+    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 48, cleanMiB: 24, cleanTable: 'mbr' }));
   });
   afterAll(async () => {
     process.env = saved;

@@ -11,7 +11,8 @@ import { EBSClient } from '@aws-sdk/client-ebs';
 import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { REPO, makeScratchDir, plantedImages, removeScratchDir } from '../helpers/images.js';
+import { REPO, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages } from '../helpers/cloud-test-env.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 
 const SNAP = 'snap-0123456789abcdef0';
@@ -29,7 +30,7 @@ describe('AWS targets', () => {
     process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
     process.env.MINESCAN_SNAPSHOT_POLL_MS = '10';
     scratch = await makeScratchDir();
-    ({ infected, clean } = await plantedImages(scratch, { infected: 64, clean: 32 }));
+    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 64, cleanMiB: 32, cleanTable: 'mbr' }));
   });
   afterAll(async () => {
     for (const f of fakes) await f.close();

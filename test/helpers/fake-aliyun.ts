@@ -6,12 +6,19 @@
  * Throttling at a rate answers a seeded pseudo-random share of the RPC requests as ECS
  * does: HTTP 400 with Code Throttling, Throttling.User or Throttling.Api, 503
  * ServiceUnavailable or 500 InternalError, in the RPC JSON error body.
+ * Disks move through Creating, Available, Attaching, In_use and Detaching (one
+ * DescribeDisks look per step), and DetachDisk and DeleteDisk in the wrong state fail
+ * with IncorrectDiskStatus, as the service does. Tags are taken only from the create
+ * calls. Listings of disks and snapshots come in pages (PageNumber, PageSize, capped
+ * by `pageSize`). The metadata service can require a session token (hardened mode).
+ * Any answer can be held (`holds`) to stop a run at a chosen phase.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { symlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { prng } from './random-tree.js';
+import { Holds } from './held-requests.js';
 
 export interface FakeDisk {
   id: string;
@@ -44,6 +51,7 @@ export interface FakeAliyun {
   actions: string[];
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
+  holds: Holds;
   close(): Promise<void>;
 }
 
@@ -59,13 +67,23 @@ export interface FakeAliyunOptions {
   seed?: number;
   /** Instance tags: id → key → value (instances are those the source disks name). */
   instanceTags?: Record<string, Record<string, string>>;
+  /** DescribeSnapshots looks before a new snapshot is accomplished (default 2). */
+  snapshotPolls?: number;
+  /** The most items a page of DescribeDisks or DescribeSnapshots holds (default 100). */
+  pageSize?: number;
+  /** The metadata service answers 403 without a session token (hardened mode). */
+  metadataTokenRequired?: boolean;
+  /** false: an attached disk's device never shows up on the scanner. */
+  devicesAppear?: boolean;
 }
+
+const TOKEN = 'metadata-session-token';
 
 export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeAliyun> {
   const disks = new Map<string, FakeDisk>();
   for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
-  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), close: async () => undefined };
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), close: async () => undefined };
   const random = prng(options.seed ?? 1);
   let refusals = 0;
   let n = 0;
@@ -74,9 +92,15 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/latest/api/token') {
+      if (req.method !== 'PUT' || !req.headers['x-aliyun-ecs-metadata-token-ttl-seconds']) res.writeHead(400);
+      res.end(TOKEN);
+      return;
+    }
     if (url.pathname.startsWith('/latest/meta-data/')) {
       const key = url.pathname.slice('/latest/meta-data/'.length);
-      res.end(key === 'instance-id' ? options.scanner : key === 'zone-id' ? options.zone : '');
+      if (options.metadataTokenRequired && req.headers['x-aliyun-ecs-metadata-token'] !== TOKEN) res.writeHead(403);
+      res.end(res.statusCode === 403 ? '' : key === 'instance-id' ? options.scanner : key === 'zone-id' ? options.zone : '');
       return;
     }
     const p = new URLSearchParams(url.search);
@@ -85,8 +109,16 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
     const action = p.get('Action') ?? String(req.headers['x-acs-action'] ?? '');
     state.actions.push(action);
     const json = (status: number, b: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ RequestId: 'r', ...(b as object) }));
+      const text = JSON.stringify({ RequestId: 'r', ...(b as object) });
+      void state.holds.pass(action).then(() => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(text);
+      });
+    };
+    const page = <T>(items: T[]) => {
+      const size = Math.min(Number(p.get('PageSize') ?? 10), options.pageSize ?? 100);
+      const start = (Number(p.get('PageNumber') ?? 1) - 1) * size;
+      return { TotalCount: items.length, PageNumber: Number(p.get('PageNumber') ?? 1), PageSize: size, items: items.slice(start, start + size) };
     };
     const error = (status: number, code: string, message: string) => json(status, { Code: code, Message: message });
     if (throttle > 0) {
@@ -108,28 +140,28 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
       case 'CreateSnapshot': {
         const disk = disks.get(p.get('DiskId') ?? '');
         if (!disk || disk.deleted) return error(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
-        const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: 2, tags: tags(), deleted: false, created: new Date() };
+        const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: options.snapshotPolls ?? 2, tags: tags(), deleted: false, created: new Date() };
         snapshots.set(s.id, s);
         return json(200, { SnapshotId: s.id });
       }
       case 'DescribeSnapshots': {
         const wanted = tags();
         const ids = p.get('SnapshotIds') ? (JSON.parse(p.get('SnapshotIds')!) as string[]) : [...snapshots.keys()];
-        const found = ids
-          .map((i) => snapshots.get(i))
-          .filter((s): s is FakeSnapshotA => !!s && !s.deleted && Object.entries(wanted).every(([k, v]) => s.tags[k] === v));
-        const out = found.map((s) => {
+        const found = page(
+          ids.map((i) => snapshots.get(i)).filter((s): s is FakeSnapshotA => !!s && !s.deleted && Object.entries(wanted).every(([k, v]) => s.tags[k] === v)),
+        );
+        const out = found.items.map((s) => {
           const status = s.polls > 0 ? 'progressing' : 'accomplished';
           if (s.polls > 0) s.polls--;
-          return { SnapshotId: s.id, SourceDiskId: s.disk, Status: status, Progress: status === 'accomplished' ? '100%' : '40%', CreationTime: s.created.toISOString() };
+          return { SnapshotId: s.id, SourceDiskId: s.disk, Status: status, Progress: status === 'accomplished' ? '100%' : '40%', CreationTime: s.created.toISOString(), Tags: { Tag: Object.entries(s.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) } };
         });
-        return json(200, { TotalCount: out.length, Snapshots: { Snapshot: out } });
+        return json(200, { TotalCount: found.TotalCount, PageNumber: found.PageNumber, PageSize: found.PageSize, Snapshots: { Snapshot: out } });
       }
       case 'CreateDisk': {
         const snap = snapshots.get(p.get('SnapshotId') ?? '');
         if (!snap || snap.deleted) return error(404, 'InvalidSnapshotId.NotFound', 'The specified snapshot does not exist.');
         if (p.get('ZoneId') !== options.zone) return error(400, 'InvalidZoneId.NotFound', 'zone');
-        const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Available', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id, created: new Date() };
+        const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Creating', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id, created: new Date() };
         disks.set(d.id, d);
         return json(200, { DiskId: d.id });
       }
@@ -137,18 +169,30 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
         const ids = p.get('DiskIds') ? (JSON.parse(p.get('DiskIds')!) as string[]) : undefined;
         const instance = p.get('InstanceId');
         const wanted = tags();
-        const list = [...disks.values()].filter(
-          (d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance) && Object.entries(wanted).every(([k, v]) => d.tags[k] === v),
+        const list = page(
+          [...disks.values()].filter(
+            (d) => !d.deleted && (!ids || ids.includes(d.id)) && (!instance || d.instance === instance) && Object.entries(wanted).every(([k, v]) => d.tags[k] === v),
+          ),
         );
-        const out = list.map((d) => {
+        const out = list.items.map((d) => {
           const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.device ?? (d.type === 'system' ? '/dev/xvda' : '/dev/xvdb'), CreationTime: d.created.toISOString() };
-          if (d.status === 'Attaching') d.status = 'In_use';
-          if (d.status === 'Detaching') d.status = 'Available';
+          // One look per step: a disk is seen in each state it passes through.
+          if (d.status === 'Creating') d.status = 'Available';
+          else if (d.status === 'Attaching') d.status = 'In_use';
+          else if (d.status === 'Detaching') {
+            d.status = 'Available';
+            d.instance = undefined;
+          }
           return view;
         });
-        return json(200, { TotalCount: out.length, Disks: { Disk: out } });
+        return json(200, { TotalCount: list.TotalCount, PageNumber: list.PageNumber, PageSize: list.PageSize, Disks: { Disk: out } });
       }
       case 'DescribeInstances': {
+        if (p.get('InstanceIds')) {
+          const wantedIds = JSON.parse(p.get('InstanceIds')!) as string[];
+          const known = new Set([options.scanner, ...Object.values(options.sourceDisks).map((d) => d.instance)]);
+          return json(200, { NextToken: '', Instances: { Instance: wantedIds.filter((i) => known.has(i)).map((i) => ({ InstanceId: i, ZoneId: options.zone })) } });
+        }
         const wanted = tags();
         const all = [...new Set(Object.values(options.sourceDisks).map((d) => d.instance))]
           .filter((i) => Object.entries(wanted).every(([k, v]) => options.instanceTags?.[i]?.[k] === v))
@@ -165,21 +209,22 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
         if (p.get('InstanceId') !== options.scanner) return error(403, 'Forbidden', 'only the scanner may be attached to');
         d.status = 'Attaching';
         d.instance = options.scanner;
-        await symlink(d.image, path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`));
+        if (options.devicesAppear !== false) await symlink(d.image, path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`));
         return json(200, {});
       }
       case 'DetachDisk': {
         const d = disks.get(p.get('DiskId') ?? '');
-        if (!d || d.instance !== p.get('InstanceId') || d.fromSnapshot === undefined) return error(403, 'IncorrectDiskStatus', 'not attached here');
+        if (!d || d.deleted) return error(404, 'InvalidDiskId.NotFound', 'no such disk');
+        if (d.fromSnapshot === undefined) return error(403, 'Forbidden', 'a source disk is never detached');
+        if (d.status !== 'In_use' || d.instance !== p.get('InstanceId')) return error(403, 'IncorrectDiskStatus', `The disk is ${d.status}.`);
         d.status = 'Detaching';
-        d.instance = undefined;
         await rm(path.join(options.deviceDir, `virtio-${d.id.replace(/^d-/, '')}`), { force: true });
         return json(200, {});
       }
       case 'DeleteDisk': {
         const d = disks.get(p.get('DiskId') ?? '');
         if (!d || d.deleted) return error(404, 'InvalidDiskId.NotFound', 'no such disk');
-        if (d.status !== 'Available') return error(403, 'IncorrectDiskStatus', 'detach it first');
+        if (d.status !== 'Available') return error(403, 'IncorrectDiskStatus', `The disk is ${d.status}.`);
         d.deleted = true;
         return json(200, {});
       }

@@ -11,12 +11,16 @@
  * ThrottlingException or ConcurrentLimitExceededException, or 500
  * InternalServerException; EC2 (Query, XML) with 503 RequestLimitExceeded or
  * Unavailable, or 500 InternalError.
+ * Tags are taken only from CreateSnapshot's TagSpecifications; the tag-filtered
+ * listing comes in pages of `pageSize`. Any answer can be held (`holds`) to stop a run
+ * at a phase.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { prng } from './random-tree.js';
+import { Holds } from './held-requests.js';
 
 export const EBS_BLOCK = 512 * 1024;
 
@@ -75,6 +79,7 @@ export interface FakeAws {
   requests: number;
   listedBlocks: Map<string, number>;
   actions: string[];
+  holds: Holds;
   close(): Promise<void>;
 }
 
@@ -82,7 +87,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], holds: new Holds(), close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
@@ -110,9 +115,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    const isQuery = req.method === 'POST';
+    const params = isQuery ? new URLSearchParams(await body(req)) : undefined;
+    const action = params?.get('Action') ?? (/\/blocks$/.test(url.pathname) ? 'ListSnapshotBlocks' : 'GetSnapshotBlock');
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(body));
+      void state.holds.pass(action).then(() => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      });
     };
     // REST-JSON errors as the EBS direct APIs send them: the type in x-amzn-ErrorType (with the
     // service's namespace after a colon), Message and Reason in the body.
@@ -121,11 +131,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       json(status, { Message: message, ...(reason ? { Reason: reason } : {}) }, { 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/com.amazon.zeppelindataservice/`, 'x-amzn-requestid': randomUUID() });
     };
     const xml = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/xml' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+      void state.holds.pass(action).then(() => {
+        res.writeHead(status, { 'content-type': 'text/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+      });
     };
-    const isQuery = req.method === 'POST';
-    const params = isQuery ? new URLSearchParams(await body(req)) : undefined;
     state.requests++;
     const getBlock = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
     if (getBlock) {
@@ -189,6 +199,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     state.blockRequests.set(snap.id, counts);
     counts.set(index, (counts.get(index) ?? 0) + 1);
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
+    await state.holds.pass(action);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.end(data);
   });
@@ -222,12 +233,15 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         if (p.get('Filter.1.Name')?.startsWith('tag:')) {
           const key = p.get('Filter.1.Name')!.slice(4);
           const value = p.get('Filter.1.Value.1');
-          for (const s of snapshots.values()) {
-            if (s.deleted || s.tags[key] !== value) continue;
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && s.tags[key] === value);
+          const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
+          const start = Number(p.get('NextToken') ?? 0);
+          for (const s of matching.slice(start, start + size)) {
             const tagXml = Object.entries(s.tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join('');
             items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>completed</status><startTime>${s.startTime.toISOString()}</startTime><tagSet>${tagXml}</tagSet></item>`);
           }
-          return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet></DescribeSnapshotsResponse>`);
+          const next = start + size < matching.length ? `<nextToken>${start + size}</nextToken>` : '';
+          return xml(200, `<DescribeSnapshotsResponse ${ns}><requestId>r</requestId><snapshotSet>${items.join('')}</snapshotSet>${next}</DescribeSnapshotsResponse>`);
         }
         for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
           const s = snapshots.get(p.get(`SnapshotId.${i}`)!);

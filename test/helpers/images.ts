@@ -51,10 +51,3 @@ export async function lockFiles(root: string, paths: string[]): Promise<void> {
   for (const p of paths) await run('chattr', ['+i', path.join(root, p)]);
 }
 
-
-/** The infected tree on a GPT disk (its immutable files locked) and the clean tree on an MBR disk, in scratch. */
-export async function plantedImages(scratch: string, sizeMiB: { infected: number; clean: number }): Promise<{ infected: string; clean: string }> {
-  const infected = await buildImage(await plantTree(path.join(scratch, 'infected')), path.join(scratch, 'infected.img'), { table: 'gpt', sizeMiB: sizeMiB.infected, immutable: IMMUTABLE_LIST });
-  const clean = await buildImage(await plantTree(path.join(scratch, 'clean'), true), path.join(scratch, 'clean.img'), { table: 'mbr', sizeMiB: sizeMiB.clean });
-  return { infected, clean };
-}

@@ -1,0 +1,132 @@
+/**
+ * SIGTERM and SIGINT at every phase of `fleet aliyun`, sent to a real minescan process
+ * while the fake ECS endpoint holds the answer that marks the phase: the listing, a
+ * CreateSnapshot or CreateDisk whose answer is still on its way, the waits, AttachDisk,
+ * a disk attached and open while the next is created, the next instance after a report
+ * was written. The fake's disks pass through Creating, Attaching and Detaching and
+ * refuse DetachDisk/DeleteDisk in the wrong state, as ECS does. After each: exit
+ * 130/143, no snapshot or disk minescan created is left, nothing is attached, and every
+ * report on disk is one the same scan writes when nothing stops it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
+import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
+import { signalAt, startCli, STOP_SIGNALS } from '../helpers/cli-process.js';
+import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
+import { cli } from '../helpers/run-cli.js';
+
+// i-a has two disks, i-b one; with --concurrency 1, i-a is scanned first.
+const PHASES = [
+  { phase: 'listing', hold: 'DescribeInstances', skip: 0, reports: [] },
+  { phase: 'snapshot create in flight', hold: 'CreateSnapshot', skip: 0, reports: [] },
+  { phase: 'waiting for the snapshot', hold: 'DescribeSnapshots', skip: 0, reports: [] },
+  { phase: 'disk create in flight', hold: 'CreateDisk', skip: 0, reports: [] },
+  { phase: 'waiting for the disk (Creating)', hold: 'DescribeDisks', skip: 1, reports: [] },
+  { phase: 'attaching', hold: 'AttachDisk', skip: 0, reports: [] },
+  { phase: 'a disk attached and open, the next being created', hold: 'CreateDisk', skip: 1, reports: [] },
+  { phase: 'writing (the next instance after a report)', hold: 'CreateSnapshot', skip: 2, reports: ['cn-hangzhou/i-a.json'] },
+] as const;
+
+describe('signals during fleet aliyun', () => {
+  let scratch: string;
+  let clean: string;
+  let infected: string;
+  const fakes: FakeAliyun[] = [];
+  let baseline: Map<string, unknown>;
+  let n = 0;
+
+  beforeAll(async () => {
+    setCloudTestEnv();
+    scratch = await makeScratchDir();
+    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' }));
+    const f = await fake();
+    const dir = path.join(scratch, 'baseline');
+    process.env.MINESCAN_DEVICE_DIR = f.deviceDir;
+    process.env.MINESCAN_ALIYUN_METADATA_URL = f.metadataUrl;
+    expect((await cli(fleetArgs(f, dir))).code).toBe(1);
+    baseline = await reportsUnder(dir);
+    expect([...baseline.keys()]).toEqual(['cn-hangzhou/i-a.json', 'cn-hangzhou/i-b.json']);
+    await nothingLeft(f);
+  }, 180_000);
+  afterAll(async () => {
+    delete process.env.MINESCAN_DEVICE_DIR;
+    delete process.env.MINESCAN_ALIYUN_METADATA_URL;
+    for (const f of fakes) {
+      f.holds.releaseAll();
+      await f.close();
+    }
+    if (scratch) await removeScratchDir(scratch);
+  });
+
+  const fake = async () => {
+    const deviceDir = path.join(scratch, `by-id-${n++}`);
+    await mkdir(deviceDir);
+    const f = await startFakeAliyun({
+      scanner: 'i-scanner',
+      zone: 'cn-hangzhou-h',
+      deviceDir,
+      sourceDisks: {
+        'd-a-system': { image: clean, instance: 'i-a', type: 'system' },
+        'd-a-data': { image: clean, instance: 'i-a', type: 'data' },
+        'd-b-system': { image: infected, instance: 'i-b', type: 'system' },
+      },
+    });
+    fakes.push(f);
+    return Object.assign(f, { deviceDir });
+  };
+  const fleetArgs = (f: FakeAliyun, dir: string) => ['fleet', 'aliyun', '--region', 'cn-hangzhou', '--endpoint', f.endpoint, '--output-dir', dir, '--concurrency', '1'];
+
+  const nothingLeft = async (f: FakeAliyun & { deviceDir: string }) => {
+    expect([...f.snapshots.values()].filter((s) => !s.deleted).map((s) => s.id)).toEqual([]);
+    expect([...f.disks.values()].filter((d) => d.fromSnapshot && !d.deleted).map((d) => `${d.id}:${d.status}`)).toEqual([]);
+    expect(await readdir(f.deviceDir)).toEqual([]);
+    for (const id of ['d-a-system', 'd-a-data', 'd-b-system']) expect(f.disks.get(id)).toMatchObject({ status: 'In_use', deleted: false });
+  };
+
+  describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
+    it.each(PHASES)('$phase: nothing left in the account, no summary, every report whole and right', async (phase) => {
+      const f = await fake();
+      const dir = path.join(scratch, `fleet-${signal}-${phase.phase.replace(/\W+/g, '-')}`);
+      const { code, stderr } = await signalAt(f.holds, phase, fleetArgs(f, dir), signal, { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
+      expect(code).toBe(exitCode);
+      expect(stderr).not.toMatch(/cleanup of .* failed|did not finish/);
+      await nothingLeft(f);
+      const files = await filesUnder(dir);
+      expect(files).toEqual(phase.reports);
+      for (const file of files) expect(await comparableReport(path.join(dir, file))).toEqual(baseline.get(file));
+      if (phase.reports.length === 0) return;
+      // --resume trusts the report written before the stop and scans the rest.
+      const creates = f.actions.filter((a) => a === 'CreateSnapshot').length;
+      process.env.MINESCAN_DEVICE_DIR = f.deviceDir;
+      process.env.MINESCAN_ALIYUN_METADATA_URL = f.metadataUrl;
+      expect((await cli(fleetArgs(f, dir).concat('--resume'))).code).toBe(1);
+      expect(f.actions.filter((a) => a === 'CreateSnapshot').length - creates).toBe(1);
+      const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
+      expect(summary.instances.map((r: { instance: string; verdict: string }) => `${r.instance}:${r.verdict}`)).toEqual(['i-a:none', 'i-b:critical']);
+      await nothingLeft(f);
+    }, 60_000);
+
+    it('while a disk is read: whatever the scan had read, no report of it', async () => {
+      const f = await fake();
+      const dir = path.join(scratch, `fleet-${signal}-reading`);
+      // The In_use answer for i-b's disk: once it is sent, minescan opens the device and reads it.
+      // (i-a: 1 listing of its disks, 4 looks per disk to attach, 3 to release; then i-b: 1 + 4.)
+      const held = f.holds.hold('DescribeDisks', 19);
+      const run = startCli(fleetArgs(f, dir), { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
+      await held.reached;
+      expect(f.actions.filter((a) => a === 'AttachDisk')).toHaveLength(3);
+      held.release();
+      run.child.kill(signal);
+      expect(await run.exit).toBe(exitCode);
+      await nothingLeft(f);
+      // i-a's report was written; whatever i-b's scan had read when its disk went away, a report of it
+      // (if the scan beat the signal) is the one an unstopped scan writes.
+      const files = await filesUnder(dir);
+      expect(files).toContain('cn-hangzhou/i-a.json');
+      for (const file of files) expect(await comparableReport(path.join(dir, file))).toEqual(baseline.get(file));
+    }, 60_000);
+  });
+});
