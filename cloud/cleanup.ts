@@ -1,6 +1,7 @@
 /**
  * Everything minescan creates in a cloud account is released in a `finally`; this
- * registry also releases it when the process is told to stop (SIGINT, SIGTERM), so a
+ * registry also releases it when the process is told to stop (SIGINT, SIGTERM: the
+ * CLI's shutdown handler calls releaseAll), so a
  * scan killed by a scheduler leaves nothing behind. A create call still in flight when
  * the release begins is waited for, and what it returns is released at once: its
  * answer may arrive after the signal. What a SIGKILL leaves, tagged at creation,
@@ -110,24 +111,3 @@ export class ResourceScope {
   }
 }
 
-/**
- * Installs the signal handlers (the CLI does, once): abort the running work, release
- * everything, exit 130 (SIGINT) or 143 (SIGTERM). A second signal does not cut the
- * release short (a scheduler's SIGKILL would, and `minescan cleanup` then finishes it).
- */
-let installed: AbortController | undefined;
-export function releaseOnSignals(controller = new AbortController()): AbortController {
-  if (installed) return installed;
-  installed = controller;
-  let first: string | undefined;
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.on(signal, () => {
-      if (first) return void process.stderr.write(`minescan: ${signal}: still removing what this run created (after ${first})\n`);
-      first = signal;
-      process.stderr.write(`minescan: ${signal}: stopping; removing what this run created\n`);
-      controller.abort(new Error(signal));
-      void releaseAll().finally(() => process.exit(code));
-    });
-  }
-  return controller;
-}

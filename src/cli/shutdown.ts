@@ -4,7 +4,9 @@
  * behind, so on a signal: the running scans are cancelled (`shutdownSignal` aborts;
  * their reports are not written), the registered cleanups run (cloud resources,
  * temporary files), bounded in time, and the process exits with 128 + the signal's
- * number (130, 143). A second signal exits at once.
+ * number (130, 143). A second signal does not cut the cleanup short: what is left in a
+ * cloud account costs money (a scheduler's SIGKILL would; `minescan cleanup` then
+ * finds what is left, tagged).
  */
 type Cleanup = () => Promise<void> | void;
 
@@ -33,9 +35,11 @@ export function shutdownExitCode(): number | undefined {
 export function installShutdown(write: (s: string) => void = (s) => void process.stderr.write(s)): void {
   if (installed) return;
   installed = true;
+  let first: string | undefined;
   for (const [signal, code] of Object.entries(SIGNALS)) {
     process.on(signal, () => {
-      if (exitCode !== undefined) process.exit(exitCode);
+      if (first) return void write(`minescan: ${signal}: still removing what this run created (after ${first})\n`);
+      first = signal;
       exitCode = code;
       write(`minescan: ${signal}: stopping; what this run created is removed, no report is written\n`);
       controller.abort(new Error(signal));
@@ -44,9 +48,9 @@ export function installShutdown(write: (s: string) => void = (s) => void process
   }
 }
 
-/** Every cleanup at once, given MINESCAN_SHUTDOWN_TIMEOUT_MS (default 25 s, within a scheduler's usual grace) in all. */
+/** Every cleanup at once, bounded by MINESCAN_RELEASE_TIMEOUT_MS (default 10 minutes; the cloud release keeps the same bound). */
 async function runCleanups(write: (s: string) => void): Promise<void> {
-  const timeoutMs = Number(process.env.MINESCAN_SHUTDOWN_TIMEOUT_MS ?? 25_000);
+  const timeoutMs = Number(process.env.MINESCAN_RELEASE_TIMEOUT_MS ?? 600_000) + 1_000;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
