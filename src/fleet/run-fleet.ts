@@ -125,13 +125,14 @@ async function writeWhole(file: string, report: ScanReport, signal: AbortSignal)
  * again, and so is any report marked interrupted.
  */
 export async function readCompleteReport(file: string, target: string): Promise<ScanReport | undefined> {
-  let report: ScanReport & { status?: string };
+  let report: ScanReport;
   try {
-    report = JSON.parse(await fsp.readFile(file, 'utf8')) as ScanReport & { status?: string };
+    report = JSON.parse(await fsp.readFile(file, 'utf8')) as ScanReport;
   } catch {
     return undefined;
   }
   if (report?.target !== target || !report.finishedAt || !Array.isArray(report.findings)) return undefined;
-  if (report.status !== undefined ? report.status !== 'complete' : !Array.isArray(report.errors) || report.errors.length > 0) return undefined;
+  // A report from before `status` existed is trusted when it has no errors; any report with errors is scanned again.
+  if ((report.status !== undefined && report.status !== 'complete') || !Array.isArray(report.errors) || report.errors.length > 0) return undefined;
   return report;
 }
