@@ -33,6 +33,25 @@ export interface FindingInput {
   category?: string;
 }
 
+/**
+ * A rule regex reads at most this many characters at once. A longer line is read in
+ * windows of this size, each starting half a window after the one before, so every
+ * match up to half a window long lies whole in some window: a command hidden in the
+ * middle of a megabyte line is found, and a regex that backtracks pays for one
+ * window at a time, never for the whole line.
+ */
+export const RULE_WINDOW = 8 * 1024;
+
+/** The first match of the regex in the line, read in RULE_WINDOW windows. */
+export function execWindowed(regex: RegExp, line: string): RegExpExecArray | null {
+  if (line.length <= RULE_WINDOW) return regex.exec(line);
+  const step = RULE_WINDOW / 2;
+  for (let at = 0; ; at += step) {
+    const m = regex.exec(line.slice(at, at + RULE_WINDOW));
+    if (m || at + RULE_WINDOW >= line.length) return m;
+  }
+}
+
 export class RuleSet {
   private byId = new Map<string, Rule>();
   private families = new Map<string, Family>();
@@ -101,7 +120,7 @@ export class RuleSet {
       const line = raw.replace(/\r$/, '');
       for (const rule of rules) {
         if (rule.match.kind !== 'content') continue;
-        const m = rule.match.regex.exec(line);
+        const m = execWindowed(rule.match.regex, line);
         if (m) hits.push({ rule, line: i + 1, text: line, match: m[0] });
       }
     });
