@@ -18,7 +18,8 @@
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
+import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
+import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
@@ -43,12 +44,63 @@ export const cronCheck: Check = {
   description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
   paths: CRON_GLOBS,
   async run(ctx) {
-    for await (const entry of ctx.vfs.walk(CRON_GLOBS, { onError: (p, e) => ctx.error(p, e) })) {
+    const links = new Map<string, LinkedFile>();
+    const walk = ctx.vfs.walk(CRON_GLOBS, { maxDirEntries: MAX_DIR_ENTRIES, onError: (p, e) => ctx.error(p, e) });
+    for await (const entry of walk) {
       if (entry.stat.type === 'directory') continue;
-      await scanCronFile(ctx, entry.path);
+      await scanLinkedFile(ctx, entry.path, links);
+    }
+    for (const file of links.values()) {
+      if (file.unreported > 0) {
+        ctx.error(file.first, limitExceeded('cron check', `${file.unreported} more hard links to ${file.first} (the same file, with findings) not reported one by one`));
+      }
     }
   },
 };
+
+/**
+ * cron reads every file of cron.d, but a directory of more than this many jobs is an
+ * attack on the scanner; the rest is reported as not read.
+ */
+const MAX_DIR_ENTRIES = 10_000;
+/** Names of one file with findings reported each with its own remediation; further hard links are counted. */
+const MAX_LINK_REPORTS = 16;
+
+/** One file (inode) of the cron places, however many names (hard links, symlinks) it has. */
+interface LinkedFile {
+  first: string;
+  scans: number;
+  findings: number;
+  unreported: number;
+}
+
+/**
+ * Reads each distinct file once: a million hard links to one crontab are one read.
+ * A file with findings is reported under its first few names, since each name is a
+ * job of its own that its remediation must remove.
+ */
+async function scanLinkedFile(ctx: CheckContext, path: string, links: Map<string, LinkedFile>): Promise<void> {
+  let stat: Stat;
+  try {
+    stat = await ctx.vfs.stat(path);
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
+  }
+  const kind = kindOf(path);
+  // The same file means the same jobs only when read the same way (a user crontab's owner is its name).
+  const key = `${stat.ino}\0${kind}\0${kind === 'user' ? basename(path) : ''}`;
+  const known = links.get(key);
+  if (known && (known.findings === 0 || known.scans >= MAX_LINK_REPORTS)) {
+    ctx.examined(path);
+    if (known.findings > 0) known.unreported++;
+    return;
+  }
+  const file = known ?? { first: path, scans: 0, findings: 0, unreported: 0 };
+  if (!known) links.set(key, file);
+  file.scans++;
+  await scanCronFile({ ...ctx, report: (f) => (file.findings++, ctx.report(f)) }, path);
+}
 
 function kindOf(path: string): CronFileKind {
   if (path === ANACRONTAB) return 'anacron';
