@@ -6,6 +6,7 @@
 import { clipEvidence, type Finding } from '../engine/finding.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { builtinRuleDirs, loadRuleDir, type RulePack } from './loader.js';
+import { isLinear } from './linear-regex.js';
 import { RuleError, type ContentScope, type Family, type NameScope, type Rule } from './types.js';
 
 export interface LineHit {
@@ -42,9 +43,9 @@ export interface FindingInput {
  */
 export const RULE_WINDOW = 8 * 1024;
 
-/** The first match of the regex in the line, read in RULE_WINDOW windows. */
+/** The first match of the regex in the line: whole on the linear engine, else in RULE_WINDOW windows. */
 export function execWindowed(regex: RegExp, line: string): RegExpExecArray | null {
-  if (line.length <= RULE_WINDOW) return regex.exec(line);
+  if (line.length <= RULE_WINDOW || isLinear(regex)) return regex.exec(line);
   const step = RULE_WINDOW / 2;
   for (let at = 0; ; at += step) {
     const m = regex.exec(line.slice(at, at + RULE_WINDOW));
