@@ -11,6 +11,7 @@
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
+ *   flags: i, m, s, u, and l for V8's linear-time engine (linear-regex.ts)
  */
 import { compileRuleRegex } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
