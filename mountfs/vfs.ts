@@ -17,6 +17,10 @@ const MAX_SYMLINK_FOLLOWS = 40;
 const DEFAULT_MAX_BYTES = 1 << 20;
 const STREAM_CHUNK = 256 * 1024;
 const DIR_CACHE_ENTRIES = 200_000;
+/** Walk bounds (WalkOptions); each one reached is reported through onError as a `limit` error. */
+const DEFAULT_WALK_ENTRIES = 5_000_000;
+const DEFAULT_WALK_DEPTH = 10_000;
+const DEFAULT_DIR_ENTRIES = 1_000_000;
 
 export interface DirEntry {
   name: string;
@@ -33,7 +37,17 @@ export interface WalkEntry {
 export interface WalkOptions {
   /** Stop after this many entries have been visited (protects against huge or looping trees). */
   maxEntries?: number;
-  /** Called for each directory that could not be read; the walk goes on. */
+  /**
+   * Directories nested deeper than this below the root are not entered (default 10 000;
+   * Linux has no limit of its own, so an attacker's tree may be deeper).
+   */
+  maxDepth?: number;
+  /** Only this many entries of one directory are looked at (default 1 000 000). */
+  maxDirEntries?: number;
+  /**
+   * Called for each directory that could not be read and each bound reached (a
+   * MountfsError of kind `limit` saying what was left unread); the walk goes on.
+   */
   onError?: (path: string, err: unknown) => void;
 }
 
@@ -85,6 +99,25 @@ interface Resolved {
 
 /** Entries of one directory stat'ed at once during a walk. */
 const STAT_BATCH = 32;
+
+interface WalkCandidate {
+  e: RawDirEntry;
+  childPath: string;
+  wantsEntry: boolean;
+  mayDescend: boolean;
+}
+
+/** One directory on a walk's stack: its wanted entries, stat'ed a batch at a time. */
+interface WalkFrame {
+  /** String(node), for loop detection. */
+  key: string;
+  depth: number;
+  wanted: WalkCandidate[];
+  /** How many of `wanted` have been handed to statBatch. */
+  statted: number;
+  ready: (WalkCandidate & { stat: Stat | undefined })[];
+  readyAt: number;
+}
 
 export class RawVfs implements Vfs {
   readonly kind: string;
@@ -187,33 +220,81 @@ export class RawVfs implements Vfs {
 
   async *walk(globs: string[], options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
     const compiled = globs.map(compileGlob);
-    const budget = { left: options.maxEntries ?? 5_000_000 };
-    yield* this.walkDir(this.raw.root, '/', compiled, new Set([String(this.raw.root)]), budget, options);
+    const limits = {
+      entries: options.maxEntries ?? DEFAULT_WALK_ENTRIES,
+      depth: options.maxDepth ?? DEFAULT_WALK_DEPTH,
+      dirEntries: options.maxDirEntries ?? DEFAULT_DIR_ENTRIES,
+    };
+    const report = (path: string, err: unknown) => options.onError?.(path, err);
+    // Depth-first, in directory order, with an explicit stack: a tree nested thousands of
+    // levels deep (an attacker's, or a filesystem loop) costs one frame per level on the
+    // heap, never a JavaScript call frame, so it cannot overflow the call stack.
+    const budget = { left: limits.entries, reported: false };
+    const ancestors = new Set<string>([String(this.raw.root)]);
+    const stack: WalkFrame[] = [];
+    const root = await this.openFrame(this.raw.root, '/', 0, compiled, budget, limits, report);
+    if (root) stack.push(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.ready.length === top.readyAt) {
+        if (top.statted >= top.wanted.length) {
+          stack.pop();
+          ancestors.delete(top.key);
+          continue;
+        }
+        await this.statBatch(top, report);
+        continue;
+      }
+      const { e, childPath, wantsEntry, mayDescend, stat } = top.ready[top.readyAt++]!;
+      if (!stat) continue;
+      if (wantsEntry) yield { path: childPath, stat };
+      if (!mayDescend || stat.type !== 'directory') continue;
+      const key = String(e.node);
+      if (ancestors.has(key)) {
+        report(childPath, corrupt('directory tree', `directory ${childPath} contains one of its own ancestors (node ${key})`));
+        continue;
+      }
+      if (top.depth + 1 > limits.depth) {
+        report(childPath, limitExceeded('directory walk', `directory ${childPath} is nested ${top.depth + 1} levels deep, past the limit of ${limits.depth}; what it holds was not read`));
+        continue;
+      }
+      const child = await this.openFrame(e.node, childPath, top.depth + 1, compiled, budget, limits, report);
+      if (!child) continue;
+      ancestors.add(key);
+      stack.push(child);
+    }
   }
 
-  private async *walkDir(
+  /** Lists one directory of a walk and picks the entries a glob wants or may descend into. */
+  private async openFrame(
     node: NodeId,
     path: string,
+    depth: number,
     globs: CompiledGlob[],
-    ancestors: Set<string>,
-    budget: { left: number },
-    options: WalkOptions,
-  ): AsyncGenerator<WalkEntry> {
+    budget: { left: number; reported: boolean },
+    limits: { dirEntries: number },
+    report: (path: string, err: unknown) => void,
+  ): Promise<WalkFrame | undefined> {
     let entries: Map<string, RawDirEntry>;
     this.checkpoint();
     try {
       entries = await this.entries(node);
     } catch (err) {
-      options.onError?.(path, err);
-      return;
+      report(path, err);
+      return undefined;
     }
-    // The entries a glob wants are stat'ed a batch at a time, concurrently (a mounted tree
-    // answers each lstat after a syscall, a cloud snapshot after a block fetch), and
-    // yielded in directory order.
-    const wanted: { e: RawDirEntry; childPath: string; wantsEntry: boolean; mayDescend: boolean }[] = [];
+    if (entries.size > limits.dirEntries) {
+      report(path, limitExceeded('directory walk', `directory ${path} has ${entries.size} entries; only the first ${limits.dirEntries} were read`));
+    }
+    const wanted: WalkCandidate[] = [];
+    let seen = 0;
     for (const e of entries.values()) {
+      if (seen++ >= limits.dirEntries) break;
       if (budget.left-- <= 0) {
-        options.onError?.(path, limitExceeded('directory walk', 'entry limit reached; walk stopped'));
+        if (!budget.reported) {
+          budget.reported = true;
+          report(path, limitExceeded('directory walk', `entry limit reached in ${path}; walk stopped, the rest of the tree was not read`));
+        }
         break;
       }
       const childPath = joinPath(path, e.name);
@@ -221,34 +302,28 @@ export class RawVfs implements Vfs {
       const mayDescend = globs.some((g) => g.mayContain(childPath));
       if (wantsEntry || mayDescend) wanted.push({ e, childPath, wantsEntry, mayDescend });
     }
-    for (let start = 0; start < wanted.length; start += STAT_BATCH) {
-      this.checkpoint();
-      const batch = wanted.slice(start, start + STAT_BATCH);
-      const stats = await Promise.all(
-        batch.map(({ e, childPath }) =>
-          this.raw.stat(e.node).catch((err: unknown) => {
-            options.onError?.(childPath, err);
-            return undefined;
-          }),
-        ),
-      );
-      for (let i = 0; i < batch.length; i++) {
-        const { e, childPath, wantsEntry, mayDescend } = batch[i]!;
-        const childStat = stats[i];
-        if (!childStat) continue;
-        if (wantsEntry) yield { path: childPath, stat: childStat };
-        if (mayDescend && childStat.type === 'directory') {
-          const key = String(e.node);
-          if (ancestors.has(key)) {
-            options.onError?.(childPath, corrupt('directory tree', `directory ${childPath} contains one of its own ancestors (node ${key})`));
-            continue;
-          }
-          ancestors.add(key);
-          yield* this.walkDir(e.node, childPath, globs, ancestors, budget, options);
-          ancestors.delete(key);
-        }
-      }
-    }
+    return { key: String(node), depth, wanted, statted: 0, ready: [], readyAt: 0 };
+  }
+
+  /**
+   * The entries a glob wants are stat'ed a batch at a time, concurrently (a mounted tree
+   * answers each lstat after a syscall, a cloud snapshot after a block fetch), and
+   * yielded in directory order.
+   */
+  private async statBatch(frame: WalkFrame, report: (path: string, err: unknown) => void): Promise<void> {
+    this.checkpoint();
+    const batch = frame.wanted.slice(frame.statted, frame.statted + STAT_BATCH);
+    frame.statted += batch.length;
+    const stats = await Promise.all(
+      batch.map(({ e, childPath }) =>
+        this.raw.stat(e.node).catch((err: unknown) => {
+          report(childPath, err);
+          return undefined;
+        }),
+      ),
+    );
+    frame.ready = batch.map((c, i) => ({ ...c, stat: stats[i] }));
+    frame.readyAt = 0;
   }
 
   /** Directory entries by name, cached: checks look up the same few directories again and again. */

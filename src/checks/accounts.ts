@@ -25,7 +25,8 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { normalizePath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
-import { hasUsablePassword, isLoginShell, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
+import { ACCOUNT_FILE_READ, hasUsablePassword, isLoginShell, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 import { ACCOUNT_LOG_GLOBS, accountLogs, parseAccountEvents, readLogBounded, type AccountEvent } from '../facts/auth-log.js';
 import { flagWords } from './flags.js';
 
@@ -33,7 +34,6 @@ const PASSWD = '/etc/passwd';
 const SHADOW = '/etc/shadow';
 const GROUP = '/etc/group';
 const LOGIN_DEFS = '/etc/login.defs';
-const ACCOUNT_FILE_BYTES = 4 << 20;
 const DEFAULT_SYS_UID_MAX = 999;
 const NOBODY_UID = 65534;
 const ADMIN_GROUPS = new Set(['sudo', 'wheel', 'admin', 'root']);
@@ -90,9 +90,10 @@ function countHomes(entries: PasswdEntry[]): Map<string, number> {
 async function readAccountFile(ctx: CheckContext, path: string): Promise<string | undefined> {
   try {
     if ((await ctx.vfs.stat(path)).type !== 'file') return undefined;
-    const text = (await ctx.vfs.readFile(path, { maxBytes: ACCOUNT_FILE_BYTES })).toString('utf8');
+    const whole = await readWholeText(ctx.vfs, path, ACCOUNT_FILE_READ);
     ctx.examined(path);
-    return text;
+    if (whole.unread) ctx.error(path, whole.unread);
+    return whole.text;
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return undefined;

@@ -14,6 +14,7 @@
  * Every pending job is reported at low severity (an inventory: jobs are rare on servers);
  * its commands go through the shared command-line rules with scope at-job.
  */
+import { readWholeText } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../engine/check.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
@@ -25,7 +26,6 @@ import { listDir } from './systemd-units.js';
 const SPOOLS = ['/var/spool/cron/atjobs', '/var/spool/at', '/var/spool/atjobs'];
 const JOB_NAME = /^([A-Za-z=])([0-9a-f]{5})([0-9a-f]{8})$/;
 const MARKER = /^\$\{SHELL:-\/bin\/sh\} << '(marcinDELIMITER[0-9a-f]+)'\s*$/;
-const MAX_FILE_BYTES = 1 << 20;
 const CATEGORY = 'persistence/at';
 
 export const atJobsCheck: Check = {
@@ -84,7 +84,10 @@ export function parseAtJob(text: string): ParsedJob {
 async function checkJob(ctx: CheckContext, path: string, name: JobName): Promise<void> {
   let text: string;
   try {
-    text = (await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES })).toString('utf8');
+    // atd hands the whole job to the shell; its "#" header lines say who submitted it, so none is shortened.
+    const whole = await readWholeText(ctx.vfs, path);
+    if (whole.unread) ctx.error(path, whole.unread);
+    text = whole.text;
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;

@@ -40,14 +40,6 @@ export interface CommandFile {
   fix(line: CommandLine, started: string[]): Promise<string>;
 }
 
-/**
- * Lines longer than this are matched on their head and tail only, so that rules with a
- * `.*` between two words stay cheap on hostile lines (JavaScript regexes backtrack);
- * the tail keeps `... | base64 -d | bash` after a long payload, which is decoded from
- * the full line anyway.
- */
-const MAX_RULE_LINE = 8 * 1024;
-
 interface Hit {
   rule: Rule;
   evidence: string;
@@ -75,7 +67,7 @@ export async function scanCommandLines(
   const texts: string[] = [];
   for (const l of lines) {
     while (texts.length < l.line - 1) texts.push('');
-    texts[l.line - 1] = boundLine(l.text);
+    texts[l.line - 1] = l.text;
   }
   for (const hit of ctx.rules.matchLines(file.scope, file.path, texts.join('\n'))) {
     const l = byNumber.get(hit.line);
@@ -90,8 +82,7 @@ export async function scanCommandLines(
     }
     for (const payload of findEncodedPayloads(l.text)) {
       const where = `${PAYLOAD_NAME[payload.encoding ?? 'base64']} decoded from ${file.path}:${l.line}`;
-      const bounded = { ...payload, decoded: payload.decoded.split('\n').map(boundLine).join('\n') };
-      for (const d of matchDecoded(ctx.rules, file.scope, file.path, bounded)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
+      for (const d of matchDecoded(ctx.rules, file.scope, file.path, payload)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
       for (const p of startedByShellLine(payload.decoded)) started.add(p);
     }
     for (const p of started) {
@@ -152,12 +143,6 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
       vars: { ...file.vars, ...first.vars, count: killing.length, fix: await file.fix(first, []) },
     }),
   );
-}
-
-function boundLine(text: string): string {
-  if (text.length <= MAX_RULE_LINE) return text;
-  const half = MAX_RULE_LINE / 2;
-  return `${text.slice(0, half)} … ${text.slice(-half)}`;
 }
 
 /**

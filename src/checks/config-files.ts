@@ -9,9 +9,13 @@
 import type { CheckContext } from '../engine/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { compileGlob } from '../../mountfs/glob.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 
-/** What a configuration file is read up to; any of these files past this is not configuration any more. */
-export const MAX_CONFIG_BYTES = 1 << 20;
+/**
+ * Content kept of one configuration file: the programs that read these files read them
+ * whole, so minescan does too, up to this much (the rest is reported as not read).
+ */
+export const MAX_CONFIG_BYTES = 64 << 20;
 /** Files one include (glob or directory) may add; a directory of thousands of drop-ins is junk. */
 export const MAX_INCLUDED_FILES = 256;
 
@@ -22,22 +26,19 @@ export interface ConfigText {
 }
 
 /**
- * The text of a regular file (symlinks followed inside the root), cut at `maxBytes` and
- * then at the last full line; undefined when it is absent, not a file, or unreadable
- * (the last reported through ctx.error).
+ * The text of a regular file (symlinks followed inside the root), read whole as the
+ * program it configures reads it, up to `maxBytes` of content (the unread rest is an
+ * error entry); undefined when it is absent, not a file, or unreadable (the last
+ * reported through ctx.error).
  */
 export async function readConfigText(ctx: CheckContext, path: string, maxBytes = MAX_CONFIG_BYTES): Promise<ConfigText | undefined> {
   try {
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return undefined;
-    const bytes = await ctx.vfs.readFile(path, { maxBytes });
+    const whole = await readWholeText(ctx.vfs, path, { maxKeptBytes: maxBytes });
     ctx.examined(path);
-    let text = bytes.toString('utf8');
-    if (stat.size > bytes.length) {
-      ctx.error(path, new Error(`only the first ${bytes.length} of ${stat.size} bytes were read`));
-      text = text.slice(0, text.lastIndexOf('\n') + 1);
-    }
-    return { path, text };
+    if (whole.unread) ctx.error(path, whole.unread);
+    return { path, text: whole.text };
   } catch (err) {
     // Absent files and dangling links configure nothing.
     if (!isNotFound(err)) ctx.error(path, err);

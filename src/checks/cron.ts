@@ -18,11 +18,13 @@
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
+import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
+import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { stripShellComment } from './shell-commands.js';
+import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
 const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];
 const ANACRONTAB = '/etc/anacrontab';
@@ -30,8 +32,8 @@ const SPOOL_CRONTABS = ['/var/spool/cron/*', '/var/spool/cron/crontabs/*', '/var
 const SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
 const CRON_GLOBS = [...SYSTEM_CRONTABS, ANACRONTAB, ...SPOOL_CRONTABS, ...SCRIPT_DIRS.map((d) => `${d}/*`)];
 
-/** Crontabs and cron scripts are small; a bigger file is read up to here. */
-const MAX_FILE_BYTES = 1 << 20;
+/** Enough of a file to tell an ELF or other binary from a crontab or script. */
+const HEAD_BYTES = 4096;
 const CATEGORY = 'persistence/cron';
 
 type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
@@ -42,12 +44,63 @@ export const cronCheck: Check = {
   description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
   paths: CRON_GLOBS,
   async run(ctx) {
-    for await (const entry of ctx.vfs.walk(CRON_GLOBS, { onError: (p, e) => ctx.error(p, e) })) {
+    const links = new Map<string, LinkedFile>();
+    const walk = ctx.vfs.walk(CRON_GLOBS, { maxDirEntries: MAX_DIR_ENTRIES, onError: (p, e) => ctx.error(p, e) });
+    for await (const entry of walk) {
       if (entry.stat.type === 'directory') continue;
-      await scanCronFile(ctx, entry.path);
+      await scanLinkedFile(ctx, entry.path, links);
+    }
+    for (const file of links.values()) {
+      if (file.unreported > 0) {
+        ctx.error(file.first, limitExceeded('cron check', `${file.unreported} more hard links to ${file.first} (the same file, with findings) not reported one by one`));
+      }
     }
   },
 };
+
+/**
+ * cron reads every file of cron.d, but a directory of more than this many jobs is an
+ * attack on the scanner; the rest is reported as not read.
+ */
+const MAX_DIR_ENTRIES = 10_000;
+/** Names of one file with findings reported each with its own remediation; further hard links are counted. */
+const MAX_LINK_REPORTS = 16;
+
+/** One file (inode) of the cron places, however many names (hard links, symlinks) it has. */
+interface LinkedFile {
+  first: string;
+  scans: number;
+  findings: number;
+  unreported: number;
+}
+
+/**
+ * Reads each distinct file once: a million hard links to one crontab are one read.
+ * A file with findings is reported under its first few names, since each name is a
+ * job of its own that its remediation must remove.
+ */
+async function scanLinkedFile(ctx: CheckContext, path: string, links: Map<string, LinkedFile>): Promise<void> {
+  let stat: Stat;
+  try {
+    stat = await ctx.vfs.stat(path);
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return;
+  }
+  const kind = kindOf(path);
+  // The same file means the same jobs only when read the same way (a user crontab's owner is its name).
+  const key = `${stat.ino}\0${kind}\0${kind === 'user' ? basename(path) : ''}`;
+  const known = links.get(key);
+  if (known && (known.findings === 0 || known.scans >= MAX_LINK_REPORTS)) {
+    ctx.examined(path);
+    if (known.findings > 0) known.unreported++;
+    return;
+  }
+  const file = known ?? { first: path, scans: 0, findings: 0, unreported: 0 };
+  if (!known) links.set(key, file);
+  file.scans++;
+  await scanCronFile({ ...ctx, report: (f) => (file.findings++, ctx.report(f)) }, path);
+}
 
 function kindOf(path: string): CronFileKind {
   if (path === ANACRONTAB) return 'anacron';
@@ -57,27 +110,29 @@ function kindOf(path: string): CronFileKind {
 }
 
 async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
-  let bytes: Buffer;
+  let whole: WholeText;
   try {
     // Symlinked jobs count as what they point to; sockets, devices and dangling links are not jobs.
-    if ((await ctx.vfs.stat(path)).type !== 'file') return;
-    bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES });
+    const stat = await ctx.vfs.stat(path);
+    if (stat.type !== 'file') return;
+    if (kindOf(path) === 'script' && isBinary(await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES }))) {
+      ctx.examined(path);
+      // run-parts starts the file itself, whatever it is: the hash check should see it.
+      ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
+      await reportBinaryJob(ctx, path, stat.size);
+      return;
+    }
+    // cron and run-parts read the whole file: so does minescan, comments kept short.
+    whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
   } catch (err) {
     // A dangling link in cron.d runs nothing; anything else is a read problem worth reporting.
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
   ctx.examined(path);
+  if (whole.unread) ctx.error(path, whole.unread);
   const kind = kindOf(path);
-  if (kind === 'script') {
-    // run-parts starts the file itself, whatever it is: the hash check should see it.
-    ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
-    if (isBinary(bytes)) {
-      await reportBinaryJob(ctx, path, bytes.length);
-      return;
-    }
-  }
-  const text = bytes.toString('utf8');
+  if (kind === 'script') ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
   const file: CommandFile = {
     scope: 'cron',
     path,
@@ -85,7 +140,7 @@ async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
     vars: { context: kind === 'script' ? ` (run-parts runs it ${period(path)} as root)` : '' },
     fix: (line, started) => fixFor(ctx, path, kind, line, started),
   };
-  const lines = kind === 'script' ? scriptLines(text) : crontabLines(text, kind, kind === 'user' ? basename(path) : undefined);
+  const lines = kind === 'script' ? scriptLines(whole.text) : crontabLines(whole.text, kind, kind === 'user' ? basename(path) : undefined);
   await scanCommandLines(ctx, file, lines);
 }
 
@@ -186,7 +241,7 @@ async function reportBinaryJob(ctx: CheckContext, path: string, size: number): P
   ctx.report(
     ctx.rules.finding('cron.binary-job', {
       path,
-      evidence: `executable binary, ${size}${size >= MAX_FILE_BYTES ? '+' : ''} bytes read`,
+      evidence: `executable binary, ${size} bytes`,
       category: CATEGORY,
       vars: { context: ` (${period(path)}, as root)`, fix: commands.join('\n') },
     }),
@@ -196,5 +251,5 @@ async function reportBinaryJob(ctx: CheckContext, path: string, size: number): P
 /** An ELF, or anything with NUL bytes early on: not a script run-parts hands to a shell. */
 function isBinary(bytes: Buffer): boolean {
   if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, 4096).includes(0);
+  return bytes.subarray(0, HEAD_BYTES).includes(0);
 }

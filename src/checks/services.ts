@@ -18,6 +18,7 @@ import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './systemd-units.js';
 
@@ -25,7 +26,8 @@ const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/syste
 const UNIT_GLOBS = UNIT_DIRS.flatMap((d) => [`${d}/*`, `${d}/*/*`]);
 const INIT_GLOBS = ['/etc/rc.local', '/etc/inittab', '/etc/init.d/*', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d/*'];
 
-const MAX_FILE_BYTES = 1 << 20;
+/** Enough of a file to tell an ELF from a script. */
+const HEAD_BYTES = 4096;
 const SYSTEMD = 'persistence/systemd';
 const INIT = 'persistence/init';
 
@@ -115,13 +117,13 @@ const INIT_CONTEXT: Record<InitKind, string> = {
 };
 
 async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<void> {
-  const bytes = await readBytes(ctx, script.path);
-  if (bytes === undefined) return;
-  if (script.kind !== 'inittab' && isElf(bytes)) {
+  const head = await readHead(ctx, script.path);
+  if (head === undefined) return;
+  if (script.kind !== 'inittab' && isElf(head.bytes)) {
     ctx.report(
       ctx.rules.finding('init.binary-script', {
         path: script.path,
-        evidence: `ELF executable, ${bytes.length} bytes read`,
+        evidence: `ELF executable, ${head.size} bytes`,
         category: INIT,
         vars: { context: INIT_CONTEXT[script.kind], fix: await initFix(ctx, script, undefined, []) },
       }),
@@ -129,7 +131,8 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
     ctx.started({ path: script.path, startedBy: 'init' });
     return;
   }
-  const text = bytes.toString('utf8');
+  const text = await readScript(ctx, script.path);
+  if (text === undefined) return;
   const file: CommandFile = {
     scope: 'init-script',
     path: script.path,
@@ -180,11 +183,25 @@ async function initFix(ctx: CheckContext, script: InitScript, line: CommandLine 
 
 // ---------------------------------------------------------------------------------
 
-async function readBytes(ctx: CheckContext, path: string): Promise<Buffer | undefined> {
+/** The first bytes and the size of the file: enough to tell an ELF from a script. */
+async function readHead(ctx: CheckContext, path: string): Promise<{ bytes: Buffer; size: number } | undefined> {
   try {
-    const bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES });
+    const size = (await ctx.vfs.stat(path)).size;
+    const bytes = await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES });
     ctx.examined(path);
-    return bytes;
+    return { bytes, size };
+  } catch (err) {
+    ctx.error(path, err);
+    return undefined;
+  }
+}
+
+/** The whole script, as the shell reads it (comment lines kept short). */
+async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
+  try {
+    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
+    if (whole.unread) ctx.error(path, whole.unread);
+    return whole.text;
   } catch (err) {
     ctx.error(path, err);
     return undefined;

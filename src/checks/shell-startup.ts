@@ -23,6 +23,7 @@ import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { startedByShellLine } from './shell-commands.js';
 import { loginHomes } from './ssh-keys.js';
@@ -43,7 +44,6 @@ const SYSTEM_DIRS = ['/etc/profile.d', '/etc/zsh'];
 const ENV_FILES = ['/etc/environment', '/etc/security/pam_env.conf'];
 const HOME_FILES = ['.bashrc', '.profile', '.bash_profile', '.bash_login', '.bash_logout', '.bash_aliases', '.zshrc', '.zprofile', '.zshenv', '.zlogin', '.zlogout'];
 const SKEL = '/etc/skel';
-const MAX_FILE_BYTES = 1 << 20;
 /** Sourced files followed in all, and from one file: hostile start-up files may source thousands. */
 const MAX_FILES = 2000;
 const MAX_SOURCED_PER_FILE = 32;
@@ -105,7 +105,10 @@ async function scanStartupFile(ctx: CheckContext, start: StartupFile, seen: Set<
     real = await ctx.vfs.realpath(start.path);
     if ((await ctx.vfs.stat(real)).type !== 'file' || seen.has(real)) return [];
     seen.add(real);
-    text = (await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES })).toString('utf8');
+    // The shell reads the whole file, so minescan does too (comment lines kept short).
+    const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
+    if (whole.unread) ctx.error(real, whole.unread);
+    text = whole.text;
   } catch (err) {
     // Most accounts have only some of these files.
     if (!isNotFound(err)) ctx.error(start.path, err);

@@ -24,6 +24,7 @@
  * remediation's `sed -i` must edit. The sshd-config check reuses openKeyFile and
  * checkKeyFile for the files an AuthorizedKeysFile directive moves keys to.
  */
+import { readWholeText } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../engine/check.js';
 import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
@@ -36,7 +37,6 @@ import { scanCommandLines, type CommandLine } from './command-scan.js';
 
 const KEY_FILES = ['authorized_keys', 'authorized_keys2'];
 /** A key line is under 16 KiB even for an 16384-bit RSA key with options; a MiB holds dozens. */
-const MAX_KEY_FILE = 1 << 20;
 const CATEGORY = 'persistence/ssh';
 
 /** Everything this check reads; homes can be anywhere, so the key files match at any depth. */
@@ -99,13 +99,11 @@ export async function openKeyFile(ctx: CheckContext, path: string): Promise<KeyF
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return undefined;
     const real = await ctx.vfs.realpath(path);
-    const bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_KEY_FILE });
+    // sshd reads every line of the file, so minescan does too (comment lines kept short).
+    const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
     ctx.examined(real);
-    let text = bytes.toString('utf8');
-    if (stat.size > bytes.length) {
-      ctx.error(real, new Error(`only the first ${bytes.length} of ${stat.size} bytes were read`));
-      text = text.slice(0, text.lastIndexOf('\n') + 1);
-    }
+    if (whole.unread) ctx.error(real, whole.unread);
+    const text = whole.text;
     const flags = await ctx.vfs.flags(real).catch(() => undefined);
     const dirFlags = await ctx.vfs.flags(dirname(real)).catch(() => undefined);
     return { path, real, stat, text, flags, dirFlags };

@@ -22,6 +22,7 @@ import { isNotFound } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import type { ShellVars } from './shell-commands.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 
 const UNIT_SUFFIX = /\.(?:service|socket|timer|path|mount|automount|swap|target|slice)$/;
 const LINK_DIR = /\.(?:wants|requires|upholds)$/;
@@ -31,7 +32,6 @@ const TRIGGER_SUFFIX = /\.(?:timer|socket|path)$/;
 const TIMER_SETTINGS = /^(?:OnCalendar|OnBootSec|OnStartupSec|OnActiveSec|OnUnitActiveSec|OnUnitInactiveSec)$/;
 /** A unit directory of a few thousand entries is plenty; a hostile one is cut here. */
 const MAX_DIR_ENTRIES = 20_000;
-const MAX_UNIT_BYTES = 1 << 20;
 
 export interface UnitFile {
   /** Real path of the file (reported path). */
@@ -141,13 +141,8 @@ async function indexSubEntry(
 
 /** Which unit a timer, socket or path unit activates (Unit=, else its own name as a .service). */
 async function indexTrigger(ctx: CheckContext, index: UnitIndex, file: UnitFile): Promise<void> {
-  let text: string;
-  try {
-    text = (await ctx.vfs.readFile(file.path, { maxBytes: MAX_UNIT_BYTES })).toString('utf8');
-  } catch (err) {
-    ctx.error(file.path, err);
-    return;
-  }
+  const text = await readUnitText(ctx, file.path, false);
+  if (text === undefined) return;
   let unit: string | undefined;
   let elapses = false;
   for (const l of unitLines(text).lines) {
@@ -271,12 +266,17 @@ function splitEnvironment(value: string): string[] {
   return out;
 }
 
-/** The unit's file, up to a MiB; undefined (and an error recorded) when it cannot be read. */
-export async function readUnitText(ctx: CheckContext, path: string): Promise<string | undefined> {
+/**
+ * The unit's file, read whole as systemd reads it (comment lines kept short);
+ * undefined (and an error recorded) when it cannot be read. A unit over the content
+ * cap is reported as not read to the end.
+ */
+export async function readUnitText(ctx: CheckContext, path: string, examined = true): Promise<string | undefined> {
   try {
-    const bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_UNIT_BYTES });
-    ctx.examined(path);
-    return bytes.toString('utf8');
+    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#;' });
+    if (examined) ctx.examined(path);
+    if (whole.unread) ctx.error(path, whole.unread);
+    return whole.text;
   } catch (err) {
     ctx.error(path, err);
     return undefined;

@@ -16,6 +16,7 @@
  * every program is recorded as started; a rule in an unpackaged file under /etc or /run
  * that starts a program is reported at low severity, an inventory of local device hooks.
  */
+import { readWholeText } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../engine/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
@@ -25,7 +26,6 @@ import { listDir } from './systemd-units.js';
 
 const RULE_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d', '/usr/local/lib/udev/rules.d', '/usr/lib/udev/rules.d', '/lib/udev/rules.d'];
 const LOCAL_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d'];
-const MAX_FILE_BYTES = 1 << 20;
 const MAX_CONTINUED_LINES = 1000;
 /** Inventory findings per rules file: a file of thousands of RUN lines needs reading, not thousands of findings. */
 const MAX_INVENTORY_LINES = 50;
@@ -61,7 +61,10 @@ async function scanRulesFile(ctx: CheckContext, path: string, local: boolean, se
     real = await ctx.vfs.realpath(path);
     if ((await ctx.vfs.stat(real)).type !== 'file' || seen.has(real)) return;
     seen.add(real);
-    text = (await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES })).toString('utf8');
+    // udev reads every line of a rules file, so minescan does too (comment lines kept short).
+    const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
+    if (whole.unread) ctx.error(real, whole.unread);
+    text = whole.text;
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;

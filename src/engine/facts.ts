@@ -3,12 +3,12 @@
  * the accounts, the package databases, and which files an installed package owns.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
-import { parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
+import { ACCOUNT_FILE_READ, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 import { PackageOwnership } from '../facts/package-ownership.js';
 import type { PackageDatabase } from '../facts/package-db.js';
 import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from '../facts/package-databases.js';
 
-const ACCOUNT_FILE_LIMIT = 4 << 20;
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */
 export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS];
@@ -51,8 +51,11 @@ export class Facts {
     return this.managedP;
   }
 
+  /** The login system reads these files whole, padding and all, and so does minescan. */
   private async readText(path: string): Promise<string | undefined> {
     if (!(await this.vfs.exists(path))) return undefined;
-    return (await this.vfs.readFile(path, { maxBytes: ACCOUNT_FILE_LIMIT })).toString('utf8');
+    const whole = await readWholeText(this.vfs, path, ACCOUNT_FILE_READ);
+    if (whole.unread) this.onError(path, whole.unread);
+    return whole.text;
   }
 }

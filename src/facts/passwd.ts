@@ -3,6 +3,10 @@
  * parse are kept out of the tables but counted, since a mangled line in passwd is
  * itself worth a look.
  */
+import type { WholeTextOptions } from './vfs-lines.js';
+
+/** How the account files are read whole: comment lines start with "#" at the first column (an indented one is malformed). */
+export const ACCOUNT_FILE_READ: WholeTextOptions = { commentChars: '#', indentedComments: false };
 
 export interface PasswdEntry {
   name: string;

@@ -6,6 +6,7 @@
  * memory nor hide the lines after it.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
+import { limitExceeded, type MountfsError } from '../../mountfs/errors.js';
 
 export interface LineLimits {
   /** Bytes read from the start of the file; the rest is left unread. */
@@ -91,3 +92,105 @@ export function describeSkips(skips: LineSkips, limits: LineLimits): string {
 export function noSkips(): LineSkips {
   return { longLines: 0, cut: false };
 }
+
+/**
+ * How a file the system reads whole (a crontab, a unit, /etc/passwd, sudoers…) is
+ * read: cron, systemd and the login system read every byte, so minescan does too, and
+ * padding before the bad line hides nothing. Memory stays bounded by what the file
+ * means, not by its size: a comment line is kept as its comment character alone,
+ * however long (padding is usually comments), and the content kept is capped; a file
+ * past the cap has its unread bytes reported (MountfsError kind `limit`).
+ */
+export interface WholeTextOptions {
+  /** Characters that start a comment line (e.g. "#", "#;"); such lines are kept as that character alone. */
+  commentChars?: string;
+  /** Whether a comment may be indented (crontab, units, shell) or must start the line (passwd). Default true. */
+  indentedComments?: boolean;
+  /** Bytes of non-comment content kept; the rest of the file is left unread and reported. Default 64 MiB. */
+  maxKeptBytes?: number;
+}
+
+export interface WholeText {
+  /** The file's lines, one for one (so line numbers hold), comment lines shortened. */
+  text: string;
+  /** Its size. */
+  size: number;
+  /** Set when the cap was reached: what was not read, as a `limit` error for ctx.error. */
+  unread?: MountfsError;
+}
+
+const DEFAULT_KEPT_BYTES = 64 << 20;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/** Reads the whole file (symlinks followed inside the root) as WholeTextOptions says. */
+export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOptions = {}): Promise<WholeText> {
+  const size = (await vfs.stat(path)).size;
+  const comments = new Set([...(options.commentChars ?? '')].map((c) => c.charCodeAt(0)));
+  const indented = options.indentedComments ?? true;
+  const maxKept = options.maxKeptBytes ?? DEFAULT_KEPT_BYTES;
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let consumed = 0;
+  // Per line: 'start' until its first non-blank byte tells whether it is a comment.
+  let mode: 'start' | 'comment' | 'keep' = 'start';
+  let blanks = 0;
+  let commentChar = 0;
+  const keep = (piece: Buffer): boolean => {
+    if (keptBytes + piece.length > maxKept) return false;
+    kept.push(piece);
+    keptBytes += piece.length;
+    return true;
+  };
+  const stream = vfs.createReadStream(path) as AsyncIterable<Buffer>;
+  reading: for await (const chunk of stream) {
+    let at = 0;
+    while (at < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, at);
+      const end = nl === -1 ? chunk.length : nl;
+      let from = at;
+      if (mode === 'start') {
+        while (from < end && (chunk[from] === SPACE || chunk[from] === TAB) && indented) from++;
+        if (from < end) {
+          const first = chunk[from]!;
+          if (comments.has(first) && (indented || blanks + (from - at) === 0)) {
+            mode = 'comment';
+            commentChar = first;
+          } else {
+            mode = 'keep';
+            // Leading blanks seen in earlier chunks are kept as spaces.
+            if (blanks > 0 && !keep(Buffer.alloc(blanks, SPACE))) break reading;
+            from = at;
+          }
+        } else {
+          blanks += from - at;
+        }
+      }
+      if (mode === 'keep' && from < end && !keep(Buffer.from(chunk.subarray(from, end)))) break reading;
+      if (nl === -1) {
+        consumed += chunk.length - at;
+        break;
+      }
+      if (mode === 'comment' && !keep(Buffer.from([commentChar]))) break reading;
+      if (!keep(NEWLINE_BYTE)) break reading;
+      consumed += nl + 1 - at;
+      at = nl + 1;
+      mode = 'start';
+      blanks = 0;
+    }
+  }
+  if (consumed < size) {
+    // Stopped at the cap: the partial line is not the line the file holds, so it goes.
+    let text = Buffer.concat(kept).toString('utf8');
+    text = text.slice(0, text.lastIndexOf('\n') + 1);
+    const unread = limitExceeded(
+      'file read',
+      `${path}: ${size - consumed} of ${size} bytes not read (more than ${maxKept} bytes of content); what they hold was not checked`,
+    );
+    return { text, size, unread };
+  }
+  if (mode === 'comment') kept.push(Buffer.from([commentChar]));
+  return { text: Buffer.concat(kept).toString('utf8'), size };
+}
+
+const NEWLINE_BYTE = Buffer.from('\n');

@@ -11,7 +11,9 @@
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
+ *   flags: i, m, s, u, and l for V8's linear-time engine (linear-regex.ts)
  */
+import { compileRuleRegex } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
@@ -161,9 +163,9 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
     if (src === undefined && !required) return undefined;
     if (typeof src !== 'string' || src === '') bad(`match.${kind}.${field} must be a regular expression string`, `${kind}.${field}`);
     const flags = s.flags === undefined ? '' : String(s.flags);
-    if (!/^[imsu]*$/.test(flags)) bad(`match.${kind}.flags may only hold i, m, s, u`);
+    if (!/^[imsul]*$/.test(flags)) bad(`match.${kind}.flags may only hold i, m, s, u and l (the linear-time engine)`);
     try {
-      return new RegExp(expandFragments(src as string, fragments, (msg) => bad(`match.${kind}.${field}: ${msg}`, `${kind}.${field}`)), flags);
+      return compileRuleRegex(expandFragments(src as string, fragments, (msg) => bad(`match.${kind}.${field}: ${msg}`, `${kind}.${field}`)), flags);
     } catch (err) {
       return bad(`match.${kind}.${field}: ${(err as Error).message}`, `${kind}.${field}`);
     }
@@ -179,7 +181,7 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
       const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
         try {
           if (src === '') throw new Error('empty');
-          return new RegExp(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), re.flags);
+          return compileRuleRegex(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), re.flags);
         } catch (err) {
           return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
         }

@@ -6,6 +6,7 @@
 import { clipEvidence, type Finding } from '../engine/finding.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { builtinRuleDirs, loadRuleDir, type RulePack } from './loader.js';
+import { isLinear } from './linear-regex.js';
 import { RuleError, type ContentScope, type Family, type NameScope, type Rule } from './types.js';
 
 export interface LineHit {
@@ -31,6 +32,25 @@ export interface FindingInput {
    * several persistence points (the command-line rules); the rule's category otherwise.
    */
   category?: string;
+}
+
+/**
+ * A rule regex reads at most this many characters at once. A longer line is read in
+ * windows of this size, each starting half a window after the one before, so every
+ * match up to half a window long lies whole in some window: a command hidden in the
+ * middle of a megabyte line is found, and a regex that backtracks pays for one
+ * window at a time, never for the whole line.
+ */
+export const RULE_WINDOW = 8 * 1024;
+
+/** The first match of the regex in the line: whole on the linear engine, else in RULE_WINDOW windows. */
+export function execWindowed(regex: RegExp, line: string): RegExpExecArray | null {
+  if (line.length <= RULE_WINDOW || isLinear(regex)) return regex.exec(line);
+  const step = RULE_WINDOW / 2;
+  for (let at = 0; ; at += step) {
+    const m = regex.exec(line.slice(at, at + RULE_WINDOW));
+    if (m || at + RULE_WINDOW >= line.length) return m;
+  }
 }
 
 export class RuleSet {
@@ -101,7 +121,7 @@ export class RuleSet {
       const line = raw.replace(/\r$/, '');
       for (const rule of rules) {
         if (rule.match.kind !== 'content') continue;
-        const m = rule.match.regex.exec(line);
+        const m = execWindowed(rule.match.regex, line);
         if (m) hits.push({ rule, line: i + 1, text: line, match: m[0] });
       }
     });
