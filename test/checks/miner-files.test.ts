@@ -18,8 +18,9 @@ import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { UPX_STRINGS, XMRIG_LIKE_STRINGS, XMRIG_STRINGS, XMR_WALLET, compileElf, dropSectionTable } from '../miners/elf-fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const run = promisify(execFile);
 
 /** XMRig's config.json format (xmrig/xmrig src/config.json), with a comment and a trailing comma as XMRig tolerates. */

