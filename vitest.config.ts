@@ -1,15 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects, so a developer gets a fast answer and the slow tier runs on its own:
-// - unit: no root, no loop devices, no debootstrap (`npm run test:unit`, under a minute);
+// - unit: no root, no loop devices, no debootstrap, no disk images built with the real
+//   tools (`npm run test:unit`, under a minute on two cores);
 // - image: the tests that read the shared fixtures (the debootstrapped Debian root, the
 //   PHP corpus, the detection corpus), which its global setup builds once per run before
-//   any worker starts, and those that need root (chattr +i, loop devices, mounts).
-// A test file that starts reading a shared fixture, or needs root, goes in IMAGE_TESTS.
+//   any worker starts; those that need root (chattr +i, loop devices, mounts, lvm2); and
+//   those that build disk images and databases with the real tools (mkfs, qemu-img,
+//   sgdisk, rpm), which take most of the suite's time.
+// A test file that starts reading a shared fixture, needs root or builds images goes here.
 const IMAGE_TESTS = [
-  // The shared fixtures.
-  'test/scan/debian-root.test.ts',
-  'test/scan/corpus.test.ts',
+  'test/scan/**/*.test.ts',
+  'test/mountfs/**/*.test.ts',
+  'test/cloud/**/*.test.ts',
+  'test/cli.test.ts',
+  'test/facts/rpm-db.test.ts',
+  // The Debian root, the PHP corpus.
   'test/checks/accounts.test.ts',
   'test/checks/config-places-debian.test.ts',
   'test/checks/cron.test.ts',
@@ -22,16 +28,10 @@ const IMAGE_TESTS = [
   'test/checks/started-scripts.test.ts',
   'test/checks/udev-rules.test.ts',
   'test/checks/webshells.test.ts',
-  'test/mountfs/ext4.test.ts',
-  // Root: inode flags (chattr), loop devices, mounts, lvm2.
+  // Inode flags (chattr +i needs root).
   'test/checks/accounts-keys-preload.test.ts',
   'test/checks/ld-preload.test.ts',
   'test/checks/ssh-keys.test.ts',
-  'test/mountfs/vfs.test.ts',
-  'test/mountfs/xfs.test.ts',
-  'test/mountfs/lvm.test.ts',
-  'test/mountfs/sources.test.ts',
-  'test/scan/planted.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.

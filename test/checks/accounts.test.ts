@@ -18,7 +18,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { accountsCheck } from '../../src/checks/accounts.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -231,9 +231,7 @@ describe('accounts check', () => {
     await put(tree, 'etc/login.defs', junk);
     const longLine = `Nov  3 00:00:00 h useradd[1]: new user: name=${'x'.repeat(100_000)}, UID=0\n`;
     await put(tree, 'var/log/auth.log', `${junk}\n${longLine}${'useradd userdel usermod ADD_USER '.repeat(50_000)}\n`);
-    const started = Date.now();
-    const result = await scanDirectory(tree, [accountsCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(tree, [accountsCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     expect(result.findings.filter((f) => f.rule === 'accounts.extra-uid0')).toHaveLength(20_000);
     expect(result.findings.filter((f) => f.path === '/var/log/auth.log')).toEqual([]);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import type { Check, StartedFile } from '../../src/engine/check.js';
 import { severityRank } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -370,9 +370,7 @@ describe('cron check', () => {
   });
 
   it('reads hostile files without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [cronCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(hostile, [cronCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     expect(result.findings.some((f) => f.path === '/etc/crontab' && f.rule === 'command.download-and-run')).toBe(true);
     expect(result.findings.some((f) => f.path === '/etc/cron.d/b64' && f.evidence.startsWith('base64-decoded: curl wget'))).toBe(true);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { servicesCheck } from '../../src/checks/services.js';
 import type { Check, StartedFile } from '../../src/engine/check.js';
 import { severityRank } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -397,9 +397,7 @@ describe('services check', () => {
   });
 
   it('reads hostile unit files and scripts without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [servicesCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(hostile, [servicesCheck], { maxOperations: 800 });
     expect(result.errors).toEqual([]);
   });
 });

@@ -197,7 +197,7 @@ describe('shell start-up files check', () => {
   });
 
   it('reads hostile start-up files without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [shellStartupCheck], 20_000);
+    const result = await scanHostile(hostile, [shellStartupCheck], { maxOperations: 25_000 });
     expect(result.errors.every((e) => /link|loop|symbolic/i.test(e.message))).toBe(true);
   });
 });

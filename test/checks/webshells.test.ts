@@ -8,7 +8,7 @@ import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { directiveRoots } from '../../src/checks/web-roots.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
-import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -214,9 +214,7 @@ describe('webshells', () => {
     await put(root, '/etc/nginx/conf.d/bad.conf', `server { root /; }\nserver { root /usr; }\nserver { root $document_root; }\n${'#'.repeat(1 << 20)}\n`);
     await put(root, '/opt/not-served.php', `<?php @eval($_POST['x']);`);
 
-    const started = Date.now();
-    const result = await scanDirectory(root, [webshellsCheck]);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    const result = await scanHostile(root, [webshellsCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     // Only the PHP-in-image finding: nothing in the junk matches, and "/" was not walked.
     expect(summary(result.findings)).toEqual(['webshell.php-in-image high /var/www/html/huge.jpg']);
