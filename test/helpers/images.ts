@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_CACHE } from './test-cache.js';
@@ -15,6 +15,7 @@ export const IMAGES = path.join(REPO, 'images');
 
 export async function makeScratchDir(prefix = 'minescan-test-'): Promise<string> {
   // Beside the cache (by default /var/tmp) rather than in /tmp: /tmp may be tmpfs, which keeps no inode flags.
+  await mkdir(TEST_CACHE, { recursive: true });
   return mkdtemp(path.join(TEST_CACHE, prefix));
 }
 
