@@ -41,35 +41,31 @@ export async function scanDirectoryCounting(root: string, checks: readonly Check
   }
 }
 
-/** Entries (files, directories, links) under a host directory, and the bytes of its regular files; symlinks are not followed. */
-export async function treeSize(root: string): Promise<{ entries: number; bytes: number }> {
-  let entries = 0;
+/** The bytes of the regular files under a host directory; symlinks are not followed. */
+async function treeBytes(root: string): Promise<number> {
   let bytes = 0;
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     for (const d of await readdir(dir, { withFileTypes: true })) {
-      entries++;
       const p = path.join(dir, d.name);
       if (d.isDirectory()) pending.push(p);
       else if (d.isFile()) bytes += (await lstat(p)).size;
     }
   }
-  return { entries, bytes };
+  return bytes;
 }
 
 /**
  * Scans a tree of hostile files: junk must neither crash nor stall a check. A stall shows
  * in the counts, whatever the machine's speed: no byte of the tree is read more than
- * READ_PASSES times (no file is read again and again), no file is read that the tree does
- * not hold, and the scan stays within `maxOperations` calls into the filesystem (a
- * symlink cycle or an include loop is not followed around). A hang that the counts
- * cannot see is caught by the test's timeout.
+ * READ_PASSES times (no file is read again and again), and the scan stays within
+ * `maxOperations` calls into the filesystem (a symlink cycle or an include loop is not
+ * followed around). A hang that the counts cannot see is caught by the test's timeout.
  */
 export async function scanHostile(root: string, checks: readonly Check[], { maxOperations }: { maxOperations: number }): Promise<CheckRunResult> {
-  const tree = await treeSize(root);
+  const bytes = await treeBytes(root);
   const { result, counts } = await scanDirectoryCounting(root, checks);
-  expect(counts.bytesRead).toBeLessThanOrEqual(READ_PASSES * tree.bytes);
-  expect(counts.filesRead).toBeLessThanOrEqual(tree.entries);
+  expect(counts.bytesRead).toBeLessThanOrEqual(READ_PASSES * bytes);
   expect(counts.operations).toBeLessThanOrEqual(maxOperations);
   return result;
 }

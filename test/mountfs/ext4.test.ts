@@ -20,8 +20,7 @@ import { BinaryView } from '../../mountfs/binary.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
-import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
-import type { ByteSource } from '../../mountfs/sources/byte-source.js';
+import type { ByteSource, ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { BufferSource } from '../helpers/buffer-source.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import {
