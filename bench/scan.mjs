@@ -10,8 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const root = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
-const work = process.env.MINESCAN_BENCH_DIR ?? '/var/tmp/minescan-bench';
+// The tests' cache (test/helpers/test-cache.ts): the same root, built once for both.
+const cache = process.env.MINESCAN_TEST_CACHE || '/var/tmp';
+const root = path.join(cache, 'minescan-debian-root');
+const work = process.env.MINESCAN_BENCH_DIR ?? path.join(cache, 'minescan-bench');
 // Besides the programs it verifies against the package database (stats.bytesHashed,
 // about 100 MiB on this root), a scan reads every directory and inode (miner files are
 // looked for wherever they are) and the few files the checks name. On this minimal
@@ -20,7 +22,8 @@ const work = process.env.MINESCAN_BENCH_DIR ?? '/var/tmp/minescan-bench';
 const TARGETS = { seconds: 30, rssMiB: 768, readFraction: 0.3 };
 
 mkdirSync(work, { recursive: true });
-execFileSync(path.join(repo, 'images/build-debian-root.sh'), [root], { stdio: 'inherit' });
+// Under the lock the tests' global setup takes, so a test run and the benchmark never build it at once.
+execFileSync('flock', [`${root}.lock`, path.join(repo, 'images/build-debian-root.sh'), root], { stdio: 'inherit' });
 const raw = path.join(work, 'debian-8g.img');
 if (!existsSync(raw)) execFileSync(path.join(repo, 'images/build-image.sh'), [root, raw, '--table', 'gpt', '--size-mib', '8192'], { stdio: 'inherit' });
 const variants = [

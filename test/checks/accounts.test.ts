@@ -18,11 +18,12 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { accountsCheck } from '../../src/checks/accounts.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const HASH = '$y$j9T$Q1nq0o2v3HhP0yZ6F9bX5.$Lq3b4l0wJp8xUqk1o7rT3nZ2yW8aVd6cFhG9eK1mN0P';
 
 async function put(root: string, rel: string, text: string): Promise<string> {
@@ -214,11 +215,9 @@ describe('accounts check', () => {
     const planted = await scanDirectory(clean, [accountsCheck]);
     expect(planted.errors).toEqual([]);
     expect(summary(planted.findings)).toEqual(['info accounts.admin-group-member /etc/group:2']);
-    if (existsSync(path.join(DEBIAN_ROOT, 'etc/passwd'))) {
-      const debian = await scanDirectory(DEBIAN_ROOT, [accountsCheck]);
-      expect(debian.errors).toEqual([]);
-      expect(aboveInfo(debian.findings)).toEqual([]);
-    }
+    const debian = await scanDirectory(DEBIAN_ROOT, [accountsCheck]);
+    expect(debian.errors).toEqual([]);
+    expect(aboveInfo(debian.findings)).toEqual([]);
   });
 
   it('stays quick and bounded on hostile account files and logs', async () => {
@@ -232,9 +231,7 @@ describe('accounts check', () => {
     await put(tree, 'etc/login.defs', junk);
     const longLine = `Nov  3 00:00:00 h useradd[1]: new user: name=${'x'.repeat(100_000)}, UID=0\n`;
     await put(tree, 'var/log/auth.log', `${junk}\n${longLine}${'useradd userdel usermod ADD_USER '.repeat(50_000)}\n`);
-    const started = Date.now();
-    const result = await scanDirectory(tree, [accountsCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(tree, [accountsCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     expect(result.findings.filter((f) => f.rule === 'accounts.extra-uid0')).toHaveLength(20_000);
     expect(result.findings.filter((f) => f.path === '/var/log/auth.log')).toEqual([]);

@@ -135,7 +135,7 @@ describe('at jobs check', () => {
   });
 
   it('reads hostile spool files without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [atJobsCheck], 20_000);
+    const result = await scanHostile(hostile, [atJobsCheck], { maxOperations: 200 });
     expect(result.findings.filter((f) => f.rule === 'at.pending-job')).toHaveLength(3);
   });
 });

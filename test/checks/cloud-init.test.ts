@@ -189,7 +189,7 @@ describe('cloud-init check', () => {
   });
 
   it('reads huge, alias-bomb, deeply nested and binary cloud-configs without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [cloudInitCheck], 30_000);
+    const result = await scanHostile(hostile, [cloudInitCheck], { maxOperations: 500 });
     expect(result.errors.length).toBeGreaterThan(0);
     const config = await parseCloudConfig(`runcmd: [*a]\na: &a x\nbootcmd: &b [${Array(5000).fill('*b').join(',')}]`);
     expect(config.commands.length).toBeLessThanOrEqual(1000);

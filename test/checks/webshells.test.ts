@@ -8,11 +8,12 @@ import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { directiveRoots } from '../../src/checks/web-roots.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
-import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
-import { IMAGES, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { put } from '../helpers/planted-tree.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 
@@ -191,9 +192,7 @@ describe('webshells', () => {
   });
 
   it('gives no finding over the PHP of WordPress, phpMyAdmin, MediaWiki, Roundcube, Laravel, Twig, TCPDF and phpseclib', async () => {
-    const corpus = path.join(process.env.MINESCAN_SCRATCH ?? '/var/tmp', 'minescan-php-corpus');
-    await run(path.join(IMAGES, 'build-php-corpus.sh'), [corpus], { maxBuffer: 16 << 20 });
-    const result = await scanDirectory(path.join(corpus, 'root'), [webshellsCheck]);
+    const result = await scanDirectory(path.join(fixture('phpCorpus'), 'root'), [webshellsCheck]);
     expect(result.errors).toEqual([]);
     expect(summary(mediumOrWorse(result.findings))).toEqual([]);
     expect(result.findings).toEqual([]);
@@ -215,9 +214,7 @@ describe('webshells', () => {
     await put(root, '/etc/nginx/conf.d/bad.conf', `server { root /; }\nserver { root /usr; }\nserver { root $document_root; }\n${'#'.repeat(1 << 20)}\n`);
     await put(root, '/opt/not-served.php', `<?php @eval($_POST['x']);`);
 
-    const started = Date.now();
-    const result = await scanDirectory(root, [webshellsCheck]);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    const result = await scanHostile(root, [webshellsCheck], { maxOperations: 300 });
     expect(result.errors).toEqual([]);
     // Only the PHP-in-image finding: nothing in the junk matches, and "/" was not walked.
     expect(summary(result.findings)).toEqual(['webshell.php-in-image high /var/www/html/huge.jpg']);

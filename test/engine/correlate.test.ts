@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
+import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { put } from '../helpers/planted-tree.js';
 import { cronCheck } from '../../src/checks/cron.js';
 import { servicesCheck } from '../../src/checks/services.js';
@@ -160,9 +160,7 @@ describe('correlation on planted trees', () => {
     const many = Array.from({ length: 5000 }, (_, i) => `* * * * * root /tmp/.x/xmrig --id ${i}`);
     await put(root, 'etc/cron.d/many', [...many, `* * * * * root /tmp/.x/xmrig ${'A'.repeat(2 << 20)}`, '\0\xff\x01binary\0'.repeat(1000)].join('\n'));
     await put(root, 'tmp/.x/xmrig', MINER_ELF, 0o755);
-    const t0 = Date.now();
-    const { findings } = await scanDirectory(root, CHECKS);
-    expect(Date.now() - t0).toBeLessThan(60_000);
+    const { findings } = await scanHostile(root, CHECKS, { maxOperations: 300_000 });
     const raised = findings.filter((f) => f.rule === MALICIOUS_RULE);
     // One per line, each line once.
     expect(new Set(raised.map((f) => f.line)).size).toBe(raised.length);

@@ -4,17 +4,19 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_CACHE } from './test-cache.js';
 
 const run = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const IMAGES = path.join(REPO, 'images');
 
 export async function makeScratchDir(prefix = 'minescan-test-'): Promise<string> {
-  // /var/tmp rather than /tmp: /tmp may be tmpfs, which keeps no inode flags.
-  return mkdtemp(path.join(process.env.MINESCAN_SCRATCH ?? '/var/tmp', prefix));
+  // Beside the cache (by default /var/tmp) rather than in /tmp: /tmp may be tmpfs, which keeps no inode flags.
+  await mkdir(TEST_CACHE, { recursive: true });
+  return mkdtemp(path.join(TEST_CACHE, prefix));
 }
 
 export async function removeScratchDir(dir: string): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * Precision and recall on the detection corpus: variants of one clean Debian root
- * (images/build-corpus.sh, cases in images/corpus/cases.json), each an ordinary busy
+ * (images/build-corpus.sh, cases in images/corpus/cases.json, built before the run by
+ * the image project's global setup), each an ordinary busy
  * server or one intrusion that varies names and places. Every check runs on every
  * variant, as `minescan scan DIR` would.
  *
@@ -11,9 +12,7 @@
  *
  * The metrics are written to corpus-metrics.json, which .ci/run prints.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanTarget } from '../../src/engine/scan.js';
@@ -21,10 +20,10 @@ import { ALL_CHECKS } from '../../src/checks/index.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
 import { builtinRules } from '../helpers/scan-dir.js';
-import { IMAGES, REPO, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { IMAGES, REPO } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const run = promisify(execFile);
-const ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const CORPUS = fixture('detectionCorpus');
 
 interface CorpusCase {
   name: string;
@@ -53,23 +52,14 @@ const cases: CorpusCase[] = JSON.parse(await readFile(path.join(IMAGES, 'corpus/
 const results = new Map<string, CaseResult>();
 
 describe('detection corpus', () => {
-  let scratch: string;
-
   beforeAll(async () => {
-    await run(path.join(IMAGES, 'build-debian-root.sh'), [ROOT], { maxBuffer: 64 << 20 });
-    scratch = await makeScratchDir('minescan-corpus-');
-    await run(path.join(IMAGES, 'build-corpus.sh'), [ROOT, scratch, ...cases.map((c) => c.name)], { maxBuffer: 64 << 20 });
     const rules = await builtinRules();
     for (const c of cases) {
-      const report = await scanTarget(path.join(scratch, c.name), { checks: ALL_CHECKS, rules, hashes: EMPTY_HASH_LIST });
+      const report = await scanTarget(path.join(CORPUS, c.name), { checks: ALL_CHECKS, rules, hashes: EMPTY_HASH_LIST });
       results.set(c.name, score(c, report.findings));
     }
     await writeFile(path.join(REPO, 'corpus-metrics.json'), `${JSON.stringify(metrics([...results.values()]), null, 2)}\n`);
   }, 900_000);
-
-  afterAll(async () => {
-    if (scratch) await removeScratchDir(scratch);
-  });
 
   it.each(cases.filter((c) => c.kind === 'clean').map((c) => [c.name]))('clean case %s gives nothing of medium severity or more', (name) => {
     expect(results.get(name)!.falseAlarms).toEqual([]);

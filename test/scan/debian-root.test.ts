@@ -18,10 +18,11 @@ import { severityRank } from '../../src/engine/finding.js';
 import type { ScanReport } from '../../src/report/report.js';
 import { openTarget } from '../../mountfs/open-target.js';
 import { builtinRules } from '../helpers/scan-dir.js';
-import { IMAGES, buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { buildImage, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
-const ROOT = process.env.MINESCAN_DEBIAN_ROOT ?? '/var/tmp/minescan-debian-root';
+const ROOT = fixture('debianRoot');
 const DISK_BYTES = 8 * 1024 ** 3;
 
 const loud = (r: ScanReport) => r.findings.filter((f) => severityRank(f.severity) >= severityRank('medium'));
@@ -31,7 +32,6 @@ describe('clean Debian root', () => {
   let image: string;
 
   beforeAll(async () => {
-    await run(path.join(IMAGES, 'build-debian-root.sh'), [ROOT], { maxBuffer: 64 << 20 });
     scratch = await makeScratchDir();
     image = await buildImage(ROOT, path.join(scratch, 'debian.img'), { table: 'gpt', sizeMiB: DISK_BYTES / 2 ** 20 });
   }, 600_000);
