@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// The long fuzzing run of minescan's parsers (CI runs a short form in
+// test/mountfs/fuzz.test.ts): N mutated inputs per parser (GPT, MBR, LVM, ext4, XFS,
+// qcow2, VMDK, VHD, VHDX, tar, zip, tar.gz, tar.zst, tar.xz), each opened through
+// the whole recognition chain and walked. Counts crashes (anything but a clean result
+// or a typed MountfsError, including a dead process: an uncaught error or a heap over
+// --max-old-space-size) and hangs (no result within the per-input bound: the worker
+// is killed and restarted after that input). Prints a summary; exits 1 on any crash
+// or hang. Needs root and the tools of images/install-tools.sh. Run it niced on a
+// shared machine:
+//
+//   nice -n 19 npm run fuzz -- [--runs 100000] [--seed 1] [--targets gpt,zip] [--jobs 1]
+//                              [--timeout-ms 20000] [--out fuzz-summary.json]
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+const runs = Number(args.runs ?? 100_000);
+const seed = Number(args.seed ?? 1);
+const jobs = Number(args.jobs ?? 1);
+const timeoutMs = Number(args['timeout-ms'] ?? 20_000);
+const ALL = ['gpt', 'mbr', 'lvm', 'ext4', 'xfs', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'tar', 'zip', 'tar.gz', 'tar.zst', 'tar.xz'];
+const targets = args.targets ? args.targets.split(',') : ALL;
+
+// The harness lives with the tests (TypeScript): compile it beside the sources, inside
+// the repository so node_modules and images/ resolve as they do for the tests.
+const build = path.join(repo, 'dist-fuzz');
+const scratch = `/var/tmp/minescan-fuzz-${process.pid}`;
+rmSync(build, { recursive: true, force: true });
+execFileSync(path.join(repo, 'node_modules/.bin/tsc'), ['-p', path.join(repo, 'tsconfig.json'), '--outDir', build, '--sourceMap', 'false'], { stdio: 'inherit' });
+symlinkSync(path.join(repo, 'images'), path.join(build, 'images'));
+writeFileSync(path.join(build, 'package.json'), JSON.stringify({ type: 'module' }));
+const worker = path.join(build, 'test/helpers/fuzz-worker.js');
+
+/** Runs one target to the end, restarting its worker after each input that killed or stalled it. */
+async function runTarget(name) {
+  const total = { target: name, runs: 0, ok: 0, typed: 0, crashes: [], hangs: [], seconds: 0 };
+  const began = Date.now();
+  let next = 0;
+  while (next < runs) {
+    const result = await new Promise((resolve) => {
+      let current = next;
+      let lastSeen = Date.now();
+      let done = null;
+      const child = fork(worker, [name, String(runs), String(seed), String(next), String(timeoutMs), path.join(scratch, name)], {
+        execArgv: ['--max-old-space-size=1024'],
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+      let started = false;
+      child.on('message', (m) => {
+        lastSeen = Date.now();
+        if (m.type === 'input') {
+          current = m.index;
+          started = true;
+        } else if (m.type === 'done') done = m.summary;
+      });
+      // Building the base image may take a while; an input may not take longer than the bound (plus slack for a loaded machine).
+      const watchdog = setInterval(() => {
+        if (started && Date.now() - lastSeen > timeoutMs + 10_000) child.kill('SIGKILL');
+      }, 1000);
+      child.on('exit', (code, signal) => {
+        clearInterval(watchdog);
+        if (done) resolve({ summary: done });
+        else if (!started) resolve({ fatal: `worker for ${name} failed before its first input (${code ?? signal}): ${stderr}` });
+        else if (signal === 'SIGKILL') resolve({ hang: current, stopped: current });
+        else resolve({ crash: { index: current, error: `process died (${code ?? signal}): ${stderr.trim().split('\n').slice(-6).join('\n')}` }, stopped: current });
+      });
+    });
+    if (result.fatal) throw new Error(result.fatal);
+    if (result.summary) {
+      for (const k of ['runs', 'ok', 'typed']) total[k] += result.summary[k];
+      total.crashes.push(...result.summary.crashes);
+      total.hangs.push(...result.summary.hangs);
+      break;
+    }
+    // The worker reported inputs before the one that stopped it only as progress: count them as run.
+    total.runs += result.stopped - next + 1;
+    if (result.hang !== undefined) total.hangs.push(result.hang);
+    else total.crashes.push(result.crash);
+    next = result.stopped + 1;
+  }
+  total.seconds = Math.round((Date.now() - began) / 1000);
+  console.log(`${name}: ${total.runs} inputs, ${total.ok} clean, ${total.typed} typed errors, ${total.crashes.length} crashes, ${total.hangs.length} hangs (${total.seconds} s)`);
+  return total;
+}
+
+mkdirSync(scratch, { recursive: true });
+const results = [];
+try {
+  const queue = [...targets];
+  await Promise.all(
+    Array.from({ length: Math.max(1, jobs) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) results.push(await runTarget(t));
+    }),
+  );
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(build, { recursive: true, force: true });
+}
+results.sort((a, b) => ALL.indexOf(a.target) - ALL.indexOf(b.target));
+const crashes = results.reduce((n, r) => n + r.crashes.length, 0);
+const hangs = results.reduce((n, r) => n + r.hangs.length, 0);
+console.log(`\nfuzzing, seed ${seed}, ${runs} inputs per parser, per-input bound ${timeoutMs} ms`);
+console.table(results.map((r) => ({ parser: r.target, inputs: r.runs, clean: r.ok, typed: r.typed, crashes: r.crashes.length, hangs: r.hangs.length, seconds: r.seconds })));
+for (const r of results) {
+  for (const c of r.crashes.slice(0, 5)) console.log(`crash ${r.target} #${c.index}: ${c.error}`);
+  if (r.hangs.length) console.log(`hangs ${r.target}: inputs ${r.hangs.slice(0, 20).join(', ')}`);
+}
+console.log(`${crashes} crashes, ${hangs} hangs`);
+if (args.out) writeFileSync(args.out, JSON.stringify({ seed, runs, timeoutMs, results }, null, 2));
+process.exit(crashes || hangs ? 1 : 0);
