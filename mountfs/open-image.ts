@@ -14,7 +14,7 @@ import { detectCompression, decompress } from './sources/stream-decompress.js';
 import { spoolToTempFile } from './sources/temp-spool.js';
 import { detectVolumes } from './volumes/detect.js';
 import { probeFilesystem } from './fs/probe.js';
-import { openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
+import { NOT_NEEDED, openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
 import { TarFileSystem } from './fs/archive/tar-fs.js';
 import { ZipFileSystem } from './fs/archive/zip-fs.js';
 import { isTarHeader } from './fs/archive/tar-header.js';
@@ -212,7 +212,7 @@ async function openDisk(source: ByteSource, parts: Parts, container: string): Pr
   const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
-    const kind = await probeInto(report, volume.source);
+    const kind = await probeInto(report, volume.source, parts);
     if (kind === 'LVM2_member') {
       pvs.push(volume.source);
       report.notes.push('LVM physical volume: its logical volumes are listed as scheme "lvm"');
@@ -248,21 +248,25 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
       ...(container ? { container } : {}),
     };
     if (!lv.source) {
-      report.notes.push(lv.notScannedReason ?? 'cannot be read');
+      const reason = lv.notScannedReason ?? 'cannot be read';
+      report.notes.push(reason);
+      // A volume whose bytes cannot be read may hold anything: the scan missed it.
+      if (!lv.holdsNoData) parts.warnings.push(`${volumeName(report)} is not scanned: ${reason}`);
       parts.volumes.push(report);
       continue;
     }
-    const kind = await probeInto(report, lv.source);
+    const kind = await probeInto(report, lv.source, parts);
     if (kind) await openInto(report, kind, lv.source, parts);
     else parts.volumes.push(report);
   }
 }
 
-async function probeInto(report: VolumeReport, source: ByteSource): Promise<string | null> {
+async function probeInto(report: VolumeReport, source: ByteSource, parts: Parts): Promise<string | null> {
   try {
     report.filesystem = await probeFilesystem(source);
   } catch (err) {
     report.notes.push(`cannot probe: ${(err as Error).message}`);
+    parts.warnings.push(`${volumeName(report)} cannot be probed: ${(err as Error).message}`);
     return null;
   }
   if (report.filesystem === null) report.notes.push('no filesystem recognised');
@@ -273,15 +277,28 @@ async function openInto(report: VolumeReport, kind: string, source: ByteSource, 
   try {
     const raw = await openFilesystem(kind, source);
     if (!raw) {
-      if (kind !== 'LVM2_member') report.notes.push(UNSCANNED_REASONS[kind] ?? `${kind} is not read by minescan`);
+      if (kind !== 'LVM2_member') {
+        const reason = UNSCANNED_REASONS[kind] ?? `${kind} is not read by minescan`;
+        report.notes.push(reason);
+        if (!NOT_NEEDED.has(kind)) parts.warnings.push(`${volumeName(report)} is not scanned: ${reason}`);
+      }
       parts.volumes.push(report);
       return;
     }
     parts.addFilesystem(report, raw);
   } catch (err) {
-    report.notes.push(`cannot read: ${err instanceof MountfsError || err instanceof Error ? err.message : String(err)}`);
+    // Recognised but not readable (an unknown ext4 feature, damaged metadata): its files were not looked at.
+    const message = err instanceof MountfsError || err instanceof Error ? err.message : String(err);
+    report.notes.push(`cannot read: ${message}`);
+    parts.warnings.push(`${volumeName(report)} (${kind}) cannot be read: ${message}`);
     parts.volumes.push(report);
   }
+}
+
+/** "gpt volume 2 (Linux filesystem)", "lvm volume vg0/root", for the report's errors. */
+function volumeName(report: VolumeReport): string {
+  const where = report.container ? ` in ${report.container}` : '';
+  return report.scheme === 'lvm' ? `lvm volume ${report.type}${where}` : `${report.scheme} volume ${report.index} (${report.type})${where}`;
 }
 
 function volumeReport(volume: Volume, container: string): VolumeReport {

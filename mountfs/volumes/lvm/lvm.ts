@@ -28,6 +28,12 @@ export interface LvmLogicalVolume {
   /** The LV's bytes, when minescan can read them. */
   source?: ByteSource;
   notScannedReason?: string;
+  /**
+   * Not read, but nothing a scan needs is in it: an error segment has no data, and a
+   * thin pool's blocks belong to its thin volumes, which are listed (and reported as
+   * not read) on their own.
+   */
+  holdsNoData?: boolean;
 }
 
 export interface LvmPhysicalVolume {
@@ -166,8 +172,9 @@ function mapLogicalVolumes(vg: VolumeGroupMetadata, found: Map<string, FoundPv>)
     const size = lv.extentCount * extentBytes;
     const base = { vg: vg.name, name: lv.name, size: Number.isSafeInteger(size) ? size : 0, segments: lv.segments, hidden: !lv.visible };
     const reason = notReadable(lv, vg, found, parentOf, cowOf, extentBytes);
-    if (reason) return { ...base, notScannedReason: reason };
-    return { ...base, source: new LvmVolumeSource(`LV ${vg.name}/${lv.name}`, size, mapSegments(lv, vg, found, extentBytes)) };
+    if (!reason) return { ...base, source: new LvmVolumeSource(`LV ${vg.name}/${lv.name}`, size, mapSegments(lv, vg, found, extentBytes)) };
+    const noData = lv.segments.length > 0 && lv.segments.every((s) => s.type === 'error' || s.type === 'thin-pool');
+    return { ...base, notScannedReason: reason, ...(noData ? { holdsNoData: true } : {}) };
   });
 }
 
