@@ -212,6 +212,11 @@ async function openDisk(source: ByteSource, parts: Parts, container: string): Pr
   const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
+    if (volume.aliasOf !== undefined || volume.skipReason) {
+      if (volume.skipReason) report.notes.push(volume.skipReason);
+      parts.volumes.push(report);
+      continue;
+    }
     const kind = await probeInto(report, volume.source, parts);
     if (kind === 'LVM2_member') {
       pvs.push(volume.source);
@@ -247,6 +252,13 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
       notes: [],
       ...(container ? { container } : {}),
     };
+    report.notes.push(...(lv.notes ?? []));
+    if (lv.aliasOf !== undefined || lv.skipReason) {
+      if (lv.aliasOf !== undefined) report.aliasOf = lv.aliasOf;
+      if (lv.skipReason) report.notes.push(lv.skipReason);
+      parts.volumes.push(report);
+      continue;
+    }
     if (!lv.source) {
       const reason = lv.notScannedReason ?? 'cannot be read';
       report.notes.push(reason);
@@ -310,7 +322,8 @@ function volumeReport(volume: Volume, container: string): VolumeReport {
     size: volume.size,
     filesystem: null,
     scanned: false,
-    notes: [],
+    notes: [...(volume.notes ?? [])],
+    ...(volume.aliasOf !== undefined ? { aliasOf: volume.aliasOf } : {}),
     ...(container ? { container } : {}),
   };
 }

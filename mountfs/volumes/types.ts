@@ -19,6 +19,12 @@ export interface Volume {
   name?: string;
   /** A view of exactly this partition's bytes. */
   source: ByteSource;
+  /** The volume whose first bytes these are ("GPT partition 1"): listed, not scanned again (overlaps.ts). */
+  aliasOf?: string;
+  /** Why the volume is listed but not opened (the cap on overlapping volumes). */
+  skipReason?: string;
+  /** What the listing should say about it: sectors shared with another volume. */
+  notes?: string[];
 }
 
 export interface VolumeLayout {

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, writeFile } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { openTarget, type OpenedTarget } from '../../mountfs/open-target.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -45,6 +46,104 @@ async function open(file: string): Promise<{ opened: OpenedTarget; bytesRead: nu
   for (const fs of opened.filesystems) hostnames.push((await fs.vfs.readFile('/etc/hostname')).toString().trim());
   return { opened, bytesRead: counter.bytesRead, hostnames };
 }
+
+/**
+ * A GPT disk made by sgdisk (table of `entries` entries, partition 1 holding `fs`),
+ * whose entries 2.. are then rewritten as `edit` says, in both the primary and the
+ * backup array, with every CRC32 recomputed: sgdisk itself refuses overlapping
+ * partitions, which is the point of the test.
+ */
+async function gptWithEntries(name: string, fs: string, entries: number, edit: (entry: Buffer, i: number, first: Buffer) => void): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '24M', disk]);
+  await run('sgdisk', ['-o', `--resize-table=${entries}`, '-n', '1:8192:+8M', '-t', '1:8300', disk]);
+  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=512', 'seek=8192', 'conv=notrunc', 'status=none']);
+  const f = await openFile(disk, 'r+');
+  try {
+    const primary = Buffer.alloc(512);
+    await f.read(primary, 0, 512, 512);
+    for (const lba of [1, Number(primary.readBigUInt64LE(32))]) {
+      const header = Buffer.alloc(512);
+      await f.read(header, 0, 512, lba * 512);
+      const arrayAt = Number(header.readBigUInt64LE(72)) * 512;
+      const count = header.readUInt32LE(80);
+      const size = header.readUInt32LE(84);
+      const array = Buffer.alloc(count * size);
+      await f.read(array, 0, array.length, arrayAt);
+      const first = Buffer.from(array.subarray(0, size));
+      for (let i = 1; i < count; i++) edit(array.subarray(i * size, (i + 1) * size), i, first);
+      await f.write(array, 0, array.length, arrayAt);
+      header.writeUInt32LE(crc32(array), 88);
+      header.writeUInt32LE(0, 16);
+      header.writeUInt32LE(crc32(header.subarray(0, header.readUInt32LE(12))), 16);
+      await f.write(header, 0, 512, lba * 512);
+    }
+  } finally {
+    await f.close();
+  }
+  return disk;
+}
+
+/** Entry i as a copy of entry 1 moved to start `startShift` sectors later and `shrink` sectors shorter. */
+function copyOfFirst(entry: Buffer, first: Buffer, startShift: number, shrink: number): void {
+  first.copy(entry);
+  entry.writeBigUInt64LE(first.readBigUInt64LE(32) + BigInt(startShift), 32);
+  entry.writeBigUInt64LE(first.readBigUInt64LE(40) - BigInt(shrink), 40);
+}
+
+describe('partitions over the same sectors are read once', () => {
+  it('16384 GPT entries over one filesystem: one scan, the rest listed as aliases', async () => {
+    const disk = await gptWithEntries('aliases', await ext4Image('aliased', 8), 16384, (entry, i, first) => copyOfFirst(entry, first, 0, i % 7));
+    const { opened, bytesRead, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['aliased']);
+      expect(opened.volumes).toHaveLength(16384);
+      const aliases = opened.volumes.filter((v) => v.aliasOf === 'GPT partition 1');
+      expect(aliases).toHaveLength(16383);
+      expect(aliases[0]!.notes.join()).toMatch(/an alias of it, not scanned again/);
+      expect(aliases.every((v) => !v.scanned)).toBe(true);
+      expect(opened.warnings).toEqual([]);
+      // The two 2 MiB entry arrays and one filesystem's metadata, not 16384 probes.
+      expect(bytesRead).toBeLessThan(6 * MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('partly overlapping partitions are each scanned up to a cap; past it they are listed and the scan is incomplete', async () => {
+    const disk = await gptWithEntries('overlaps', await ext4Image('overlapped', 8), 128, (entry, i, first) => {
+      if (i < 40) copyOfFirst(entry, first, i * 8, 0);
+    });
+    const { opened, bytesRead, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['overlapped']);
+      expect(opened.volumes).toHaveLength(40);
+      expect(opened.volumes[0]!.notes.join()).toMatch(/shares sectors with GPT partition 2/);
+      const skipped = opened.volumes.filter((v) => v.notes.some((n) => /not scanned: more than 16 GPT volumes share sectors/.test(n)));
+      expect(skipped.map((v) => v.index)).toEqual(Array.from({ length: 24 }, (_, k) => k + 17));
+      expect(opened.warnings).toEqual(['40 GPT volumes share sectors with others; only the first 16 of them are scanned (the cap on overlapping volumes), 24 are listed unscanned']);
+      expect(bytesRead).toBeLessThan(4 * MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('a table over its caps is read up to the cap, and says so', () => {
+  it('a GPT of 16512 entries (sgdisk --resize-table): the first 16384 are read, with a warning naming the cap', async () => {
+    const disk = await gptWithEntries('big-table', await ext4Image('capped', 8), 16512, () => undefined);
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['capped']);
+      expect(opened.volumes[0]).toMatchObject({ scheme: 'gpt', index: 1, scanned: true });
+      expect(opened.warnings).toEqual([
+        expect.stringMatching(/^GPT header at offset 592: 16512 partition entries of 128 bytes: only the first 16384 are read \(at most 16384 entries/),
+      ]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
 
 describe('a recognised volume that cannot be read makes the scan incomplete', () => {
   it('an ext4 partition with an unknown incompatible feature: a warning naming the volume and the feature', async () => {

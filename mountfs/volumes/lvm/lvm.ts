@@ -13,6 +13,7 @@ import { formatPvUuid, readPvLabel, SECTOR, type PvLabel } from './label.js';
 import { readMetadataArea } from './metadata-area.js';
 import { parseMetadataText } from './metadata-text.js';
 import { readVolumeGroup, type LvSegment, type VgLv, type VolumeGroupMetadata } from './layout.js';
+import { applyPlan, planOverlaps } from '../overlaps.js';
 
 export { hasLvmLabel } from './label.js';
 export type { LvSegment } from './layout.js';
@@ -34,6 +35,12 @@ export interface LvmLogicalVolume {
    * not read) on their own.
    */
   holdsNoData?: boolean;
+  /** "LV vg/other" when this LV's bytes are the first bytes of that one's: listed, not scanned again. */
+  aliasOf?: string;
+  /** Why a readable LV is not opened (the cap on overlapping volumes). */
+  skipReason?: string;
+  /** Sectors shared with another LV. */
+  notes?: string[];
 }
 
 export interface LvmPhysicalVolume {
@@ -96,6 +103,7 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
     layout.volumeGroups.push({ name: vg.name, id: vg.id, seqno: vg.seqno, extentSize: vg.extentSize * SECTOR, pvs: pvList });
     layout.logicalVolumes.push(...mapLogicalVolumes(vg, found));
   }
+  warnings.push(...markSharedExtents(layout.logicalVolumes));
   for (const [uuid, pv] of found) {
     const vg = pvVg.get(uuid);
     layout.physicalVolumes.push({ uuid: formatPvUuid(uuid), description: pv.source.description, ...(vg ? { vg } : {}) });
@@ -144,6 +152,27 @@ async function newestMetadata(pvs: FoundPv[], warnings: string[]): Promise<Volum
     if (older.length) warnings.push(`VG ${vg.name}: some PVs hold older metadata (seqno ${older.join(', ')}); seqno ${vg.seqno} was used`);
   }
   return [...best.values()].map((b) => b.vg);
+}
+
+/**
+ * LVs mapped onto the same PV extents (hand-edited metadata: lvm2 never allocates an
+ * extent twice) are aliases or overlaps, handled as partitions are (overlaps.ts).
+ */
+function markSharedExtents(lvs: LvmLogicalVolume[]): string[] {
+  const ids = new Map<ByteSource, number>();
+  const id = (s: ByteSource) => ids.get(s) ?? (ids.set(s, ids.size), ids.size - 1);
+  const readable = lvs.filter((lv) => lv.source instanceof LvmVolumeSource);
+  const plan = planOverlaps(
+    readable.map((lv) => ({
+      name: `LV ${lv.vg}/${lv.name}`,
+      extents: (lv.source as LvmVolumeSource).segments.flatMap((seg) =>
+        seg.chunk ? seg.areas.map((a) => ({ source: id(a.source), offset: a.offset, length: seg.length / seg.areas.length })) : [],
+      ),
+    })),
+    'LVM',
+  );
+  readable.forEach((lv, i) => applyPlan(lv, plan, i));
+  return plan.warnings;
 }
 
 /** Why a segment type is not read, or null for the types that are. */
@@ -242,7 +271,7 @@ export class LvmVolumeSource implements ByteSource {
   constructor(
     readonly description: string,
     readonly size: number,
-    private readonly segments: MappedSegment[],
+    readonly segments: MappedSegment[],
   ) {}
 
   async read(offset: number, length: number): Promise<Buffer> {
