@@ -61,6 +61,7 @@ class Parts implements OpenedParts {
 
   addFilesystem(report: VolumeReport, raw: RawFileSystem): void {
     report.notes.push(...raw.notes());
+    this.warnings.push(...(raw.errors?.() ?? []));
     report.scanned = true;
     this.volumes.push(report);
     const vfs = new RawVfs(raw);

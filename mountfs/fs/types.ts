@@ -64,5 +64,7 @@ export interface RawFileSystem {
   digests?(node: NodeId): Promise<FileDigests | undefined>;
   /** Things the report should say about this filesystem, e.g. "journal needs recovery". */
   notes(): string[];
+  /** What the scan needed but could not read (an archive that breaks off): each makes the scan incomplete. */
+  errors?(): string[];
   close(): Promise<void>;
 }

@@ -40,15 +40,18 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   static async open(file: string, counter?: ReadCounter): Promise<ZipFileSystem> {
     // Entry names are normalised by ArchiveTree; the library's own check would reject the whole archive.
     const zip = new StreamZip.async({ file, skipEntryNameValidation: true });
-    let entries: Record<string, ZipEntry>;
+    // Central directory order, duplicates included (the library keeps one entry per exact name):
+    // unzip extracts in this order, so the last entry of a path is what lands on disk.
+    const ordered: ZipEntry[] = [];
+    zip.on('entry', (e: ZipEntry) => ordered.push(e));
     try {
-      entries = await zip.entries();
+      await zip.entries();
     } catch (err) {
       await zip.close().catch(() => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
     const fs = new ZipFileSystem(zip, counter);
-    for (const e of Object.values(entries)) {
+    for (const e of ordered) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
       let linkname: string | undefined;
