@@ -14,7 +14,7 @@ import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { openTarget, type OpenedTarget } from '../../mountfs/open-target.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { LoopDevices, lvm, pvFacts, report, restoreVg, writeLvContents, type LvSpec } from '../helpers/lvm-image.js';
+import { LoopDevices, lvm, lvmCrc, pvFacts, report, restoreVg, writeLvContents, type LvSpec } from '../helpers/lvm-image.js';
 
 const run = promisify(execFile);
 const MiB = 1 << 20;
@@ -129,6 +129,75 @@ describe('partitions over the same sectors are read once', () => {
   });
 });
 
+/**
+ * A GPT disk whose partition 1 is an LVM PV, with a VG restored by lvm2 from `lvs`;
+ * the filesystem `fs` is written into the LV named `fsLv`. Returns the disk and where
+ * the PV starts.
+ */
+async function lvmDisk(name: string, fs: Buffer, lvs: LvSpec[], fsLv: string): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '40M', disk]);
+  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8e00', disk]);
+  const dev = await loops.attach(disk, { offset: MiB, size: 39 * MiB });
+  await lvm('pvcreate', ['-y', '-ff', dev], [dev]);
+  await lvm('vgcreate', ['hostile', dev], [dev]);
+  const facts = await pvFacts(dev, [dev]);
+  const extentSize = Number(await report('vgs', 'vg_extent_size', 'hostile', [dev]));
+  const id = await report('vgs', 'vg_uuid', 'hostile', [dev]);
+  await restoreVg(scratch, { name: 'hostile', id, seqno: 2, extentSize, pvs: [{ key: 'pv0', ...facts }], lvs }, [dev]);
+  await loops.detach(dev);
+  const lv = lvs.find((l) => l.name === fsLv)!;
+  const padded = Buffer.alloc(lv.segments[0]!.extentCount * extentSize * 512);
+  fs.copy(padded, 0, 0, Math.min(fs.length, padded.length));
+  await writeLvContents(padded, lv, extentSize * 512, new Map([['pv0', { file: disk, extentZero: MiB + facts.peStart * 512 }]]));
+  return disk;
+}
+
+/**
+ * Edits the committed metadata text of the PV at `pvStart` (lvm2 refuses to write LVs
+ * over the same extents: its own checks say "PV segments corrupted"), keeping its
+ * length, and reseals the text checksum and the metadata area header CRC.
+ */
+async function editLvmText(disk: string, pvStart: number, edit: (text: string) => string): Promise<void> {
+  const img = await readFile(disk);
+  const mda = pvStart + 4096;
+  const offset = Number(img.readBigUInt64LE(mda + 40));
+  const size = Number(img.readBigUInt64LE(mda + 48));
+  const text = img.subarray(mda + offset, mda + offset + size);
+  const edited = Buffer.from(edit(text.toString('latin1')), 'latin1');
+  expect(edited.length).toBe(size);
+  expect(edited.equals(text)).toBe(false);
+  edited.copy(text);
+  img.writeUInt32LE(lvmCrc(edited), mda + 56);
+  img.writeUInt32LE(lvmCrc(img.subarray(mda + 4, mda + 512)), mda);
+  await writeFile(disk, img);
+}
+
+describe('logical volumes over the same extents are read once', () => {
+  it('an LV over the first extents of another is its alias; one that partly overlaps is scanned with a note', async () => {
+    const fs = await readFile(await ext4Image('lvalias'));
+    const linear = (name: string, start: number, count: number): LvSpec => ({ name, segments: [{ startExtent: 0, extentCount: count, stripes: [['pv0', start]] }] });
+    const disk = await lvmDisk('lv-alias', fs, [linear('a', 0, 2), linear('b', 2, 1), linear('c', 3, 2)], 'a');
+    // b moves onto extent 0 (within a), c onto extents 1-2 (half over a).
+    await editLvmText(disk, MiB, (text) =>
+      text.replace(/(\bb \{[^}]*stripes = \[\s*"pv0", )2/, '$10').replace(/(\bc \{[^}]*stripes = \[\s*"pv0", )3/, '$11'),
+    );
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['lvalias']);
+      expect(opened.filesystems).toHaveLength(1);
+      const lv = (name: string) => opened.volumes.find((v) => v.scheme === 'lvm' && v.type === `hostile/${name}`)!;
+      expect(lv('b')).toMatchObject({ aliasOf: 'LV hostile/a', scanned: false });
+      expect(lv('b').notes.join()).toMatch(/an alias of it, not scanned again/);
+      expect(lv('a').notes.join()).toMatch(/shares sectors with LV hostile\/c/);
+      expect(lv('c').notes.join()).toMatch(/shares sectors with LV hostile\/a/);
+      expect(opened.warnings).toEqual([]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('a table over its caps is read up to the cap, and says so', () => {
   it('a GPT of 16512 entries (sgdisk --resize-table): the first 16384 are read, with a warning naming the cap', async () => {
     const disk = await gptWithEntries('big-table', await ext4Image('capped', 8), 16512, () => undefined);
@@ -170,15 +239,6 @@ describe('a recognised volume that cannot be read makes the scan incomplete', ()
 
   it('a thin LVM volume (not read yet) is a warning; its pool and an ordinary LV are not', async () => {
     const fs = await readFile(await ext4Image('root'));
-    const disk = path.join(scratch, 'thin.img');
-    await run('truncate', ['-s', '40M', disk]);
-    await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8e00', disk]);
-    const dev = await loops.attach(disk, { offset: MiB, size: 39 * MiB });
-    await lvm('pvcreate', ['-y', '-ff', dev], [dev]);
-    await lvm('vgcreate', ['hostile', dev], [dev]);
-    const facts = await pvFacts(dev, [dev]);
-    const extentSize = Number(await report('vgs', 'vg_extent_size', 'hostile', [dev]));
-    const id = await report('vgs', 'vg_uuid', 'hostile', [dev]);
     const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
     const lvs: LvSpec[] = [
       root,
@@ -187,13 +247,7 @@ describe('a recognised volume that cannot be read makes the scan incomplete', ()
       { name: 'pool_tmeta', visible: false, segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 1]] }] },
       { name: 'pool_tdata', visible: false, segments: [{ startExtent: 0, extentCount: 2, stripes: [['pv0', 2]] }] },
     ];
-    await restoreVg(scratch, { name: 'hostile', id, seqno: 2, extentSize, pvs: [{ key: 'pv0', ...facts }], lvs }, [dev]);
-    expect(await lvm('lvs', ['--noheadings', '-o', 'lv_name,segtype', 'hostile'], [dev])).toMatch(/thin\s+thin/);
-    await loops.detach(dev);
-    const padded = Buffer.alloc(extentSize * 512);
-    fs.copy(padded, 0, 0, Math.min(fs.length, padded.length));
-    await writeLvContents(padded, root, extentSize * 512, new Map([['pv0', { file: disk, extentZero: MiB + facts.peStart * 512 }]]));
-
+    const disk = await lvmDisk('thin', fs, lvs, 'root');
     const { opened, hostnames } = await open(disk);
     try {
       expect(hostnames).toEqual(['root']);
