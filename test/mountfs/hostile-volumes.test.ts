@@ -134,12 +134,12 @@ describe('partitions over the same sectors are read once', () => {
  * the filesystem `fs` is written into the LV named `fsLv`. Returns the disk and where
  * the PV starts.
  */
-async function lvmDisk(name: string, fs: Buffer, lvs: LvSpec[], fsLv: string): Promise<string> {
+async function lvmDisk(name: string, fs: Buffer, lvs: LvSpec[], fsLv: string, pvcreateArgs: string[] = []): Promise<string> {
   const disk = path.join(scratch, `${name}.img`);
   await run('truncate', ['-s', '40M', disk]);
   await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8e00', disk]);
   const dev = await loops.attach(disk, { offset: MiB, size: 39 * MiB });
-  await lvm('pvcreate', ['-y', '-ff', dev], [dev]);
+  await lvm('pvcreate', ['-y', '-ff', ...pvcreateArgs, dev], [dev]);
   await lvm('vgcreate', ['hostile', dev], [dev]);
   const facts = await pvFacts(dev, [dev]);
   const extentSize = Number(await report('vgs', 'vg_extent_size', 'hostile', [dev]));
@@ -208,6 +208,31 @@ describe('a table over its caps is read up to the cap, and says so', () => {
       expect(opened.warnings).toEqual([
         expect.stringMatching(/^GPT header at offset 592: 16512 partition entries of 128 bytes: only the first 16384 are read \(at most 16384 entries/),
       ]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('LVM metadata over its caps', () => {
+  it('a metadata text longer than 16 MiB is not read: the warning names the cap and the area, and nothing is scanned', async () => {
+    const fs = await readFile(await ext4Image('bigmeta'));
+    const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
+    const disk = await lvmDisk('big-metadata', fs, [root], 'root', ['--metadatasize', '20m']);
+    // The committed text's length, as a hostile PV could claim it (the area itself holds 20 MiB).
+    const img = await readFile(disk);
+    const mda = MiB + 4096;
+    img.writeBigUInt64LE(17n << 20n, mda + 48);
+    img.writeUInt32LE(lvmCrc(img.subarray(mda + 4, mda + 512)), mda);
+    await writeFile(disk, img);
+    const counter = { bytesRead: 0 };
+    const opened = await openTarget(disk, counter, { retain: [] });
+    try {
+      expect(opened.filesystems).toHaveLength(0);
+      expect(opened.volumes).toEqual([expect.objectContaining({ scheme: 'gpt', filesystem: 'LVM2_member' })]);
+      expect(opened.warnings.join('\n')).toMatch(/^LVM: .* metadata area at 4096: LVM metadata area header at offset 4144: 17825792 bytes of metadata text \(at most 16777216 are read\)$/m);
+      expect(opened.warnings.join('\n')).toMatch(/belongs to no volume group that could be read/);
+      expect(counter.bytesRead).toBeLessThan(MiB);
     } finally {
       await opened.close();
     }
