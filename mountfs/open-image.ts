@@ -40,7 +40,10 @@ export interface OpenedParts {
   format: string;
   volumes: VolumeReport[];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }>;
+  /** What the scan needed but could not read: each is an error of the report. */
   warnings: string[];
+  /** Oddities that cost nothing (a damaged backup GPT whose primary was used). */
+  notes: string[];
   close(): Promise<void>;
 }
 
@@ -49,6 +52,7 @@ class Parts implements OpenedParts {
   volumes: VolumeReport[] = [];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }> = [];
   warnings: string[] = [];
+  notes: string[] = [];
   private closers: Array<() => Promise<void>> = [];
 
   get format(): string {
@@ -210,6 +214,7 @@ function archiveReport(parts: Parts, kind: string, container: string): VolumeRep
 async function openDisk(source: ByteSource, parts: Parts, container: string): Promise<void> {
   const layout = await detectVolumes(source);
   parts.warnings.push(...layout.warnings);
+  parts.notes.push(...(layout.notes ?? []));
   const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
@@ -239,6 +244,7 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
     return;
   }
   parts.warnings.push(...layout.warnings.map((w) => `LVM: ${w}`));
+  parts.notes.push(...layout.notes.map((n) => `LVM: ${n}`));
   let ordinal = 0;
   for (const lv of layout.logicalVolumes) {
     if (lv.hidden) continue;

@@ -32,8 +32,10 @@ export interface OpenedTarget {
   format: string;
   volumes: VolumeReport[];
   filesystems: OpenedFilesystem[];
-  /** Problems that did not stop the target from being read. */
+  /** What the scan needed but could not read (each becomes an error of the report: the scan is incomplete). */
   warnings: string[];
+  /** Oddities that cost nothing, for the report's notes (a damaged backup GPT whose primary was used). */
+  notes?: string[];
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
     volumes: parts.volumes,
     filesystems: parts.filesystems,
     warnings: parts.warnings,
+    notes: parts.notes,
     close: async () => {
       await parts.close();
       await file.close();
@@ -106,7 +109,7 @@ export async function openSourceTarget(source: ByteSource, kind: SourceKind, cou
     await parts.close();
     throw new UnreadableTargetError(`${source.description}: no partition table or filesystem found at offset 0`);
   }
-  return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, close: () => parts.close() };
+  return { kind, format: parts.format, volumes: parts.volumes, filesystems: parts.filesystems, warnings: parts.warnings, notes: parts.notes, close: () => parts.close() };
 }
 
 async function openDirectory(target: string, counter: ReadCounter): Promise<OpenedTarget> {

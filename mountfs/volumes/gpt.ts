@@ -67,12 +67,12 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
   const totalSectors = Math.floor(disk.size / sectorSize);
   // LBA 0 (MBR), LBA 1 (header) and at least one sector of entries.
   if (totalSectors < 3) return { layout: null, backupOnly: false, warnings: [] };
-  const layout = (volumes: Volume[], warnings: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings });
+  const layout = (volumes: Volume[], warnings: string[], notes: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings, notes });
 
+  // Whichever copy of the table is used, the other one's state is a note: the partitions were all listed.
   const primary = await readTable(disk, 1, sectorSize, totalSectors);
   if (primary.kind === 'ok') {
-    const warnings = [...primary.warnings, ...(await checkBackup(disk, primary.header, sectorSize, totalSectors))];
-    return { layout: layout(primary.volumes, warnings), backupOnly: false, warnings: [] };
+    return { layout: layout(primary.volumes, primary.warnings, await checkBackup(disk, primary.header, sectorSize, totalSectors)), backupOnly: false, warnings: [] };
   }
 
   const warnings: string[] = [];
@@ -91,7 +91,7 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
           ? `no GPT header at LBA 1 (${sectorSize}-byte sectors): the backup GPT header at LBA ${lba} was used`
           : `the backup GPT header at LBA ${lba} was used instead`,
       );
-      return { layout: layout(backup.volumes, [...warnings, ...backup.warnings]), backupOnly: primary.kind === 'absent', warnings: [] };
+      return { layout: layout(backup.volumes, backup.warnings, warnings), backupOnly: primary.kind === 'absent', warnings: [] };
     }
     if (backup.kind === 'damaged') warnings.push(`backup GPT at LBA ${lba} is damaged too: ${backup.reason}`);
   }

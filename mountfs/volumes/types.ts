@@ -32,6 +32,8 @@ export interface VolumeLayout {
   /** Logical sector size the table was found with (512 or 4096); absent for "none". */
   sectorSize?: number;
   volumes: Volume[];
-  /** Damage that did not stop the layout from being read, e.g. "primary GPT header corrupt, backup used". */
+  /** Damage that may have hidden volumes or data: each makes the scan incomplete. */
   warnings: string[];
+  /** Oddities that cost nothing, e.g. "primary GPT header damaged, backup used": the report says them, the scan is still complete. */
+  notes?: string[];
 }

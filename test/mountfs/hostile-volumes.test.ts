@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, open as openFile, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { openTarget, type OpenedTarget } from '../../mountfs/open-target.js';
@@ -37,6 +37,15 @@ async function ext4Image(name: string, sizeMiB = 4): Promise<string> {
   const out = path.join(scratch, `${name}.ext4`);
   await run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-d', tree, out, `${sizeMiB}M`]);
   return out;
+}
+
+/** An sgdisk-made GPT disk whose one partition holds `fs`. */
+async function gptDiskWith(fs: string, name: string): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '8M', disk]);
+  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8300', disk]);
+  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc', 'status=none']);
+  return disk;
 }
 
 async function open(file: string): Promise<{ opened: OpenedTarget; bytesRead: number; hostnames: string[] }> {
@@ -239,6 +248,24 @@ describe('LVM metadata over its caps', () => {
   });
 });
 
+describe('what costs nothing is a note, not an error', () => {
+  it('a damaged backup GPT whose primary was used', async () => {
+    const disk = await gptDiskWith(await ext4Image('backup'), 'bad-backup');
+    const last = (await stat(disk)).size - 512;
+    const f = await openFile(disk, 'r+');
+    await f.write(Buffer.alloc(8, 0x58), 0, 8, last + 16); // the backup header's CRC32 and reserved word
+    await f.close();
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['backup']);
+      expect(opened.warnings).toEqual([]);
+      expect(opened.notes).toEqual([expect.stringMatching(/backup GPT at LBA \d+ is damaged: .*CRC32/)]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('a recognised volume that cannot be read makes the scan incomplete', () => {
   it('an ext4 partition with an unknown incompatible feature: a warning naming the volume and the feature', async () => {
     const fs = await ext4Image('odd');
@@ -246,10 +273,7 @@ describe('a recognised volume that cannot be read makes the scan incomplete', ()
     const sb = await readFile(fs);
     const current = sb.readUInt32LE(1024 + 0x60);
     await run('debugfs', ['-w', '-R', `ssv feature_incompat 0x${(current | 0x4000000).toString(16)}`, fs]);
-    const disk = path.join(scratch, 'odd-gpt.img');
-    await run('truncate', ['-s', '8M', disk]);
-    await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8300', disk]);
-    await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc', 'status=none']);
+    const disk = await gptDiskWith(fs, 'odd-gpt');
 
     const { opened, bytesRead } = await open(disk);
     try {

@@ -65,8 +65,10 @@ export interface LvmLayout {
   physicalVolumes: LvmPhysicalVolume[];
   volumeGroups: LvmVolumeGroup[];
   logicalVolumes: LvmLogicalVolume[];
-  /** Damage that did not stop the rest from being read: a bad label, an older or damaged metadata copy. */
+  /** Damage that did not stop the rest from being read but may hide volumes: a bad label, a damaged metadata copy. */
   warnings: string[];
+  /** What costs nothing: PVs holding older copies of metadata that a newer copy replaces. */
+  notes: string[];
 }
 
 interface FoundPv {
@@ -94,8 +96,9 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
     found.set(label.uuid, { source, label });
   }
 
-  const groups = await newestMetadata([...found.values()], warnings);
-  const layout: LvmLayout = { physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings };
+  const notes: string[] = [];
+  const groups = await newestMetadata([...found.values()], warnings, notes);
+  const layout: LvmLayout = { physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings, notes };
   const pvVg = new Map<string, string>();
   for (const vg of groups) {
     const pvList = [...vg.pvs.values()].map((p) => ({ key: p.key, uuid: formatPvUuid(p.uuid), found: found.has(p.uuid) }));
@@ -113,7 +116,7 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
 }
 
 /** Reads every metadata copy on every PV and keeps, per VG id, the one with the highest seqno. */
-async function newestMetadata(pvs: FoundPv[], warnings: string[]): Promise<VolumeGroupMetadata[]> {
+async function newestMetadata(pvs: FoundPv[], warnings: string[], notes: string[]): Promise<VolumeGroupMetadata[]> {
   const parsed = new Map<string, VolumeGroupMetadata | null>();
   const best = new Map<string, { vg: VolumeGroupMetadata; where: string }>();
   const seqnos = new Map<string, Set<number>>();
@@ -149,7 +152,7 @@ async function newestMetadata(pvs: FoundPv[], warnings: string[]): Promise<Volum
   }
   for (const [id, { vg }] of best) {
     const older = [...seqnos.get(id)!].filter((s) => s < vg.seqno);
-    if (older.length) warnings.push(`VG ${vg.name}: some PVs hold older metadata (seqno ${older.join(', ')}); seqno ${vg.seqno} was used`);
+    if (older.length) notes.push(`VG ${vg.name}: some PVs hold older metadata (seqno ${older.join(', ')}); seqno ${vg.seqno} was used`);
   }
   return [...best.values()].map((b) => b.vg);
 }
