@@ -73,7 +73,11 @@ async function runTarget(name) {
         else resolve({ crash: { index: current, error: `process died (${code ?? signal}): ${stderr.trim().split('\n').slice(-6).join('\n')}` }, stopped: current });
       });
     });
-    if (result.fatal) throw new Error(result.fatal);
+    if (result.fatal) {
+      // The base image could not be built (a missing tool): the target is reported as not fuzzed.
+      total.fatal = result.fatal;
+      break;
+    }
     if (result.summary) {
       for (const k of ['runs', 'ok', 'typed']) total[k] += result.summary[k];
       total.crashes.push(...result.summary.crashes);
@@ -87,7 +91,8 @@ async function runTarget(name) {
     next = result.stopped + 1;
   }
   total.seconds = Math.round((Date.now() - began) / 1000);
-  console.log(`${name}: ${total.runs} inputs, ${total.ok} clean, ${total.typed} typed errors, ${total.crashes.length} crashes, ${total.hangs.length} hangs (${total.seconds} s)`);
+  if (total.fatal) console.log(`${name}: not fuzzed: ${total.fatal}`);
+  else console.log(`${name}: ${total.runs} inputs, ${total.ok} clean, ${total.typed} typed errors, ${total.crashes.length} crashes, ${total.hangs.length} hangs (${total.seconds} s)`);
   return total;
 }
 
@@ -107,12 +112,13 @@ try {
 results.sort((a, b) => ALL.indexOf(a.target) - ALL.indexOf(b.target));
 const crashes = results.reduce((n, r) => n + r.crashes.length, 0);
 const hangs = results.reduce((n, r) => n + r.hangs.length, 0);
+const unfuzzed = results.filter((r) => r.fatal).length;
 console.log(`\nfuzzing, seed ${seed}, ${runs} inputs per parser, per-input bound ${timeoutMs} ms`);
 console.table(results.map((r) => ({ parser: r.target, inputs: r.runs, clean: r.ok, typed: r.typed, crashes: r.crashes.length, hangs: r.hangs.length, seconds: r.seconds })));
 for (const r of results) {
   for (const c of r.crashes.slice(0, 5)) console.log(`crash ${r.target} #${c.index}: ${c.error}`);
   if (r.hangs.length) console.log(`hangs ${r.target}: inputs ${r.hangs.slice(0, 20).join(', ')}`);
 }
-console.log(`${crashes} crashes, ${hangs} hangs`);
+console.log(`${crashes} crashes, ${hangs} hangs${unfuzzed ? `, ${unfuzzed} parsers not fuzzed` : ''}`);
 if (args.out) writeFileSync(args.out, JSON.stringify({ seed, runs, timeoutMs, results }, null, 2));
-process.exit(crashes || hangs ? 1 : 0);
+process.exit(crashes || hangs || unfuzzed ? 1 : 0);
