@@ -29,7 +29,7 @@ const targets = args.targets ? args.targets.split(',') : ALL;
 
 // The harness lives with the tests (TypeScript): compile it beside the sources, inside
 // the repository so node_modules and images/ resolve as they do for the tests.
-const build = path.join(repo, 'dist-fuzz');
+const build = path.join(repo, `dist-fuzz-${process.pid}`);
 const scratch = `/var/tmp/minescan-fuzz-${process.pid}`;
 rmSync(build, { recursive: true, force: true });
 execFileSync(path.join(repo, 'node_modules/.bin/tsc'), ['-p', path.join(repo, 'tsconfig.json'), '--outDir', build, '--sourceMap', 'false'], { stdio: 'inherit' });
