@@ -107,6 +107,7 @@ describe('an archive is judged as extraction leaves it', () => {
     const r = await compare(file, (into) => run('unzip', ['-o', '-q', file, '-d', into]), ['/etc/cron.d/job']);
     expect(r.ours).toEqual(r.theirs);
     expect(r.contents).toEqual([MALICIOUS]);
+    expect(r.bytesRead).toBeLessThanOrEqual(2 * bytes.length);
   });
 });
 
