@@ -2,12 +2,12 @@
  * Hostile archives, built with the real tools (tar -c then tar -r appends, gzip, zstd,
  * xz, zip, head -c to truncate), read the way a scan reads a target, and compared with
  * what the real extractor (GNU tar, unzip -o) leaves on disk: that is what a restored
- * server runs. Covered: two entries of one path (the last wins), a hard link whose
- * target is replaced later, a file entry over a non-empty directory (the directory
- * stays: an attacker cannot hide /var/spool/cron/crontabs behind a later decoy), over
- * an empty one (replaced), a directory over a file, and archives cut short (the
- * entries before the cut are kept, and the rest is reported as not read). Work is
- * bounded by counting the bytes read.
+ * server runs. Covered: two entries of one path (the last wins), names with "..", a
+ * hard link whose target is replaced later, a file entry over a non-empty directory
+ * (the directory stays: an attacker cannot hide /var/spool/cron/crontabs behind a
+ * later decoy), over an empty one (replaced), a directory over a file, and archives
+ * cut short (the entries before the cut are kept, and the rest is reported as not
+ * read). Work is bounded by counting the bytes read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -95,18 +95,21 @@ describe('an archive is judged as extraction leaves it', () => {
     await writeFile(path.join(src, 'etc/cron.d/joA'), '# first\n');
     await writeFile(path.join(src, 'etc/cron.d/joXX'), '# second\n');
     await writeFile(path.join(src, 'etc/cron.d/job'), MALICIOUS);
+    await mkdir(path.join(src, 'x/zz/etc'), { recursive: true });
+    await writeFile(path.join(src, 'x/zz/etc/dots'), 'unzip drops the dots\n');
     const file = path.join(scratch, 'dup.zip');
-    await run('bash', ['-c', `cd ${src} && zip -q ${file} etc/cron.d/joA etc/cron.d/joXX etc/cron.d/job`]);
+    await run('bash', ['-c', `cd ${src} && zip -q ${file} etc/cron.d/joA etc/cron.d/joXX etc/cron.d/job x/zz/etc/dots`]);
     // zip will not store one name twice: rename the first two in place (local headers and
-    // central directory) to "etc/cron.d/job" and "etc//cron.d/job", names of the same length.
+    // central directory) to "etc/cron.d/job" and "etc//cron.d/job", names of the same length;
+    // and give the last one a ".." component, which unzip drops (x/etc/dots).
     let bytes = await readFile(file);
-    for (const [from, to] of [['etc/cron.d/joA', 'etc/cron.d/job'], ['etc/cron.d/joXX', 'etc//cron.d/job']]) {
+    for (const [from, to] of [['etc/cron.d/joA', 'etc/cron.d/job'], ['etc/cron.d/joXX', 'etc//cron.d/job'], ['x/zz/etc/dots', 'x/../etc/dots']]) {
       bytes = Buffer.from(bytes.toString('latin1').split(from).join(to), 'latin1');
     }
     await writeFile(file, bytes);
-    const r = await compare(file, (into) => run('unzip', ['-o', '-q', file, '-d', into]), ['/etc/cron.d/job']);
+    const r = await compare(file, (into) => run('unzip', ['-o', '-q', file, '-d', into]), ['/etc/cron.d/job', '/x/etc/dots']);
     expect(r.ours).toEqual(r.theirs);
-    expect(r.contents).toEqual([MALICIOUS]);
+    expect(r.contents).toEqual([MALICIOUS, 'unzip drops the dots\n']);
     expect(r.bytesRead).toBeLessThanOrEqual(2 * bytes.length);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { corrupt, MountfsError } from '../../errors.js';
 import type { NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
-import { ArchiveTree, type ArchiveEntryInput } from './archive-tree.js';
+import { ArchiveTree, type ArchiveEntryInput, type DotDot } from './archive-tree.js';
 
 /** Notes on single entries kept in full; past this they are counted (a hostile archive may have millions). */
 const MAX_ENTRY_NOTES = 100;
@@ -24,7 +24,7 @@ export abstract class ArchiveFileSystem<C> implements RawFileSystem {
   private unnoted = 0;
   abstract readonly kind: string;
 
-  constructor(dotDot: 'skip' | 'resolve' = 'resolve') {
+  constructor(dotDot: DotDot) {
     this.tree = new ArchiveTree<C>(dotDot);
   }
 

@@ -5,8 +5,9 @@
  *  - names are untrusted: "/etc/x" and "./a//b" are normalised inside the root, so no
  *    entry can land outside it. A name with a ".." component is not extracted by GNU
  *    tar at all ("Member name contains '..'"), so tar readers skip it (a later benign
- *    "x/../etc/cron.d/job" must not hide an earlier malicious "etc/cron.d/job"); for
- *    zip, whose unzip extracts such names, ".." is resolved inside the root;
+ *    "x/../etc/cron.d/job" must not hide an earlier malicious "etc/cron.d/job"); unzip
+ *    drops the ".." components ("skipped "../" path component(s)") and extracts
+ *    "x/../etc/job" as x/etc/job, and so does the zip reader;
  *  - the LAST entry of a path wins, as extraction overwrites; a hard link shares the
  *    node its target has at that point, so replacing the target later leaves the link
  *    with the old contents, as on disk;
@@ -54,6 +55,9 @@ export interface ArchiveEntryInput<C> {
   content?: C;
 }
 
+/** What an entry whose name has a ".." component does, as the archive's extractor does it. */
+export type DotDot = 'skip' | 'drop';
+
 const TYPE_BITS: Record<FileType, number> = {
   file: 0o100000,
   directory: 0o040000,
@@ -69,18 +73,19 @@ export class ArchiveTree<C> {
   readonly nodes: ArchiveNode<C>[] = [];
   readonly root: ArchiveNode<C>;
 
-  /** `dotDot`: what a name with a ".." component does: skipped (tar) or resolved inside the root (zip). */
-  constructor(private readonly dotDot: 'skip' | 'resolve' = 'resolve') {
+  /** `dotDot`: what an entry whose name has a ".." component does: skipped (tar), or placed without its ".." components (zip). */
+  constructor(private readonly dotDot: DotDot) {
     this.root = this.newNode({ type: 'directory', mode: 0o040755, uid: 0, gid: 0, size: 0, mtime: 0 });
   }
 
-  /** Components of an archive name, normalised inside the root. */
-  static components(name: string): string[] {
+  /** Components of an archive name, normalised inside the root: ".." goes up (never above the root), or with `drop` is left out. */
+  static components(name: string, dotDot: 'up' | 'drop' = 'up'): string[] {
     const out: string[] = [];
     for (const part of name.split('/')) {
       if (part === '' || part === '.') continue;
-      if (part === '..') out.pop();
-      else out.push(part);
+      if (part === '..') {
+        if (dotDot === 'up') out.pop();
+      } else out.push(part);
     }
     return out;
   }
@@ -90,7 +95,7 @@ export class ArchiveTree<C> {
     if (this.dotDot === 'skip' && entry.name.split('/').includes('..')) {
       throw corrupt('archive entry', `${entry.name}: a name with a ".." component is not extracted (GNU tar refuses it), so it is not read either`);
     }
-    const parts = ArchiveTree.components(entry.name);
+    const parts = ArchiveTree.components(entry.name, 'drop');
     if (parts.length === 0) {
       if (entry.type === 'directory') Object.assign(this.root, { mode: withType('directory', entry.mode), uid: entry.uid, gid: entry.gid, mtime: entry.mtime });
       return;

@@ -34,7 +34,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     private readonly zip: StreamZip.StreamZipAsync,
     private readonly counter?: ReadCounter,
   ) {
-    super();
+    super('drop');
   }
 
   static async open(file: string, counter?: ReadCounter): Promise<ZipFileSystem> {
