@@ -4,15 +4,15 @@
 // qcow2, VMDK, VHD, VHDX, tar, zip, tar.gz, tar.zst, tar.xz), each opened through
 // the whole recognition chain and walked. Counts crashes (anything but a clean result
 // or a typed MountfsError, including a dead process: an uncaught error or a heap over
-// --max-old-space-size) and hangs (no result within the per-input bound: the worker
-// is killed and restarted after that input). Prints a summary; exits 1 on any crash
-// or hang. Needs root and the tools of images/install-tools.sh. Run it niced on a
-// shared machine:
+// --max-old-space-size) and hangs (an input that uses more than the CPU bound, or makes
+// no progress for the stall bound: the worker is killed and restarted after it).
+// Prints a summary; exits 1 on any crash or hang. Needs root and the tools of
+// images/install-tools.sh. Run it niced on a shared machine:
 //
 //   nice -n 19 npm run fuzz -- [--runs 100000] [--seed 1] [--targets gpt,zip] [--jobs 1]
-//                              [--timeout-ms 20000] [--out fuzz-summary.json]
+//                              [--cpu-ms 20000] [--stall-ms 600000] [--out fuzz-summary.json]
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +23,9 @@ const args = Object.fromEntries(
 const runs = Number(args.runs ?? 100_000);
 const seed = Number(args.seed ?? 1);
 const jobs = Number(args.jobs ?? 1);
-const timeoutMs = Number(args['timeout-ms'] ?? 20_000);
+// Per input: at most this much CPU time, and at most this long without any progress.
+const cpuMs = Number(args['cpu-ms'] ?? 20_000);
+const stallMs = Number(args['stall-ms'] ?? 600_000);
 const ALL = ['gpt', 'mbr', 'lvm', 'ext4', 'xfs', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'tar', 'zip', 'tar.gz', 'tar.zst', 'tar.xz'];
 const targets = args.targets ? args.targets.split(',') : ALL;
 
@@ -37,6 +39,16 @@ symlinkSync(path.join(repo, 'images'), path.join(build, 'images'));
 writeFileSync(path.join(build, 'package.json'), JSON.stringify({ type: 'module' }));
 const worker = path.join(build, 'test/helpers/fuzz-worker.js');
 
+/** CPU seconds a process has used, from /proc (utime + stime, in clock ticks of 1/100 s). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** Runs one target to the end, restarting its worker after each input that killed or stalled it. */
 async function runTarget(name) {
   const total = { target: name, runs: 0, ok: 0, typed: 0, crashes: [], hangs: [], seconds: 0 };
@@ -46,8 +58,9 @@ async function runTarget(name) {
     const result = await new Promise((resolve) => {
       let current = next;
       let lastSeen = Date.now();
-      let done = null;
-      const child = fork(worker, [name, String(runs), String(seed), String(next), String(timeoutMs), path.join(scratch, name)], {
+      let cpuAtInput = 0;
+      let done = false;
+      const child = fork(worker, [name, String(runs), String(seed), String(next), String(stallMs), path.join(scratch, name)], {
         execArgv: ['--max-old-space-size=1024'],
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });
@@ -58,19 +71,29 @@ async function runTarget(name) {
         lastSeen = Date.now();
         if (m.type === 'input') {
           current = m.index;
+          cpuAtInput = cpuSeconds(child.pid);
           started = true;
-        } else if (m.type === 'done') done = m.summary;
+        } else if (m.type === 'outcome') {
+          total.runs++;
+          if (m.kind === 'ok') total.ok++;
+          else if (m.kind === 'typed') total.typed++;
+          else if (m.kind === 'hang') total.hangs.push(m.index);
+          else total.crashes.push({ index: m.index, error: m.error });
+        } else if (m.type === 'done') done = true;
       });
-      // Building the base image may take a while; an input may not take longer than the bound (plus slack for a loaded machine).
+      // A hang is an input that burns more than the CPU bound (a loop, synchronous or not),
+      // or that makes no progress at all for the stall bound. CPU time, not wall time: on a
+      // loaded machine a niced worker may wait minutes for a few milliseconds of CPU.
       const watchdog = setInterval(() => {
-        if (started && Date.now() - lastSeen > timeoutMs + 10_000) child.kill('SIGKILL');
+        if (!started) return;
+        if (cpuSeconds(child.pid) - cpuAtInput > cpuMs / 1000 || Date.now() - lastSeen > stallMs + 60_000) child.kill('SIGKILL');
       }, 1000);
       child.on('exit', (code, signal) => {
         clearInterval(watchdog);
-        if (done) resolve({ summary: done });
+        if (done) resolve({ finished: true });
         else if (!started) resolve({ fatal: `worker for ${name} failed before its first input (${code ?? signal}): ${stderr}` });
-        else if (signal === 'SIGKILL') resolve({ hang: current, stopped: current });
-        else resolve({ crash: { index: current, error: `process died (${code ?? signal}): ${stderr.trim().split('\n').slice(-6).join('\n')}` }, stopped: current });
+        else if (signal === 'SIGKILL') resolve({ hang: current });
+        else resolve({ crash: { index: current, error: `process died (${code ?? signal}): ${stderr.trim().split('\n').slice(-6).join('\n')}` } });
       });
     });
     if (result.fatal) {
@@ -78,17 +101,13 @@ async function runTarget(name) {
       total.fatal = result.fatal;
       break;
     }
-    if (result.summary) {
-      for (const k of ['runs', 'ok', 'typed']) total[k] += result.summary[k];
-      total.crashes.push(...result.summary.crashes);
-      total.hangs.push(...result.summary.hangs);
-      break;
-    }
-    // The worker reported inputs before the one that stopped it only as progress: count them as run.
-    total.runs += result.stopped - next + 1;
+    if (result.finished) break;
+    // The input that stopped the worker counts as run; the next worker starts after it.
+    const stopped = result.hang ?? result.crash.index;
+    total.runs++;
     if (result.hang !== undefined) total.hangs.push(result.hang);
     else total.crashes.push(result.crash);
-    next = result.stopped + 1;
+    next = stopped + 1;
   }
   total.seconds = Math.round((Date.now() - began) / 1000);
   if (total.fatal) console.log(`${name}: not fuzzed: ${total.fatal}`);
@@ -113,12 +132,12 @@ results.sort((a, b) => ALL.indexOf(a.target) - ALL.indexOf(b.target));
 const crashes = results.reduce((n, r) => n + r.crashes.length, 0);
 const hangs = results.reduce((n, r) => n + r.hangs.length, 0);
 const unfuzzed = results.filter((r) => r.fatal).length;
-console.log(`\nfuzzing, seed ${seed}, ${runs} inputs per parser, per-input bound ${timeoutMs} ms`);
+console.log(`\nfuzzing, seed ${seed}, ${runs} inputs per parser, per-input bounds ${cpuMs} ms of CPU and ${stallMs} ms without progress`);
 console.table(results.map((r) => ({ parser: r.target, inputs: r.runs, clean: r.ok, typed: r.typed, crashes: r.crashes.length, hangs: r.hangs.length, seconds: r.seconds })));
 for (const r of results) {
   for (const c of r.crashes.slice(0, 5)) console.log(`crash ${r.target} #${c.index}: ${c.error}`);
   if (r.hangs.length) console.log(`hangs ${r.target}: inputs ${r.hangs.slice(0, 20).join(', ')}`);
 }
 console.log(`${crashes} crashes, ${hangs} hangs${unfuzzed ? `, ${unfuzzed} parsers not fuzzed` : ''}`);
-if (args.out) writeFileSync(args.out, JSON.stringify({ seed, runs, timeoutMs, results }, null, 2));
+if (args.out) writeFileSync(args.out, JSON.stringify({ seed, runs, cpuMs, stallMs, results }, null, 2));
 process.exit(crashes || hangs || unfuzzed ? 1 : 0);

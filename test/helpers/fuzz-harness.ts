@@ -150,17 +150,26 @@ export async function fuzz(
   target: FuzzTarget,
   base: FuzzBase,
   dir: string,
-  options: { runs: number; seed: number; timeoutMs: number; start?: number; onInput?: (index: number) => void },
+  options: {
+    runs: number;
+    seed: number;
+    timeoutMs: number;
+    start?: number;
+    onInput?: (index: number) => void;
+    onOutcome?: (index: number, kind: Outcome['kind'], error?: string) => void;
+  },
 ): Promise<FuzzSummary> {
   const summary: FuzzSummary = { target: target.name, runs: 0, ok: 0, typed: 0, crashes: [], hangs: [] };
   for (let i = options.start ?? 0; i < options.runs; i++) {
     options.onInput?.(i);
     const outcome = await runOne(target, mutate(base, options.seed, i), dir, options.timeoutMs);
     summary.runs++;
+    const error = outcome.kind === 'crash' ? describe(outcome.error) : undefined;
     if (outcome.kind === 'ok') summary.ok++;
     else if (outcome.kind === 'typed') summary.typed++;
     else if (outcome.kind === 'hang') summary.hangs.push(i);
-    else summary.crashes.push({ index: i, error: describe(outcome.error) });
+    else summary.crashes.push({ index: i, error: error! });
+    options.onOutcome?.(i, outcome.kind, error);
   }
   return summary;
 }

@@ -3,7 +3,7 @@
  * kill it when an input hangs synchronously (a loop no timer can interrupt) or blows
  * its heap, and start it again after that input. Arguments: target, runs, seed, first
  * input, per-input time bound in ms, scratch directory. Tells the parent, over IPC,
- * which input it starts and, at the end, the summary.
+ * which input it starts, how each ended, and when all are done.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -33,5 +33,6 @@ const summary = await fuzz(target, base, dir, {
   start: Number(start),
   timeoutMs: Number(timeoutMs),
   onInput: (index) => send({ type: 'input', index }),
+  onOutcome: (index, kind, error) => send({ type: 'outcome', index, kind, error }),
 });
-send({ type: 'done', summary }, () => process.exit(0));
+send({ type: 'done', runs: summary.runs }, () => process.exit(0));
