@@ -52,6 +52,7 @@ function cpuSeconds(pid) {
 /** Runs one target to the end, restarting its worker after each input that killed or stalled it. */
 async function runTarget(name) {
   const total = { target: name, runs: 0, ok: 0, typed: 0, crashes: [], hangs: [], seconds: 0 };
+  progress.set(name, total);
   const began = Date.now();
   let next = 0;
   while (next < runs) {
@@ -117,6 +118,11 @@ async function runTarget(name) {
 
 mkdirSync(scratch, { recursive: true });
 const results = [];
+// A long run on a loaded machine may be stopped before it ends: what it has counted so far is kept beside --out.
+const progress = new Map();
+const saveProgress = setInterval(() => {
+  if (args.out) writeFileSync(`${args.out}.progress`, JSON.stringify([...progress.values()], null, 2));
+}, 30_000);
 try {
   const queue = [...targets];
   await Promise.all(
@@ -125,6 +131,7 @@ try {
     }),
   );
 } finally {
+  clearInterval(saveProgress);
   rmSync(scratch, { recursive: true, force: true });
   rmSync(build, { recursive: true, force: true });
 }
