@@ -72,7 +72,7 @@ async function runTarget(name) {
         lastSeen = Date.now();
         if (m.type === 'input') {
           current = m.index;
-          cpuAtInput = cpuSeconds(child.pid);
+          cpuAtInput = m.cpuSeconds;
           started = true;
         } else if (m.type === 'outcome') {
           total.runs++;
@@ -85,10 +85,16 @@ async function runTarget(name) {
       // A hang is an input that burns more than the CPU bound (a loop, synchronous or not),
       // or that makes no progress at all for the stall bound. CPU time, not wall time: on a
       // loaded machine a niced worker may wait minutes for a few milliseconds of CPU.
-      const watchdog = setInterval(() => {
-        if (!started) return;
-        if (cpuSeconds(child.pid) - cpuAtInput > cpuMs / 1000 || Date.now() - lastSeen > stallMs + 60_000) child.kill('SIGKILL');
-      }, 1000);
+      // The check runs after the messages already waiting are read (setImmediate follows the
+      // poll phase): a starved parent must not blame an input for the CPU of the ones after it.
+      const watchdog = setInterval(
+        () =>
+          setImmediate(() => {
+            if (!started || done) return;
+            if (cpuSeconds(child.pid) - cpuAtInput > cpuMs / 1000 || Date.now() - lastSeen > stallMs + 60_000) child.kill('SIGKILL');
+          }),
+        1000,
+      );
       child.on('exit', (code, signal) => {
         clearInterval(watchdog);
         if (done) resolve({ finished: true });
@@ -132,7 +138,9 @@ try {
   );
 } finally {
   clearInterval(saveProgress);
-  rmSync(scratch, { recursive: true, force: true });
+  // The base images are kept when an input failed: mkfs and qemu-img do not make the same bytes twice.
+  if (results.every((r) => !r.crashes.length && !r.hangs.length)) rmSync(scratch, { recursive: true, force: true });
+  else console.log(`base images kept in ${scratch} (replay: fuzz-harness mutate(base, seed, index))`);
   rmSync(build, { recursive: true, force: true });
 }
 results.sort((a, b) => ALL.indexOf(a.target) - ALL.indexOf(b.target));

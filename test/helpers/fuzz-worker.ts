@@ -32,7 +32,11 @@ const summary = await fuzz(target, base, dir, {
   seed: Number(seed),
   start: Number(start),
   timeoutMs: Number(timeoutMs),
-  onInput: (index) => send({ type: 'input', index }),
+  // The CPU time this process has used when the input starts, for the parent's per-input CPU bound.
+  onInput: (index) => {
+    const cpu = process.cpuUsage();
+    send({ type: 'input', index, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+  },
   onOutcome: (index, kind, error) => send({ type: 'outcome', index, kind, error }),
 });
 send({ type: 'done', runs: summary.runs }, () => process.exit(0));
