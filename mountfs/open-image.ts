@@ -171,7 +171,13 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
     file = spooled.path;
   }
   const zip = await ZipFileSystem.open(file, options.counter);
-  const candidates = await zip.diskImageCandidates();
+  let candidates;
+  try {
+    candidates = await zip.diskImageCandidates();
+  } catch (err) {
+    await zip.close();
+    throw err;
+  }
   if (candidates.length === 0) {
     parts.formats.push('zip');
     parts.addFilesystem(archiveReport(parts, 'zip', container), zip);

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { FUZZ_TARGETS } from '../helpers/fuzz-targets.js';
 import { fuzz, MutatedImage, runOne, type FuzzTarget } from '../helpers/fuzz-harness.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
@@ -28,10 +28,13 @@ describe(`fuzzing the parsers (seed ${SEED})`, () => {
     const dir = path.join(scratch, name);
     await mkdir(dir, { recursive: true });
     const base = await target.build(dir);
+    const fdsBefore = (await readdir('/proc/self/fd')).length;
     const summary = await fuzz(target, base, dir, { runs: RUNS, seed: SEED, timeoutMs: 10_000 });
     expect(summary.crashes).toEqual([]);
     expect(summary.hangs).toEqual([]);
     expect(summary.runs).toBe(RUNS);
+    // Every input's files are closed, whatever it ended with (a damaged zip once kept its file open).
+    expect((await readdir('/proc/self/fd')).length).toBeLessThanOrEqual(fdsBefore + 2);
     // The unmutated image opens cleanly: the target reaches the parser it is meant for.
     const clean = await runOne(target, new MutatedImage(base.bytes, [], base.bytes.length), dir, 10_000);
     expect(clean.kind).toBe('ok');

@@ -4,6 +4,7 @@
  * external attributes, as Info-ZIP's `zip -y` stores them. Deflated entries are
  * checked against a decompression-bomb ratio before any byte is inflated.
  */
+import { close as closeFile, open as openFile } from 'node:fs';
 import StreamZip from 'node-stream-zip';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
 import type { ReadCounter } from '../../sources/byte-source.js';
@@ -38,8 +39,11 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   }
 
   static async open(file: string, counter?: ReadCounter): Promise<ZipFileSystem> {
+    // The file is opened here, not by the library: when the central directory is damaged
+    // the library gives up without closing what it opened, and fuzzing ran out of descriptors.
+    const fd = await new Promise<number>((resolve, reject) => openFile(file, 'r', (err, f) => (err ? reject(err) : resolve(f))));
     // Entry names are normalised by ArchiveTree; the library's own check would reject the whole archive.
-    const zip = new StreamZip.async({ file, skipEntryNameValidation: true });
+    const zip = new StreamZip.async({ fd, skipEntryNameValidation: true });
     // Central directory order, duplicates included (the library keeps one entry per exact name):
     // unzip extracts in this order, so the last entry of a path is what lands on disk.
     const ordered: ZipEntry[] = [];
@@ -47,10 +51,22 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     try {
       await zip.entries();
     } catch (err) {
-      await zip.close().catch(() => undefined);
+      closeFile(fd, () => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
     const fs = new ZipFileSystem(zip, counter);
+    try {
+      await fs.addEntries(ordered);
+    } catch (err) {
+      // A damaged symlink entry ends the open: the archive's file must not stay open.
+      await zip.close().catch(() => undefined);
+      throw err;
+    }
+    return fs;
+  }
+
+  private async addEntries(ordered: ZipEntry[]): Promise<void> {
+    const fs = this;
     for (const e of ordered) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
@@ -71,7 +87,6 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
         content: e,
       });
     }
-    return fs;
   }
 
   /** Members that are disk images (name and size), for a zip that carries an image rather than a root. */
