@@ -203,7 +203,13 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
     file = spooled.path;
   }
   const zip = await ZipFileSystem.open(file, options.counter);
-  const candidates = await zip.diskImageCandidates();
+  let candidates;
+  try {
+    candidates = await zip.diskImageCandidates();
+  } catch (err) {
+    await zip.close();
+    throw err;
+  }
   if (candidates.length === 0) {
     parts.formats.push('zip');
     parts.addFilesystem(archiveReport(parts, 'zip', container), zip);
@@ -251,9 +257,16 @@ function archiveReport(parts: Parts, kind: string, container: string): VolumeRep
 async function openDisk(source: ByteSource, parts: Parts, container: string): Promise<void> {
   const layout = await detectVolumes(source);
   parts.warnings.push(...layout.warnings);
+  parts.notes.push(...(layout.notes ?? []));
   const pvs: ByteSource[] = [];
   for (const volume of layout.volumes) {
     const report = volumeReport(volume, container);
+    // A volume over the same sectors as an earlier one is listed, not read again.
+    if (volume.aliasOf !== undefined || volume.skipReason) {
+      if (volume.skipReason) report.notes.push(volume.skipReason);
+      parts.volumes.push(report);
+      continue;
+    }
     const kind = await probeInto(report, volume.source, parts);
     if (kind === 'LVM2_member') {
       pvs.push(volume.source);
@@ -274,6 +287,7 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
     return;
   }
   parts.warnings.push(...layout.warnings.map((w) => `LVM: ${w}`));
+  parts.notes.push(...layout.notes.map((n) => `LVM: ${n}`));
   let ordinal = 0;
   for (const lv of layout.logicalVolumes) {
     if (lv.hidden) continue;
@@ -288,9 +302,20 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
       notes: [],
       ...(container ? { container } : {}),
     };
+    report.notes.push(...(lv.notes ?? []));
+    if (lv.aliasOf !== undefined || lv.skipReason) {
+      if (lv.aliasOf !== undefined) report.aliasOf = lv.aliasOf;
+      if (lv.skipReason) report.notes.push(lv.skipReason);
+      parts.volumes.push(report);
+      continue;
+    }
     if (!lv.source) {
       const reason = lv.notScannedReason ?? 'cannot be read';
-      parts.addUnreadable(report, unsupported(`LV ${lv.vg}/${lv.name}`, reason), reason);
+      // A thin pool or an error segment holds no files; any other LV not read may hold anything.
+      if (lv.holdsNoData) {
+        report.notes.push(reason);
+        parts.volumes.push(report);
+      } else parts.addUnreadable(report, unsupported(`LV ${lv.vg}/${lv.name}`, reason), reason);
       continue;
     }
     const kind = await probeInto(report, lv.source, parts);
@@ -342,7 +367,8 @@ function volumeReport(volume: Volume, container: string): VolumeReport {
     size: volume.size,
     filesystem: null,
     scanned: false,
-    notes: [],
+    notes: [...(volume.notes ?? [])],
+    ...(volume.aliasOf !== undefined ? { aliasOf: volume.aliasOf } : {}),
     ...(container ? { container } : {}),
   };
 }

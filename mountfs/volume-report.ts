@@ -16,6 +16,8 @@ export interface VolumeReport {
   scanned: boolean;
   /** Why a volume was not scanned, or what was odd about it (a journal needing recovery). */
   notes: string[];
+  /** The volume this one is an alias of (same first sector, lying within it): listed, not scanned again. */
+  aliasOf?: string;
   /** The chain of containers this volume sits in, outermost first, e.g. "ova:disk1.vmdk > vmdk". */
   container?: string;
   /** The disk the volume lies on, when the target has several disks or names them (cloud targets). */

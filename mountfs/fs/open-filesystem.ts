@@ -1,8 +1,9 @@
 /**
  * Which reader opens which probed filesystem. A filesystem minescan recognises but
  * does not read yet is listed in the report as not scanned, with the reason; unless it
- * is one that holds no Linux files (swap, an EFI partition), that leaves the scan
- * incomplete.
+ * is a kind that holds no Linux files (swap, a FAT or NTFS partition, an external
+ * journal, a CD image), that makes the scan incomplete, since the files it holds were
+ * not looked at.
  */
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
@@ -24,10 +25,12 @@ export const UNSCANNED_REASONS: Record<string, string> = {
   swap: 'swap space holds no files',
   vfat: 'FAT filesystem (EFI/boot): not a Linux root, not scanned',
   ntfs: 'NTFS is not a Linux filesystem, not scanned',
+  jbd: 'an external ext3/ext4 journal holds no files',
+  iso9660: 'a CD/DVD image (ISO 9660): not a Linux root, not scanned',
 };
 
-/** Kinds that hold nothing a Linux intrusion lives in: not reading them misses nothing. */
-export const NOTHING_TO_SCAN: ReadonlySet<string> = new Set(['swap', 'vfat', 'ntfs', 'jbd']);
+/** Kinds whose contents a scan of a Linux server does not need: leaving them unread misses nothing. */
+export const NOTHING_TO_SCAN: ReadonlySet<string> = new Set(['swap', 'vfat', 'ntfs', 'jbd', 'iso9660']);
 
 /** A reader for the filesystem, or null when minescan does not read this kind. */
 export async function openFilesystem(kind: string, source: ByteSource): Promise<RawFileSystem | null> {

@@ -7,7 +7,8 @@
  *     also ends in 0x55AA, but is not one);
  *  3. else none: one volume, index 0, the whole source (a bare filesystem image).
  * A table that cannot be read never stops the scan: the disk is then read as a bare
- * filesystem and the layout's warnings say why.
+ * filesystem and the layout's warnings say why (a damaged copy of a table whose other
+ * copy was used is only a note: no volume was missed).
  */
 import { probeFilesystem } from '../fs/probe.js';
 import type { ByteSource } from '../sources/byte-source.js';
@@ -18,6 +19,7 @@ import type { VolumeLayout } from './types.js';
 
 export async function detectVolumes(disk: ByteSource): Promise<VolumeLayout> {
   const warnings: string[] = [];
+  const notes: string[] = [];
   if (disk.size === 0) return bare(disk, ['the source is empty (0 bytes)']);
 
   let sector0: Buffer;
@@ -38,7 +40,7 @@ export async function detectVolumes(disk: ByteSource): Promise<VolumeLayout> {
   if (gpt?.layout) {
     const stale = gpt.backupOnly && !protective ? await staleBackupReason(disk, mbrPlausible) : null;
     if (!stale) return { ...gpt.layout, warnings: [...warnings, ...gpt.layout.warnings] };
-    warnings.push(`a backup GPT header was found at the end of the disk, but LBA 1 holds no GPT header, sector 0 no protective MBR, and ${stale}: the backup is taken as stale and ignored`);
+    notes.push(`a backup GPT header was found at the end of the disk, but LBA 1 holds no GPT header, sector 0 no protective MBR, and ${stale}: the backup is taken as stale and ignored`);
   } else if (gpt) {
     warnings.push(...gpt.warnings);
   }
@@ -54,13 +56,13 @@ export async function detectVolumes(disk: ByteSource): Promise<VolumeLayout> {
     if (protective) warnings.push('sector 0 is a hybrid MBR but no valid GPT header was found: the MBR partitions are used');
     try {
       const mbr = await readMbr(disk);
-      if (mbr.volumes.length > 0) return { ...mbr, warnings: [...warnings, ...mbr.warnings] };
+      if (mbr.volumes.length > 0) return { ...mbr, warnings: [...warnings, ...mbr.warnings], notes };
       warnings.push(...mbr.warnings, 'the MBR lists no readable partition: the disk is read as a bare filesystem');
     } catch (err) {
       warnings.push(`the MBR cannot be read: ${message(err)}`);
     }
   }
-  return bare(disk, warnings);
+  return bare(disk, warnings, notes);
 }
 
 /**
@@ -75,11 +77,12 @@ async function staleBackupReason(disk: ByteSource, mbrPlausible: boolean): Promi
   return fs ? `the disk starts with a filesystem (${fs})` : null;
 }
 
-function bare(disk: ByteSource, warnings: string[]): VolumeLayout {
+function bare(disk: ByteSource, warnings: string[], notes: string[] = []): VolumeLayout {
   return {
     scheme: 'none',
     volumes: [{ index: 0, scheme: 'none', type: 'whole disk', start: 0, size: disk.size, source: new SliceByteSource(disk, 0, disk.size, disk.description) }],
     warnings,
+    notes,
   };
 }
 

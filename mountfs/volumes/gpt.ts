@@ -16,7 +16,7 @@ import { corrupt, limitExceeded, MountfsError } from '../errors.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
 import { gptTypeName } from './gpt-types.js';
-import { overlapWarnings } from './overlaps.js';
+import { markPartitionOverlaps } from './overlaps.js';
 import type { Volume, VolumeLayout } from './types.js';
 
 export const GPT_SECTOR_SIZES = [512, 4096] as const;
@@ -67,12 +67,12 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
   const totalSectors = Math.floor(disk.size / sectorSize);
   // LBA 0 (MBR), LBA 1 (header) and at least one sector of entries.
   if (totalSectors < 3) return { layout: null, backupOnly: false, warnings: [] };
-  const layout = (volumes: Volume[], warnings: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings });
+  const layout = (volumes: Volume[], warnings: string[], notes: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings, notes });
 
+  // Whichever copy of the table is used, the other one's state is a note: the partitions were all listed.
   const primary = await readTable(disk, 1, sectorSize, totalSectors);
   if (primary.kind === 'ok') {
-    const warnings = [...primary.warnings, ...(await checkBackup(disk, primary.header, sectorSize, totalSectors))];
-    return { layout: layout(primary.volumes, warnings), backupOnly: false, warnings: [] };
+    return { layout: layout(primary.volumes, primary.warnings, await checkBackup(disk, primary.header, sectorSize, totalSectors)), backupOnly: false, warnings: [] };
   }
 
   const warnings: string[] = [];
@@ -91,7 +91,7 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
           ? `no GPT header at LBA 1 (${sectorSize}-byte sectors): the backup GPT header at LBA ${lba} was used`
           : `the backup GPT header at LBA ${lba} was used instead`,
       );
-      return { layout: layout(backup.volumes, [...warnings, ...backup.warnings]), backupOnly: primary.kind === 'absent', warnings: [] };
+      return { layout: layout(backup.volumes, backup.warnings, warnings), backupOnly: primary.kind === 'absent', warnings: [] };
     }
     if (backup.kind === 'damaged') warnings.push(`backup GPT at LBA ${lba} is damaged too: ${backup.reason}`);
   }
@@ -134,14 +134,27 @@ async function readTable(disk: ByteSource, lba: number, sectorSize: number, tota
     throw err;
   }
   const arrayOffset = header.entriesLba * sectorSize;
-  const array = await disk.read(arrayOffset, header.entryCount * header.entrySize);
-  if (array.length < header.entryCount * header.entrySize) {
+  // A header that lists more entries than the cap is still a GPT: its first entries are
+  // read, and the report says which cap was hit, where (the CRC32 covers the whole
+  // array, so it cannot be checked without reading past the cap).
+  const readCount = Math.min(header.entryCount, MAX_GPT_ENTRIES, Math.floor(MAX_ENTRY_ARRAY_BYTES / header.entrySize));
+  const capped = readCount < header.entryCount;
+  const array = await disk.read(arrayOffset, readCount * header.entrySize);
+  if (array.length < readCount * header.entrySize) {
     return { kind: 'damaged', reason: 'the partition entry array runs past the end of the disk', header };
   }
-  if (crc32(array) !== header.entriesCrc) {
+  if (!capped && crc32(array) !== header.entriesCrc) {
     return { kind: 'damaged', reason: `the partition entry array at byte ${arrayOffset} fails its CRC32`, header };
   }
-  const { volumes, warnings } = parseEntries(disk, new BinaryView(array, 'GPT partition entry array', arrayOffset), header, sectorSize, totalSectors);
+  const { volumes, warnings } = parseEntries(disk, new BinaryView(array, 'GPT partition entry array', arrayOffset), { ...header, entryCount: readCount }, sectorSize, totalSectors);
+  if (capped) {
+    const cap = limitExceeded(
+      'GPT header',
+      `${header.entryCount} partition entries of ${header.entrySize} bytes: only the first ${readCount} are read (at most ${MAX_GPT_ENTRIES} entries, ${MAX_ENTRY_ARRAY_BYTES} bytes) and the entry array's CRC32 is not checked`,
+      offset + 80,
+    );
+    warnings.unshift(cap.message);
+  }
   return { kind: 'ok', header, volumes, warnings };
 }
 
@@ -166,18 +179,13 @@ function parseHeader(v: BinaryView, lba: number, sectorSize: number, totalSector
     entriesCrc: v.u32le(88),
   };
   if (h.lba !== lba) throw corrupt('GPT header', `header says it lies at LBA ${h.lba} but was found at LBA ${lba}`, v.baseOffset + 24);
-  if (h.entryCount === 0 || h.entryCount > MAX_GPT_ENTRIES) {
-    throw corrupt('GPT header', `${h.entryCount} partition entries (at most ${MAX_GPT_ENTRIES} are accepted)`, v.baseOffset + 80);
-  }
+  if (h.entryCount === 0) throw corrupt('GPT header', 'no partition entries', v.baseOffset + 80);
   if (h.entrySize < 128 || h.entrySize % 128 !== 0 || h.entrySize > MAX_ENTRY_SIZE) {
     throw corrupt('GPT header', `partition entry size ${h.entrySize} is not a multiple of 128 up to ${MAX_ENTRY_SIZE}`, v.baseOffset + 84);
   }
-  if (h.entryCount * h.entrySize > MAX_ENTRY_ARRAY_BYTES) {
-    throw limitExceeded('GPT header', `a partition entry array of ${h.entryCount * h.entrySize} bytes`, v.baseOffset + 80);
-  }
   const arraySectors = Math.ceil((h.entryCount * h.entrySize) / sectorSize);
   if (h.entriesLba < 2 || h.entriesLba + arraySectors > totalSectors) {
-    throw corrupt('GPT header', `the partition entry array (LBA ${h.entriesLba}, ${arraySectors} sectors) is not inside the disk`, v.baseOffset + 72);
+    throw corrupt('GPT header', `the array of ${h.entryCount} partition entries (LBA ${h.entriesLba}, ${arraySectors} sectors) is not inside the disk`, v.baseOffset + 72);
   }
   if (h.entriesLba <= lba && lba < h.entriesLba + arraySectors) {
     throw corrupt('GPT header', 'the partition entry array overlaps its own header', v.baseOffset + 72);
@@ -221,10 +229,12 @@ function parseEntries(
       warnings.push(`GPT partition ${index} (LBA ${first}-${last}) lies outside the disk of ${totalSectors} sectors; skipped`);
       continue;
     }
+    const notes: string[] = [];
     if (last >= totalSectors) {
       warnings.push(`GPT partition ${index} (LBA ${first}-${last}) runs past the end of the truncated image; only its first ${totalSectors - first} sectors are read`);
     } else if (first < h.firstUsableLba || last > h.lastUsableLba) {
-      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) lies outside the usable LBAs ${h.firstUsableLba}-${h.lastUsableLba}`);
+      // Odd, but every sector of it is read: a note, not missed data.
+      notes.push(`lies outside the usable LBAs ${h.firstUsableLba}-${h.lastUsableLba} of the GPT header`);
     }
     const start = first * sectorSize;
     const size = (Math.min(last, totalSectors - 1) - first + 1) * sectorSize;
@@ -239,9 +249,10 @@ function parseEntries(
       size,
       ...(trimmed ? { name: trimmed } : {}),
       source: new SliceByteSource(disk, start, size, `partition ${index} of ${disk.description}`),
+      ...(notes.length ? { notes } : {}),
     });
   }
-  warnings.push(...overlapWarnings(volumes, 'GPT'));
+  warnings.push(...markPartitionOverlaps(volumes, 'GPT'));
   return { volumes, warnings };
 }
 

@@ -17,7 +17,7 @@ import { BinaryView } from '../binary.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
 import { mbrTypeName } from './mbr-types.js';
-import { overlapWarnings } from './overlaps.js';
+import { markPartitionOverlaps } from './overlaps.js';
 import type { Volume, VolumeLayout } from './types.js';
 
 export const MBR_SECTOR = 512;
@@ -105,7 +105,7 @@ export async function readMbr(disk: ByteSource): Promise<VolumeLayout> {
     if (e.firstLba + e.sectors > diskSectors) warnings.push(`extended partition ${index} runs past the end of the disk`);
     nextLogical = await readLogicals(disk, e.firstLba, extEnd, nextLogical, add, warnings);
   }
-  warnings.push(...overlapWarnings(volumes, 'MBR'));
+  warnings.push(...markPartitionOverlaps(volumes, 'MBR'));
   return { scheme: 'mbr', sectorSize: MBR_SECTOR, volumes, warnings };
 }
 
@@ -133,7 +133,7 @@ async function readLogicals(
       break;
     }
     if (visited.size >= MAX_LOGICAL_PARTITIONS || next - firstNumber >= MAX_LOGICAL_PARTITIONS) {
-      warnings.push(`more than ${MAX_LOGICAL_PARTITIONS} logical partitions; the rest are not read`);
+      warnings.push(`the extended partition at sector ${extStart} holds more than ${MAX_LOGICAL_PARTITIONS} logical partitions (the cap); the chain is cut at the record at sector ${ebr}, and the rest are not read`);
       break;
     }
     visited.add(ebr);

@@ -19,6 +19,12 @@ export interface Volume {
   name?: string;
   /** A view of exactly this partition's bytes. */
   source: ByteSource;
+  /** The volume whose first bytes these are ("GPT partition 1"): listed, not scanned again (overlaps.ts). */
+  aliasOf?: string;
+  /** Why the volume is listed but not opened (the cap on overlapping volumes). */
+  skipReason?: string;
+  /** What the listing should say about it: sectors shared with another volume. */
+  notes?: string[];
 }
 
 export interface VolumeLayout {
@@ -26,6 +32,8 @@ export interface VolumeLayout {
   /** Logical sector size the table was found with (512 or 4096); absent for "none". */
   sectorSize?: number;
   volumes: Volume[];
-  /** Damage that did not stop the layout from being read, e.g. "primary GPT header corrupt, backup used". */
+  /** Damage that may have hidden volumes or data: each makes the scan incomplete. */
   warnings: string[];
+  /** Oddities that cost nothing, e.g. "primary GPT header damaged, backup used": the report says them, the scan is still complete. */
+  notes?: string[];
 }

@@ -231,7 +231,7 @@ describe('LVM2 reader', () => {
     it('takes nothing from sources that are not PVs', async () => {
       const zeros = new BufferSource(Buffer.alloc(MiB), 'zeros');
       expect(await hasLvmLabel(zeros)).toBe(false);
-      expect(await detectLvm([zeros])).toEqual({ physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings: [] });
+      expect(await detectLvm([zeros])).toEqual({ physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings: [], notes: [] });
     });
   });
 
@@ -388,7 +388,7 @@ describe('LVM2 reader', () => {
         new BufferSource(pvImage(uuidB, vgText(newerSpec)), 'B'),
       ]);
       expect(layout.volumeGroups.map((v) => v.seqno)).toEqual([3]);
-      expect(layout.warnings.join()).toMatch(/older metadata \(seqno 2\)/);
+      expect(layout.notes.join()).toMatch(/older metadata \(seqno 2\)/);
       expect((await lvNamed(layout, 'data').source!.read(0, 1))[0]).toBe(8);
     });
 

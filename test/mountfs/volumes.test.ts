@@ -208,7 +208,7 @@ describe('GPT', () => {
     await withLayout(img.path, async (layout) => {
       expect(layout.sectorSize).toBe(4096);
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings).toEqual([expect.stringMatching(/no GPT header at LBA 1 \(4096-byte sectors\): the backup GPT header at LBA \d+ was used/)]);
+      expect((layout.notes ?? [])).toEqual([expect.stringMatching(/no GPT header at LBA 1 \(4096-byte sectors\): the backup GPT header at LBA \d+ was used/)]);
     });
   });
 
@@ -239,8 +239,8 @@ describe('GPT', () => {
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('gpt');
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings).toHaveLength(1);
-      expect(layout.warnings[0]).toMatch(/no GPT header at LBA 1 .*backup GPT header at LBA \d+ was used/);
+      expect((layout.notes ?? [])).toHaveLength(1);
+      expect((layout.notes ?? [])[0]).toMatch(/no GPT header at LBA 1 .*backup GPT header at LBA \d+ was used/);
     });
   });
 
@@ -249,15 +249,15 @@ describe('GPT', () => {
     await patchFile(badHeader.path, 512 + 60, Buffer.from([0xaa])); // inside the disk GUID
     await withLayout(badHeader.path, async (layout) => {
       expectMatchesTable(layout, badHeader.table);
-      expect(layout.warnings.join('\n')).toMatch(/primary GPT at LBA 1 .* damaged: .*header CRC32/);
-      expect(layout.warnings.join('\n')).toMatch(/backup GPT header at LBA \d+ was used instead/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/primary GPT at LBA 1 .* damaged: .*header CRC32/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/backup GPT header at LBA \d+ was used instead/);
     });
     const badEntries = await gptDisk();
     await patchFile(badEntries.path, 1024 + 56, Buffer.from('X', 'utf16le')); // the first partition's name
     await withLayout(badEntries.path, async (layout) => {
       expectMatchesTable(layout, badEntries.table);
       expect(layout.volumes[0]!.name).toBe('EFI system');
-      expect(layout.warnings.join('\n')).toMatch(/entry array .* fails its CRC32/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/entry array .* fails its CRC32/);
     });
   });
 
@@ -267,7 +267,7 @@ describe('GPT', () => {
     await patchFile(img.path, lba * 512 + 60, Buffer.from([0x55]));
     await withLayout(img.path, async (layout) => {
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings).toEqual([expect.stringMatching(/backup GPT at LBA \d+ is damaged: .*CRC32/)]);
+      expect((layout.notes ?? [])).toEqual([expect.stringMatching(/backup GPT at LBA \d+ is damaged: .*CRC32/)]);
     });
     // A rewritten backup array (valid CRCs, different contents): someone edited one copy.
     const entriesLba = Number((await readBytes(img.path, lba * 512 + 72, 8)).readBigUInt64LE(0));
@@ -275,7 +275,7 @@ describe('GPT', () => {
     await resealGptHeader(img.path, lba, 512);
     await withLayout(img.path, async (layout) => {
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings).toEqual([expect.stringMatching(/backup GPT .* lists different partitions/)]);
+      expect((layout.notes ?? [])).toEqual([expect.stringMatching(/backup GPT .* lists different partitions/)]);
     });
   });
 
@@ -285,14 +285,14 @@ describe('GPT', () => {
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('gpt');
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings).toEqual([expect.stringMatching(/no GPT header at LBA 1 .*backup GPT header .* was used/)]);
+      expect((layout.notes ?? [])).toEqual([expect.stringMatching(/no GPT header at LBA 1 .*backup GPT header .* was used/)]);
     });
     // The disk was re-partitioned as MBR (and LBA 1 cleared), leaving the old backup GPT behind.
     const dos = await mbrDisk();
     await patchFile(img.path, 0, await readBytes(dos.path, 0, 512));
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('mbr');
-      expect(layout.warnings.join('\n')).toMatch(/sector 0 holds an MBR partition table: the backup is taken as stale and ignored/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/sector 0 holds an MBR partition table: the backup is taken as stale and ignored/);
     });
   });
 
@@ -315,7 +315,7 @@ describe('GPT', () => {
     await resealGptHeader(img.path, 1, 512, false);
     await withLayout(img.path, async (layout) => {
       expectMatchesTable(layout, img.table);
-      expect(layout.warnings.join('\n')).toMatch(/4294967295 partition entries/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/4294967295 partition entries/);
     });
     const lba = await backupLba(img.path);
     await patchFile(img.path, lba * 512 + 84, u32(100)); // entry size not a multiple of 128
@@ -358,7 +358,7 @@ describe('GPT', () => {
         [2, p2.start * 512, 100 * 512],
       ]);
       const all = layout.warnings.join('\n');
-      expect(all).toMatch(/image looks truncated/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/image looks truncated/);
       expect(all).toMatch(/GPT partition 2 .* truncated image; only its first 100 sectors/);
       expect(all).toMatch(/GPT partition 3 .* outside the disk/);
     });
@@ -549,7 +549,7 @@ describe('bare filesystems', () => {
     expect(await backupLba(img.path)).toBe(0);
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('none');
-      expect(layout.warnings).toEqual([expect.stringMatching(/backup GPT header .* filesystem \(ext4\).* stale/)]);
+      expect((layout.notes ?? [])).toEqual([expect.stringMatching(/backup GPT header .* filesystem \(ext4\).* stale/)]);
       expect(await probeFilesystem(layout.volumes[0]!.source)).toBe('ext4');
     });
   });
@@ -583,7 +583,7 @@ describe('truncated and damaged input', () => {
     await withLayout(gptHead, async (layout) => {
       expect(layout.scheme).toBe('gpt');
       expect(layout.volumes).toEqual([]);
-      expect(layout.warnings.join('\n')).toMatch(/image looks truncated/);
+      expect((layout.notes ?? []).join('\n')).toMatch(/image looks truncated/);
     });
   });
 

@@ -1,8 +1,20 @@
 /**
  * The directory tree of an archive of a root filesystem (tar, zip), built from its
- * entry list. Archive names are untrusted: "../x", "/etc/x" and "./a//b" are all
- * normalised inside the root, so no entry can land outside it; later entries replace
- * earlier ones, as extracting the archive would; missing parent directories are made.
+ * entry list the way extracting it builds the tree on disk, since that is what a
+ * restored server runs:
+ *  - names are untrusted: "/etc/x" and "./a//b" are normalised inside the root, so no
+ *    entry can land outside it. A name with a ".." component is not extracted by GNU
+ *    tar at all ("Member name contains '..'"), so tar readers skip it (a later benign
+ *    "x/../etc/cron.d/job" must not hide an earlier malicious "etc/cron.d/job"); unzip
+ *    drops the ".." components ("skipped "../" path component(s)") and extracts
+ *    "x/../etc/job" as x/etc/job, and so does the zip reader;
+ *  - the LAST entry of a path wins, as extraction overwrites; a hard link shares the
+ *    node its target has at that point, so replacing the target later leaves the link
+ *    with the old contents, as on disk;
+ *  - a file over an empty directory replaces it, but a file over a non-empty directory
+ *    does not (tar and unzip fail to remove it: "Cannot open: File exists"), so a later
+ *    entry cannot hide what an earlier directory holds; a directory over a file, and a
+ *    path through a file, replace the file, as tar does.
  * How a file's bytes are fetched is left to the archive's reader (the `content` ref).
  */
 import { corrupt, limitExceeded } from '../../errors.js';
@@ -43,6 +55,9 @@ export interface ArchiveEntryInput<C> {
   content?: C;
 }
 
+/** What an entry whose name has a ".." component does, as the archive's extractor does it. */
+export type DotDot = 'skip' | 'drop';
+
 const TYPE_BITS: Record<FileType, number> = {
   file: 0o100000,
   directory: 0o040000,
@@ -58,30 +73,39 @@ export class ArchiveTree<C> {
   readonly nodes: ArchiveNode<C>[] = [];
   readonly root: ArchiveNode<C>;
 
-  constructor() {
+  /** `dotDot`: what an entry whose name has a ".." component does: skipped (tar), or placed without its ".." components (zip). */
+  constructor(private readonly dotDot: DotDot) {
     this.root = this.newNode({ type: 'directory', mode: 0o040755, uid: 0, gid: 0, size: 0, mtime: 0 });
   }
 
-  /** Components of an archive name, normalised inside the root. */
-  static components(name: string): string[] {
+  /** Components of an archive name, normalised inside the root: ".." goes up (never above the root), or with `drop` is left out. */
+  static components(name: string, dotDot: 'up' | 'drop' = 'up'): string[] {
     const out: string[] = [];
     for (const part of name.split('/')) {
       if (part === '' || part === '.') continue;
-      if (part === '..') out.pop();
-      else out.push(part);
+      if (part === '..') {
+        if (dotDot === 'up') out.pop();
+      } else out.push(part);
     }
     return out;
   }
 
   add(entry: ArchiveEntryInput<C>): void {
     if (this.nodes.length >= MAX_ENTRIES) throw limitExceeded('archive index', `more than ${MAX_ENTRIES} entries`);
-    const parts = ArchiveTree.components(entry.name);
+    if (this.dotDot === 'skip' && entry.name.split('/').includes('..')) {
+      throw corrupt('archive entry', `${entry.name}: a name with a ".." component is not extracted (GNU tar refuses it), so it is not read either`);
+    }
+    const parts = ArchiveTree.components(entry.name, 'drop');
     if (parts.length === 0) {
       if (entry.type === 'directory') Object.assign(this.root, { mode: withType('directory', entry.mode), uid: entry.uid, gid: entry.gid, mtime: entry.mtime });
       return;
     }
     const parent = this.directory(parts.slice(0, -1));
     const name = parts[parts.length - 1]!;
+    const existing = parent.children!.get(name);
+    if (entry.type !== 'directory' && existing?.children && existing.children.size > 0) {
+      throw corrupt('archive entry', `${entry.name}: a ${entry.type} over a non-empty directory is not extracted (tar cannot remove the directory), so the directory is kept`);
+    }
     if (entry.type === 'hardlink') {
       const target = this.lookup(ArchiveTree.components(entry.linkname ?? ''));
       if (!target || target.type === 'directory') {
@@ -91,11 +115,11 @@ export class ArchiveTree<C> {
       parent.children!.set(name, target);
       return;
     }
-    const existing = parent.children!.get(name);
     if (existing && existing.type === 'directory' && entry.type === 'directory') {
       Object.assign(existing, { mode: withType('directory', entry.mode), uid: entry.uid, gid: entry.gid, mtime: entry.mtime });
       return;
     }
+
     const node = this.newNode({
       type: entry.type,
       mode: withType(entry.type, entry.mode),

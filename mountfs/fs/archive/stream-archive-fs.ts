@@ -6,11 +6,13 @@
  * and the files of the system program and library directories, the digests computed
  * while its bytes streamed past. Checks then run on this tree as
  * on any other filesystem; reading a file that was not kept is a typed `limit` error.
+ * A stream that is cut short or damaged keeps the files read before the damage, and
+ * the filesystem's errors say where it broke off (the scan is then incomplete).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { limitExceeded, corrupt } from '../../errors.js';
+import { limitExceeded, corrupt, MountfsError } from '../../errors.js';
 import { compileGlob } from '../../glob.js';
 import type { FileDigests, FileType, NodeId } from '../types.js';
 import { ArchiveTree } from './archive-tree.js';
@@ -63,7 +65,7 @@ const TYPES: Record<string, FileType | 'hardlink' | undefined> = {
 
 export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
   private constructor(readonly kind: string) {
-    super();
+    super('skip');
   }
 
   static async fromTar(chunks: AsyncIterable<Buffer>, kind: string, plan: RetentionPlan): Promise<StreamArchiveFileSystem> {
@@ -141,8 +143,12 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
       }
     } catch (err) {
       // tar-stream and the decompressors throw plain errors: the report needs a typed one.
-      if (err instanceof Error && err.name === 'MountfsError') throw err;
-      throw corrupt(`${kind} stream`, (err as Error).message);
+      // A truncated or damaged stream keeps the files read before the damage.
+      fs.brokeOff(err instanceof MountfsError ? err : corrupt(`${kind} stream`, (err as Error).message));
+    } finally {
+      input.unpipe(extract);
+      input.destroy();
+      extract.destroy();
     }
     return fs;
   }

@@ -4,7 +4,7 @@
  */
 import type { ByteSource } from '../../sources/byte-source.js';
 import type { FileType, NodeId } from '../types.js';
-import { corrupt } from '../../errors.js';
+import { corrupt, MountfsError } from '../../errors.js';
 import { ArchiveFileSystem } from './archive-fs.js';
 import { indexTar, type TarDataRef } from './tar-index.js';
 import type { TarEntryType } from './tar-header.js';
@@ -24,18 +24,20 @@ export class TarFileSystem extends ArchiveFileSystem<TarDataRef> {
   readonly kind = 'tar';
 
   private constructor(private readonly source: ByteSource) {
-    super();
+    super('skip');
   }
 
   static async open(source: ByteSource): Promise<TarFileSystem> {
     const fs = new TarFileSystem(source);
-    const ending = { marker: false };
-    for await (const e of indexTar(source, ending)) {
-      const type = ENTRY_TYPES[e.type];
-      if (type) fs.addEntry({ ...e, type, content: e.data });
+    try {
+      for await (const e of indexTar(source)) {
+        const type = ENTRY_TYPES[e.type];
+        if (type) fs.addEntry({ ...e, type, content: e.data });
+      }
+    } catch (err) {
+      if (!(err instanceof MountfsError)) throw err;
+      fs.brokeOff(err);
     }
-    // Cut at a block boundary, a tar still parses: only the missing end-of-archive block tells.
-    if (!ending.marker) fs.unread.push(corrupt('tar archive', `ends after ${source.size} bytes without its end-of-archive block: truncated, the members after that are missing`, source.size));
     return fs;
   }
 

@@ -37,8 +37,7 @@ export interface TarEntry {
   headerOffset: number;
 }
 
-/** `ending.marker` is set when the archive ends with its end-of-archive block, as a whole one does. */
-export async function* indexTar(source: ByteSource, ending: { marker: boolean } = { marker: false }): AsyncGenerator<TarEntry> {
+export async function* indexTar(source: ByteSource): AsyncGenerator<TarEntry> {
   let pos = 0;
   let pax = new Map<string, string>();
   let globalPax = new Map<string, string>();
@@ -46,14 +45,12 @@ export async function* indexTar(source: ByteSource, ending: { marker: boolean } 
   let longLink: string | undefined;
   while (pos + BLOCK <= source.size) {
     const block = await source.read(pos, BLOCK);
-    if (isZeroBlock(block)) {
-      ending.marker = true;
-      return;
-    }
+    if (isZeroBlock(block)) return;
     const h = parseTarHeader(block, pos);
     const dataOffset = pos + BLOCK;
     const next = dataOffset + Math.ceil(h.size / BLOCK) * BLOCK;
-    if (next > source.size + BLOCK) throw corrupt('tar entry', `${h.name}: its ${h.size} bytes run past the end of the archive`, pos);
+    // The padding of the last block may be missing, the data itself may not.
+    if (next > source.size + BLOCK || dataOffset + h.size > source.size) throw corrupt('tar entry', `${h.name}: its ${h.size} bytes run past the end of the archive`, pos);
     const readMeta = async (what: string) => {
       if (h.size > MAX_META_RECORD) throw limitExceeded(what, `${h.size}-byte record`, pos);
       return source.read(dataOffset, h.size);
@@ -122,6 +119,8 @@ export async function* indexTar(source: ByteSource, ending: { marker: boolean } 
     }
     pos = next;
   }
+  // Every tar writer ends the archive with zero blocks: without them it was cut short.
+  throw corrupt('tar archive', `the archive ends at byte ${source.size} without its end-of-archive blocks: it was cut short`, pos);
 }
 
 /** pax sparse 1.0: the data starts with the run count and the runs in decimal lines, padded to a block. */

@@ -11,6 +11,7 @@
  * dropped first. They read the archive through streams of their own (the local header
  * gives where an entry's data starts, APPNOTE 4.3.7), so one can be dropped mid-read.
  */
+import { close as closeFile, open as openFd } from 'node:fs';
 import StreamZip from 'node-stream-zip';
 import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -68,21 +69,39 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     private readonly file: string,
     private readonly counter?: ReadCounter,
   ) {
-    super();
+    super('drop');
   }
 
   static async open(file: string, counter?: ReadCounter): Promise<ZipFileSystem> {
+    // The file is opened here, not by the library: when the central directory is damaged
+    // the library gives up without closing what it opened, and fuzzing ran out of descriptors.
+    const fd = await new Promise<number>((resolve, reject) => openFd(file, 'r', (err, f) => (err ? reject(err) : resolve(f))));
     // Entry names are normalised by ArchiveTree; the library's own check would reject the whole archive.
-    const zip = new StreamZip.async({ file, skipEntryNameValidation: true });
-    let entries: Record<string, ZipEntry>;
+    const zip = new StreamZip.async({ fd, skipEntryNameValidation: true });
+    // Central directory order, duplicates included (the library keeps one entry per exact name):
+    // unzip extracts in this order, so the last entry of a path is what lands on disk.
+    const ordered: ZipEntry[] = [];
+    zip.on('entry', (e: ZipEntry) => ordered.push(e));
     try {
-      entries = await zip.entries();
+      await zip.entries();
     } catch (err) {
-      await zip.close().catch(() => undefined);
+      closeFile(fd, () => undefined);
       throw corrupt('zip central directory', (err as Error).message);
     }
     const fs = new ZipFileSystem(zip, file, counter);
-    for (const e of Object.values(entries)) {
+    try {
+      await fs.addEntries(ordered);
+    } catch (err) {
+      // A damaged symlink entry ends the open: the archive's file must not stay open.
+      await zip.close().catch(() => undefined);
+      throw err;
+    }
+    return fs;
+  }
+
+  private async addEntries(ordered: ZipEntry[]): Promise<void> {
+    const fs = this;
+    for (const e of ordered) {
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
       let linkname: string | undefined;
@@ -102,7 +121,6 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
         content: e,
       });
     }
-    return fs;
   }
 
   /** Members that are disk images (name and size), for a zip that carries an image rather than a root. */

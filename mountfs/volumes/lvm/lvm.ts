@@ -13,6 +13,7 @@ import { formatPvUuid, readPvLabel, SECTOR, type PvLabel } from './label.js';
 import { readMetadataArea } from './metadata-area.js';
 import { parseMetadataText } from './metadata-text.js';
 import { readVolumeGroup, type LvSegment, type VgLv, type VolumeGroupMetadata } from './layout.js';
+import { applyPlan, planOverlaps } from '../overlaps.js';
 
 export { hasLvmLabel } from './label.js';
 export type { LvSegment } from './layout.js';
@@ -28,6 +29,18 @@ export interface LvmLogicalVolume {
   /** The LV's bytes, when minescan can read them. */
   source?: ByteSource;
   notScannedReason?: string;
+  /**
+   * Not read, but nothing a scan needs is in it: an error segment has no data, and a
+   * thin pool's blocks belong to its thin volumes, which are listed (and reported as
+   * not read) on their own.
+   */
+  holdsNoData?: boolean;
+  /** "LV vg/other" when this LV's bytes are the first bytes of that one's: listed, not scanned again. */
+  aliasOf?: string;
+  /** Why a readable LV is not opened (the cap on overlapping volumes). */
+  skipReason?: string;
+  /** Sectors shared with another LV. */
+  notes?: string[];
 }
 
 export interface LvmPhysicalVolume {
@@ -52,8 +65,10 @@ export interface LvmLayout {
   physicalVolumes: LvmPhysicalVolume[];
   volumeGroups: LvmVolumeGroup[];
   logicalVolumes: LvmLogicalVolume[];
-  /** Damage that did not stop the rest from being read: a bad label, an older or damaged metadata copy. */
+  /** Damage that did not stop the rest from being read but may hide volumes: a bad label, a damaged metadata copy. */
   warnings: string[];
+  /** What costs nothing: PVs holding older copies of metadata that a newer copy replaces. */
+  notes: string[];
 }
 
 interface FoundPv {
@@ -81,8 +96,9 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
     found.set(label.uuid, { source, label });
   }
 
-  const groups = await newestMetadata([...found.values()], warnings);
-  const layout: LvmLayout = { physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings };
+  const notes: string[] = [];
+  const groups = await newestMetadata([...found.values()], warnings, notes);
+  const layout: LvmLayout = { physicalVolumes: [], volumeGroups: [], logicalVolumes: [], warnings, notes };
   const pvVg = new Map<string, string>();
   for (const vg of groups) {
     const pvList = [...vg.pvs.values()].map((p) => ({ key: p.key, uuid: formatPvUuid(p.uuid), found: found.has(p.uuid) }));
@@ -90,6 +106,7 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
     layout.volumeGroups.push({ name: vg.name, id: vg.id, seqno: vg.seqno, extentSize: vg.extentSize * SECTOR, pvs: pvList });
     layout.logicalVolumes.push(...mapLogicalVolumes(vg, found));
   }
+  warnings.push(...markSharedExtents(layout.logicalVolumes));
   for (const [uuid, pv] of found) {
     const vg = pvVg.get(uuid);
     layout.physicalVolumes.push({ uuid: formatPvUuid(uuid), description: pv.source.description, ...(vg ? { vg } : {}) });
@@ -99,7 +116,7 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
 }
 
 /** Reads every metadata copy on every PV and keeps, per VG id, the one with the highest seqno. */
-async function newestMetadata(pvs: FoundPv[], warnings: string[]): Promise<VolumeGroupMetadata[]> {
+async function newestMetadata(pvs: FoundPv[], warnings: string[], notes: string[]): Promise<VolumeGroupMetadata[]> {
   const parsed = new Map<string, VolumeGroupMetadata | null>();
   const best = new Map<string, { vg: VolumeGroupMetadata; where: string }>();
   const seqnos = new Map<string, Set<number>>();
@@ -135,9 +152,30 @@ async function newestMetadata(pvs: FoundPv[], warnings: string[]): Promise<Volum
   }
   for (const [id, { vg }] of best) {
     const older = [...seqnos.get(id)!].filter((s) => s < vg.seqno);
-    if (older.length) warnings.push(`VG ${vg.name}: some PVs hold older metadata (seqno ${older.join(', ')}); seqno ${vg.seqno} was used`);
+    if (older.length) notes.push(`VG ${vg.name}: some PVs hold older metadata (seqno ${older.join(', ')}); seqno ${vg.seqno} was used`);
   }
   return [...best.values()].map((b) => b.vg);
+}
+
+/**
+ * LVs mapped onto the same PV extents (hand-edited metadata: lvm2 never allocates an
+ * extent twice) are aliases or overlaps, handled as partitions are (overlaps.ts).
+ */
+function markSharedExtents(lvs: LvmLogicalVolume[]): string[] {
+  const ids = new Map<ByteSource, number>();
+  const id = (s: ByteSource) => ids.get(s) ?? (ids.set(s, ids.size), ids.size - 1);
+  const readable = lvs.filter((lv) => lv.source instanceof LvmVolumeSource);
+  const plan = planOverlaps(
+    readable.map((lv) => ({
+      name: `LV ${lv.vg}/${lv.name}`,
+      extents: (lv.source as LvmVolumeSource).segments.flatMap((seg) =>
+        seg.chunk ? seg.areas.map((a) => ({ source: id(a.source), offset: a.offset, length: seg.length / seg.areas.length })) : [],
+      ),
+    })),
+    'LVM',
+  );
+  readable.forEach((lv, i) => applyPlan(lv, plan, i));
+  return plan.warnings;
 }
 
 /** Why a segment type is not read, or null for the types that are. */
@@ -166,8 +204,9 @@ function mapLogicalVolumes(vg: VolumeGroupMetadata, found: Map<string, FoundPv>)
     const size = lv.extentCount * extentBytes;
     const base = { vg: vg.name, name: lv.name, size: Number.isSafeInteger(size) ? size : 0, segments: lv.segments, hidden: !lv.visible };
     const reason = notReadable(lv, vg, found, parentOf, cowOf, extentBytes);
-    if (reason) return { ...base, notScannedReason: reason };
-    return { ...base, source: new LvmVolumeSource(`LV ${vg.name}/${lv.name}`, size, mapSegments(lv, vg, found, extentBytes)) };
+    if (!reason) return { ...base, source: new LvmVolumeSource(`LV ${vg.name}/${lv.name}`, size, mapSegments(lv, vg, found, extentBytes)) };
+    const noData = lv.segments.length > 0 && lv.segments.every((s) => s.type === 'error' || s.type === 'thin-pool');
+    return { ...base, notScannedReason: reason, ...(noData ? { holdsNoData: true } : {}) };
   });
 }
 
@@ -235,7 +274,7 @@ export class LvmVolumeSource implements ByteSource {
   constructor(
     readonly description: string,
     readonly size: number,
-    private readonly segments: MappedSegment[],
+    readonly segments: MappedSegment[],
   ) {}
 
   async read(offset: number, length: number): Promise<Buffer> {

