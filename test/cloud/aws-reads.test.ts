@@ -13,7 +13,7 @@ import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantedImages } from '../helpers/cloud-test-env.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 import { findingSummary } from '../helpers/findings.js';
 
@@ -21,6 +21,7 @@ const SNAP = 'snap-0123456789abcdef0';
 
 interface Report {
   errors: Array<{ message: string }>;
+  notes: string[];
   findings: Array<{ rule: string; severity: 'info' | 'low' | 'medium' | 'high' | 'critical'; path: string; line?: number; family?: string; volume?: number; message: string }>;
   source: { volumes: Array<{ index: number; scheme: string; disk?: { index: number; volumeId?: string; snapshotId?: string; device?: string; root?: boolean } }> };
   stats: { bytesRead: number };
@@ -37,10 +38,7 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
   const saved = { ...process.env };
 
   beforeAll(async () => {
-    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
-    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '2';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '5';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
     ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 48, cleanMiB: 24, cleanTable: 'mbr' }));
   });

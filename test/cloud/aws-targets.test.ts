@@ -12,7 +12,7 @@ import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { REPO, makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantedImages } from '../helpers/cloud-test-env.js';
+import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 
 const SNAP = 'snap-0123456789abcdef0';
@@ -25,10 +25,7 @@ describe('AWS targets', () => {
   const fakes: FakeAws[] = [];
 
   beforeAll(async () => {
-    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
-    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
-    process.env.MINESCAN_CLOUD_BACKOFF_MS = '5';
-    process.env.MINESCAN_SNAPSHOT_POLL_MS = '10';
+    setCloudTestEnv();
     scratch = await makeScratchDir();
     ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 64, cleanMiB: 32, cleanTable: 'mbr' }));
   });
