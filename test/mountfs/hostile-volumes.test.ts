@@ -269,7 +269,7 @@ describe('what costs nothing is a note, not an error', () => {
 });
 
 describe('a recognised volume that cannot be read makes the scan incomplete', () => {
-  it('an ext4 partition with an unknown incompatible feature: a warning naming the volume and the feature', async () => {
+  it('an ext4 partition with an unknown incompatible feature: a failure naming the volume and the feature', async () => {
     const fs = await ext4Image('odd');
     // debugfs writes the feature word (and the superblock checksum) as asked.
     const sb = await readFile(fs);
@@ -281,14 +281,14 @@ describe('a recognised volume that cannot be read makes the scan incomplete', ()
     try {
       expect(opened.filesystems).toHaveLength(0);
       expect(opened.volumes[0]).toMatchObject({ scheme: 'gpt', filesystem: 'ext4', scanned: false });
-      expect(opened.warnings).toEqual([expect.stringMatching(/^gpt volume 1 \(Linux filesystem\) \(ext4\) cannot be read: .*0x4000000/)]);
+      expect(opened.failures.map((f) => [f.volume, (f.error as Error).message])).toEqual([[0, expect.stringMatching(/0x4000000/)]]);
       expect(bytesRead).toBeLessThan(MiB);
     } finally {
       await opened.close();
     }
   });
 
-  it('a thin LVM volume (not read yet) is a warning; its pool and an ordinary LV are not', async () => {
+  it('a thin LVM volume (not read yet) is a failure; its pool and an ordinary LV are not', async () => {
     const fs = await readFile(await ext4Image('root'));
     const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
     const lvs: LvSpec[] = [
@@ -302,7 +302,8 @@ describe('a recognised volume that cannot be read makes the scan incomplete', ()
     const { opened, hostnames } = await open(disk);
     try {
       expect(hostnames).toEqual(['root']);
-      expect(opened.warnings).toEqual([expect.stringMatching(/^lvm volume hostile\/thin is not scanned: thin volume: not read yet/)]);
+      const thin = opened.volumes.findIndex((v) => v.type === 'hostile/thin');
+      expect(opened.failures.map((f) => [f.volume, (f.error as Error).message])).toEqual([[thin, expect.stringMatching(/^LV hostile\/thin: thin volume: not read yet/)]]);
       expect(opened.volumes.find((v) => v.type === 'hostile/pool')?.notes.join()).toMatch(/thin pool/);
     } finally {
       await opened.close();
