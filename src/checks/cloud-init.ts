@@ -26,12 +26,14 @@ import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { crontabLines } from './cron.js';
 import { listDir, unitLines } from './systemd-units.js';
+import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './cloud-config.js';
 
 const CLOUD = '/var/lib/cloud';
 const SCRIPT_DIRS = ['per-boot', 'per-instance', 'per-once'] as const;
 const CONFIG_FILE = '/etc/cloud/cloud.cfg';
 const CONFIG_DIR = '/etc/cloud/cloud.cfg.d';
+/** What is read of a script to tell a binary from text (and to describe a binary). */
 const MAX_FILE_BYTES = 1 << 20;
 /** Instance directories read (a long-lived image re-launched many times keeps them all), and scripts in all. */
 const MAX_INSTANCES = 32;
@@ -102,7 +104,17 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
   const vars: TemplateVars = { context: scriptContext(kind, shown, instance), kind, dir: dirname(shown) };
   const fix = (started: string[]) => scriptFix(ctx, shown, kind, started);
   const binary = isBinary(bytes);
-  const lines = binary ? [] : scriptLines(bytes.toString('utf8'));
+  let lines: CommandLine[] = [];
+  if (!binary) {
+    // runparts runs the whole script: every line is read, however much padding comes first.
+    try {
+      const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
+      if (whole.unread) ctx.error(real, whole.unread);
+      lines = scriptLines(whole.text);
+    } catch (err) {
+      ctx.error(real, err);
+    }
+  }
   if (!binary) {
     const file: CommandFile = { scope: 'cloud-init', path: shown, category: CATEGORY, vars, fix: (_line, started) => fix(started) };
     await scanCommandLines(ctx, file, lines);
@@ -153,15 +165,19 @@ function isBinary(bytes: Buffer): boolean {
 // --- cloud-config ----------------------------------------------------------------
 
 async function checkConfig(ctx: CheckContext, path: string): Promise<void> {
-  let text: string;
+  let whole: WholeText;
   try {
     if ((await ctx.vfs.stat(path)).type !== 'file') return;
-    text = (await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES })).toString('utf8');
+    // cloud-init loads the whole file. Only comments at the start of a line are kept short:
+    // an indented '#' line may be content of a block scalar.
+    whole = await readWholeText(ctx.vfs, path, { commentChars: '#', indentedComments: false });
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
   ctx.examined(path);
+  if (whole.unread) ctx.error(path, whole.unread);
+  const text = whole.text;
   let config;
   try {
     config = await parseCloudConfig(text);

