@@ -37,6 +37,12 @@ const CONFIG_DIR = '/etc/cloud/cloud.cfg.d';
 const MAX_FILE_BYTES = 1 << 20;
 /** Instance directories read (a long-lived image re-launched many times keeps them all), and scripts in all. */
 const MAX_INSTANCES = 32;
+/**
+ * Content of a cloud-config kept for the YAML parser, which costs about a second per
+ * MiB of blank lines: comment padding is kept short whatever its size, and a file with
+ * more content than this has its unread rest reported.
+ */
+const MAX_CONFIG_KEPT_BYTES = 8 << 20;
 const MAX_SCRIPTS = 512;
 const MAX_CONFIG_FILES = 256;
 const CATEGORY = 'persistence/cloud-init';
@@ -170,7 +176,7 @@ async function checkConfig(ctx: CheckContext, path: string): Promise<void> {
     if ((await ctx.vfs.stat(path)).type !== 'file') return;
     // cloud-init loads the whole file. Only comments at the start of a line are kept short:
     // an indented '#' line may be content of a block scalar.
-    whole = await readWholeText(ctx.vfs, path, { commentChars: '#', indentedComments: false });
+    whole = await readWholeText(ctx.vfs, path, { commentChars: '#', indentedComments: false, maxKeptBytes: MAX_CONFIG_KEPT_BYTES });
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;

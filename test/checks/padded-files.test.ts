@@ -1,7 +1,7 @@
 /**
- * Padding hides nothing: cron, systemd and the login system read their files whole,
- * so a bad line after megabytes of comments, or in the middle of a 4 MiB line, is
- * found; a file too big to hold is read up to the cap and the rest is reported as
+ * Padding hides nothing: cron, systemd, the login system, cloud-init, modprobe, the
+ * shell and ld.so read their files whole, so a bad line after megabytes of comments or
+ * blank lines, or in the middle of a 4 MiB line, is found; a file too big to hold is read up to the cap and the rest is reported as
  * unread (a `limit` error, so the scan is incomplete), never skipped silently.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,13 +108,31 @@ describe('files padded past what used to be read', () => {
     expect(r.errors).toEqual([]);
   }, 60_000);
 
-  it('finds the runcmd of a cloud-config after 2 MiB of comments and 2 MiB of blank lines', async () => {
-    const padding = `${comments(2 << 20)}${blanks(2 << 20)}`;
+  it('finds the runcmd of a cloud-config after 2 MiB of comments and 1 MiB of blank lines', async () => {
+    const padding = `${comments(2 << 20)}${blanks(1 << 20)}`;
     const line = padding.split('\n').length + 1;
     const root = await tree({ 'etc/cloud/cloud.cfg.d/99-sync.cfg': `#cloud-config\n${padding}runcmd:\n  - ${BAD}\n` });
     const r = await scanDirectory(root, [cloudInitCheck]);
     expect(rows(r)).toContain(`command.download-and-run /etc/cloud/cloud.cfg.d/99-sync.cfg:${line + 1}`);
     expect(r.errors).toEqual([]);
+  }, 60_000);
+
+  it('reads a 200 MiB cloud-config up to its content cap and reports the unread rest as a limit error', async () => {
+    const root = await tree({ 'etc/cloud/cloud.cfg.d/99-huge.cfg': '' });
+    await truncate(path.join(root, 'etc/cloud/cloud.cfg.d/99-huge.cfg'), 200 << 20);
+    const r = await scanDirectory(root, [cloudInitCheck]);
+    expect(r.errors).toContainEqual(
+      expect.objectContaining({ path: '/etc/cloud/cloud.cfg.d/99-huge.cfg', message: expect.stringMatching(/file read: \/etc\/cloud\/cloud\.cfg\.d\/99-huge\.cfg: \d+ of 209715200 bytes not read/) }),
+    );
+  }, 60_000);
+
+  it('reads a 200 MiB ld.so.preload up to the content cap and reports the unread rest as a limit error', async () => {
+    const root = await tree({ 'etc/ld.so.preload': '' });
+    await truncate(path.join(root, 'etc/ld.so.preload'), 200 << 20);
+    const r = await scanDirectory(root, [ldPreloadCheck]);
+    expect(r.errors).toContainEqual(
+      expect.objectContaining({ path: '/etc/ld.so.preload', message: expect.stringMatching(/file read: \/etc\/ld\.so\.preload: \d+ of 209715200 bytes not read/) }),
+    );
   }, 60_000);
 
   it('finds the download in a systemd generator after 2 MiB of blank lines', async () => {
