@@ -5,7 +5,7 @@
  * unread (a `limit` error, so the scan is incomplete), never skipped silently.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import { servicesCheck } from '../../src/checks/services.js';
@@ -16,6 +16,8 @@ import { ldPreloadCheck } from '../../src/checks/ld-preload.js';
 import { kernelModulesCheck } from '../../src/checks/kernel-modules.js';
 import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
+import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
+import { buildDeb, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { lockFiles, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
@@ -193,6 +195,19 @@ describe('files padded past what used to be read', () => {
     expect(r.findings.map((f) => f.path)).toContain('/usr/local/lib/libhide.so');
     expect(r.errors).toEqual([]);
   }, 60_000);
+
+  it('verifies the packaged library /etc/ld.so.preload names after 2 MiB of comments', async () => {
+    const root = path.join(scratch, `t${n++}`);
+    await initDpkgRoot(root);
+    const deb = await buildDeb(scratch, { name: 'demo-preload', files: [{ path: '/opt/demo/lib/libpre.so', content: `\x7fELF preloaded ${'o'.repeat(4096)}\n` }] });
+    await installDebs(root, [deb]);
+    await writeFile(path.join(root, 'etc/ld.so.preload'), `${comments(2 << 20)}/opt/demo/lib/libpre.so\n`);
+    await appendFile(path.join(root, 'opt/demo/lib/libpre.so'), 'changed\n');
+    // Outside the places it always verifies: only the preload entry brings the library in.
+    const r = await scanDirectory(root, [packageIntegrityCheck]);
+    expect(rows(r)).toContain('integrity.package-file-modified /opt/demo/lib/libpre.so:');
+    expect(r.errors).toEqual([]);
+  }, 120_000);
 
   it('reads a 200 MiB crontab up to the content cap and reports the unread rest as a limit error', async () => {
     const root = await tree({ 'etc/cron.d/huge': '' });
