@@ -23,7 +23,7 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { crontabLines } from './cron.js';
 import { listDir, unitLines } from './systemd-units.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
@@ -110,17 +110,8 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
   const vars: TemplateVars = { context: scriptContext(kind, shown, instance), kind, dir: dirname(shown) };
   const fix = (started: string[]) => scriptFix(ctx, shown, kind, started);
   const binary = isBinary(bytes);
-  let lines: CommandLine[] = [];
-  if (!binary) {
-    // runparts runs the whole script: every line is read, however much padding comes first.
-    try {
-      const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
-      if (whole.unread) ctx.error(real, whole.unread);
-      lines = scriptLines(whole.text);
-    } catch (err) {
-      ctx.error(real, err);
-    }
-  }
+  // runparts runs the whole script: every line is read, however much padding comes first.
+  const lines = binary ? [] : ((await readScriptLines(ctx, real)) ?? []);
   if (!binary) {
     const file: CommandFile = { scope: 'cloud-init', path: shown, category: CATEGORY, vars, fix: (_line, started) => fix(started) };
     await scanCommandLines(ctx, file, lines);

@@ -18,9 +18,8 @@ import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { listDir } from './systemd-units.js';
-import { readWholeText } from '../facts/vfs-lines.js';
 
 const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
 const LOCAL_BASES = ['/run/systemd', '/etc/systemd', '/usr/local/lib/systemd'];
@@ -76,16 +75,7 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
   const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
   const binary = isBinary(bytes);
   // systemd runs the whole script: every line of it is read, however much padding comes first.
-  let lines: CommandLine[] | undefined;
-  if (!binary) {
-    try {
-      const whole = await readWholeText(ctx.vfs, real, { commentChars: '#' });
-      if (whole.unread) ctx.error(real, whole.unread);
-      lines = scriptLines(whole.text);
-    } catch (err) {
-      ctx.error(real, err);
-    }
-  }
+  const lines = binary ? undefined : await readScriptLines(ctx, real);
   const context = ` (systemd ${kind.replace(/s$/, '')}, run as ${kind.startsWith('user') ? 'each user' : 'root'} at boot and at every daemon-reload)`;
   const fix = (line: CommandLine | undefined, started: string[]) => generatorFix(ctx, path, real, owner, line, started);
 

@@ -18,6 +18,7 @@ import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
 import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
 import { buildDeb, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
+import type { Check } from '../../src/engine/check.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { lockFiles, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 
@@ -40,6 +41,15 @@ async function tree(files: Record<string, string>, executables: string[] = []): 
   for (const rel of executables) await chmod(path.join(root, rel), 0o755);
   return root;
 }
+
+/** Scans `rel`, a sparse 200 MiB file (one line of NUL bytes, nothing to shorten), with `check`; the errors. */
+async function scanHuge(rel: string, check: Check): Promise<{ path?: string; message: string }[]> {
+  const root = await tree({ [rel]: '' });
+  await truncate(path.join(root, rel), 200 << 20);
+  return (await scanDirectory(root, [check])).errors;
+}
+const unreadError = (rel: string) =>
+  expect.objectContaining({ path: `/${rel}`, message: expect.stringMatching(new RegExp(`file read: /${rel.replace(/\./g, '\\.')}: \\d+ of 209715200 bytes not read`)) });
 
 /** Findings as "rule path:line". */
 const rows = (r: { findings: { rule: string; path: string; line?: number }[] }) => r.findings.map((f) => `${f.rule} ${f.path}:${f.line ?? ''}`);
@@ -120,21 +130,11 @@ describe('files padded past what used to be read', () => {
   }, 60_000);
 
   it('reads a 200 MiB cloud-config up to its content cap and reports the unread rest as a limit error', async () => {
-    const root = await tree({ 'etc/cloud/cloud.cfg.d/99-huge.cfg': '' });
-    await truncate(path.join(root, 'etc/cloud/cloud.cfg.d/99-huge.cfg'), 200 << 20);
-    const r = await scanDirectory(root, [cloudInitCheck]);
-    expect(r.errors).toContainEqual(
-      expect.objectContaining({ path: '/etc/cloud/cloud.cfg.d/99-huge.cfg', message: expect.stringMatching(/file read: \/etc\/cloud\/cloud\.cfg\.d\/99-huge\.cfg: \d+ of 209715200 bytes not read/) }),
-    );
+    expect(await scanHuge('etc/cloud/cloud.cfg.d/99-huge.cfg', cloudInitCheck)).toContainEqual(unreadError('etc/cloud/cloud.cfg.d/99-huge.cfg'));
   }, 60_000);
 
   it('reads a 200 MiB ld.so.preload up to the content cap and reports the unread rest as a limit error', async () => {
-    const root = await tree({ 'etc/ld.so.preload': '' });
-    await truncate(path.join(root, 'etc/ld.so.preload'), 200 << 20);
-    const r = await scanDirectory(root, [ldPreloadCheck]);
-    expect(r.errors).toContainEqual(
-      expect.objectContaining({ path: '/etc/ld.so.preload', message: expect.stringMatching(/file read: \/etc\/ld\.so\.preload: \d+ of 209715200 bytes not read/) }),
-    );
+    expect(await scanHuge('etc/ld.so.preload', ldPreloadCheck)).toContainEqual(unreadError('etc/ld.so.preload'));
   }, 60_000);
 
   it('finds the download in a systemd generator after 2 MiB of blank lines', async () => {
@@ -210,12 +210,6 @@ describe('files padded past what used to be read', () => {
   }, 120_000);
 
   it('reads a 200 MiB crontab up to the content cap and reports the unread rest as a limit error', async () => {
-    const root = await tree({ 'etc/cron.d/huge': '' });
-    // Sparse: one 200 MiB line of NUL bytes, no comment, nothing to shorten.
-    await truncate(path.join(root, 'etc/cron.d/huge'), 200 << 20);
-    const r = await scanDirectory(root, [cronCheck]);
-    expect(r.errors).toEqual([
-      expect.objectContaining({ path: '/etc/cron.d/huge', message: expect.stringMatching(/file read: \/etc\/cron\.d\/huge: \d+ of 209715200 bytes not read/) }),
-    ]);
+    expect(await scanHuge('etc/cron.d/huge', cronCheck)).toEqual([unreadError('etc/cron.d/huge')]);
   }, 60_000);
 });
