@@ -23,18 +23,26 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { crontabLines } from './cron.js';
 import { listDir, unitLines } from './systemd-units.js';
+import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './cloud-config.js';
 
 const CLOUD = '/var/lib/cloud';
 const SCRIPT_DIRS = ['per-boot', 'per-instance', 'per-once'] as const;
 const CONFIG_FILE = '/etc/cloud/cloud.cfg';
 const CONFIG_DIR = '/etc/cloud/cloud.cfg.d';
+/** What is read of a script to tell a binary from text (and to describe a binary). */
 const MAX_FILE_BYTES = 1 << 20;
 /** Instance directories read (a long-lived image re-launched many times keeps them all), and scripts in all. */
 const MAX_INSTANCES = 32;
+/**
+ * Content of a cloud-config kept for the YAML parser, which costs about a second per
+ * MiB of blank lines: comment padding is kept short whatever its size, and a file with
+ * more content than this has its unread rest reported.
+ */
+const MAX_CONFIG_KEPT_BYTES = 8 << 20;
 const MAX_SCRIPTS = 512;
 const MAX_CONFIG_FILES = 256;
 const CATEGORY = 'persistence/cloud-init';
@@ -102,7 +110,8 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
   const vars: TemplateVars = { context: scriptContext(kind, shown, instance), kind, dir: dirname(shown) };
   const fix = (started: string[]) => scriptFix(ctx, shown, kind, started);
   const binary = isBinary(bytes);
-  const lines = binary ? [] : scriptLines(bytes.toString('utf8'));
+  // runparts runs the whole script: every line is read, however much padding comes first.
+  const lines = binary ? [] : ((await readScriptLines(ctx, real)) ?? []);
   if (!binary) {
     const file: CommandFile = { scope: 'cloud-init', path: shown, category: CATEGORY, vars, fix: (_line, started) => fix(started) };
     await scanCommandLines(ctx, file, lines);
@@ -153,15 +162,19 @@ function isBinary(bytes: Buffer): boolean {
 // --- cloud-config ----------------------------------------------------------------
 
 async function checkConfig(ctx: CheckContext, path: string): Promise<void> {
-  let text: string;
+  let whole: WholeText;
   try {
     if ((await ctx.vfs.stat(path)).type !== 'file') return;
-    text = (await ctx.vfs.readFile(path, { maxBytes: MAX_FILE_BYTES })).toString('utf8');
+    // cloud-init loads the whole file. Only comments at the start of a line are kept short:
+    // an indented '#' line may be content of a block scalar.
+    whole = await readWholeText(ctx.vfs, path, { commentChars: '#', indentedComments: false, maxKeptBytes: MAX_CONFIG_KEPT_BYTES });
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
   ctx.examined(path);
+  if (whole.unread) ctx.error(path, whole.unread);
+  const text = whole.text;
   let config;
   try {
     config = await parseCloudConfig(text);

@@ -12,6 +12,7 @@ import type { ContentScope, Rule } from '../rules/types.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
 import { extractMinerIndicators } from '../miners/pool-indicators.js';
+import { readWholeText } from '../facts/vfs-lines.js';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
@@ -150,6 +151,22 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
  * first line), comment lines and the shebang left out, trailing comments cut, and
  * here-document bodies kept for the content rules but not run.
  */
+/**
+ * The command lines of a script file, read whole as the shell reads it (comments kept
+ * short), so a command after megabytes of padding is still seen; past the content cap
+ * the unread rest is reported. Undefined when the file cannot be read (reported too).
+ */
+export async function readScriptLines(ctx: CheckContext, path: string): Promise<CommandLine[] | undefined> {
+  try {
+    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
+    if (whole.unread) ctx.error(path, whole.unread);
+    return scriptLines(whole.text);
+  } catch (err) {
+    ctx.error(path, err);
+    return undefined;
+  }
+}
+
 export function scriptLines(text: string): CommandLine[] {
   const physical = text.split('\n');
   const out: CommandLine[] = [];

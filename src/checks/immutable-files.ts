@@ -22,14 +22,13 @@ import { joinPath } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { flagWords } from './flags.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, resolvePreloadEntry } from './ld-preload.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
 import { loginHomes } from './ssh-keys.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
 const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 const CRON_SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
 const SPOOL_DIRS = ['/var/spool/cron', '/var/spool/cron/crontabs', '/var/spool/cron/tabs'];
-const MAX_PRELOAD_BYTES = 1 << 20;
 const MAX_PRELOAD_ENTRIES = 256;
 
 interface Place {
@@ -145,7 +144,8 @@ async function preloadedLibraries(ctx: CheckContext): Promise<string[]> {
   let text: string;
   try {
     if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
-    text = (await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES })).toString('utf8');
+    // Whole, as glibc reads it; what the content cap leaves unread the ld-preload check reports.
+    text = (await readPreloadText(ctx.vfs)).text;
   } catch {
     // The ld-preload check reports a preload file it cannot read; once is enough.
     return [];

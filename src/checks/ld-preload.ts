@@ -22,14 +22,12 @@ import { shellQuote } from '../rules/ruleset.js';
 import { flagWords, unlockPrefix } from './flags.js';
 import { showLine } from './command-remediation.js';
 import { packageOwner } from './config-files.js';
+import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
 export const PRELOAD = '/etc/ld.so.preload';
 const LD_SO_CONF = '/etc/ld.so.conf';
 /** What the library search reads besides the preload file. */
 export const LIBRARY_PATH_CONFIG = [LD_SO_CONF, '/etc/ld.so.conf.d/*'];
-/** glibc reads the whole file; one this big is not a list of libraries any more. */
-const MAX_PRELOAD_BYTES = 1 << 20;
-const MAX_CONF_BYTES = 256 << 10;
 /** Real preload files name a few libraries; junk must not cost thousands of lookups. */
 const MAX_ENTRIES = 256;
 const CATEGORY = 'persistence/preload';
@@ -51,6 +49,15 @@ export interface PreloadEntry {
   lineText: string;
   /** How many entries share the line (a `sed 'Nd'` would remove them all). */
   onLine: number;
+}
+
+/**
+ * ld.so.preload as glibc reads it: every byte, so an entry after megabytes of comment
+ * or blank padding is still seen; comments are kept short, and past the content cap
+ * the unread rest is in `unread`.
+ */
+export function readPreloadText(vfs: Vfs): Promise<WholeText> {
+  return readWholeText(vfs, PRELOAD, { commentChars: '#' });
 }
 
 /** Entries of ld.so.preload in file order. */
@@ -90,9 +97,10 @@ export const ldPreloadCheck: Check = {
 async function readPreload(ctx: CheckContext): Promise<string | undefined> {
   try {
     if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return undefined;
-    const bytes = await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES });
+    const whole = await readPreloadText(ctx.vfs);
     ctx.examined(PRELOAD);
-    return bytes.toString('utf8');
+    if (whole.unread) ctx.error(PRELOAD, whole.unread);
+    return whole.text;
   } catch (err) {
     if (!isNotFound(err)) ctx.error(PRELOAD, err);
     return undefined;
@@ -174,7 +182,10 @@ export async function librarySearchDirs(vfs: Vfs, onError: (path: string, err: u
     let text: string;
     try {
       if ((await vfs.stat(path)).type !== 'file') return;
-      text = (await vfs.readFile(path, { maxBytes: MAX_CONF_BYTES })).toString('utf8');
+      // ldconfig reads the whole file too.
+      const whole = await readWholeText(vfs, path, { commentChars: '#' });
+      if (whole.unread) onError(path, whole.unread);
+      text = whole.text;
     } catch (err) {
       if (!isNotFound(err)) onError(path, err);
       return;

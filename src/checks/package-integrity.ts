@@ -22,7 +22,7 @@ import type { Check, CheckContext } from '../engine/check.js';
 import type { Finding } from '../engine/finding.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, resolvePreloadEntry } from './ld-preload.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
 import { packageTools } from './integrity-remediation.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { dpkgDatabaseOf } from '../facts/package-databases.js';
@@ -36,7 +36,6 @@ const UNREGISTERED_RULE = 'integrity.unregistered-package-files';
 const MOVED_RULE = 'hijacked-command.moved-original';
 /** The scope holds a few thousand entries; a tree a hundred times that is not a system. */
 const MAX_WALK_ENTRIES = 500_000;
-const MAX_PRELOAD_BYTES = 64 << 10;
 const MAX_PRELOAD_ENTRIES = 64;
 
 export const packageIntegrityCheck: Check = {
@@ -152,7 +151,10 @@ async function preloadTargets(ctx: CheckContext, canon: Canonicalizer): Promise<
   let text: string;
   try {
     if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
-    text = (await ctx.vfs.readFile(PRELOAD, { maxBytes: MAX_PRELOAD_BYTES })).toString('utf8');
+    // Whole, as glibc reads it: an entry after padding is still a library it loads.
+    const whole = await readPreloadText(ctx.vfs);
+    if (whole.unread) ctx.error(PRELOAD, whole.unread);
+    text = whole.text;
   } catch (err) {
     if (!isNotFound(err)) ctx.error(PRELOAD, err);
     return [];

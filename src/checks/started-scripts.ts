@@ -29,14 +29,13 @@ import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { stripShellComment } from './shell-lexer.js';
+import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
 /** Scripts scanned per filesystem, and distinct started paths looked up: hostile chains stay bounded, and say so. */
 const MAX_SCRIPTS = 256;
 const MAX_ENTRIES = 4096;
-/** Scripts are read up to here; a longer one is scanned on its first MiB. */
-const MAX_SCRIPT_BYTES = 1 << 20;
 /** The first bytes every source keeps, also single-pass archives: enough to tell an ELF from a script. */
 const HEAD_BYTES = 64;
 const TEXT_PROBE_BYTES = 4096;
@@ -175,10 +174,11 @@ async function scriptHead(ctx: CheckContext, walk: Walk, info: ScriptInfo): Prom
 }
 
 async function scanStartedScript(ctx: CheckContext, walk: Walk, info: ScriptInfo): Promise<void> {
-  const text = await readScript(ctx, info.path);
-  if (text === undefined) return;
+  const script = await readScript(ctx, info.path);
+  if (script === undefined) return;
   ctx.examined(info.path);
-  const shell = isShellScript(info.path, text);
+  if (script.unread) ctx.error(info.path, script.unread);
+  const { text, shell } = script;
   const file: CommandFile = {
     scope: 'script',
     path: info.path,
@@ -194,12 +194,18 @@ async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
   return false;
 }
 
-/** The script's text, or undefined when it is binary after all (or unreadable: reported). */
-async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
+/**
+ * The script's text and whether it is shell, or undefined when it is binary after all
+ * (or unreadable: reported). The interpreter reads the whole file, so does minescan
+ * (comments kept short): a command after megabytes of padding is still seen.
+ */
+async function readScript(ctx: CheckContext, path: string): Promise<(WholeText & { shell: boolean }) | undefined> {
   try {
-    const bytes = await ctx.vfs.readFile(path, { maxBytes: MAX_SCRIPT_BYTES });
-    if (!looksLikeText(bytes.subarray(0, TEXT_PROBE_BYTES))) return undefined;
-    return bytes.toString('utf8');
+    const head = await ctx.vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES });
+    if (!looksLikeText(head)) return undefined;
+    // The "#!" line is a comment the whole read shortens: the head tells the language.
+    const shell = isShellScript(path, head.toString('utf8'));
+    return { ...(await readWholeText(ctx.vfs, path, { commentChars: '#' })), shell };
   } catch (err) {
     ctx.error(path, err);
     return undefined;

@@ -18,12 +18,13 @@ import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { listDir } from './systemd-units.js';
 
 const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
 const LOCAL_BASES = ['/run/systemd', '/etc/systemd', '/usr/local/lib/systemd'];
 const PACKAGE_BASES = ['/usr/lib/systemd', '/lib/systemd'];
+/** What is read to tell a binary generator from a script (and to describe a binary). */
 const MAX_FILE_BYTES = 1 << 20;
 const CATEGORY = 'persistence/systemd-generator';
 
@@ -73,12 +74,14 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
 
   const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
   const binary = isBinary(bytes);
+  // systemd runs the whole script: every line of it is read, however much padding comes first.
+  const lines = binary ? undefined : await readScriptLines(ctx, real);
   const context = ` (systemd ${kind.replace(/s$/, '')}, run as ${kind.startsWith('user') ? 'each user' : 'root'} at boot and at every daemon-reload)`;
   const fix = (line: CommandLine | undefined, started: string[]) => generatorFix(ctx, path, real, owner, line, started);
 
   if (!owner && (local || owner === undefined)) {
     const rule = local ? 'generator.unpackaged-local' : 'generator.unpackaged';
-    const firstLine = binary ? undefined : scriptLines(bytes.toString('utf8'))[0]?.evidence;
+    const firstLine = lines?.[0]?.evidence;
     ctx.report(
       ctx.rules.finding(rule, {
         path: real,
@@ -88,9 +91,9 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
       }),
     );
   }
-  if (binary) return;
+  if (lines === undefined) return;
   const file: CommandFile = { scope: 'script', path: real, category: CATEGORY, vars: { context }, fix: (line, started) => fix(line, started) };
-  await scanCommandLines(ctx, file, scriptLines(bytes.toString('utf8')));
+  await scanCommandLines(ctx, file, lines);
 }
 
 async function generatorFix(

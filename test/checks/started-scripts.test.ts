@@ -189,9 +189,9 @@ describe('started-scripts check', () => {
   it('reads hostile scripts without crashing or stalling', async () => {
     const result = await scanHostile(root('hostile'), [cronCheck, startedScriptsCheck], { maxOperations: 150_000 });
     expect(result.errors).toEqual([{ message: 'started-scripts: 4096 started paths were looked up; the rest were not followed' }]);
-    // A script longer than 1 MiB is scanned on its first MiB; a NUL after the first 4 KiB
-    // does not make a script binary; junk without NUL is text that matches nothing.
-    expect(result.findings.filter((f) => f.path === '/opt/h/big')).toEqual([]);
+    // A script longer than 1 MiB is read whole, as the shell reads it; a NUL after the first
+    // 4 KiB does not make a script binary; junk without NUL is text that matches nothing.
+    expect(result.findings.filter((f) => f.path === '/opt/h/big').map(row)).toEqual(['/opt/h/big:400002 command.download-and-run high']);
     expect(result.findings.filter((f) => f.path === '/opt/h/nul').map(row)).toEqual(['/opt/h/nul:2 command.download-and-run high']);
     expect(result.findings.filter((f) => f.path === '/opt/h/junk' && severityRank(f.severity) >= severityRank('medium'))).toEqual([]);
   });
