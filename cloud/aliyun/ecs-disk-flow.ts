@@ -8,6 +8,7 @@
  * The scanned instance and its disks are only ever read (CreateSnapshot).
  */
 import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,8 +75,13 @@ export async function instanceDisks(ecs: EcsClient, region: string, instanceId: 
   return orderDisks(disks.filter((d) => d.diskId).map((d) => ({ volumeId: d.diskId!, device: d.device || undefined, root: d.type === 'system' })));
 }
 
+/**
+ * Creates are retried with the same ClientToken: a create whose answer was lost (a 5xx
+ * after the service made the resource) gives back that resource instead of a second one.
+ */
 export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: string): Promise<string> {
-  const res = await withRetries(() => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId) })), `CreateSnapshot ${diskId}`);
+  const clientToken = randomUUID();
+  const res = await withRetries(() => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })), `CreateSnapshot ${diskId}`);
   if (!res.body?.snapshotId) throw new Error(`CreateSnapshot of ${diskId} returned no snapshot id`);
   return res.body.snapshotId;
 }
@@ -91,8 +97,9 @@ export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: s
 }
 
 export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zoneId: string, snapshotId: string, scanId: string): Promise<string> {
+  const clientToken = randomUUID();
   const res = await withRetries(
-    () => ecs.createDisk(new Ecs.CreateDiskRequest({ regionId: region, zoneId, snapshotId, diskCategory: 'cloud_essd', diskName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId) })),
+    () => ecs.createDisk(new Ecs.CreateDiskRequest({ regionId: region, zoneId, snapshotId, diskCategory: 'cloud_essd', diskName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })),
     `CreateDisk from ${snapshotId}`,
   );
   if (!res.body?.diskId) throw new Error(`CreateDisk from ${snapshotId} returned no disk id`);

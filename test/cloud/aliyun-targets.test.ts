@@ -101,6 +101,19 @@ describe('aliyun targets', () => {
     for (const d of listed) expect(d.snapshotId).toBe(made.get(d.volumeId));
   });
 
+  it('a create whose answer is lost is retried with the same ClientToken: one snapshot and one disk, both removed', async () => {
+    const before = { snapshots: f.snapshots.size, disks: f.disks.size };
+    f.loseCreateAnswers = 2;
+    const { code } = await scan('aliyun:disk/d-db-system');
+    expect(code).toBe(0);
+    expect(f.loseCreateAnswers).toBe(0);
+    const snapshots = [...f.snapshots.values()].slice(before.snapshots);
+    const disks = [...f.disks.values()].slice(before.disks);
+    expect(snapshots).toHaveLength(1);
+    expect(disks).toHaveLength(1);
+    expect([...snapshots, ...disks].every((r) => r.deleted)).toBe(true);
+  });
+
   it('scans an existing snapshot without deleting it, and refuses an unknown disk with exit 2', async () => {
     const before = [...f.snapshots.values()].length;
     await scan('aliyun:disk/d-web-data', '--keep-snapshots', '--fail-on', 'none');

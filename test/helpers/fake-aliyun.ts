@@ -52,6 +52,12 @@ export interface FakeAliyun {
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
   holds: Holds;
+  /**
+   * The next this many CreateSnapshot and CreateDisk calls create their resource but answer
+   * 503 ServiceUnavailable, as when the answer is lost: a retry without the same ClientToken
+   * would create a second one.
+   */
+  loseCreateAnswers: number;
   close(): Promise<void>;
 }
 
@@ -83,11 +89,12 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
   const disks = new Map<string, FakeDisk>();
   for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
-  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), close: async () => undefined };
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), loseCreateAnswers: 0, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   let refusals = 0;
   let n = 0;
   let throttle = options.throttleFirst ?? 0;
+  const createdByToken = new Map<string, string>();
   const id = (prefix: string) => `${prefix}-bp1${(++n).toString(36).padStart(17, '0')}`;
 
   const server: Server = createServer(async (req, res) => {
@@ -136,13 +143,25 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
       for (let i = 1; p.has(`Tag.${i}.Key`); i++) t[p.get(`Tag.${i}.Key`)!] = p.get(`Tag.${i}.Value`) ?? '';
       return t;
     };
+    // ClientToken makes a create idempotent, as ECS documents: the same token answers with what it created.
+    const token = p.get('ClientToken');
+    const created = (resourceId: string, answer: Record<string, string>) => {
+      if (token) createdByToken.set(`${action}\0${token}`, resourceId);
+      if (state.loseCreateAnswers > 0) {
+        state.loseCreateAnswers--;
+        return error(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.');
+      }
+      return json(200, answer);
+    };
+    const earlier = token ? createdByToken.get(`${action}\0${token}`) : undefined;
     switch (action) {
       case 'CreateSnapshot': {
+        if (earlier) return json(200, { SnapshotId: earlier });
         const disk = disks.get(p.get('DiskId') ?? '');
         if (!disk || disk.deleted) return error(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
         const s: FakeSnapshotA = { id: id('s'), disk: disk.id, image: disk.image, polls: options.snapshotPolls ?? 2, tags: tags(), deleted: false, created: new Date() };
         snapshots.set(s.id, s);
-        return json(200, { SnapshotId: s.id });
+        return created(s.id, { SnapshotId: s.id });
       }
       case 'DescribeSnapshots': {
         const wanted = tags();
@@ -158,12 +177,13 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
         return json(200, { TotalCount: found.TotalCount, PageNumber: found.PageNumber, PageSize: found.PageSize, Snapshots: { Snapshot: out } });
       }
       case 'CreateDisk': {
+        if (earlier) return json(200, { DiskId: earlier });
         const snap = snapshots.get(p.get('SnapshotId') ?? '');
         if (!snap || snap.deleted) return error(404, 'InvalidSnapshotId.NotFound', 'The specified snapshot does not exist.');
         if (p.get('ZoneId') !== options.zone) return error(400, 'InvalidZoneId.NotFound', 'zone');
         const d: FakeDisk = { id: id('d'), image: snap.image, status: 'Creating', type: 'data', tags: tags(), deleted: false, fromSnapshot: snap.id, created: new Date() };
         disks.set(d.id, d);
-        return json(200, { DiskId: d.id });
+        return created(d.id, { DiskId: d.id });
       }
       case 'DescribeDisks': {
         const ids = p.get('DiskIds') ? (JSON.parse(p.get('DiskIds')!) as string[]) : undefined;
