@@ -147,11 +147,6 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
 }
 
 /**
- * The logical lines of a shell script: backslash continuations joined (reported at their
- * first line), comment lines and the shebang left out, trailing comments cut, and
- * here-document bodies kept for the content rules but not run.
- */
-/**
  * The command lines of a script file, read whole as the shell reads it (comments kept
  * short), so a command after megabytes of padding is still seen; past the content cap
  * the unread rest is reported. Undefined when the file cannot be read (reported too).
@@ -167,6 +162,11 @@ export async function readScriptLines(ctx: CheckContext, path: string): Promise<
   }
 }
 
+/**
+ * The logical lines of a shell script: backslash continuations joined (reported at their
+ * first line), comment lines and the shebang left out, trailing comments cut, and
+ * here-document bodies kept for the content rules but not run.
+ */
 export function scriptLines(text: string): CommandLine[] {
   const physical = text.split('\n');
   const out: CommandLine[] = [];
