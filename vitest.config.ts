@@ -18,6 +18,7 @@ const IMAGE_TESTS = [
   // Disks built with qemu-img, tar and zip, scans traced with strace, FIFOs and device nodes (mknod needs root).
   'test/hostile-disks.test.ts',
   'test/facts/rpm-db.test.ts',
+  'test/facts/package-commands-rpm.test.ts',
   // The Debian root, the PHP corpus.
   'test/checks/accounts.test.ts',
   'test/checks/config-places-debian.test.ts',

@@ -117,8 +117,8 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
     await scanCommandLines(ctx, file, lines);
   }
   if (kind !== 'per-boot') return;
-  const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
-  if (typeof owner === 'string' || (!binary && !lines.some((l) => l.run))) return;
+  const owner = await ctx.facts.packages.ownerOfAny([path, real]);
+  if (owner.kind === 'owned' || (!binary && !lines.some((l) => l.run))) return;
   const commands = lines.filter((l) => l.run);
   ctx.report(
     ctx.rules.finding('cloud-init.per-boot-script', {
@@ -126,7 +126,7 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
       line: commands[0]?.line,
       evidence: binary ? `(executable file, ${bytes.length} bytes read)` : commands.slice(0, 5).map((l) => l.evidence).join('; '),
       category: CATEGORY,
-      vars: { ...vars, owner: owner === null ? 'no package database tells whether a package owns it' : 'no package owns it', fix: await fix([]) },
+      vars: { ...vars, owner: owner.kind === 'unknown' ? 'no package database tells whether a package owns it' : 'no package owns it', fix: await fix([]) },
     }),
   );
 }
@@ -308,7 +308,7 @@ async function writeFileFix(ctx: CheckContext, path: string, w: CloudWriteFile, 
   if (w.target !== undefined) {
     try {
       const real = await ctx.vfs.realpath(w.target);
-      if ((await ctx.vfs.stat(real)).type === 'file' && typeof (await ctx.facts.packages.owner(real)) !== 'string') {
+      if ((await ctx.vfs.stat(real)).type === 'file' && (await ctx.facts.packages.owner(real)).kind !== 'owned') {
         const unlock = await unlockCommand(ctx, real);
         if (unlock) commands.push(unlock);
         commands.push(`rm -f ${shellQuote(real)}   # the file cloud-init wrote from it (check it first)`);

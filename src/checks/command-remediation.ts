@@ -42,9 +42,9 @@ export async function deleteStartedCommands(ctx: CheckContext, started: string[]
     } catch {
       continue;
     }
-    const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
-    if (owner) continue;
-    if (owner === null && (SYSTEM_PROGRAM_DIRS.test(path) || SYSTEM_PROGRAM_DIRS.test(real))) continue;
+    const owner = await ctx.facts.packages.ownerOfAny([path, real]);
+    if (owner.kind === 'owned') continue;
+    if (owner.kind === 'unknown' && (SYSTEM_PROGRAM_DIRS.test(path) || SYSTEM_PROGRAM_DIRS.test(real))) continue;
     const unlock = await unlockCommand(ctx, real);
     if (unlock) commands.push(unlock);
     commands.push(`rm -f ${shellQuote(real)}   # the program it starts`);

@@ -7,6 +7,7 @@
  * error entry while the scan goes on.
  */
 import type { CheckContext } from '../engine/check.js';
+import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { readWholeText } from '../facts/vfs-lines.js';
@@ -82,16 +83,16 @@ export async function globFiles(ctx: CheckContext, glob: string): Promise<string
 /**
  * The package that installed the file, or the file a link leads to (alternatives:
  * /usr/bin/w -> /etc/alternatives/w -> /usr/bin/w.procps); undefined when no package
- * owns it, null when the image has no package database to ask.
+ * owns it, unknown when the image has no package database to ask.
  */
-export async function packageOwner(ctx: CheckContext, path: string): Promise<string | null | undefined> {
+export async function packageOwner(ctx: CheckContext, path: string): Promise<Ownership> {
   const direct = await ctx.facts.packages.owner(path);
-  if (direct !== undefined) return direct;
+  if (direct.kind !== 'unowned') return direct;
   try {
     const real = await ctx.vfs.realpath(path);
-    return real === path ? undefined : await ctx.facts.packages.owner(real);
+    return real === path ? direct : await ctx.facts.packages.owner(real);
   } catch {
-    return undefined;
+    return direct;
   }
 }
 

@@ -227,9 +227,9 @@ async function fixFor(ctx: CheckContext, path: string, kind: CronFileKind, line:
 /** A packaged cron script is restored by its package; an unpackaged one is the attacker's. */
 async function removeScriptCommands(ctx: CheckContext, path: string, line: CommandLine | undefined): Promise<string[]> {
   const owner = await ctx.facts.packages.owner(path);
-  if (owner) return [`apt-get install --reinstall ${shellQuote(owner)}   # ${path} belongs to ${owner}: this restores the packaged script`];
+  if (owner.kind === 'owned') return [(await ctx.facts.packageCommands()).restore(owner, path, 'script')];
   // Without a package database the script may be a distribution's: delete the line only.
-  if (owner === null && line) return [deleteLineCommand(path, line)];
+  if (owner.kind === 'unknown' && line) return [deleteLineCommand(path, line)];
   return [`rm -f ${shellQuote(path)}   # no package owns this cron script`];
 }
 

@@ -145,7 +145,7 @@ async function hashAndLookUp(ctx: CheckContext, target: Target): Promise<void> {
 
 /** Owned by an installed package under any spelling it was found as; without a package database nothing is. */
 async function packaged(ctx: CheckContext, target: Target): Promise<boolean> {
-  for (const p of target.writtenAs) if (await ctx.facts.packages.owner(p)) return true;
+  for (const p of target.writtenAs) if ((await ctx.facts.packages.owner(p)).kind === 'owned') return true;
   return false;
 }
 

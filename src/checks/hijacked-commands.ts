@@ -134,7 +134,7 @@ async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Prom
 
   if (ctx.rules.matchName('command', command.name).every((r) => r.id !== NOT_ELF_RULE)) return;
   const owner = await packageOwner(ctx, command.path);
-  if (owner) return;
+  if (owner.kind === 'owned') return;
   ctx.report(
     ctx.rules.finding(NOT_ELF_RULE, {
       path: command.path,
@@ -142,7 +142,7 @@ async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Prom
       vars: {
         name: command.name,
         kind: describe(head),
-        ownership: owner === null ? 'there is no package database to say whether a package installed it' : 'no installed package owns it',
+        ownership: owner.kind === 'unknown' ? 'there is no package database to say whether a package installed it' : 'no installed package owns it',
         reinstall: await reinstall(),
       },
     }),
@@ -237,12 +237,11 @@ function isHiddenPath(word: string): boolean {
   return word.startsWith('/') && word.split('/').some((c) => c.startsWith('.') && c !== '.' && c !== '..');
 }
 
-/** The command that puts the packaged program back: the owner when dpkg knows it, else a lookup. */
+/** The command that puts the packaged program back: the owner when the database knows it, else a lookup. */
 async function reinstallCommand(ctx: CheckContext, path: string): Promise<string> {
   const owner = await packageOwner(ctx, path);
-  if (owner) return `apt-get install --reinstall ${shellQuote(owner)}`;
-  const q = shellQuote(path);
-  return `apt-get install --reinstall "$(dpkg -S ${q} | cut -d: -f1)"   # RPM-based systems: dnf reinstall "$(rpm -qf ${q})"`;
+  const commands = await ctx.facts.packageCommands();
+  return owner.kind === 'owned' ? commands.reinstall([owner.package], owner.manager) : commands.reinstallOwnerOf(path);
 }
 
 function unique(values: string[]): string[] {

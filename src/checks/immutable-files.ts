@@ -130,10 +130,11 @@ async function judge(ctx: CheckContext, path: string, lstat: Stat, what: string,
   if (!flag) return;
   const via = real !== path ? ` (reached through ${path})` : '';
   const owner = stat.type === 'file' ? await ctx.facts.packages.owner(real) : undefined;
+  const restore = owner?.kind === 'owned' ? (await ctx.facts.packageCommands()).reinstall([owner.package], owner.manager) : undefined;
   const vars = {
     flag,
     what: `${what}${via}`,
-    restore: owner ? `, or restore it from its package: apt-get install --reinstall ${owner}` : '',
+    restore: restore ? `, or restore it from its package: ${restore}` : '',
   };
   const rule = stat.type === 'directory' ? 'immutable.locked-directory' : 'immutable.locked-file';
   ctx.report(ctx.rules.finding(rule, { path: real, evidence: flag, vars, category: 'integrity' }));

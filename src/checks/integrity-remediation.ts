@@ -5,14 +5,12 @@
  */
 import type { CheckContext } from '../engine/check.js';
 import type { PackageDatabase } from '../facts/package-db.js';
-import { shellQuote } from '../rules/ruleset.js';
 import { unlockPrefix } from './flags.js';
 
-export function packageTools(database: PackageDatabase, packages: string[]): { reinstall: string; verify: string } {
-  const names = packages.map(shellQuote).join(' ');
-  return database.kind === 'rpm'
-    ? { reinstall: `dnf reinstall ${names}`, verify: `rpm -V ${names}` }
-    : { reinstall: `apt-get install --reinstall ${names}`, verify: `debsums -c ${names}   (or: dpkg --verify ${names})` };
+/** The {reinstall} and {verify} of the integrity rules, in the root's package tools (src/facts/package-manager.ts). */
+export async function packageTools(ctx: CheckContext, database: PackageDatabase, packages: string[]): Promise<{ reinstall: string; verify: string }> {
+  const commands = await ctx.facts.packageCommands();
+  return { reinstall: commands.reinstall(packages, database.kind), verify: commands.verify(packages, database.kind) };
 }
 
 /** "chattr -ia PATH\n" when the file is immutable or append-only, else ''. */

@@ -151,7 +151,7 @@ export class IntegrityVerifier {
           kind,
           note,
           unlock: await unlock(ctx, path),
-          ...packageTools(expected.database, expected.packages),
+          ...(await packageTools(ctx, expected.database, expected.packages)),
         },
       }),
     );

@@ -167,8 +167,8 @@ async function listCandidates(ctx: CheckContext, tally: Tally): Promise<Candidat
   const walk = ctx.vfs.walk(globs, { maxEntries: MAX_WALK_ENTRIES, onError: (p, e) => ctx.error(p, e) });
   for await (const entry of walk) {
     if (!worthReading(entry.stat)) continue;
-    // A string is the owning package; null (no package database) leaves every file in.
-    if (typeof (await ctx.facts.packages.owner(entry.path)) === 'string') continue;
+    // Without a package database (ownership unknown) every file stays in.
+    if ((await ctx.facts.packages.owner(entry.path)).kind === 'owned') continue;
     if (out.length >= MAX_CANDIDATES) {
       tally.unlisted++;
       continue;

@@ -125,7 +125,7 @@ async function missingOrOther(
       return;
     }
   }
-  const tools = packageTools(expected.database, expected.packages);
+  const tools = await packageTools(ctx, expected.database, expected.packages);
   report(
     ctx.rules.finding(MISSING_RULE, {
       path,

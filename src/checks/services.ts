@@ -58,8 +58,8 @@ async function unitFix(ctx: CheckContext, unit: UnitFile, state: UnitState, star
   const unlock = await unlockCommand(ctx, unit.path);
   if (unlock) commands.push(unlock);
   const owner = await ctx.facts.packages.owner(unit.path);
-  if (owner) {
-    commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${unit.path} belongs to ${owner}: this restores the packaged file`);
+  if (owner.kind === 'owned') {
+    commands.push((await ctx.facts.packageCommands()).restore(owner, unit.path));
     commands.push('systemctl daemon-reload');
   } else if (unit.dropIn) {
     commands.push(`rm -f ${shellQuote(unit.path)}`);
@@ -165,9 +165,9 @@ async function initFix(ctx: CheckContext, script: InitScript, line: CommandLine 
   const unlock = await unlockCommand(ctx, script.path);
   if (unlock) commands.push(unlock);
   const owner = await ctx.facts.packages.owner(script.path);
-  if (owner) {
-    commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${script.path} belongs to ${owner}: this restores the packaged script`);
-  } else if (script.kind === 'init.d' && owner === undefined) {
+  if (owner.kind === 'owned') {
+    commands.push((await ctx.facts.packageCommands()).restore(owner, script.path, 'script'));
+  } else if (script.kind === 'init.d' && owner.kind === 'unowned') {
     const name = basename(script.path);
     commands.push(`update-rc.d -f ${shellQuote(name)} remove 2>/dev/null || chkconfig --del ${shellQuote(name)}`);
     commands.push(`rm -f ${shellQuote(script.path)}   # no package owns this init script`);

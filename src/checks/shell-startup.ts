@@ -192,7 +192,7 @@ async function startupFix(ctx: CheckContext, path: string, line: CommandLine, en
   const unlock = await unlockCommand(ctx, path);
   if (unlock) commands.push(unlock);
   const owner = await ctx.facts.packages.owner(path);
-  if (dirname(path) === '/etc/profile.d' && owner === undefined) {
+  if (dirname(path) === '/etc/profile.d' && owner.kind === 'unowned') {
     commands.push(`rm -f ${shellQuote(path)}   # no package installed ${basename(path)}`);
   } else {
     const range = end !== undefined ? `${line.line},${end}` : `${line.line}`;

@@ -190,7 +190,7 @@ async function scanStartedScript(ctx: CheckContext, walk: Walk, info: ScriptInfo
 }
 
 async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
-  for (const p of info.writtenAs) if (typeof (await ctx.facts.packages.owner(p)) === 'string') return true;
+  for (const p of info.writtenAs) if ((await ctx.facts.packages.owner(p)).kind === 'owned') return true;
   return false;
 }
 

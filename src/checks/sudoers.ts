@@ -15,6 +15,7 @@
  * line (root's own line excepted). Content rules of scope `sudoers` see every line.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import type { Ownership } from '../facts/package-ownership.js';
 import type { PasswdEntry } from '../facts/passwd.js';
 import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
@@ -191,7 +192,7 @@ async function judgeFile(ctx: CheckContext, file: SudoersFile, aliases: { users:
   }
 }
 
-async function judgeSpec(ctx: CheckContext, path: string, spec: UserSpec, owner: string | null | undefined): Promise<{ rule: string; reason: string } | undefined> {
+async function judgeSpec(ctx: CheckContext, path: string, spec: UserSpec, owner: Ownership): Promise<{ rule: string; reason: string } | undefined> {
   const odd: string[] = [];
   let allRegular = true;
   for (const user of spec.users) {
@@ -205,7 +206,7 @@ async function judgeSpec(ctx: CheckContext, path: string, spec: UserSpec, owner:
     return { rule: 'sudoers.nopasswd-all', reason };
   }
   if (spec.allCommands && odd.length > 0) return { rule: 'sudoers.all-to-odd-account', reason };
-  if (owner === undefined) return { rule: 'sudoers.unpackaged-grant', reason };
+  if (owner.kind === 'unowned') return { rule: 'sudoers.unpackaged-grant', reason };
   if (spec.users.every((u) => u === 'root' || u.startsWith('%'))) return undefined;
   return { rule: 'sudoers.grant', reason };
 }
@@ -244,8 +245,8 @@ async function removeLineCommands(ctx: CheckContext, path: string, l: SudoersLin
   return commands.join('\n');
 }
 
-async function removeFileCommands(ctx: CheckContext, path: string, owner: string | null | undefined): Promise<string | undefined> {
-  if (owner) return undefined;
+async function removeFileCommands(ctx: CheckContext, path: string, owner: Ownership): Promise<string | undefined> {
+  if (owner.kind === 'owned') return undefined;
   const unlock = await unlockCommand(ctx, path);
   return [unlock, `rm -f ${shellQuote(path)}   # no package owns this file`].filter(Boolean).join('\n');
 }

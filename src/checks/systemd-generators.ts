@@ -14,6 +14,7 @@
  * as started for the hash check.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import type { Ownership } from '../facts/package-ownership.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
@@ -72,14 +73,14 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
   if ((mode & 0o111) === 0) return;
   ctx.started({ path: real, startedBy: `systemd ${kind}` });
 
-  const owner = (await ctx.facts.packages.owner(path)) ?? (await ctx.facts.packages.owner(real));
+  const owner = await ctx.facts.packages.ownerOfAny([path, real]);
   const binary = isBinary(bytes);
   // systemd runs the whole script: every line of it is read, however much padding comes first.
   const lines = binary ? undefined : await readScriptLines(ctx, real);
   const context = ` (systemd ${kind.replace(/s$/, '')}, run as ${kind.startsWith('user') ? 'each user' : 'root'} at boot and at every daemon-reload)`;
   const fix = (line: CommandLine | undefined, started: string[]) => generatorFix(ctx, path, real, owner, line, started);
 
-  if (!owner && (local || owner === undefined)) {
+  if (owner.kind !== 'owned' && (local || owner.kind === 'unowned')) {
     const rule = local ? 'generator.unpackaged-local' : 'generator.unpackaged';
     const firstLine = lines?.[0]?.evidence;
     ctx.report(
@@ -100,15 +101,15 @@ async function generatorFix(
   ctx: CheckContext,
   path: string,
   real: string,
-  owner: string | undefined | null,
+  owner: Ownership,
   line: CommandLine | undefined,
   started: string[],
 ): Promise<string> {
   const commands: string[] = [];
   const unlock = await unlockCommand(ctx, real);
   if (unlock) commands.push(unlock);
-  if (owner) commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${real} belongs to ${owner}: this restores the packaged file`);
-  else if (owner === null && line && !LOCAL_BASES.some((b) => real.startsWith(`${b}/`))) commands.push(deleteLineCommand(real, line));
+  if (owner.kind === 'owned') commands.push((await ctx.facts.packageCommands()).restore(owner, real));
+  else if (owner.kind === 'unknown' && line && !LOCAL_BASES.some((b) => real.startsWith(`${b}/`))) commands.push(deleteLineCommand(real, line));
   else commands.push(`rm -f ${[...new Set([path, real])].map(shellQuote).join(' ')}   # no package installed this generator`);
   commands.push('systemctl daemon-reload   # regenerates /run/systemd/generator*, without what it wrote');
   commands.push(...(await deleteStartedCommands(ctx, started)));

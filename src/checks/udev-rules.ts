@@ -18,6 +18,7 @@
  */
 import { readWholeText } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../engine/check.js';
+import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
@@ -71,7 +72,7 @@ async function scanRulesFile(ctx: CheckContext, path: string, local: boolean, se
   }
   ctx.examined(real);
   const owner = await ctx.facts.packages.owner(real);
-  const context = ` (udev rule${owner ? ` of package ${owner}` : ''}, run as root on device events)`;
+  const context = ` (udev rule${owner.kind === 'owned' ? ` of package ${owner.package}` : ''}, run as root on device events)`;
   const lines = udevLines(text);
   const file: CommandFile = {
     scope: 'udev-rule',
@@ -81,7 +82,7 @@ async function scanRulesFile(ctx: CheckContext, path: string, local: boolean, se
     fix: (line, started) => udevFix(ctx, real, owner, line, started),
   };
   const startedByLine = await scanCommandLines(ctx, file, lines);
-  if (!local || owner) return;
+  if (!local || owner.kind === 'owned') return;
   for (const line of lines.filter((l) => l.run).slice(0, MAX_INVENTORY_LINES)) {
     if (!line.run) continue;
     const started = startedByLine.get(line.line) ?? [];
@@ -136,11 +137,11 @@ export function udevPrograms(line: string): string[] {
   return out;
 }
 
-async function udevFix(ctx: CheckContext, path: string, owner: string | undefined | null, line: CommandLine, started: string[]): Promise<string> {
+async function udevFix(ctx: CheckContext, path: string, owner: Ownership, line: CommandLine, started: string[]): Promise<string> {
   const commands: string[] = [];
   const unlock = await unlockCommand(ctx, path);
   if (unlock) commands.push(unlock);
-  if (owner) commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${path} belongs to ${owner}: this restores the packaged file`);
+  if (owner.kind === 'owned') commands.push((await ctx.facts.packageCommands()).restore(owner, path));
   else commands.push(deleteLineCommand(path, line));
   commands.push('udevadm control --reload-rules');
   commands.push(...(await deleteStartedCommands(ctx, started)));

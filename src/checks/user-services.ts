@@ -111,8 +111,8 @@ async function userUnitFix(
   const named = users.filter((u) => u !== 'every user');
   const asUser = (u: string, what: string) => `systemctl --user -M ${shellQuote(u)}@ ${what}`;
   const owner = await ctx.facts.packages.owner(unit.path);
-  if (owner) {
-    commands.push(`apt-get install --reinstall ${shellQuote(owner)}   # ${unit.path} belongs to ${owner}: this restores the packaged file`);
+  if (owner.kind === 'owned') {
+    commands.push((await ctx.facts.packageCommands()).restore(owner, unit.path));
   } else if (unit.dropIn) {
     commands.push(`rm -f ${shellQuote(unit.path)}`);
     for (const u of named) commands.push(asUser(u, `daemon-reload && ${asUser(u, `restart ${shellQuote(unit.name)}`)}`));

@@ -20,6 +20,7 @@ import { shellQuote } from '../rules/ruleset.js';
 import type { StartedFile } from './check.js';
 import type { Facts } from './facts.js';
 import { packagedProgramFiles } from './stock-files.js';
+import { PackageCommands } from '../facts/package-manager.js';
 import { clipEvidence, severityRank, type Finding, type Severity } from './finding.js';
 
 export const MALICIOUS_RULE = 'correlation.persistence-starts-malicious';
@@ -74,6 +75,8 @@ export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], s
     stock ??= packagedProgramFiles(facts, quiet);
     return (await stock).has(path);
   };
+  // The root's package tools, for the remediation's owner lookup: asked when a line is first raised.
+  let commands: PackageCommands | undefined;
   const raised = new Map<string, Raised>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const raisedOn = new Map<string, Raised[]>();
@@ -103,7 +106,8 @@ export async function correlate(vfs: Vfs, rules: RuleSet, findings: Finding[], s
       const raisedTo = severityRank(rules.get(rule).severity);
       if (own.some((f) => !isCorrelation(f) && severityRank(f.severity) >= raisedTo)) continue;
       const text = await reader.line(line.linePath, line.line);
-      raised.set(line.where, { finding: correlationFinding(rules, own, line, rule, cause.finding, text), level: cause.level });
+      commands ??= facts ? await facts.packageCommands() : new PackageCommands(undefined);
+      raised.set(line.where, { finding: correlationFinding(rules, commands, own, line, rule, cause.finding, text), level: cause.level });
       changed = true;
     }
     if (!changed) break;
@@ -153,7 +157,7 @@ function isCorrelation(f: Finding): boolean {
 }
 
 /** `onLine`: the findings the checks reported on this very line. */
-function correlationFinding(rules: RuleSet, onLine: Finding[], line: Line, rule: string, cause: Finding, text: string | undefined): Finding {
+function correlationFinding(rules: RuleSet, commands: PackageCommands, onLine: Finding[], line: Line, rule: string, cause: Finding, text: string | undefined): Finding {
   const own = worst(onLine.filter((f) => !isCorrelation(f)).map((f) => ({ finding: f, level: f.severity })))?.finding;
   const finding = rules.finding(rule, {
     path: line.linePath,
@@ -165,6 +169,7 @@ function correlationFinding(rules: RuleSet, onLine: Finding[], line: Line, rule:
       startedRule: cause.rule,
       startedSeverity: cause.severity,
       startedMessage: shorten(cause.message, MAX_SHOWN_MESSAGE),
+      startedOwnerQuery: commands.ownerQuery(cause.path),
       fix: own?.remediation.trim() ?? removeLineCommand(line, text),
     },
   });

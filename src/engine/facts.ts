@@ -1,23 +1,26 @@
 /**
  * System facts several checks need, read from the scanned root once and shared:
- * the accounts, the package databases, and which files an installed package owns.
+ * the accounts, the package databases, which files an installed package owns, and
+ * which package tools the root uses.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import { ACCOUNT_FILE_READ, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
 import { readWholeText } from '../facts/vfs-lines.js';
 import { PackageOwnership } from '../facts/package-ownership.js';
+import { PACKAGE_MANAGER_PATHS, PackageCommands, detectFrontEnd } from '../facts/package-manager.js';
 import type { PackageDatabase } from '../facts/package-db.js';
 import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from '../facts/package-databases.js';
 
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */
-export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS];
+export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS, ...PACKAGE_MANAGER_PATHS];
 
 export class Facts {
   private passwdP?: Promise<Parsed<PasswdEntry>>;
   private shadowP?: Promise<Parsed<ShadowEntry>>;
   private databasesP?: Promise<PackageDatabase[]>;
   private managedP?: Promise<ManagedPaths>;
+  private commandsP?: Promise<PackageCommands>;
   readonly packages: PackageOwnership;
 
   constructor(
@@ -49,6 +52,12 @@ export class Facts {
   packageManagedPaths(): Promise<ManagedPaths> {
     this.managedP ??= this.packageDatabases().then((dbs) => readManagedPaths(this.vfs, dbs, this.onError));
     return this.managedP;
+  }
+
+  /** The reinstall, verify and owner-lookup commands of the root's package tools. */
+  packageCommands(): Promise<PackageCommands> {
+    this.commandsP ??= this.packageDatabases().then(async (dbs) => new PackageCommands(await detectFrontEnd(this.vfs, dbs.map((d) => d.kind))));
+    return this.commandsP;
   }
 
   /** The login system reads these files whole, padding and all, and so does minescan. */

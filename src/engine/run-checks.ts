@@ -15,6 +15,7 @@ import { Facts } from './facts.js';
 import type { Finding } from './finding.js';
 import { correlate } from './correlate.js';
 import { fillFindingTimes } from './file-times.js';
+import { fillPackagePlaceholders } from './package-placeholders.js';
 import type { ExaminedFile } from './timeline.js';
 import { ErrorLog, errorMessage, typedFields, type ErrorEntry } from './scan-errors.js';
 import type { ScanStop } from './scan-stop.js';
@@ -96,6 +97,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   const result = dedupe(findings);
   // After a stop every read fails at once: findings keep what the checks saw, unlinked and without times.
   if (!stop?.stopped) {
+    await fillPackagePlaceholders(result, ctx.facts);
     stop?.at('correlation');
     try {
       result.push(...(await correlate(vfs, options.rules, result, started, ctx.facts)));

@@ -321,9 +321,9 @@ describe('package-integrity on small roots', () => {
     try {
       // Package ownership, which the other checks ask, knows RPM-owned files too.
       const facts = new Facts(vfs);
-      expect(await facts.packages.owner('/usr/bin/ps')).toBe('procps-ng');
-      expect(await facts.packages.owner('/usr/lib64/security/pam_unix.so')).toBe('pam');
-      expect(await facts.packages.owner('/usr/bin/.ps')).toBeUndefined();
+      expect(await facts.packages.owner('/usr/bin/ps')).toEqual({ kind: 'owned', package: 'procps-ng', manager: 'rpm' });
+      expect(await facts.packages.owner('/usr/lib64/security/pam_unix.so')).toEqual({ kind: 'owned', package: 'pam', manager: 'rpm' });
+      expect(await facts.packages.owner('/usr/bin/.ps')).toEqual({ kind: 'unowned' });
     } finally {
       await vfs.close();
     }

@@ -158,7 +158,7 @@ describe('dpkg database reader', () => {
         expect(await db!.unregisteredInfo()).toEqual([
           { package: 'sysupdate', files: ['/var/lib/dpkg/info/sysupdate.list', '/var/lib/dpkg/info/sysupdate.md5sums'] },
         ]);
-        expect(await new Facts(vfs).packages.owner('/usr/bin/kdevtmpfsi')).toBeUndefined();
+        expect(await new Facts(vfs).packages.owner('/usr/bin/kdevtmpfsi')).toEqual({ kind: 'unowned' });
       } finally {
         await vfs.close();
       }
@@ -190,9 +190,9 @@ describe('dpkg database reader', () => {
     const vfs = await openVfs(root);
     try {
       const facts = new Facts(vfs);
-      expect(await facts.packages.owner('/usr/bin/demo')).toBe('demo-tools');
-      expect(await facts.packages.owner('/lib/x86_64-linux-gnu/libdemo.so.1')).toBe('libdemo1');
-      expect(await facts.packages.owner('/usr/bin/nothing')).toBeUndefined();
+      expect(await facts.packages.owner('/usr/bin/demo')).toEqual({ kind: 'owned', package: 'demo-tools', manager: 'dpkg' });
+      expect(await facts.packages.owner('/lib/x86_64-linux-gnu/libdemo.so.1')).toEqual({ kind: 'owned', package: 'libdemo1', manager: 'dpkg' });
+      expect(await facts.packages.owner('/usr/bin/nothing')).toEqual({ kind: 'unowned' });
       expect((await facts.packageDatabases()).map((d) => d.kind)).toEqual(['dpkg']);
       const managed = await facts.packageManagedPaths();
       expect([...managed.keys()].sort()).toEqual(['/usr/bin/demo', '/usr/bin/demo-alt', '/usr/bin/demo-helper']);
@@ -202,14 +202,14 @@ describe('dpkg database reader', () => {
     }
   });
 
-  it('gives null without a dpkg database', async () => {
+  it('says ownership is unknown without a dpkg database', async () => {
     const empty = path.join(scratch, 'empty');
     await mkdir(path.join(empty, 'etc'), { recursive: true });
     const vfs = await openVfs(empty);
     try {
       expect(await openDpkgDatabase(vfs, () => undefined)).toBeNull();
       const facts = new Facts(vfs);
-      expect(await facts.packages.owner('/usr/bin/ps')).toBeNull();
+      expect((await facts.packages.owner('/usr/bin/ps')).kind).toBe('unknown');
     } finally {
       await vfs.close();
     }
