@@ -111,18 +111,19 @@ async function judgeModule(ctx: CheckContext, load: ModuleToLoad, finder: Module
   const key = moduleKey(load.name);
   const ko = await finder.find(key);
   const owner = ko ? await packageOwner(ctx, ko) : undefined;
-  const built = ko && owner === undefined ? await finder.builtByDkms(ko) : false;
-  const removable = ko !== undefined && owner === undefined && !built ? ko : undefined;
+  const unowned = owner?.kind === 'unowned';
+  const built = ko && unowned ? await finder.builtByDkms(ko) : false;
+  const removable = ko !== undefined && unowned && !built ? ko : undefined;
   const vars = {
     name: load.name,
     where,
-    ko: ko ? `${ko}${owner ? `, from package ${owner}` : ''}` : 'no module file found',
+    ko: ko ? `${ko}${owner?.kind === 'owned' ? `, from package ${owner.package}` : ''}` : 'no module file found',
     fix: await fixLoadLine(ctx, load, removable),
   };
   const input = { path: load.path, line: load.line, evidence: load.lineText.trim(), category: CATEGORY, vars };
   const rules = ctx.rules.matchName('kernel-module', key);
   for (const rule of rules) ctx.report(ctx.rules.finding(rule, input));
-  // Without a package database (owner null) nobody can tell a vendor driver from a planted one.
+  // Without a package database (ownership unknown) nobody can tell a vendor driver from a planted one.
   if (rules.length === 0 && removable) ctx.report(ctx.rules.finding('kernel-modules.unpackaged-module', input));
 }
 

@@ -122,14 +122,15 @@ async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: Fla
   const library = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
   if (library) ctx.started({ path: library, startedBy: where });
   const owner = library ? await packageOwner(ctx, library) : undefined;
-  const libFlags = library && owner === undefined ? await flagsOf(ctx, library) : undefined;
+  const unowned = owner?.kind === 'unowned';
+  const libFlags = library && unowned ? await flagsOf(ctx, library) : undefined;
   const vars = {
     name: entry.name,
     library: library ?? entry.name,
-    ownerNote: owner ? ` (from package ${owner})` : owner === null ? ' (no package database tells who installed it)' : '',
+    ownerNote: owner?.kind === 'owned' ? ` (from package ${owner.package})` : owner?.kind === 'unknown' ? ' (no package database tells who installed it)' : '',
     searched: entry.name.includes('/') ? '' : ` (searched ${dirs.join(', ')})`,
     flag: flagWords(fileFlags) ? ` ${PRELOAD} is ${flagWords(fileFlags)}.` : '',
-    fix: fixCommands(entry, fileFlags, library !== undefined && owner === undefined ? library : undefined, libFlags),
+    fix: fixCommands(entry, fileFlags, library !== undefined && unowned ? library : undefined, libFlags),
   };
   const input = { path: PRELOAD, line: entry.line, evidence: entry.name, vars, category: CATEGORY };
   const family = ctx.rules.matchName('preload-library', basename(entry.name));
@@ -137,7 +138,7 @@ async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: Fla
     for (const rule of family) ctx.report(ctx.rules.finding(rule, input));
     return;
   }
-  const rule = !library ? 'preload.missing-library' : owner === undefined ? 'preload.unowned-library' : 'preload.entry';
+  const rule = !library ? 'preload.missing-library' : unowned ? 'preload.unowned-library' : 'preload.entry';
   ctx.report(ctx.rules.finding(rule, input));
 }
 

@@ -97,7 +97,7 @@ async function scanConfFile(ctx: CheckContext, path: string, depth: number, seen
     ctx.report(ctx.rules.finding(rule, { path, line: entry.line, evidence: entry.lineText.trim(), category: CATEGORY, vars: { entry: entry.value, where, fix } }));
   }
   const dirs = entries.filter((e) => e.kind === 'dir').map((e) => e.value);
-  if (hits.size === 0 && dirs.length > 0 && path.startsWith('/etc/ld.so.conf.d/') && (await packageOwner(ctx, path)) === undefined) {
+  if (hits.size === 0 && dirs.length > 0 && path.startsWith('/etc/ld.so.conf.d/') && (await packageOwner(ctx, path)).kind === 'unowned') {
     ctx.report(ctx.rules.finding('linker.unpackaged-drop-in', { path, evidence: dirs.join(' '), category: CATEGORY, vars: { dirs: dirs.join(', ') } }));
   }
   for (const include of entries.filter((e) => e.kind === 'include')) {

@@ -152,7 +152,7 @@ async function scanFile(ctx: CheckContext, path: string, directives: Directive[]
   }
   for (const d of commands.filter((c) => c.keyword === 'authorizedkeyscommand')) {
     const program = d.args[0]!;
-    if (!program.startsWith('/') || (await packageOwner(ctx, normalizePath(program))) !== undefined) continue;
+    if (!program.startsWith('/') || (await packageOwner(ctx, normalizePath(program))).kind !== 'unowned') continue;
     if (!(await ctx.vfs.exists(program))) continue;
     const fix = [await removeLine(ctx, path, d), `rm -f ${shellQuote(normalizePath(program))}   # no package owns it`].join('\n');
     ctx.report(ctx.rules.finding('sshd.keys-command-unpackaged', { path, line: d.line, evidence: d.text, category: CATEGORY, vars: { where: `${path}:${d.line}`, program, fix } }));
