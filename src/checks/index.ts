@@ -1,7 +1,6 @@
 /**
- * Every check, in the order they run. Persistence checks come first: they record the
- * files they see started, which the hash check then hashes; the immutable-files check
- * reads flags of the places the others examined.
+ * Every check. The order does not matter: each check declares its phase
+ * (src/engine/check.ts), and the engine runs the phases in order.
  */
 import type { Check } from '../engine/check.js';
 import { cronCheck } from './cron.js';

@@ -3,9 +3,9 @@
  * name first (hidden names, the helpers image builders leave, package-manager
  * leftovers: name rules in integrity.yaml), then by where it is (/usr/local is the
  * admin's) and what it is (an ELF program or a script is worth a look; anything else
- * less). Files the hijacked-commands check reports are left to it, and so are files a
- * path rule names outright (a family's known binary: the indicator-paths check reports
- * it with what it is).
+ * less). A file another check says more about (a moved-aside ps.original, a family's
+ * known binary) keeps that finding only: the unowned rules yield to them in
+ * integrity.yaml, and the engine applies it (src/engine/precedence.ts).
  */
 import type { CheckContext } from '../engine/check.js';
 import type { Finding } from '../engine/finding.js';
@@ -13,17 +13,12 @@ import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { fileKind, type FileKind } from './integrity-files.js';
 import { placeOf } from './integrity-scope.js';
-import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
-import type { RuleSet } from '../rules/ruleset.js';
 
 /** Name rules, the first that matches wins. */
 const BY_NAME = ['integrity.unowned-hidden-system-binary', 'integrity.unowned-known-helper', 'integrity.package-manager-leftover'];
 const LOCAL_RULE = 'integrity.unowned-local-binary';
 const PROGRAM_RULE = 'integrity.unowned-system-binary';
 const OTHER_RULE = 'integrity.unowned-system-file';
-/** hijacked-commands' rules: a moved-aside copy, and a name that must be a compiled program. */
-const MOVED_RULE = 'hijacked-command.moved-original';
-const NOT_ELF_RULE = 'hijacked-command.script-not-elf';
 
 export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Finding | undefined> {
   let kind: FileKind;
@@ -35,10 +30,7 @@ export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Fin
   }
   ctx.examined(path);
   const name = basename(path);
-  const nameRules = ctx.rules.matchName('command', name);
-  const ids = new Set(nameRules.map((r) => r.id));
-  if (ids.has(MOVED_RULE) || (ids.has(NOT_ELF_RULE) && !kind.elf)) return undefined;
-  if (pathRuleGlobs(ctx.rules).some((g) => g.matches(path))) return undefined;
+  const ids = new Set(ctx.rules.matchName('command', name).map((r) => r.id));
   const byName = BY_NAME.find((id) => ids.has(id));
   const rule =
     byName ?? (placeOf(path) === 'local-command' ? LOCAL_RULE : kind.elf || kind.script ? PROGRAM_RULE : OTHER_RULE);
@@ -47,19 +39,4 @@ export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Fin
     evidence: `${path}: ${kind.words}; no installed package owns it`,
     vars: { kind: kind.words, dir: dirname(path), name },
   });
-}
-
-const pathGlobs = new WeakMap<RuleSet, CompiledGlob[]>();
-
-/** Globs of the path rules that fire on any file they match (no `contains` to test). */
-function pathRuleGlobs(rules: RuleSet): CompiledGlob[] {
-  let globs = pathGlobs.get(rules);
-  if (!globs) {
-    globs = rules
-      .pathRules()
-      .flatMap((r) => (r.match.kind === 'path' && !r.match.contains && r.match.type !== 'directory' ? r.match.globs : []))
-      .map(compileGlob);
-    pathGlobs.set(rules, globs);
-  }
-  return globs;
 }

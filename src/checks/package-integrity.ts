@@ -14,9 +14,10 @@
  * dpkg info files of a package the status file does not know are reported, and their
  * records are not trusted (src/facts/dpkg-db.ts), so they cannot hide a planted file.
  *
- * The hijacked-commands check runs before this one and reports ps.original-style
- * moved copies and non-ELF files named like compiled commands: those are left to it,
- * and a changed command with a moved copy beside it says so in its finding.
+ * The hijacked-commands check reports ps.original-style moved copies and non-ELF files
+ * named like compiled commands: the unowned findings on those yield to its (the rules
+ * say so, the engine applies it), and a changed command with a moved copy beside it
+ * says so in its finding.
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import type { Finding } from '../engine/finding.js';

@@ -56,6 +56,7 @@ const NOT_SHELL_EXTENSIONS = /\.(?:py|pl|pm|rb|php|js|mjs|lua|tcl)$/;
 
 export const startedScriptsCheck: Check = {
   id: 'started-scripts',
+  phase: 'follow',
   persistence: true,
   description: 'Scripts that persistence points start, and the scripts those start, scanned with the command-line rules',
   // Which files are started is known only after the persistence checks ran, so nothing

@@ -1,8 +1,14 @@
 /**
  * What a check is and what it is handed. Each check declares the paths it reads up
  * front (globs), so one walker can feed every check, also from sources that can only
- * be read once, front to back. Checks run in the order of src/checks/index.ts: the
- * persistence checks record the files they see started, the hash check runs after them.
+ * be read once, front to back.
+ *
+ * Each check also declares its phase, and the engine runs the phases in order, so the
+ * order checks are listed in never matters: 'find' checks read the root and record the
+ * files persistence points start; 'follow' checks read those started files and may
+ * record more (a script that starts another); 'combine' checks read everything
+ * recorded and record nothing. Which of two findings on one path stands is the
+ * engine's to decide, from the rule packs (src/engine/precedence.ts), never a check's.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -20,12 +26,22 @@ export interface Check {
    * not, or every package upgrade in the window would be listed.
    */
   readonly persistence?: boolean;
+  /** When it runs; 'find' when absent. */
+  readonly phase?: CheckPhase;
   /**
    * Globs (absolute, picomatch segments, `**` spans directories) of everything this
    * check reads; a function when they follow from the loaded rules.
    */
   readonly paths: string[] | ((rules: RuleSet) => string[]);
   run(ctx: CheckContext): Promise<void>;
+}
+
+/** The engine's phases, in the order they run. */
+export const CHECK_PHASES = ['find', 'follow', 'combine'] as const;
+export type CheckPhase = (typeof CHECK_PHASES)[number];
+
+export function phaseOf(check: Check): CheckPhase {
+  return check.phase ?? 'find';
 }
 
 /** A file some persistence point starts: the hash check looks each one up. */
@@ -52,9 +68,9 @@ export interface CheckContext {
   error(path: string | undefined, err: unknown): void;
   /** Counts a file as examined, for stats.filesExamined. */
   examined(path: string): void;
-  /** Records that a persistence point starts this file. */
+  /** Records that a persistence point starts this file; 'find' and 'follow' checks only. */
   started(file: StartedFile): void;
-  /** Every file recorded with started(), in order. */
+  /** Every file recorded with started(), in order; 'follow' and 'combine' checks only. */
   startedFiles(): StartedFile[];
   /** Adds to stats.bytesHashed. */
   hashed(bytes: number): void;

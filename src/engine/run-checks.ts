@@ -1,7 +1,10 @@
 /**
- * Runs checks, in order, over one filesystem and collects what they report. A check
+ * Runs checks over one filesystem, phase by phase (src/engine/check.ts: find, follow,
+ * combine; within a phase the order they are listed in does not matter), and collects
+ * what they report. A check
  * that throws is recorded in `errors` (naming the check) and the others still run: a
  * damaged region of an image must not hide the rest of it. After the checks, the
+ * findings another finding on the same path outranks are dropped (precedence.ts), the
  * correlation pass links persistence lines to the files they start (correlate.ts) and
  * every finding gets the times of its file (file-times.ts). When the scan is stopped (a
  * time budget, a cancelled run), no further check starts and what fails after the stop
@@ -10,7 +13,8 @@
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import type { Check, CheckContext, StartedFile } from './check.js';
+import { CHECK_PHASES, phaseOf, type Check, type CheckContext, type CheckPhase, type StartedFile } from './check.js';
+import { applyPrecedence } from './precedence.js';
 import { Facts } from './facts.js';
 import type { Finding } from './finding.js';
 import { correlate } from './correlate.js';
@@ -50,6 +54,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   // Path → ids of the checks that examined it, in order: the timeline names the place.
   const examined = new Map<string, string[]>();
   let current = '';
+  let phase: CheckPhase = 'find';
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
   let bytesHashed = 0;
@@ -70,12 +75,16 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
       else if (!places.includes(current)) places.push(current);
     },
     started: (file) => {
+      if (phase === 'combine') throw new Error(`check ${current} records a started file in the combine phase, after every reader of them ran`);
       const key = `${file.path}\0${file.startedBy}`;
       if (startedKeys.has(key)) return;
       startedKeys.add(key);
       started.push(file);
     },
-    startedFiles: () => [...started],
+    startedFiles: () => {
+      if (phase === 'find') throw new Error(`check ${current} reads the started files in the find phase, before every check recorded them`);
+      return [...started];
+    },
     hashed: (n) => void (bytesHashed += n),
   };
   const failed = (step: string, label: string, err: unknown) => {
@@ -83,18 +92,21 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     const typed = typedFields(err);
     log.add({ ...typed, kind: typed.kind ?? 'check-failed', check: step, message: `${label} stopped: ${errorMessage(err)}` });
   };
-  for (const check of checks) {
-    // Entered first, so a budget spent between checks names the check that did not run.
-    stop?.enterCheck(check.id);
-    if (stop?.shouldStop()) break;
-    current = check.id;
-    try {
-      await check.run(ctx);
-    } catch (err) {
-      failed(check.id, `check ${check.id}`, err);
+  run: for (phase of CHECK_PHASES) {
+    for (const check of checks) {
+      if (phaseOf(check) !== phase) continue;
+      // Entered first, so a budget spent between checks names the check that did not run.
+      stop?.enterCheck(check.id);
+      if (stop?.shouldStop()) break run;
+      current = check.id;
+      try {
+        await check.run(ctx);
+      } catch (err) {
+        failed(check.id, `check ${check.id}`, err);
+      }
     }
   }
-  const result = dedupe(findings);
+  const result = applyPrecedence(dedupe(findings), options.rules);
   // After a stop every read fails at once: findings keep what the checks saw, unlinked and without times.
   if (!stop?.stopped) {
     await fillPackagePlaceholders(result, ctx.facts);
@@ -121,13 +133,27 @@ function examinedFiles(examined: Map<string, string[]>, started: StartedFile[]):
   return [...examined].map(([path, places]) => ({ path, places, ...(startedPaths.has(path) ? { started: true } : {}) }));
 }
 
-/** Two checks may see the same thing (a path rule and a content rule on one line): report it once. */
+/**
+ * Two checks may see the same thing (a path rule and a content rule on one line): report
+ * it once. Which of the copies stands does not depend on the order checks ran in: the
+ * least by category, message and remediation.
+ */
 function dedupe(findings: Finding[]): Finding[] {
-  const seen = new Set<string>();
-  return findings.filter((f) => {
+  const kept = new Map<string, number>();
+  const out: Finding[] = [];
+  for (const f of findings) {
     const key = [f.rule, f.path, f.line ?? '', f.evidence].join('\0');
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+    const at = kept.get(key);
+    if (at === undefined) {
+      kept.set(key, out.length);
+      out.push(f);
+    } else if (copyOrder(f) < copyOrder(out[at]!)) {
+      out[at] = f;
+    }
+  }
+  return out;
+}
+
+function copyOrder(f: Finding): string {
+  return [f.category, f.message, f.remediation].join('\0');
 }

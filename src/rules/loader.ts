@@ -6,7 +6,7 @@
  *   family: {id, name, description, references}   # optional; its rules get family: id
  *   fragments: {name: regex, ...}                  # optional; (?&name) in this pack's regexes
  *   rules:
- *     - id, category, severity, message, remediation, references?, family?
+ *     - id, category, severity, message, remediation, references?, family?, yields?
  *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
@@ -96,7 +96,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     const bad = (msg: string, key?: string): never =>
       fail((key && fieldNode(key)) || item, `rule ${typeof r?.id === 'string' ? r.id : '#' + (rules.length + 1)}: ${msg}`);
     if (typeof r !== 'object' || r === null) bad('must be a mapping');
-    const known = new Set(['id', 'category', 'severity', 'message', 'remediation', 'references', 'family', 'match']);
+    const known = new Set(['id', 'category', 'severity', 'message', 'remediation', 'references', 'family', 'match', 'yields']);
     for (const k of Object.keys(r)) if (!known.has(k)) bad(`unknown field "${k}"`, k);
     for (const k of ['id', 'category', 'severity', 'message', 'remediation']) {
       if (typeof r[k] !== 'string' || !(r[k] as string).trim()) bad(`"${k}" must be a non-empty string`, k);
@@ -112,6 +112,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       remediation: (r.remediation as string).trim(),
       references: stringList(r.references, () => bad('references must be a list of strings')),
       family: (r.family as string | undefined) ?? family?.id,
+      ...(r.yields !== undefined ? { yields: yieldsList(r.yields, () => bad('yields must be a list of rule ids, "prefix.*" or "match:path"', 'yields')) } : {}),
       match: parseMatcher(r.match, fragments, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
       origin: `${file}:${lineOf(item) ?? 1}`,
     });
@@ -148,6 +149,13 @@ function parseFragments(node: YamlNode | undefined, fail: (node: YamlNode | null
 
 const FRAGMENT_NAME = /^[a-z][a-z0-9-]*$/;
 const FRAGMENT_REF = /\(\?&([a-z][a-z0-9-]*)\)/;
+
+/** Selectors of the findings a rule's finding yields to on the same path (src/engine/precedence.ts). */
+function yieldsList(v: unknown, bad: () => never): string[] {
+  const list = stringList(v, bad);
+  for (const s of list) if (!/^(?:[a-z0-9][a-z0-9._-]*\*?|match:(?:path|name|content))$/.test(s)) bad();
+  return list;
+}
 
 function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (msg: string, field?: string) => never): Matcher {
   if (m === undefined || m === null) return { kind: 'logic' };

@@ -89,6 +89,12 @@ export interface Rule {
   family?: string;
   references: string[];
   match: Matcher;
+  /**
+   * Findings this rule's finding gives way to on the same path: rule ids, "prefix.*",
+   * or "match:path" (any rule that matches by path). The engine drops the finding when
+   * one of them is there, whichever check reported it and in whatever order.
+   */
+  yields?: string[];
   /** "file:line" the rule was loaded from, for error messages and `minescan rules`. */
   origin: string;
 }

@@ -30,7 +30,7 @@ const summary = (fs: Finding[]) => fs.map((f) => `${f.severity} ${f.rule} ${f.pa
 
 /** Runs after the check and keeps what it recorded as started. */
 function startedProbe(into: StartedFile[]): Check {
-  return { id: 'probe', description: 'records started files', paths: [], run: async (ctx) => void into.push(...ctx.startedFiles()) };
+  return { id: 'probe', description: 'records started files', phase: 'combine', paths: [], run: async (ctx) => void into.push(...ctx.startedFiles()) };
 }
 
 const PRELOAD = [

@@ -20,6 +20,7 @@ import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, symlink, unli
 import path from 'node:path';
 import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
+import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';
 import { severityRank, type Finding } from '../../src/engine/finding.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
@@ -36,7 +37,8 @@ import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const ROOT = fixture('debianRoot');
-const CHECKS = [hijackedCommandsCheck, packageIntegrityCheck];
+// indicator-paths too: an unowned file a path rule names yields to its finding (integrity.yaml).
+const CHECKS = [hijackedCommandsCheck, indicatorPathsCheck, packageIntegrityCheck];
 const LIBKEYUTILS = '/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10';
 const PAM_UNIX = '/usr/lib/x86_64-linux-gnu/security/pam_unix.so';
 
@@ -115,6 +117,8 @@ describe('package-integrity on a copy of the clean Debian root', () => {
         'critical integrity.trojaned-command-modified /usr/bin/ps',
         `critical integrity.pam-module-modified ${PAM_UNIX}`,
         'critical integrity.trojaned-command-modified /usr/bin/pgrep',
+        // A known family binary no package owns: the path rule's finding only.
+        'critical skidmap.binary /usr/bin/kaudited',
         `high integrity.package-file-modified ${LIBKEYUTILS}`,
         'high integrity.unowned-hidden-system-binary /usr/bin/.sshd',
         'medium integrity.unowned-system-binary /usr/bin/kdevtmpfsi',

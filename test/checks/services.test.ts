@@ -245,7 +245,7 @@ function startedCollector(): { check: Check; started: StartedFile[] } {
   const started: StartedFile[] = [];
   return {
     started,
-    check: { id: 'collect-started', description: 'test helper', paths: [], run: async (ctx) => void started.push(...ctx.startedFiles()) },
+    check: { id: 'collect-started', description: 'test helper', phase: 'combine', paths: [], run: async (ctx) => void started.push(...ctx.startedFiles()) },
   };
 }
 

@@ -122,7 +122,7 @@ describe('started-scripts check', () => {
 
   it('follows cron → update.sh → /tmp/.x/run.sh and reports each line where it is, with who starts it', async () => {
     const started: StartedFile[] = [];
-    const collect: Check = { id: 'collect', description: 'test helper', paths: [], run: async (ctx) => void started.push(...ctx.startedFiles()) };
+    const collect: Check = { id: 'collect', description: 'test helper', phase: 'combine', paths: [], run: async (ctx) => void started.push(...ctx.startedFiles()) };
     const result = await scanDirectory(root('chain'), [cronCheck, startedScriptsCheck, collect]);
     expect(result.errors).toEqual([]);
     const own = checkFindings(result.findings).filter((f) => f.category === 'persistence/script');
