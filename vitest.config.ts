@@ -19,6 +19,8 @@ const IMAGE_TESTS = [
   'test/hostile-disks.test.ts',
   'test/facts/rpm-db.test.ts',
   'test/facts/package-commands-rpm.test.ts',
+  // qemu-img.
+  'test/engine/unreadable-report.test.ts',
   // The Debian root, the PHP corpus.
   'test/checks/accounts.test.ts',
   'test/checks/config-places-debian.test.ts',

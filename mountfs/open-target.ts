@@ -65,8 +65,9 @@ export interface OpenOptions {
 
 /** Thrown when nothing at all can be read from a target: the CLI exits 2. */
 export class UnreadableTargetError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `cause`: the MountfsError behind it, so the report keeps its kind, structure and offset. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'UnreadableTargetError';
   }
 }
@@ -76,7 +77,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   try {
     st = await fsp.stat(target);
   } catch (err) {
-    throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`);
+    throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`, { cause: err });
   }
   if (st.isDirectory()) return openDirectory(target, counter, options.checkpoint);
   if (!st.isFile() && !st.isBlockDevice()) throw new UnreadableTargetError(`${target} is neither a directory, an image file nor a block device`);
@@ -84,7 +85,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   try {
     file = await FileByteSource.open(target, counter);
   } catch (err) {
-    throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`);
+    throw new UnreadableTargetError(`cannot open ${target}: ${(err as Error).message}`, { cause: err });
   }
   // A disk on a block device names nothing: beside /dev/sdX are the scanning host's own disks.
   const device = st.isBlockDevice();
@@ -102,7 +103,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   } catch (err) {
     await file.close();
     if (err instanceof UnreadableTargetError) throw err;
-    throw new UnreadableTargetError(`${target}: ${(err as Error).message}`);
+    throw new UnreadableTargetError(`${target}: ${(err as Error).message}`, { cause: err });
   }
   if (foundNothing(parts)) {
     await parts.close();
@@ -136,7 +137,7 @@ export async function openSourceTarget(source: ByteSource, kind: SourceKind, cou
       spool: await SpoolBudget.create(options.spool),
     });
   } catch (err) {
-    throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`);
+    throw new UnreadableTargetError(`${source.description}: ${(err as Error).message}`, { cause: err });
   }
   if (foundNothing(parts)) {
     await parts.close();

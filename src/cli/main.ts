@@ -208,7 +208,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;
       io.stderr(`minescan: ${err.message}\n`);
-      reports.push(unreadableReport(target, err.message));
+      reports.push(unreadableReport(target, err));
     }
   }
 

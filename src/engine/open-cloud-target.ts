@@ -14,7 +14,7 @@ export async function openCloudTarget(name: string, target: CloudTarget, counter
   try {
     acquired = await acquireCloudSources(target, counter, cloud);
   } catch (err) {
-    throw new UnreadableTargetError(`${name}: ${(err as Error).message}`);
+    throw new UnreadableTargetError(`${name}: ${(err as Error).message}`, { cause: err });
   }
   const opened: OpenedTarget[] = [];
   try {

@@ -162,8 +162,12 @@ async function scanFilesystems(opened: OpenedTarget, options: ScanOptions, stop:
   report.timeline = await buildTimeline(report.findings, scanned, options.timelineWindow, persistencePlaces(options.checks));
 }
 
-/** The report for a target that could not be read at all. */
-export function unreadableReport(target: string, message: string): ScanReport {
+/**
+ * The report for a target that could not be read at all. Its one error keeps the kind,
+ * structure and offset of the MountfsError behind the UnreadableTargetError (its cause).
+ */
+export function unreadableReport(target: string, err: unknown): ScanReport {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
   const now = new Date().toISOString();
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -178,7 +182,7 @@ export function unreadableReport(target: string, message: string): ScanReport {
     blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
     status: 'incomplete',
-    errors: [{ kind: 'other', message }],
+    errors: [reportError({ ...typedFields(cause), message: errorMessage(err) })],
     errorsOmitted: 0,
     notes: [],
   };
