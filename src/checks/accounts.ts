@@ -19,7 +19,7 @@
  * an account created, no longer in /etc/passwd and with no deletion logged (removed by
  * editing the files, as someone covering tracks does) is medium.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { InodeFlags } from '../../mountfs/vfs.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { normalizePath } from '../../mountfs/path.js';

@@ -15,7 +15,7 @@
  * its commands go through the shared command-line rules with scope at-job.
  */
 import { readWholeText } from '../facts/vfs-lines.js';
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';

@@ -17,7 +17,7 @@
  * Every command goes through the shared rules of command-lines.yaml (category
  * persistence/cloud-init); the pack of this check is cloud-init.yaml.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';

@@ -1,7 +1,7 @@
 /**
  * Remediation pieces the cron and services checks assemble into a finding's {fix}.
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { CommandLine } from './command-scan.js';
 

@@ -7,7 +7,7 @@
  * miner's pools and wallets in Finding.indicators). A file that kills miners by name on
  * several lines gets one more finding for the list.
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import type { ContentScope, Rule } from '../rules/types.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';

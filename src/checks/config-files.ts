@@ -6,7 +6,7 @@
  * include list and continuation is capped, and a file that cannot be read becomes an
  * error entry while the scan goes on.
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { compileGlob } from '../../mountfs/glob.js';

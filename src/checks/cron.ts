@@ -16,7 +16,7 @@
  * `crontab -u USER` for spool files, and removes (or reinstalls) a cron script, with
  * `chattr -ia` first when the file is locked.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';

@@ -13,7 +13,7 @@
  * owns gets an info finding carrying its MD5 and SHA-256, so an operator can look it up
  * elsewhere (packaged files are left out to keep the report short).
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { hashVfsFile, type FileDigests } from '../hashes/hash-file.js';
 import type { HashEntry } from '../hashes/hash-list.js';

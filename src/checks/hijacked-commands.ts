@@ -12,7 +12,7 @@
  * - any other non-ELF command of the must-be-ELF list is reported only when no
  *   installed package owns it, since distributions ship a few commands as scripts.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Rule } from '../rules/types.js';
 import type { WalkEntry } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';

@@ -10,7 +10,7 @@
  * ignored, as the resolver ignores them.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Check } from '../engine/check.js';
+import type { Check } from '../model/check.js';
 import type { Rule } from '../rules/types.js';
 import { showLine, unlockCommand } from './command-remediation.js';
 import { readConfigText } from './config-files.js';

@@ -16,7 +16,7 @@
  * filesystem images and from lsattr (once per directory) on a mounted directory; a
  * symlink is judged by the file it leads to.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
 import { joinPath } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';

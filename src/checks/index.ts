@@ -1,8 +1,8 @@
 /**
  * Every check. The order does not matter: each check declares its phase
- * (src/engine/check.ts), and the engine runs the phases in order.
+ * (src/model/check.ts), and the engine runs the phases in order.
  */
-import type { Check } from '../engine/check.js';
+import type { Check } from '../model/check.js';
 import { cronCheck } from './cron.js';
 import { servicesCheck } from './services.js';
 import { userServicesCheck } from './user-services.js';

@@ -6,7 +6,7 @@
  * the walk only enters directories some glob can reach, so a rule with a leading `**`
  * would walk the whole disk.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Rule } from '../rules/types.js';
 import type { Stat, WalkEntry } from '../../mountfs/vfs.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';

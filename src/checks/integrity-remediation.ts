@@ -3,7 +3,7 @@
  * reinstall and verify commands for the database the digest came from, and the
  * chattr that has to come first when the file is locked.
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import type { PackageDatabase } from '../facts/package-db.js';
 import { unlockPrefix } from './flags.js';
 

@@ -7,8 +7,8 @@
  * known binary) keeps that finding only: the unowned rules yield to them in
  * integrity.yaml, and the engine applies it (src/engine/precedence.ts).
  */
-import type { CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
+import type { CheckContext } from '../model/check.js';
+import type { Finding } from '../model/finding.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { fileKind, type FileKind } from './integrity-files.js';

@@ -6,8 +6,8 @@
  * command rootkits replace (a name list in integrity.yaml), anything else. A changed
  * ELF file prelink rewrote (RHEL/CentOS 5 and 6) is not judged, only counted.
  */
-import type { CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
+import type { CheckContext } from '../model/check.js';
+import type { Finding } from '../model/finding.js';
 import { basename } from '../../mountfs/path.js';
 import { MountfsError, isNotFound } from '../../mountfs/errors.js';
 import type { PackageDigestAlgorithm } from '../facts/package-db.js';

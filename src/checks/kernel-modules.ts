@@ -14,7 +14,7 @@
  *   run COMMAND through /bin/sh. Every line goes through the shared command-line scan
  *   (scope kernel-modules), commands as shell.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { basename, joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';

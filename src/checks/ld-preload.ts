@@ -13,7 +13,7 @@
  * or, for a packaged library or when there is no package database, the plain entry
  * (medium). Each library found is recorded as started, so the hash check hashes it.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Vfs } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';

@@ -21,7 +21,7 @@
  * line by line with the same scope; libraries they preload are recorded as started so the
  * hash check looks them up.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';

@@ -24,7 +24,7 @@
  * directories have no such limit.
  */
 import pLimit from 'p-limit';
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { MountfsError, limitExceeded } from '../../mountfs/errors.js';
 import { readElfStrings, type ByteBudget } from '../miners/elf-strings.js';

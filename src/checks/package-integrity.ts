@@ -19,8 +19,8 @@
  * say so, the engine applies it), and a changed command with a moved copy beside it
  * says so in its finding.
  */
-import type { Check, CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
+import type { Check, CheckContext } from '../model/check.js';
+import type { Finding } from '../model/finding.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';

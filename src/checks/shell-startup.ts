@@ -18,7 +18,7 @@
  * sourcing a file inside the account's own home is configuration, not a program start,
  * so it is not judged as one (its content is).
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';

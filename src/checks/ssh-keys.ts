@@ -25,7 +25,7 @@
  * checkKeyFile for the files an AuthorizedKeysFile directive moves keys to.
  */
 import { readWholeText } from '../facts/vfs-lines.js';
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';

@@ -19,7 +19,7 @@
  * - PermitRootLogin yes with password authentication in force (its default is yes) is
  *   reported at low.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';

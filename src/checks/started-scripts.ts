@@ -18,7 +18,7 @@
  * Scripts for other interpreters (python, perl...) are matched by the content rules but
  * not read as shell, so no "started program" is made up from their syntax.
  */
-import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../engine/check.js';
+import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../model/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';

@@ -14,7 +14,7 @@
  * high), anything granted by a file no package owns (medium), else an info inventory
  * line (root's own line excepted). Content rules of scope `sudoers` see every line.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import type { PasswdEntry } from '../facts/passwd.js';
 import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';

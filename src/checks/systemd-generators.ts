@@ -13,7 +13,7 @@
  * scanned with the shared command-line rules (scope script); every generator is recorded
  * as started for the hash check.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';

@@ -16,7 +16,7 @@
  * because user unit directories come from home paths in /etc/passwd, which may hold
  * any character.
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';

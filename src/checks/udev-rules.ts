@@ -17,7 +17,7 @@
  * that starts a program is reported at low severity, an inventory of local device hooks.
  */
 import { readWholeText } from '../facts/vfs-lines.js';
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';

@@ -14,7 +14,7 @@
  * Command lines go through the shared rules (scope systemd-unit); an enabled unit in a
  * home is also reported at info level, an inventory of what users start by themselves.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';

@@ -9,7 +9,7 @@
  * "/usr", "/var") is left out. Directive syntax: nginx's ngx_http_core_module (root,
  * alias) and Apache's core/mod_alias (DocumentRoot, Alias, AliasMatch is skipped).
  */
-import type { CheckContext } from '../engine/check.js';
+import type { CheckContext } from '../model/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { normalizePath } from '../../mountfs/path.js';
 

@@ -14,7 +14,7 @@
  * base64_decode('...') literals (the way droppers hide the shell in the shell).
  * Everything is bounded: the walk, the number of files, the bytes read in all.
  */
-import type { Check, CheckContext } from '../engine/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import type { Rule } from '../rules/types.js';
 import type { LineHit } from '../rules/ruleset.js';
 import { basename } from '../../mountfs/path.js';

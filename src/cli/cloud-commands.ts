@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ALL_CHECKS } from '../checks/index.js';
-import { isSeverity } from '../engine/finding.js';
+import { isSeverity } from '../model/finding.js';
 import { RuleSet } from '../rules/ruleset.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { shutdownSignal } from './shutdown.js';

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { promises as fsp } from 'node:fs';
 import { ALL_CHECKS } from '../checks/index.js';
-import { isSeverity, severityRank, type Severity } from '../engine/finding.js';
+import { isSeverity, severityRank, type Severity } from '../model/finding.js';
 import { ScanInterruptedError, scanTarget, unreadableReport } from '../engine/scan.js';
 import { UnreadableTargetError } from '../../mountfs/open-target.js';
 import { VERSION } from '../engine/version.js';
@@ -21,7 +21,7 @@ import { parseDuration } from '../../cloud/aws/cleanup.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
-import type { ScanReport } from '../report/report.js';
+import type { ScanReport } from '../model/report.js';
 import { parseTimelineWindow } from '../engine/timeline.js';
 import { removeAllSpools } from '../../mountfs/sources/temp-spool.js';
 

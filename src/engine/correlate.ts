@@ -17,11 +17,11 @@
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { shellQuote } from '../rules/ruleset.js';
-import type { StartedFile } from './check.js';
-import type { Facts } from './facts.js';
+import type { StartedFile } from '../model/check.js';
+import type { Facts } from '../facts/facts.js';
 import { packagedProgramFiles } from './stock-files.js';
 import { PackageCommands } from '../facts/package-manager.js';
-import { clipEvidence, severityRank, type Finding, type Severity } from './finding.js';
+import { clipEvidence, severityRank, type Finding, type Severity } from '../model/finding.js';
 
 export const MALICIOUS_RULE = 'correlation.persistence-starts-malicious';
 export const SUSPICIOUS_RULE = 'correlation.persistence-starts-suspicious';

@@ -1,13 +1,13 @@
 /**
  * File times for findings and the timeline: read from lstat (a symlink planted at a
  * persistence path has times of its own), seconds since the epoch on findings and
- * ISO-8601 in the timeline section (src/report/report.ts says why).
+ * ISO-8601 in the timeline section (src/model/report.ts says why).
  * Times from a hostile image may be anything: a value no Date can hold is dropped,
  * never thrown.
  */
 import type { Stat, Vfs } from '../../mountfs/vfs.js';
-import type { FileTimes, Finding } from './finding.js';
-import type { ReportTimes } from '../report/report.js';
+import type { FileTimes, Finding } from '../model/finding.js';
+import type { ReportTimes } from '../model/report.js';
 
 /** The times of a stat, or undefined when mtime or ctime is no usable time. */
 export function fileTimes(stat: Stat): FileTimes | undefined {

@@ -5,8 +5,8 @@
  * (src/facts/package-manager.ts). A rule stays data ("dpkg -S" or "rpm -qf" is never
  * written in a pack), and the package databases are read only when a finding asks.
  */
-import type { Finding } from './finding.js';
-import type { Facts } from './facts.js';
+import type { Finding } from '../model/finding.js';
+import type { Facts } from '../facts/facts.js';
 
 const OWNER_QUERY = '{ownerQuery}';
 

@@ -8,7 +8,7 @@
  */
 import type { RuleSet } from '../rules/ruleset.js';
 import type { Rule } from '../rules/types.js';
-import type { Finding } from './finding.js';
+import type { Finding } from '../model/finding.js';
 
 /** The findings that stand: a finding is dropped when a finding its rule yields to is on its path. */
 export function applyPrecedence(findings: Finding[], rules: RuleSet): Finding[] {

@@ -1,5 +1,5 @@
 /**
- * Runs checks over one filesystem, phase by phase (src/engine/check.ts: find, follow,
+ * Runs checks over one filesystem, phase by phase (src/model/check.ts: find, follow,
  * combine; within a phase the order they are listed in does not matter), and collects
  * what they report. A check
  * that throws is recorded in `errors` (naming the check) and the others still run: a
@@ -13,10 +13,10 @@
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import { CHECK_PHASES, phaseOf, type Check, type CheckContext, type CheckPhase, type StartedFile } from './check.js';
+import { CHECK_PHASES, phaseOf, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
 import { applyPrecedence } from './precedence.js';
-import { Facts } from './facts.js';
-import type { Finding } from './finding.js';
+import { Facts } from '../facts/facts.js';
+import type { Finding } from '../model/finding.js';
 import { correlate } from './correlate.js';
 import { fillFindingTimes } from './file-times.js';
 import { fillPackagePlaceholders } from './package-placeholders.js';

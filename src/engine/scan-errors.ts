@@ -6,7 +6,7 @@
  * readable report, not a million lines.
  */
 import { MountfsError } from '../../mountfs/errors.js';
-import type { ReportError, ReportErrorKind } from '../report/report.js';
+import type { ReportError, ReportErrorKind } from '../model/report.js';
 
 /** Entries kept per scan; the rest are counted in `errorsOmitted`. */
 export const MAX_ERROR_ENTRIES = 200;

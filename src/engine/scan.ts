@@ -11,9 +11,9 @@ import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
 import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
-import { declaredPaths, type Check } from './check.js';
-import { FACT_PATHS } from './facts.js';
-import { SEVERITIES, severityRank, type Severity } from './finding.js';
+import { declaredPaths, type Check } from '../model/check.js';
+import { FACT_PATHS } from '../facts/facts.js';
+import { SEVERITIES, severityRank, type Severity } from '../model/finding.js';
 import { runChecks } from './run-checks.js';
 import { ErrorLog, errorMessage, reportError, typedFields } from './scan-errors.js';
 import { ScanInterruptedError, ScanStop, type PhaseBudgets } from './scan-stop.js';
@@ -21,7 +21,7 @@ import { buildTimeline, emptyTimeline, persistencePlaces, type ScannedFileSystem
 import { buildBlocklist } from '../report/blocklist.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import { SCHEMA_VERSION, type ReportFinding, type ScanReport } from '../report/report.js';
+import { SCHEMA_VERSION, type ReportFinding, type ScanReport } from '../model/report.js';
 import { VERSION } from './version.js';
 
 export { ScanInterruptedError } from './scan-stop.js';

@@ -7,7 +7,7 @@
  * question: a changed file carries its finding, and a file with a finding is never
  * treated as stock (src/engine/correlate.ts).
  */
-import type { Facts } from './facts.js';
+import type { Facts } from '../facts/facts.js';
 import { mergedUsrAliases } from '../facts/package-path.js';
 
 /** The subset of `paths` some package installs as a non-configuration file. */

@@ -1,5 +1,5 @@
 /**
- * The report's timeline (src/report/report.ts, ReportTimeline): findings in the order
+ * The report's timeline (src/model/report.ts, ReportTimeline): findings in the order
  * their files changed, and the window around the first serious change. An intrusion
  * writes its pieces within minutes to hours of each other, so the files the checks
  * examined that changed in that window without a finding of their own (an unflagged
@@ -13,10 +13,10 @@
  * list with ordinary package upgrades. `--timeline-window` changes it.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
-import { severityRank, type Finding } from './finding.js';
-import type { Check } from './check.js';
+import { severityRank, type Finding } from '../model/finding.js';
+import type { Check } from '../model/check.js';
 import { changeTime, isoTime, isoTimes, lstatTimes } from './file-times.js';
-import type { ChangedFile, ReportTimeline, TimelineEntry } from '../report/report.js';
+import type { ChangedFile, ReportTimeline, TimelineEntry } from '../model/report.js';
 
 export interface TimelineSpan {
   beforeSeconds: number;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { scanTarget, type ScanOptions } from '../engine/scan.js';
-import type { ScanReport } from '../report/report.js';
+import type { ScanReport } from '../model/report.js';
 import { inShard, type Shard } from '../../cloud/fleet/shard.js';
 import type { FleetInstance } from '../../cloud/fleet/aws-instances.js';
 import type { CloudOptions } from '../../cloud/targets.js';

@@ -6,8 +6,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { SEVERITIES, severityRank, type Severity } from '../engine/finding.js';
-import type { ScanReport, ScanStatus } from '../report/report.js';
+import { SEVERITIES, severityRank, type Severity } from '../model/finding.js';
+import type { ScanReport, ScanStatus } from '../model/report.js';
 
 export interface FleetRow {
   instance: string;

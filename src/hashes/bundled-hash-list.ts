@@ -5,7 +5,7 @@
  * hash-list-formats.ts).
  */
 import path from 'node:path';
-import { packageRoot } from '../engine/package-root.js';
+import { packageRoot } from '../package-root.js';
 
 /** How findings name the list (the source of each entry is its own column). */
 export const BUNDLED_HASH_LIST_LABEL = "minescan's bundled miner-hashes.csv";

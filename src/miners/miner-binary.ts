@@ -5,7 +5,7 @@
  * indicators the pools and wallets the strings name (an XMRig build with a config
  * compiled in carries them).
  */
-import type { Finding } from '../engine/finding.js';
+import type { Finding } from '../model/finding.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { basename } from '../../mountfs/path.js';
 import { extractMinerIndicators } from './pool-indicators.js';

@@ -6,7 +6,7 @@
  * URL with an account. The miner-config rules read the text line by line, so the
  * comments and trailing commas XMRig tolerates need no JSON parser.
  */
-import type { Finding } from '../engine/finding.js';
+import type { Finding } from '../model/finding.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { basename } from '../../mountfs/path.js';
 import { extractMinerIndicators } from './pool-indicators.js';

@@ -7,7 +7,7 @@
  * What counts as a pool domain, pool port or address lives in
  * src/rules/builtin/miner-pools.yaml.
  */
-import type { MinerIndicators } from '../engine/finding.js';
+import type { MinerIndicators } from '../model/finding.js';
 import { poolData, type PoolData } from './pool-data.js';
 
 /** Longer text is cut: a miner's pools sit in its first lines or its strings table. */

@@ -2,7 +2,7 @@
  * One finding per file: of the content-rule hits on a file, the most severe rule wins,
  * the rule loaded first on a tie (pack order is the order authors wrote them in).
  */
-import { severityRank } from '../engine/finding.js';
+import { severityRank } from '../model/finding.js';
 import type { LineHit } from '../rules/ruleset.js';
 
 export function mostSevereHit(hits: LineHit[], order: readonly { id: string }[]): LineHit | undefined {

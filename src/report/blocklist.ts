@@ -1,5 +1,5 @@
 /**
- * The report's blocklist section (src/report/report.ts, ReportBlocklist): the mining
+ * The report's blocklist section (src/model/report.ts, ReportBlocklist): the mining
  * pools and wallets the findings name, each pool with firewall and security-group
  * entries filled from src/rules/builtin/blocklist.yaml. minescan never applies them.
  *
@@ -8,10 +8,10 @@
  * [a-z0-9.-] and numeric ports reach a template, so a hostile image cannot put shell
  * syntax into a suggested command.
  */
-import type { Finding, MinerIndicators } from '../engine/finding.js';
+import type { Finding, MinerIndicators } from '../model/finding.js';
 import { extractMinerIndicators } from '../miners/pool-indicators.js';
 import { blocklistData, type BlocklistData } from './blocklist-data.js';
-import type { BlocklistPool, BlocklistWallet, ReportBlocklist } from './report.js';
+import type { BlocklistPool, BlocklistWallet, ReportBlocklist } from '../model/report.js';
 
 export const MAX_POOLS = 200;
 export const MAX_WALLETS = 200;

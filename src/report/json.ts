@@ -1,4 +1,4 @@
-import type { ScanReport } from './report.js';
+import type { ScanReport } from '../model/report.js';
 
 /** One object for one target, an array for several, as the report contract says. */
 export function renderJson(reports: ScanReport[]): string {

@@ -3,11 +3,11 @@
  * where it is, what fired, and what to run to remove it; then the timeline around the
  * first serious change and the pools to block.
  */
-import type { Severity } from '../engine/finding.js';
-import { SEVERITIES } from '../engine/finding.js';
-import type { ReportFinding, ScanReport } from './report.js';
+import type { Severity } from '../model/finding.js';
+import { SEVERITIES } from '../model/finding.js';
+import type { ReportFinding, ScanReport } from '../model/report.js';
 import type { DiskReport } from '../../mountfs/open-target.js';
-import type { FileTimes } from '../engine/finding.js';
+import type { FileTimes } from '../model/finding.js';
 import { isoTime } from '../engine/file-times.js';
 
 const COLORS: Record<Severity, string> = {

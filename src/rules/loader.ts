@@ -17,8 +17,8 @@ import { compileRuleRegex } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
-import { isSeverity } from '../engine/finding.js';
-import { packageRoot } from '../engine/package-root.js';
+import { isSeverity } from '../model/finding.js';
+import { packageRoot } from '../package-root.js';
 import {
   CONTENT_SCOPES,
   NAME_SCOPES,

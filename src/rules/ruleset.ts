@@ -3,7 +3,7 @@
  * becomes a Finding (so severity, message, family and remediation always come from
  * the data, filled with the check's variables).
  */
-import { clipEvidence, type Finding } from '../engine/finding.js';
+import { clipEvidence, type Finding } from '../model/finding.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { builtinRuleDirs, loadRuleDir, type RulePack } from './loader.js';
 import { isLinear } from './linear-regex.js';

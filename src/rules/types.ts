@@ -5,7 +5,7 @@
  * logic (e.g. "a second uid-0 account"); its severity, message and remediation still
  * come from the data.
  */
-import type { Severity } from '../engine/finding.js';
+import type { Severity } from '../model/finding.js';
 
 /** Streams of text a content rule reads; each check feeds the scopes it owns. */
 export const CONTENT_SCOPES = [

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { accountsCheck } from '../../src/checks/accounts.js';
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';

@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
-import { declaredPaths } from '../../src/engine/check.js';
+import { declaredPaths } from '../../src/model/check.js';
 import { compileGlob } from '../../mountfs/glob.js';
-import type { Finding } from '../../src/engine/finding.js';
+import type { Finding } from '../../src/model/finding.js';
 
 const run = promisify(execFile);
 /** A real ELF program of the host, so the "is it ELF" test reads real bytes. */

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
-import type { Finding } from '../../src/engine/finding.js';
+import type { Finding } from '../../src/model/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
-import { declaredPaths } from '../../src/engine/check.js';
+import { declaredPaths } from '../../src/model/check.js';
 import type { CheckRunResult } from '../../src/engine/run-checks.js';
 
 const ELF = '\x7fELF\x02\x01\x01\x00';

@@ -12,8 +12,8 @@ import { promisify } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ldPreloadCheck, parsePreload } from '../../src/checks/ld-preload.js';
-import type { Check, StartedFile } from '../../src/engine/check.js';
-import type { Finding } from '../../src/engine/finding.js';
+import type { Check, StartedFile } from '../../src/model/check.js';
+import type { Finding } from '../../src/model/finding.js';
 import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 

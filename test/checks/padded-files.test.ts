@@ -18,7 +18,7 @@ import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
 import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
 import { buildDeb, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
-import type { Check } from '../../src/engine/check.js';
+import type { Check } from '../../src/model/check.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { lockFiles, makeScratchDir, removeScratchDir } from '../helpers/images.js';
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ALL_CHECKS } from '../../src/checks/index.js';
-import { severityRank } from '../../src/engine/finding.js';
+import { severityRank } from '../../src/model/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { fixture } from '../helpers/fixtures.js';
 

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cronCheck } from '../../src/checks/cron.js';
 import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 import { findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules, scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';

@@ -8,7 +8,7 @@ import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellCo
 import { scriptLines } from '../../src/checks/command-scan.js';
 import { findBase64Payloads, findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
-import { severityRank } from '../../src/engine/finding.js';
+import { severityRank } from '../../src/model/finding.js';
 
 describe('programs a shell line starts', () => {
   it.each([

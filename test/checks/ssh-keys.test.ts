@@ -15,7 +15,7 @@ import { chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sshKeysCheck } from '../../src/checks/ssh-keys.js';
 import { keygenLine, parseAuthorizedKeys } from '../../src/facts/authorized-keys.js';
-import type { Finding } from '../../src/engine/finding.js';
+import type { Finding } from '../../src/model/finding.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 

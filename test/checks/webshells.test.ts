@@ -7,7 +7,7 @@ import { webshellsCheck } from '../../src/checks/webshells.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { directiveRoots } from '../../src/checks/web-roots.js';
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';

@@ -17,10 +17,10 @@ import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { hashLookupCheck } from '../../src/checks/hash-lookup.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
 import { correlate, MALICIOUS_RULE, SUSPICIOUS_RULE } from '../../src/engine/correlate.js';
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
-import type { StartedFile } from '../../src/engine/check.js';
+import type { StartedFile } from '../../src/model/check.js';
 
 const CHECKS = [cronCheck, indicatorPathsCheck, hashLookupCheck];
 

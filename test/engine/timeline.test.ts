@@ -23,7 +23,7 @@ import { buildTimeline, parseTimelineWindow, persistencePlaces, MAX_CHANGED_FILE
 import { ALL_CHECKS } from '../../src/checks/index.js';
 
 const PERSISTENCE = persistencePlaces(ALL_CHECKS);
-import type { Finding } from '../../src/engine/finding.js';
+import type { Finding } from '../../src/model/finding.js';
 import { renderText } from '../../src/report/text.js';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';

@@ -11,7 +11,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import type { ScanReport } from '../../src/report/report.js';
+import type { ScanReport } from '../../src/model/report.js';
 
 const run = promisify(execFile);
 /** QCOW2 header field cluster_bits (docs/interop/qcow2.txt). */

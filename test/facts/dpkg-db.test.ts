@@ -18,7 +18,7 @@ import { RawVfs, type Vfs } from '../../mountfs/vfs.js';
 import { openDpkgDatabase } from '../../src/facts/dpkg-db.js';
 import { readAlternativeLinks } from '../../src/facts/alternatives.js';
 import { noSkips, vfsLines } from '../../src/facts/vfs-lines.js';
-import { Facts } from '../../src/engine/facts.js';
+import { Facts } from '../../src/facts/facts.js';
 import type { PackagedFile } from '../../src/facts/package-db.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { addAlternative, buildDeb, divert, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';

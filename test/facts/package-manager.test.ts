@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
-import { Facts } from '../../src/engine/facts.js';
+import { Facts } from '../../src/facts/facts.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 

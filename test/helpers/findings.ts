@@ -3,7 +3,7 @@
  * summaries or of rule/severity/path/line rows, sorted so the order checks report in
  * does not matter, and the findings a clean server must not raise.
  */
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 
 /** "severity rule path:line [family]" per finding, sorted. */
 export function findingSummary(findings: readonly Finding[]): string[] {

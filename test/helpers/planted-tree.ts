@@ -5,7 +5,7 @@
  */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Check, StartedFile } from '../../src/engine/check.js';
+import type { Check, StartedFile } from '../../src/model/check.js';
 
 export type PlantedFile = string | Buffer | { content: string | Buffer; mode: number };
 

@@ -6,7 +6,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DirectoryFileSystem } from '../../mountfs/fs/dir/directory-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
-import type { Check } from '../../src/engine/check.js';
+import type { Check } from '../../src/model/check.js';
 import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';
 import { RuleSet } from '../../src/rules/ruleset.js';
 import type { HashLookup } from '../../src/hashes/hash-list.js';

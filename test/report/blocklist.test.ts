@@ -13,9 +13,9 @@ import { cronCheck } from '../../src/checks/cron.js';
 import { buildBlocklist, MAX_POOLS } from '../../src/report/blocklist.js';
 import { parseBlocklistData } from '../../src/report/blocklist-data.js';
 import { renderText } from '../../src/report/text.js';
-import { SEVERITIES, type Finding } from '../../src/engine/finding.js';
+import { SEVERITIES, type Finding } from '../../src/model/finding.js';
 import { emptyTimeline } from '../../src/engine/timeline.js';
-import type { ScanReport } from '../../src/report/report.js';
+import type { ScanReport } from '../../src/model/report.js';
 import { rowFromReport } from '../../src/fleet/summary.js';
 
 const WALLET = '4' + 'A'.repeat(94).replace(/A/g, (_, i: number) => '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'[i % 58]!);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { scanTarget } from '../../src/engine/scan.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
-import { severityRank, type Finding } from '../../src/engine/finding.js';
+import { severityRank, type Finding } from '../../src/model/finding.js';
 import { builtinRules } from '../helpers/scan-dir.js';
 import { IMAGES, REPO } from '../helpers/images.js';
 import { fixture } from '../helpers/fixtures.js';

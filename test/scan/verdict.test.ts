@@ -18,8 +18,8 @@ import { ScanInterruptedError, scanTarget, type ScanOptions } from '../../src/en
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { RuleSet } from '../../src/rules/ruleset.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
-import type { Check } from '../../src/engine/check.js';
-import type { ScanReport } from '../../src/report/report.js';
+import type { Check } from '../../src/model/check.js';
+import type { ScanReport } from '../../src/model/report.js';
 
 const run = promisify(execFile);
 const SNAP = 'snap-0000000000000c0de';

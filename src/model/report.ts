@@ -9,7 +9,7 @@
  * would hide. Everything in the timeline section, written to be read, is ISO-8601 in
  * UTC with milliseconds ("2026-03-01T04:05:06.789Z"), like startedAt.
  */
-import type { Finding, Severity } from '../engine/finding.js';
+import type { Finding, Severity } from './finding.js';
 import type { VolumeReport, SourceKind } from '../../mountfs/open-target.js';
 import type { MountfsErrorKind } from '../../mountfs/errors.js';
 

@@ -4,12 +4,12 @@
  * which package tools the root uses.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
-import { ACCOUNT_FILE_READ, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
-import { readWholeText } from '../facts/vfs-lines.js';
-import { PackageOwnership } from '../facts/package-ownership.js';
-import { PACKAGE_MANAGER_PATHS, PackageCommands, detectFrontEnd } from '../facts/package-manager.js';
-import type { PackageDatabase } from '../facts/package-db.js';
-import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from '../facts/package-databases.js';
+import { ACCOUNT_FILE_READ, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from './passwd.js';
+import { readWholeText } from './vfs-lines.js';
+import { PackageOwnership } from './package-ownership.js';
+import { PACKAGE_MANAGER_PATHS, PackageCommands, detectFrontEnd } from './package-manager.js';
+import type { PackageDatabase } from './package-db.js';
+import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from './package-databases.js';
 
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */

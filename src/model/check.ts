@@ -13,7 +13,7 @@
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { Finding } from './finding.js';
-import type { Facts } from './facts.js';
+import type { Facts } from '../facts/facts.js';
 import type { HashLookup } from '../hashes/hash-list.js';
 
 export interface Check {
