@@ -17,7 +17,6 @@ import type { Rule } from '../rules/types.js';
 import type { WalkEntry } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { shellQuote } from '../rules/ruleset.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { packageOwner } from './config-files.js';
 

@@ -20,7 +20,6 @@ import { readWholeText } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
 import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { listDir } from './systemd-units.js';
