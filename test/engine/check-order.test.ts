@@ -81,6 +81,19 @@ describe('the order of ALL_CHECKS', () => {
   });
 });
 
+describe('the phases', () => {
+  it('refuse a find check that reads the started files and a combine check that records one', async () => {
+    const root = path.join(scratch, 'root');
+    const early: Check = { id: 'reads-too-early', description: 'test', paths: [], run: async (ctx) => void ctx.startedFiles() };
+    const late: Check = { id: 'records-too-late', description: 'test', phase: 'combine', paths: [], run: async (ctx) => ctx.started({ path: '/x', startedBy: '/y:1' }) };
+    const result = await scanDirectory(root, [late, early]);
+    expect(result.errors.map((e) => [e.kind, e.check])).toEqual([
+      ['check-failed', 'reads-too-early'],
+      ['check-failed', 'records-too-late'],
+    ]);
+  });
+});
+
 describe('precedence between findings on one path', () => {
   it('drops an unowned-file finding where hijacked-commands or a path rule says more, in either order', async () => {
     const rules = await builtinRules();
