@@ -1,7 +1,8 @@
 /**
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), which MS-VHDX uses for its
- * headers, region tables and log entries. Node has no CRC-32C, so the table is built
- * here; the checksummed structures are at most 64 KiB, so a byte-wise table suffices.
+ * headers, region tables and log entries and ext4 for its metadata_csum checksums.
+ * Node has no CRC-32C, so the table is built here; the checksummed structures are at
+ * most 64 KiB, so a byte-wise table suffices.
  */
 const TABLE = (() => {
   const t = new Uint32Array(256);
@@ -14,9 +15,17 @@ const TABLE = (() => {
 })();
 
 export function crc32c(buf: Buffer): number {
-  let c = 0xffffffff;
+  return (crc32cUpdate(0xffffffff, buf) ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * The CRC-32C steps alone, from any seed and without the final XOR: ext4 chains its
+ * checksums this way (a seed from the UUID, then the inode number, then the record).
+ */
+export function crc32cUpdate(seed: number, buf: Uint8Array): number {
+  let c = seed >>> 0;
   for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return c >>> 0;
 }
 
 /** CRC-32C of a structure whose 4-byte checksum field at `at` counts as zero. */
