@@ -20,6 +20,7 @@
  */
 import { BinaryView } from '../../binary.js';
 import { corrupt, ioError, limitExceeded, notFound, unsupported, type MountfsError } from '../../errors.js';
+import type { BlockCache } from '../../block-cache.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import type { NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
 import { BlockReader } from './block-cache.js';
@@ -86,9 +87,10 @@ export class Ext4FileSystem implements RawFileSystem {
   }
 
   /** Reads and checks the superblock and the root inode; nothing else is read until asked. */
-  static async open(source: ByteSource): Promise<Ext4FileSystem> {
+  /** `cache` keeps metadata blocks (the opened target's); one of its own if absent. */
+  static async open(source: ByteSource, cache?: BlockCache): Promise<Ext4FileSystem> {
     const { sb, damage } = await readSuperblock(source);
-    const blocks = new BlockReader(source, sb.blockSize, sb.blocksCount);
+    const blocks = new BlockReader(source, sb.blockSize, sb.blocksCount, cache);
     const fs = new Ext4FileSystem(sb, blocks, new GroupDescriptors(sb, blocks), source.size, damage);
     const root = await fs.inode(ROOT_INO);
     if (root.type !== 'directory') {
