@@ -95,7 +95,7 @@ class Parts implements OpenedParts {
     report.scanned = true;
     this.volumes.push(report);
     for (const error of raw.unreadable?.() ?? []) this.failures.push({ volume: this.volumes.length - 1, error });
-    const vfs = new RawVfs(raw, this.checkpoint);
+    const vfs = new RawVfs(raw, this.checkpoint, this.volumes.length - 1);
     this.filesystems.push({ volumeIndex: this.volumes.length - 1, vfs });
     this.onClose(() => vfs.close());
   }
