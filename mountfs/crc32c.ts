@@ -4,15 +4,9 @@
  * Node has no CRC-32C, so the table is built here; the checksummed structures are at
  * most 64 KiB, so a byte-wise table suffices.
  */
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+import { reflectedCrcTable } from './crc32.js';
+
+const TABLE = reflectedCrcTable(0x82f63b78);
 
 export function crc32c(buf: Buffer): number {
   return (crc32cUpdate(0xffffffff, buf) ^ 0xffffffff) >>> 0;

@@ -12,6 +12,7 @@
  * gdt_csum (uninit_bg) protects the descriptors with CRC-16 (polynomial 0x8005,
  * reflected) over the UUID, the group number and the descriptor minus its checksum.
  */
+import { reflectedCrcTable } from '../../crc32.js';
 import { crc32cUpdate } from '../../crc32c.js';
 
 export const SB_CHECKSUM_FIELD = 0x3fc;
@@ -83,15 +84,7 @@ export function inodeChecksumMatches(seed: number, ino: number, raw: Uint8Array)
 
 const ZERO16 = Buffer.alloc(2);
 
-const CRC16_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xa001 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
+const CRC16_TABLE = reflectedCrcTable(0xa001);
 
 function crc16(seed: number, buf: Uint8Array): number {
   let c = seed & 0xffff;
