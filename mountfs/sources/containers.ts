@@ -37,11 +37,11 @@ export async function unwrapContainer(source: ByteSource, head: Buffer, options:
     return { format: 'vmdk', source: v, notes: [] };
   }
   if (isVhdx(head)) {
-    const v = await VhdxSource.open(source);
+    const v = await VhdxSource.open(source, options.cache);
     return { format: 'vhdx', source: v, notes: v.notes() };
   }
   if (await isVhd(source)) {
-    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: named });
+    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: named, cache: options.cache });
     return { format: 'vhd', source: v, notes: v.notes() };
   }
   return null;

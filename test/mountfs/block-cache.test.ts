@@ -1,10 +1,10 @@
 /**
  * The one block cache (mountfs/block-cache.ts): its counters, its byte bound shared by
  * every region, one recency order across regions, shared loads and forgotten failures;
- * then real images (ext4 in qcow2 and in a streamOptimized VMDK, made by mkfs.ext4 and
- * qemu-img; XFS by mkfs.xfs) opened through one small cache: every layer keeps its
- * blocks there, and what it holds never passes the bound, whatever is walked. Only
- * counters are compared, never the clock.
+ * then real images (ext4 in qcow2, a streamOptimized VMDK, a dynamic VHD and a VHDX,
+ * made by mkfs.ext4 and qemu-img; XFS by mkfs.xfs) opened through one small cache:
+ * every layer keeps its blocks there, and what it holds never passes the bound,
+ * whatever is walked. Only counters are compared, never the clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -157,6 +157,8 @@ describe('every layer of an image keeps its blocks in the one cache', () => {
   it.each([
     ['qcow2', ['convert', '-O', 'qcow2'], ['qcow2 L1 pages', 'qcow2 L2 slices']],
     ['vmdk', ['convert', '-O', 'vmdk', '-o', 'subformat=streamOptimized'], ['VMDK grain directory pages', 'VMDK grain tables', 'VMDK inflated grains']],
+    ['vhd', ['convert', '-O', 'vpc', '-o', 'subformat=dynamic'], ['VHD block table pages']], // sector bitmaps are read for differencing disks only
+    ['vhdx', ['convert', '-O', 'vhdx'], ['VHDX block allocation table pages']],
   ])('ext4 in %s: chunks, container tables and ext4 blocks share the bound', async (format, qemu, containerRegions) => {
     const raw = await makeExt4Image(tree, path.join(scratch, `${format}.raw`), { sizeMiB: 64, blockSize: 4096 });
     const image = path.join(scratch, `${format}.img`);
