@@ -4,6 +4,7 @@
  * Each step is told by magic bytes; the depth is bounded so a hostile image cannot
  * nest forever.
  */
+import type { BlockCache } from './block-cache.js';
 import { Readable } from 'node:stream';
 import { limitExceeded, unsupported } from './errors.js';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
@@ -41,6 +42,8 @@ export interface ImageOptions {
   counter: ReadCounter;
   /** What spools of this target (compressed disks, zip members) may write, and where. */
   spool: SpoolBudget;
+  /** The target's one block cache: container tables and filesystem metadata share its bound. */
+  cache?: BlockCache;
 }
 
 /** Something the image holds that could not be read: the scan of it is incomplete. */
@@ -82,14 +85,17 @@ class Parts implements OpenedParts {
     this.closers.push(fn);
   }
 
-  constructor(private readonly checkpoint?: () => void) {}
+  constructor(
+    private readonly checkpoint?: () => void,
+    readonly cache?: BlockCache,
+  ) {}
 
   addFilesystem(report: VolumeReport, raw: RawFileSystem): void {
     report.notes.push(...raw.notes());
     report.scanned = true;
     this.volumes.push(report);
     for (const error of raw.unreadable?.() ?? []) this.failures.push({ volume: this.volumes.length - 1, error });
-    const vfs = new RawVfs(raw, this.checkpoint);
+    const vfs = new RawVfs(raw, this.checkpoint, this.volumes.length - 1);
     this.filesystems.push({ volumeIndex: this.volumes.length - 1, vfs });
     this.onClose(() => vfs.close());
   }
@@ -107,7 +113,7 @@ class Parts implements OpenedParts {
 }
 
 export async function openImage(source: ByteSource, options: ImageOptions): Promise<OpenedParts> {
-  const parts = new Parts(options.checkpoint);
+  const parts = new Parts(options.checkpoint, options.cache);
   try {
     await recognise(source, options, parts, 0, '', options.files, options.hostPath);
   } catch (err) {
@@ -126,7 +132,7 @@ async function recognise(source: ByteSource, options: ImageOptions, parts: Parts
   if (depth > MAX_DEPTH) throw limitExceeded('image nesting', `more than ${MAX_DEPTH} nested containers`);
   const head = await source.read(0, Math.min(source.size, 4096));
 
-  const unwrapped = await unwrapContainer(source, head, { allowBacking: options.allowBacking ?? false, files });
+  const unwrapped = await unwrapContainer(source, head, { allowBacking: options.allowBacking ?? false, files, cache: options.cache });
   if (unwrapped) {
     parts.formats.push(unwrapped.format);
     parts.notes.push(...unwrapped.notes);
@@ -345,7 +351,7 @@ async function probeInto(report: VolumeReport, source: ByteSource, parts: Parts)
 async function openInto(report: VolumeReport, kind: string, source: ByteSource, parts: Parts): Promise<void> {
   let raw;
   try {
-    raw = await openFilesystem(kind, source);
+    raw = await openFilesystem(kind, source, parts.cache);
   } catch (err) {
     parts.addUnreadable(report, err);
     return;

@@ -6,6 +6,7 @@
  * opened as those disks, and disks are split into volumes (GPT, MBR, LVM) whose
  * filesystems are probed. Everything above this file sees only VFSs and the listing.
  */
+import { BlockCache, DEFAULT_CACHE_BYTES } from './block-cache.js';
 import { promises as fsp } from 'node:fs';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
@@ -61,6 +62,12 @@ export interface OpenOptions {
   checkpoint?: () => void;
   /** Where compressed disks and zip members are spooled, and how much they may write. */
   spool?: SpoolOptions;
+  /**
+   * The bound of the target's one block cache (--cache-size): the image's chunks, its
+   * container tables and its filesystems' metadata all live within it. A source that
+   * brings its own cache (a cloud snapshot) keeps that one's bound.
+   */
+  cacheBytes?: number;
 }
 
 /** Thrown when nothing at all can be read from a target: the CLI exits 2. */
@@ -91,7 +98,9 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   const device = st.isBlockDevice();
   let parts: OpenedParts;
   try {
+    const cache = new BlockCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     const imageOptions: ImageOptions = {
+      cache,
       retain: options.retain,
       allowBacking: options.allowBacking,
       files: device ? nowhere(`on block device ${target}`) : besideHostFile(target, counter),
@@ -99,7 +108,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
       counter,
       spool: await SpoolBudget.create(options.spool),
     };
-    parts = await openImage(new CachedByteSource(guard(file, options)), imageOptions);
+    parts = await openImage(new CachedByteSource(guard(file, options), { cache }), imageOptions);
   } catch (err) {
     await file.close();
     if (err instanceof UnreadableTargetError) throw err;
@@ -129,7 +138,9 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
 export async function openSourceTarget(source: ByteSource, kind: SourceKind, counter: ReadCounter, options: OpenOptions = { retain: [] }): Promise<OpenedTarget> {
   let parts: OpenedParts;
   try {
-    parts = await openImage(guard(source instanceof CachedByteSource ? source : new CachedByteSource(source), options), {
+    const cached = source instanceof CachedByteSource ? source : new CachedByteSource(source, { cache: new BlockCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES) });
+    parts = await openImage(guard(cached, options), {
+      cache: cached.cache,
       retain: options.retain,
       allowBacking: options.allowBacking,
       files: nowhere(`in ${source.description}`),

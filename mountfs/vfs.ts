@@ -2,15 +2,29 @@
  * The one read-only file system interface every check uses. It sits on any
  * RawFileSystem and owns, once for all readers: path walking, symlink resolution
  * inside the scanned root (an absolute target "/etc/x" means "<root>/etc/x", never the
- * scanning host's file), loop limits, read limits and glob walks.
+ * scanning host's file), loop limits, read limits, glob walks, and file identity: every
+ * stat carries an `id`, the same for all hard links to one file, so a check that must
+ * read each file once (a crontab linked under two names) dedupes by it.
  */
 import { Readable } from 'node:stream';
 import { MountfsError, corrupt, limitExceeded, notFound } from './errors.js';
 import { joinPath, normalizePath, splitPath } from './path.js';
-import type { FileDigests, FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat } from './fs/types.js';
+import type { FileDigests, FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat as RawStat } from './fs/types.js';
 import { compileGlob, type CompiledGlob } from './glob.js';
 
-export type { FileDigests, FileType, InodeFlags, Stat } from './fs/types.js';
+export type { FileDigests, FileType, InodeFlags } from './fs/types.js';
+
+/**
+ * Which file a stat describes within the scanned target: volume, device and inode, as
+ * "v<volume>:<dev>:<ino>". Equal ids are one file (hard links), different ids are
+ * different files; it stays the same for the whole scan. Compare ids, never parse them.
+ */
+export type FileId = string;
+
+/** What the VFS says of a file: the reader's stat plus its identity. */
+export interface Stat extends RawStat {
+  id: FileId;
+}
 
 /** Linux gives up after 40 links in one lookup (ELOOP); so do we. */
 const MAX_SYMLINK_FOLLOWS = 40;
@@ -130,7 +144,12 @@ export class RawVfs implements Vfs {
    * loop then stops at its next step, also on a directory target that reads no byte
    * source.
    */
-  constructor(private readonly raw: RawFileSystem, private readonly checkpoint: () => void = () => undefined) {
+  /** `volume`: the index of the filesystem's volume in the target, the first part of every FileId. */
+  constructor(
+    private readonly raw: RawFileSystem,
+    private readonly checkpoint: () => void = () => undefined,
+    private readonly volume = 0,
+  ) {
     this.kind = raw.kind;
   }
 
@@ -316,7 +335,7 @@ export class RawVfs implements Vfs {
     frame.statted += batch.length;
     const stats = await Promise.all(
       batch.map(({ e, childPath }) =>
-        this.raw.stat(e.node).catch((err: unknown) => {
+        this.statNode(e.node).catch((err: unknown) => {
           report(childPath, err);
           return undefined;
         }),
@@ -324,6 +343,12 @@ export class RawVfs implements Vfs {
     );
     frame.ready = batch.map((c, i) => ({ ...c, stat: stats[i] }));
     frame.readyAt = 0;
+  }
+
+  /** The reader's stat of a node, with the node's identity. */
+  private async statNode(node: NodeId): Promise<Stat> {
+    const stat = await this.raw.stat(node);
+    return { ...stat, id: `v${this.volume}:${stat.dev ?? 0}:${stat.ino}` };
   }
 
   /** Directory entries by name, cached: checks look up the same few directories again and again. */
@@ -352,7 +377,7 @@ export class RawVfs implements Vfs {
    */
   private async resolve(path: string, followLast: boolean): Promise<Resolved> {
     this.checkpoint();
-    const rootStat = await this.raw.stat(this.raw.root);
+    const rootStat = await this.statNode(this.raw.root);
     let stack: Resolved[] = [{ node: this.raw.root, path: '/', stat: rootStat }];
     let pending = splitPath(path);
     let follows = 0;
@@ -366,7 +391,7 @@ export class RawVfs implements Vfs {
       if (dir.stat.type !== 'directory') throw notFound(normalizePath(path), `${dir.path} is not a directory`);
       const entry = (await this.entries(dir.node)).get(name);
       if (!entry) throw notFound(normalizePath(path));
-      const stat = await this.raw.stat(entry.node);
+      const stat = await this.statNode(entry.node);
       const childPath = joinPath(dir.path, name);
       if (stat.type === 'symlink' && (pending.length > 0 || followLast)) {
         if (++follows > MAX_SYMLINK_FOLLOWS) {

@@ -5,18 +5,19 @@
  * journal, a CD image), that makes the scan incomplete, since the files it holds were
  * not looked at.
  */
+import type { BlockCache } from '../block-cache.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import type { RawFileSystem } from './types.js';
 import { Ext4FileSystem } from './ext4/ext4-fs.js';
 import { XfsFileSystem } from './xfs/xfs-fs.js';
 
-type Opener = (source: ByteSource) => Promise<RawFileSystem>;
+type Opener = (source: ByteSource, cache?: BlockCache) => Promise<RawFileSystem>;
 
 const OPENERS: Record<string, Opener> = {
-  ext2: (s) => Ext4FileSystem.open(s),
-  ext3: (s) => Ext4FileSystem.open(s),
-  ext4: (s) => Ext4FileSystem.open(s),
-  xfs: (s) => XfsFileSystem.open(s),
+  ext2: (s, c) => Ext4FileSystem.open(s, c),
+  ext3: (s, c) => Ext4FileSystem.open(s, c),
+  ext4: (s, c) => Ext4FileSystem.open(s, c),
+  xfs: (s, c) => XfsFileSystem.open(s, c),
 };
 
 export const UNSCANNED_REASONS: Record<string, string> = {
@@ -32,8 +33,8 @@ export const UNSCANNED_REASONS: Record<string, string> = {
 /** Kinds whose contents a scan of a Linux server does not need: leaving them unread misses nothing. */
 export const NOTHING_TO_SCAN: ReadonlySet<string> = new Set(['swap', 'vfat', 'ntfs', 'jbd', 'iso9660']);
 
-/** A reader for the filesystem, or null when minescan does not read this kind. */
-export async function openFilesystem(kind: string, source: ByteSource): Promise<RawFileSystem | null> {
+/** A reader for the filesystem, or null when minescan does not read this kind; `cache` is the opened target's. */
+export async function openFilesystem(kind: string, source: ByteSource, cache?: BlockCache): Promise<RawFileSystem | null> {
   const open = OPENERS[kind];
-  return open ? open(source) : null;
+  return open ? open(source, cache) : null;
 }

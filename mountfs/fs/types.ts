@@ -27,6 +27,11 @@ export interface Stat {
   /** Creation time where the filesystem records it. */
   crtime?: number;
   ino: number;
+  /**
+   * The device within this filesystem, where it spans several (st_dev of a host
+   * directory with mounts below it); absent where one filesystem is one device.
+   */
+  dev?: number;
   nlink: number;
   /** Immutable / append-only; undefined when this source cannot tell. */
   flags?: InodeFlags;

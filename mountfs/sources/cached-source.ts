@@ -1,8 +1,8 @@
 /**
  * Filesystem and partition-table parsers make many small reads of the same metadata
  * (superblocks, group descriptors, inode tables, directory blocks). This wrapper keeps
- * an LRU of aligned chunks, bounded in total bytes, so those reads cost few reads of
- * the medium. Concurrent requests for one chunk share a single underlying read. Reads
+ * aligned chunks in the block cache (mountfs/block-cache.ts), whose bound in bytes it
+ * shares with every reader of the target, so those reads cost few reads of the medium. Concurrent requests for one chunk share a single underlying read. Reads
  * spanning more than a few chunks (file data) bypass the cache, so a large file does
  * not evict the metadata everyone else needs.
  *
@@ -13,14 +13,17 @@
  * chunks that hold data, growing with the walk up to a bound, concurrently, while the
  * budget has room for them.
  */
+import { BlockCache, type CacheRegion } from '../block-cache.js';
 import { ioError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 
 export interface CacheOptions {
   /** Chunk size in bytes, a power of two (default 64 KiB). */
   chunkSize?: number;
-  /** Upper bound of cached bytes, including reads in flight (default 32 MiB). */
+  /** Upper bound of cached bytes, including reads in flight, for a cache of its own (default 32 MiB). */
   maxBytes?: number;
+  /** The cache to keep chunks in (shared with the readers above); one of maxBytes of its own if absent. */
+  cache?: BlockCache;
   /** Reads this long or longer go straight to the inner source (default 4 chunks). */
   bypassBytes?: number;
   /** Whether the inner source holds data for a chunk; chunks it does not are read through uncached. */
@@ -33,7 +36,6 @@ export class CachedByteSource implements ByteSource {
   readonly description: string;
   readonly size: number;
   private readonly chunkSize: number;
-  private readonly maxChunks: number;
   private readonly bypassBytes: number;
   private readonly holds?: (chunk: number) => boolean;
   private readonly readahead: number;
@@ -43,8 +45,10 @@ export class CachedByteSource implements ByteSource {
   private run = 0;
   /** Chunks read from the inner source, prefetches included (for tests of the cache). */
   chunksFetched = 0;
-  /** Chunk index → its bytes; Map iteration order is the LRU order (oldest first). */
-  private readonly chunks = new Map<number, Promise<Buffer>>();
+  /** The cache the chunks live in, shared with the target's readers. */
+  readonly cache: BlockCache;
+  /** Chunk index → its bytes. */
+  private readonly chunks: CacheRegion;
 
   constructor(private readonly inner: ByteSource, options: CacheOptions = {}) {
     this.description = inner.description;
@@ -53,7 +57,8 @@ export class CachedByteSource implements ByteSource {
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize > 2 ** 30 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
       throw ioError(inner.description, `cache chunk size ${this.chunkSize} is not a power of two`);
     }
-    this.maxChunks = Math.max(1, Math.floor((options.maxBytes ?? 32 * 1024 * 1024) / this.chunkSize));
+    this.cache = options.cache ?? new BlockCache(Math.max(this.chunkSize, options.maxBytes ?? 32 * 1024 * 1024));
+    this.chunks = this.cache.region(`chunks of ${inner.description}`);
     this.bypassBytes = options.bypassBytes ?? 4 * this.chunkSize;
     this.holds = options.holds;
     this.readahead = Math.max(0, Math.floor(options.readahead ?? 0));
@@ -93,26 +98,16 @@ export class CachedByteSource implements ByteSource {
   }
 
   private chunk(index: number): Promise<Buffer> {
-    const cached = this.chunks.get(index);
-    if (cached) {
-      this.chunks.delete(index);
-      this.chunks.set(index, cached);
-      return cached;
-    }
-    if (this.holds && !this.holds(index)) return this.inner.read(index * this.chunkSize, this.chunkSize);
+    if (this.holds && !this.holds(index) && !this.chunks.has(index)) return this.inner.read(index * this.chunkSize, this.chunkSize);
     return this.load(index);
   }
 
+  /** Through the cache; a failed read is not remembered, so the next request tries the medium again. */
   private load(index: number): Promise<Buffer> {
-    this.chunksFetched++;
-    const pending = this.inner.read(index * this.chunkSize, this.chunkSize);
-    this.chunks.set(index, pending);
-    // A failed read is not remembered: the next request tries the medium again.
-    pending.catch(() => {
-      if (this.chunks.get(index) === pending) this.chunks.delete(index);
+    return this.chunks.get(index, this.chunkSize, () => {
+      this.chunksFetched++;
+      return this.inner.read(index * this.chunkSize, this.chunkSize);
     });
-    while (this.chunks.size > this.maxChunks) this.chunks.delete(this.chunks.keys().next().value!);
-    return pending;
   }
 
   /**
@@ -129,7 +124,7 @@ export class CachedByteSource implements ByteSource {
     if (!sequential) return;
     const window = Math.min(this.readahead, this.run - 2);
     const end = Math.min(Math.ceil(this.size / this.chunkSize) - 1, last + 4 * this.readahead);
-    let room = this.maxChunks - this.chunks.size;
+    let room = Math.floor(this.cache.freeBytes / this.chunkSize);
     for (let i = last + 1, ahead = 0; i <= end && ahead < window && room > 0; i++) {
       if (this.holds && !this.holds(i)) continue;
       ahead++;

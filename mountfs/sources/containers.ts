@@ -4,6 +4,7 @@
  * the virtual disk inside. Files a container names (backing files, parents, extents)
  * are looked up only where `NamedFiles` allows (./named-files.ts), by plain name.
  */
+import type { BlockCache } from '../block-cache.js';
 import type { ByteSource } from './byte-source.js';
 import type { NamedFiles } from './named-files.js';
 import { Qcow2Source, isQcow2 } from './qcow2/qcow2-source.js';
@@ -15,6 +16,8 @@ export interface UnwrapOptions {
   allowBacking: boolean;
   /** Where the files this container names are looked up. */
   files: NamedFiles;
+  /** The opened target's block cache, for the container's tables. */
+  cache?: BlockCache;
 }
 
 export interface Unwrapped {
@@ -26,19 +29,19 @@ export interface Unwrapped {
 export async function unwrapContainer(source: ByteSource, head: Buffer, options: UnwrapOptions): Promise<Unwrapped | null> {
   const named = (name: string): Promise<ByteSource> => options.files.open(name);
   if (isQcow2(head)) {
-    const q = await Qcow2Source.open(source, { allowBacking: options.allowBacking, openBacking: named });
+    const q = await Qcow2Source.open(source, { allowBacking: options.allowBacking, openBacking: named, cache: options.cache });
     return { format: 'qcow2', source: q, notes: q.notes() };
   }
   if (isVmdk(head)) {
-    const v = await VmdkSource.open(source, { openExtent: named });
+    const v = await VmdkSource.open(source, { openExtent: named, cache: options.cache });
     return { format: 'vmdk', source: v, notes: [] };
   }
   if (isVhdx(head)) {
-    const v = await VhdxSource.open(source);
+    const v = await VhdxSource.open(source, options.cache);
     return { format: 'vhdx', source: v, notes: v.notes() };
   }
   if (await isVhd(source)) {
-    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: named });
+    const v = await VhdSource.open(source, { allowBacking: options.allowBacking, openParent: named, cache: options.cache });
     return { format: 'vhd', source: v, notes: v.notes() };
   }
   return null;

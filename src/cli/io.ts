@@ -59,7 +59,7 @@ export async function spoolOptions(values: { 'spool-dir'?: string; 'spool-budget
   return { dir, budget };
 }
 
-/** The memory for a cloud snapshot's blocks (--cache-size, else MINESCAN_CACHE_SIZE); undefined: the default. */
+/** The bound of the block cache: a cloud snapshot's blocks, an image's metadata (--cache-size, else MINESCAN_CACHE_SIZE); undefined: the default. */
 export function cacheSizeOption(text: string | undefined = process.env.MINESCAN_CACHE_SIZE): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const bytes = parseSize(text);

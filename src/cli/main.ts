@@ -34,7 +34,7 @@ const USAGE = `Usage:
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
                 [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID] [--scanner-zone ZONE] [--device-wait 2m]
-                [--cache-size SIZE (default 256M)]
+                [--cache-size SIZE (default 256M for a snapshot, 64M otherwise)]
                 [--timeline-window BEFORE:AFTER (default 1h:24h)]
                 [--time-budget DURATION] [--open-time-budget DURATION]
                 [--checks-time-budget DURATION]
@@ -63,7 +63,8 @@ aws:volume/vol-… and aws:instance/i-… snapshot the volume(s) first (tagged
 minescan:scan-id) and delete the snapshots afterwards unless --keep-snapshots.
 Credentials and region come from the AWS SDK's standard chain;
 AWS_ENDPOINT_URL_EC2/AWS_ENDPOINT_URL_EBS, --region and --endpoint override.
---cache-size bounds the memory for snapshot blocks read (MINESCAN_CACHE_SIZE).
+--cache-size bounds the block cache (MINESCAN_CACHE_SIZE): a snapshot's blocks, an
+image's metadata and container tables.
 Throttled and failed cloud calls are retried for up to MINESCAN_CLOUD_RETRY_TIME
 (default 120s) each.
 aliyun:snapshot/s-…, aliyun:disk/d-… and aliyun:instance/i-… make a temporary disk
@@ -200,7 +201,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
         deviceWaitMs,
         cacheBytes,
       };
-      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, signal: shutdownSignal };
+      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, cacheBytes, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);
       if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);

@@ -36,6 +36,8 @@ export interface ScanOptions {
   cloud?: CloudOptions;
   /** Where compressed disks and zip members are spooled and how much they may write (--spool-dir, --spool-budget). */
   spool?: SpoolOptions;
+  /** The bound of an image's or device's block cache (--cache-size); a cloud snapshot's is `cloud.cacheBytes`. */
+  cacheBytes?: number;
   /** Around the first high or critical change; timeline.ts's default when absent. */
   timelineWindow?: TimelineSpan;
   /** Cancels the scan: scanTarget then rejects with ScanInterruptedError and there is no report. */
@@ -98,7 +100,7 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
-    const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool, checkpoint: stop.checkpoint };
+    const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool, checkpoint: stop.checkpoint, cacheBytes: options.cacheBytes };
     const cloud = parseCloudTarget(target);
     stop.enter('open', 'opening the target');
     const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);

@@ -12,7 +12,7 @@ import { truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isVhdx, VhdxSource } from '../../mountfs/sources/vhdx/vhdx-source.js';
-import { crc32c } from '../../mountfs/sources/vhdx/crc32c.js';
+import { crc32c } from '../../mountfs/crc32c.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { SliceByteSource } from '../../mountfs/sources/slice-source.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';

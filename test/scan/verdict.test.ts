@@ -14,6 +14,7 @@ import { cli } from '../helpers/run-cli.js';
 import { buildImage, makeScratchDir, plantTree, removeScratchDir } from '../helpers/images.js';
 import { EBS_BLOCK, startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
 import { debugfs } from '../helpers/ext4-image.js';
+import { resealExt4 } from '../helpers/ext4-reseal.js';
 import { ScanInterruptedError, scanTarget, type ScanOptions } from '../../src/engine/scan.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { RuleSet } from '../../src/rules/ruleset.js';
@@ -116,12 +117,13 @@ describe('the verdict', () => {
     const image = path.join(scratch, 'incompat.img');
     await run('cp', [gptImage, image]);
     // The partition starts at 1 MiB; s_feature_incompat is at 0x60 in the superblock at 1024.
+    // Its checksum is made right again: a mismatch would send minescan to the backup copy.
     const fh = await open(image, 'r+');
-    const at = (1 << 20) + 1024 + 0x60;
-    const word = Buffer.alloc(4);
-    await fh.read(word, 0, 4, at);
-    word.writeUInt32LE(word.readUInt32LE(0) | 0x4000000, 0);
-    await fh.write(word, 0, 4, at);
+    const head = Buffer.alloc(2048);
+    await fh.read(head, 0, 2048, 1 << 20);
+    head.writeUInt32LE(head.readUInt32LE(1024 + 0x60) | 0x4000000, 1024 + 0x60);
+    resealExt4(head);
+    await fh.write(head, 0, 2048, 1 << 20);
     await fh.close();
     const { code, stdout } = await cli(['scan', image, '--format', 'json']);
     expect(code).toBe(3);

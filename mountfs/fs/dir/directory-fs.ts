@@ -56,6 +56,7 @@ export class DirectoryFileSystem implements RawFileSystem {
       ctime: st.ctimeMs / 1000,
       crtime: st.birthtimeMs > 0 ? st.birthtimeMs / 1000 : undefined,
       ino: st.ino,
+      dev: st.dev,
       nlink: st.nlink,
     };
   }

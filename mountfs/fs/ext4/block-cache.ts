@@ -5,29 +5,27 @@
  * typed "corrupt" error rather than a silently short buffer.
  *
  * Metadata blocks (inode tables, group descriptors, extent and indirect blocks) go
- * through a small LRU cache: walks touch the same inode-table block for up to
+ * through the block cache (mountfs/block-cache.ts): walks touch the same inode-table block for up to
  * block_size / inode_size neighbouring inodes, and streaming a file revisits the same
  * index blocks. File and directory data bypass the cache and are read as contiguous
  * runs, one source.read per run, so a large file never evicts the metadata.
  */
 import { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
+import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 import type { ByteSource } from '../../sources/byte-source.js';
-import { LruMap } from './lru.js';
-
-/** Enough for a few hundred inode-table and index blocks at 4 KiB, 64 at 64 KiB. */
-export const DEFAULT_BLOCK_CACHE_BYTES = 4 << 20;
 
 export class BlockReader {
-  private readonly cache: LruMap<number, Buffer>;
+  private readonly cache: CacheRegion;
 
+  /** `cache` is the opened target's; a reader opened alone gets one of its own. */
   constructor(
     private readonly source: ByteSource,
     readonly blockSize: number,
     readonly blocksCount: number,
-    cacheBytes = DEFAULT_BLOCK_CACHE_BYTES,
+    cache?: BlockCache,
   ) {
-    this.cache = new LruMap(cacheBytes, (b) => b.length);
+    this.cache = cacheOrOwn(cache).region('ext4 metadata blocks');
   }
 
   /**
@@ -44,11 +42,7 @@ export class BlockReader {
   /** One metadata block, through the cache. */
   async block(n: number, structure: string, pointerOffset?: number): Promise<BinaryView> {
     this.checkRange(n, 1, structure, pointerOffset);
-    let buf = this.cache.get(n);
-    if (!buf) {
-      buf = await this.readExact(n, 1, structure);
-      this.cache.set(n, buf);
-    }
+    const buf = await this.cache.get(n, this.blockSize, () => this.readExact(n, 1, structure));
     return new BinaryView(buf, structure, n * this.blockSize);
   }
 

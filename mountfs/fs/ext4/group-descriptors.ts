@@ -8,9 +8,15 @@
  * Without meta_bg the descriptor table is contiguous right after the superblock's
  * block; with meta_bg, descriptor block N (from s_first_meta_bg on) sits in the first
  * group of the N-th meta group, after that group's superblock backup if it has one.
+ *
+ * With metadata_csum or gdt_csum each descriptor carries a checksum (checksums.ts). A
+ * descriptor that fails it is not believed: its inode table could be anywhere, so every
+ * inode of that group is an error naming the descriptor, and the other groups read on.
  */
-import { corrupt } from '../../errors.js';
+import type { BinaryView } from '../../binary.js';
+import { MountfsError, corrupt } from '../../errors.js';
 import type { BlockReader } from './block-cache.js';
+import { GD_CHECKSUM_FIELD, groupDescriptorCrc16, groupDescriptorCrc32c } from './checksums.js';
 import { LruMap } from './lru.js';
 import { INCOMPAT, RO_COMPAT, groupHasSuperblock, type Superblock } from './superblock.js';
 
@@ -31,7 +37,8 @@ export interface GroupDescriptor {
 }
 
 export class GroupDescriptors {
-  private readonly cache = new LruMap<number, GroupDescriptor>(16_384);
+  /** Parsed descriptors, and the error of each one that failed its checksum. */
+  private readonly cache = new LruMap<number, GroupDescriptor | MountfsError>(16_384);
   private readonly perBlock: number;
   private readonly tableBlocks: number;
 
@@ -48,10 +55,16 @@ export class GroupDescriptors {
       throw corrupt(STRUCT, `group ${group} does not exist (the filesystem has ${this.sb.groupCount})`);
     }
     const cached = this.cache.get(group);
+    if (cached instanceof MountfsError) throw cached;
     if (cached) return cached;
     const tableIndex = Math.floor(group / this.perBlock);
     const block = await this.blocks.block(this.descriptorBlock(tableIndex), `${STRUCT} table`);
     const v = block.slice((group % this.perBlock) * this.sb.descSize, this.sb.descSize, STRUCT);
+    const damage = this.checksumError(group, v);
+    if (damage) {
+      this.cache.set(group, damage);
+      throw damage;
+    }
     const wide = this.sb.descSize >= 64 && (this.sb.incompat & INCOMPAT.BIT64) !== 0;
     const inodeTable = v.u32le(0x8) + (wide ? v.u32le(0x28) * 2 ** 32 : 0);
     if (inodeTable === 0 || inodeTable + this.tableBlocks > this.sb.blocksCount) {
@@ -66,6 +79,18 @@ export class GroupDescriptors {
     };
     this.cache.set(group, desc);
     return desc;
+  }
+
+  /** The error for a descriptor whose bg_checksum does not hold, when the filesystem has one. */
+  private checksumError(group: number, v: BinaryView): MountfsError | undefined {
+    const raw = v.bytes(0, this.sb.descSize);
+    let computed: number;
+    if (this.sb.metadataCsum) computed = groupDescriptorCrc32c(this.sb.checksumSeed, group, raw);
+    else if (this.sb.roCompat & RO_COMPAT.GDT_CSUM) computed = groupDescriptorCrc16(this.sb.uuid, group, raw);
+    else return undefined;
+    const stored = v.u16le(GD_CHECKSUM_FIELD);
+    if (stored === computed) return undefined;
+    return corrupt(STRUCT, `group ${group}: bg_checksum 0x${stored.toString(16)} does not match the 0x${computed.toString(16)} computed over the descriptor (damaged or edited); the group's inodes are not read`, v.baseOffset);
   }
 
   /** Block number of the `index`-th block of the descriptor table. */

@@ -1,8 +1,9 @@
 /**
- * A bounded least-recently-used map. The ext4 reader keeps filesystem blocks, parsed
- * inodes, group descriptors and per-inode extent leaves in memory to avoid re-reading
- * them, but an image is attacker-sized, so every cache has a hard ceiling: each entry
- * has a cost (bytes, or 1) and the oldest entries go once the total passes the limit.
+ * A bounded least-recently-used map of parsed objects. The ext4 reader keeps parsed
+ * inodes, group descriptors and per-inode extent state to avoid parsing them again
+ * (raw blocks live in the block cache, mountfs/block-cache.ts), but an image is
+ * attacker-sized, so each map has a hard ceiling: each entry has a cost (bytes, or 1)
+ * and the oldest entries go once the total passes the limit.
  * A JavaScript Map iterates in insertion order, so re-inserting on every hit keeps the
  * least recently used entry first.
  */

@@ -10,6 +10,7 @@
  */
 import type { BinaryView } from '../../binary.js';
 import { corrupt, unsupported } from '../../errors.js';
+import { checksumSeed } from './checksums.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
 export const SUPERBLOCK_SIZE = 1024;
@@ -92,6 +93,16 @@ export interface Superblock {
   /** Bytes per cluster (bigalloc), the unit of i_file_acl's block charge. */
   clusterSize: number;
   kind: ExtKind;
+  /** s_uuid, which the checksums of descriptors and inodes start from. */
+  uuid: Buffer;
+  /** metadata_csum: the superblock, descriptors and inodes carry CRC-32C checksums. */
+  metadataCsum: boolean;
+  /** The metadata_csum seed: s_checksum_seed with csum_seed, else the CRC-32C of the UUID. */
+  checksumSeed: number;
+  /** s_creator_os: the inode checksum lives in the Linux osd2 layout only (0). */
+  creatorOs: number;
+  /** s_block_group_nr: the group a backup copy sits in (0 in the primary). */
+  blockGroupNr: number;
 }
 
 /** Parses and checks the 1024 bytes at SUPERBLOCK_OFFSET. */
@@ -167,6 +178,12 @@ export function parseSuperblock(v: BinaryView): Superblock {
     throw corrupt(STRUCT, `s_first_meta_bg ${firstMetaBg} is past the ${descBlocks} descriptor blocks`, at(0x104));
   }
 
+  const metadataCsum = (roCompat & RO_COMPAT.METADATA_CSUM) !== 0;
+  if (metadataCsum && v.u8(0x175) !== 1) {
+    throw unsupported(STRUCT, `s_checksum_type ${v.u8(0x175)} is not crc32c (1), the only checksum ext4 defines`, at(0x175));
+  }
+  const uuid = Buffer.from(v.bytes(0x68, 16));
+
   return {
     inodesCount,
     blocksCount,
@@ -185,6 +202,11 @@ export function parseSuperblock(v: BinaryView): Superblock {
     groupCount,
     clusterSize,
     kind: kindOf(compat, incompat, roCompat),
+    uuid,
+    metadataCsum,
+    checksumSeed: checksumSeed(uuid, incompat & INCOMPAT.CSUM_SEED ? v.u32le(0x270) : undefined),
+    creatorOs: v.u32le(0x48),
+    blockGroupNr: v.u16le(0x5a),
   };
 }
 

@@ -7,7 +7,7 @@
  *
  * Nothing is replayed from the log and no checksum is verified; magic numbers, owners
  * and every bound are. notes() says when the filesystem was not unmounted cleanly.
- * Inode blocks and bmap btree blocks go through a small LRU cache; file data, directory
+ * Inode blocks and bmap btree blocks go through the block cache; file data, directory
  * blocks and symlink blocks are read straight from the source, in runs of contiguous
  * blocks. Realtime-device files are refused: the realtime device is another volume.
  *
@@ -15,6 +15,7 @@
  */
 import { BinaryView } from '../../binary.js';
 import { corrupt, limitExceeded, unsupported } from '../../errors.js';
+import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import type { NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
 import { fsbToLinear, inodeLocation } from './ag.js';
@@ -26,8 +27,6 @@ import { logState } from './log.js';
 import { INCOMPAT, parseSuperblock, SUPERBLOCK_BYTES, type XfsSuperblock } from './superblock.js';
 import { localSymlink, remoteSymlink, remoteSymlinkBlocks } from './symlink.js';
 
-/** Metadata blocks kept in memory (inode clusters, btree blocks). */
-const METADATA_CACHE_BYTES = 4 << 20;
 const INODE_CACHE = 4096;
 /** A directory whose data blocks pass this is not a real directory. */
 const MAX_DIRECTORY_BYTES = 256 << 20;
@@ -48,7 +47,8 @@ interface Run {
 export class XfsFileSystem implements RawFileSystem, MetaReader {
   readonly kind = 'xfs';
   readonly root: NodeId;
-  private readonly blockCache = new Map<number, Promise<Buffer>>();
+  /** Metadata blocks (inode clusters, btree blocks); parsed inodes stay a count-bounded map of their own. */
+  private readonly blockCache: CacheRegion;
   private readonly inodeCache = new Map<number, Promise<XfsInode>>();
   private readonly checkIno: InodeCheck;
 
@@ -56,15 +56,18 @@ export class XfsFileSystem implements RawFileSystem, MetaReader {
     private readonly source: ByteSource,
     readonly sb: XfsSuperblock,
     private readonly noteList: string[],
+    cache: BlockCache,
   ) {
     this.root = sb.rootIno;
+    this.blockCache = cache.region('XFS metadata blocks');
     this.checkIno = (ino, structure, offset) => void inodeLocation(sb, ino, structure, offset);
   }
 
-  static async open(source: ByteSource): Promise<XfsFileSystem> {
+  /** `cache` keeps metadata blocks (the opened target's); one of its own if absent. */
+  static async open(source: ByteSource, cache?: BlockCache): Promise<XfsFileSystem> {
     if (source.size < SUPERBLOCK_BYTES) throw corrupt('XFS superblock', `the volume is only ${source.size} bytes`, 0);
     const sb = parseSuperblock(await source.read(0, SUPERBLOCK_BYTES));
-    const fs = new XfsFileSystem(source, sb, []);
+    const fs = new XfsFileSystem(source, sb, [], cacheOrOwn(cache));
     const root = await fs.inode(sb.rootIno);
     if (root.type !== 'directory') throw corrupt('XFS superblock', `root inode ${sb.rootIno} is a ${root.type}, not a directory`, 56);
     fs.noteList.push(...(await stateNotes(source, sb)));
@@ -160,16 +163,7 @@ export class XfsFileSystem implements RawFileSystem, MetaReader {
 
   /** One metadata block by linear block number, through the LRU cache. */
   metaBlock(linear: number, structure: string): Promise<BinaryView> {
-    let p = this.blockCache.get(linear);
-    if (p) {
-      this.blockCache.delete(linear);
-    } else {
-      p = this.readBlocks(linear, 1, structure);
-      p.catch(() => this.blockCache.delete(linear));
-      const max = Math.max(16, Math.floor(METADATA_CACHE_BYTES / this.sb.blockSize));
-      if (this.blockCache.size >= max) this.blockCache.delete(this.blockCache.keys().next().value!);
-    }
-    this.blockCache.set(linear, p);
+    const p = this.blockCache.get(linear, this.sb.blockSize, () => this.readBlocks(linear, 1, structure));
     return p.then((buf) => new BinaryView(buf, structure, linear * this.sb.blockSize));
   }
 

@@ -1,22 +1,21 @@
 /**
  * qcow2 cluster mapping (QEMU docs/interop/qcow2.txt "Cluster mapping" and "Extended
  * L2 Entries"): guest cluster → L1 entry → L2 table → cluster descriptor. The L1 table
- * is read in 4 KiB pages and L2 tables in 4 KiB slices, both kept in small LRUs, so a
- * lookup costs at most two small reads however large the disk. Every offset taken
+ * is read in 4 KiB pages and L2 tables in 4 KiB slices, both kept in the block cache
+ * (mountfs/block-cache.ts), so a lookup costs at most two small reads however large the
+ * disk, and what is kept stays within the cache's bound. Every offset taken
  * from a table is checked for alignment and against the file size before it is used.
  */
 import { corrupt } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
 import type { Qcow2Header } from './header.js';
-import { TableCache } from './table-cache.js';
+import type { BlockCache, CacheRegion } from '../../block-cache.js';
 
 /** Bits 9-55: an L2 table or data cluster offset. */
 const OFFSET_MASK = 0x00ff_ffff_ffff_fe00n;
 const COMPRESSED_FLAG = 1n << 62n;
 const ZERO_FLAG = 1n;
 const PAGE_BYTES = 4096;
-const L1_PAGES_CACHED = 64;
-const L2_SLICES_CACHED = 256;
 
 /** Where one guest cluster's bytes come from. */
 export type ClusterMapping =
@@ -31,12 +30,14 @@ export type ClusterMapping =
   | { kind: 'subclusters'; host: number; allocated: number; zero: number };
 
 export class Qcow2Tables {
-  private readonly l1Pages = new TableCache<Buffer>(L1_PAGES_CACHED);
-  private readonly l2Slices = new TableCache<Buffer>(L2_SLICES_CACHED);
+  private readonly l1Pages: CacheRegion;
+  private readonly l2Slices: CacheRegion;
   private readonly sliceBytes: number;
 
-  constructor(private readonly inner: ByteSource, private readonly header: Qcow2Header) {
+  constructor(private readonly inner: ByteSource, private readonly header: Qcow2Header, cache: BlockCache) {
     this.sliceBytes = Math.min(header.clusterSize, PAGE_BYTES);
+    this.l1Pages = cache.region('qcow2 L1 pages');
+    this.l2Slices = cache.region('qcow2 L2 slices');
   }
 
   async lookup(guestCluster: number): Promise<ClusterMapping> {
@@ -49,7 +50,7 @@ export class Qcow2Tables {
     const l2Index = guestCluster % h.l2Entries;
     const perSlice = this.sliceBytes / h.l2EntryBytes;
     const sliceStart = l2Offset + Math.floor(l2Index / perSlice) * this.sliceBytes;
-    const slice = await this.l2Slices.get(sliceStart, () => this.readTable(sliceStart, this.sliceBytes, 'qcow2 L2 table'));
+    const slice = await this.l2Slices.get(sliceStart, this.sliceBytes, () => this.readTable(sliceStart, this.sliceBytes, 'qcow2 L2 table'));
     const within = (l2Index % perSlice) * h.l2EntryBytes;
     const entry = slice.readBigUInt64BE(within);
     const bitmap = h.extendedL2 ? slice.readBigUInt64BE(within + 8) : null;
@@ -68,7 +69,7 @@ export class Qcow2Tables {
     const page = Math.floor(index / perPage);
     const pageStart = h.l1TableOffset + page * PAGE_BYTES;
     const pageBytes = Math.min(PAGE_BYTES, (h.l1Size - page * perPage) * 8);
-    const buf = await this.l1Pages.get(page, () => this.readTable(pageStart, pageBytes, 'qcow2 L1 table'));
+    const buf = await this.l1Pages.get(page, pageBytes, () => this.readTable(pageStart, pageBytes, 'qcow2 L1 table'));
     const at = h.l1TableOffset + index * 8;
     const offset = buf.readBigUInt64BE((index % perPage) * 8) & OFFSET_MASK;
     if (offset === 0n) return 0;

@@ -14,7 +14,7 @@ import { inflateBounded } from '../decompress.js';
 import { readExtensions } from './extensions.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, isQcow2, parseHeader, parseLayout, type Qcow2Header } from './header.js';
 import { Qcow2Tables, type ClusterMapping } from './l1-l2.js';
-import { TableCache } from './table-cache.js';
+import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 
 export { isQcow2 };
 
@@ -22,8 +22,6 @@ export { isQcow2 };
 export const MAX_BACKING_DEPTH = 16;
 /** What the header read at open covers: the header, usual extensions and the backing name. */
 const HEAD_BYTES = 4096;
-/** Decompressed clusters kept, in bytes (at least one cluster). */
-const DECOMPRESSED_CACHE_BYTES = 4 * 1024 * 1024;
 /** Merged reads of the inner source stop at this size. */
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
 const SUBCLUSTERS = 32;
@@ -39,6 +37,8 @@ export interface Qcow2OpenOptions {
   openBacking?: (name: string) => Promise<ByteSource>;
   /** Backing files above this one (set by the chain itself). */
   depth?: number;
+  /** Where table pages and decompressed clusters are kept (the opened target's); a cache of its own if absent. */
+  cache?: BlockCache;
 }
 
 interface Backing {
@@ -59,18 +59,19 @@ export class Qcow2Source implements ByteSource {
   readonly description: string;
   readonly size: number;
   private readonly tables: Qcow2Tables;
-  private readonly decompressed: TableCache<Buffer>;
+  private readonly decompressed: CacheRegion;
 
   private constructor(
     private readonly inner: ByteSource,
     readonly header: Qcow2Header,
     private readonly backing: Backing | null,
     private readonly openNotes: string[],
+    cache: BlockCache,
   ) {
     this.size = header.size;
     this.description = `${inner.description} (qcow2 v${header.version})`;
-    this.tables = new Qcow2Tables(inner, header);
-    this.decompressed = new TableCache(Math.max(1, Math.floor(DECOMPRESSED_CACHE_BYTES / header.clusterSize)));
+    this.tables = new Qcow2Tables(inner, header, cache);
+    this.decompressed = cache.region('qcow2 decompressed clusters');
   }
 
   static async open(inner: ByteSource, options: Qcow2OpenOptions = {}): Promise<Qcow2Source> {
@@ -88,9 +89,10 @@ export class Qcow2Source implements ByteSource {
     if (header.incompatible & INCOMPAT_CORRUPT) notes.push('qcow2 corrupt bit set: qemu found damage in this image; it is read as it is, with every table entry bounds-checked');
     if (header.nbSnapshots > 0) notes.push(`qcow2 image holds ${header.nbSnapshots} internal snapshot(s); only the active state is read`);
 
+    const cache = cacheOrOwn(options.cache);
     const name = await backingName(inner, header);
-    const backing = name === null ? null : await openBacking(name, extensions.backingFormat, options);
-    return new Qcow2Source(inner, header, backing, notes);
+    const backing = name === null ? null : await openBacking(name, extensions.backingFormat, { ...options, cache });
+    return new Qcow2Source(inner, header, backing, notes, cache);
   }
 
   /** Conditions worth reporting (dirty, snapshots) and the backing chain. */
@@ -172,7 +174,7 @@ export class Qcow2Source implements ByteSource {
       got.copy(out, p.at);
       return;
     }
-    const cluster = await this.decompressed.get(p.host, () => this.inflateCluster(p.host, p.length));
+    const cluster = await this.decompressed.get(p.host, this.header.clusterSize, () => this.inflateCluster(p.host, p.length));
     cluster.copy(out, p.at, p.within, p.within + p.n);
   }
 

@@ -9,6 +9,7 @@
  * bitmap, as QEMU does (QEMU marks whole blocks present; readers that honour the bitmap
  * would hide data written by tools that do not keep it).
  */
+import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 import { corrupt, ioError, limitExceeded, MountfsError, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
 import { readAcrossBlocks } from '../block-split.js';
@@ -16,10 +17,8 @@ import { DISK_DIFFERENCING, DISK_FIXED, FOOTER_SIZE, hasCookie, parseFooter, typ
 import { decodeLocator, DYNAMIC_HEADER_SIZE, MAX_LOCATOR_BYTES, parseDynamicHeader, type DynamicHeader } from './dynamic-header.js';
 
 const UNALLOCATED = 0xffffffff;
-/** Entries of the block table read at once, and how many such pages are kept. */
+/** Entries of the block table read at once. */
 const TABLE_PAGE_ENTRIES = 4096;
-const TABLE_PAGES_CACHED = 64;
-const BITMAPS_CACHED = 64;
 /** A chain of differencing disks deeper than this is a loop or an attack. */
 const MAX_CHAIN_DEPTH = 16;
 
@@ -31,6 +30,8 @@ export interface VhdOpenOptions {
    * recorded; never a directory). The returned source is closed with this VhdSource.
    */
   openParent?: (name: string) => Promise<ByteSource>;
+  /** Where table pages and sector bitmaps are kept (the opened target's); a cache of its own if absent. */
+  cache?: BlockCache;
 }
 
 /** A footer at the end (512 bytes, or 511 in images older than Virtual PC 2004), or a dynamic disk's copy at the start. */
@@ -44,8 +45,8 @@ export async function isVhd(inner: ByteSource): Promise<boolean> {
 export class VhdSource implements ByteSource {
   readonly description: string;
   readonly size: number;
-  private readonly tablePages = new Map<number, Promise<Buffer>>();
-  private readonly bitmaps = new Map<number, Promise<Buffer>>();
+  private readonly tablePages: CacheRegion;
+  private readonly bitmaps: CacheRegion;
 
   private constructor(
     private readonly inner: ByteSource,
@@ -53,14 +54,17 @@ export class VhdSource implements ByteSource {
     private readonly header: DynamicHeader | null,
     private readonly parent: { source: VhdSource; inner: ByteSource; name: string } | null,
     private readonly openNotes: string[],
+    cache: BlockCache,
   ) {
     this.size = footer.currentSize;
+    this.tablePages = cache.region('VHD block table pages');
+    this.bitmaps = cache.region('VHD sector bitmaps');
     const kind = footer.diskType === DISK_FIXED ? 'fixed' : footer.diskType === DISK_DIFFERENCING ? 'differencing' : 'dynamic';
     this.description = `${inner.description} (VHD ${kind})`;
   }
 
   static async open(inner: ByteSource, options: VhdOpenOptions = {}): Promise<VhdSource> {
-    return VhdSource.openAt(inner, options, 0, new Set());
+    return VhdSource.openAt(inner, { ...options, cache: cacheOrOwn(options.cache) }, 0, new Set());
   }
 
   /**
@@ -75,6 +79,8 @@ export class VhdSource implements ByteSource {
     seen: Set<string>,
     expectedId?: { id: string; child: string },
   ): Promise<VhdSource> {
+    // Set by open(), so the whole chain shares one.
+    const cache = cacheOrOwn(options.cache);
     const notes: string[] = [];
     const { footer, footerOffset } = await readFooter(inner, notes);
     const id = footer.uniqueId.toString('hex');
@@ -85,7 +91,7 @@ export class VhdSource implements ByteSource {
       if (footer.currentSize > footerOffset) {
         throw corrupt('VHD footer', `a fixed disk of ${footer.currentSize} bytes needs more than the ${footerOffset} bytes before the footer`, footerOffset + 48);
       }
-      return new VhdSource(inner, footer, null, null, notes);
+      return new VhdSource(inner, footer, null, null, notes, cache);
     }
     const headerAt = footer.dataOffset!;
     if (headerAt + DYNAMIC_HEADER_SIZE > inner.size) throw corrupt('VHD footer', `dynamic header offset ${headerAt} is past the end of the file`, footerOffset + 16);
@@ -94,7 +100,7 @@ export class VhdSource implements ByteSource {
     if (header.maxTableEntries < blocks) {
       throw corrupt('VHD dynamic header', `${header.maxTableEntries} table entries cannot map ${blocks} blocks of the ${footer.currentSize}-byte disk`, headerAt + 28);
     }
-    if (footer.diskType !== DISK_DIFFERENCING) return new VhdSource(inner, footer, header, null, notes);
+    if (footer.diskType !== DISK_DIFFERENCING) return new VhdSource(inner, footer, header, null, notes, cache);
 
     const names = await parentNames(inner, header);
     const shown = names[0] ?? '(unnamed)';
@@ -107,7 +113,7 @@ export class VhdSource implements ByteSource {
     const parentId = header.parentUniqueId.toString('hex');
     if (seen.has(parentId)) throw corrupt('VHD differencing chain', `the disk ${parentId} is its own ancestor`, headerAt + 40);
     const parent = await VhdSource.openParent(names, options, depth, seen, { id: parentId, child: inner.description });
-    return new VhdSource(inner, footer, header, parent, notes);
+    return new VhdSource(inner, footer, header, parent, notes, cache);
   }
 
   /** Tries each candidate name; the first file that opens must carry the unique id the child recorded. */
@@ -215,9 +221,9 @@ export class VhdSource implements ByteSource {
       return Promise.reject(corrupt('VHD block table', `block ${block} is past the table's ${header.maxTableEntries} entries`, header.tableOffset));
     }
     const page = Math.floor(block / TABLE_PAGE_ENTRIES);
-    return cached(this.tablePages, page, TABLE_PAGES_CACHED, async () => {
-      const first = page * TABLE_PAGE_ENTRIES;
-      const count = Math.min(TABLE_PAGE_ENTRIES, header.maxTableEntries - first);
+    const first = page * TABLE_PAGE_ENTRIES;
+    const count = Math.min(TABLE_PAGE_ENTRIES, header.maxTableEntries - first);
+    return this.tablePages.get(page, count * 4, async () => {
       const at = header.tableOffset + first * 4;
       const buf = await this.inner.read(at, count * 4);
       if (buf.length < count * 4) throw corrupt('VHD block table', 'the file ends inside the table', at + buf.length);
@@ -226,8 +232,8 @@ export class VhdSource implements ByteSource {
   }
 
   private bitmap(block: number, blockStart: number): Promise<Buffer> {
-    return cached(this.bitmaps, block, BITMAPS_CACHED, async () => {
-      const size = this.header!.bitmapSize;
+    const size = this.header!.bitmapSize;
+    return this.bitmaps.get(block, size, async () => {
       const buf = await this.inner.read(blockStart, size);
       if (buf.length < size) throw corrupt('VHD sector bitmap', 'the file ends inside the bitmap', blockStart + buf.length);
       return buf;
@@ -238,21 +244,6 @@ export class VhdSource implements ByteSource {
 /** Bit i of the sector bitmap, most significant bit first (the specification's order). */
 function bitSet(bitmap: Buffer, sector: number): boolean {
   return ((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 1;
-}
-
-/** A small LRU of promises; a failed load is forgotten so it can be retried. */
-function cached<T>(map: Map<number, Promise<T>>, key: number, max: number, load: () => Promise<T>): Promise<T> {
-  let p = map.get(key);
-  if (p) {
-    map.delete(key);
-    map.set(key, p);
-    return p;
-  }
-  p = load();
-  map.set(key, p);
-  p.catch(() => map.delete(key));
-  if (map.size > max) map.delete(map.keys().next().value!);
-  return p;
 }
 
 async function readFooter(inner: ByteSource, notes: string[]): Promise<{ footer: VhdFooter; footerOffset: number }> {

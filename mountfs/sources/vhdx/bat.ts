@@ -3,8 +3,10 @@
  * 3-bit state and the block's file offset in MiB. Payload entries are interleaved with
  * sector bitmap entries: after every `chunkRatio` payload entries comes one sector
  * bitmap entry, where chunkRatio = 2^23 * logicalSectorSize / blockSize. The table is
- * read in pages on demand, so a 64 TiB disk's table is never held whole.
+ * read in pages on demand into the block cache, so a 64 TiB disk's table is never
+ * held whole.
  */
+import type { BlockCache, CacheRegion } from '../../block-cache.js';
 import { corrupt } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
 import type { Region } from './region-table.js';
@@ -17,7 +19,6 @@ export const PAYLOAD_FULLY_PRESENT = 6;
 export const PAYLOAD_PARTIALLY_PRESENT = 7;
 
 const PAGE_ENTRIES = 8192;
-const PAGES_CACHED = 32;
 const MIB = 1024 * 1024;
 
 export interface BatEntry {
@@ -42,13 +43,15 @@ export function batGeometry(virtualDiskSize: number, blockSize: number, logicalS
 }
 
 export class BlockAllocationTable {
-  private readonly pages = new Map<number, Promise<Buffer>>();
+  private readonly pages: CacheRegion;
 
   constructor(
     private readonly inner: ByteSource,
     private readonly region: Region,
     readonly geometry: BatGeometry,
+    cache: BlockCache,
   ) {
+    this.pages = cache.region('VHDX block allocation table pages');
     if (geometry.totalEntries * 8 > region.length) {
       throw corrupt('VHDX block allocation table', `${geometry.totalEntries} entries do not fit the ${region.length}-byte region`, region.offset);
     }
@@ -78,22 +81,14 @@ export class BlockAllocationTable {
   }
 
   private page(n: number): Promise<Buffer> {
-    let p = this.pages.get(n);
-    if (p) {
-      this.pages.delete(n);
-      this.pages.set(n, p);
-      return p;
-    }
     const first = n * PAGE_ENTRIES;
     const count = Math.min(PAGE_ENTRIES, this.geometry.totalEntries - first);
     const at = this.region.offset + first * 8;
-    p = this.inner.read(at, count * 8).then((buf) => {
-      if (buf.length < count * 8) throw corrupt('VHDX block allocation table', 'the file ends inside the table', at + buf.length);
-      return buf;
-    });
-    this.pages.set(n, p);
-    p.catch(() => this.pages.delete(n));
-    if (this.pages.size > PAGES_CACHED) this.pages.delete(this.pages.keys().next().value!);
-    return p;
+    return this.pages.get(n, count * 8, () =>
+      this.inner.read(at, count * 8).then((buf) => {
+        if (buf.length < count * 8) throw corrupt('VHDX block allocation table', 'the file ends inside the table', at + buf.length);
+        return buf;
+      }),
+    );
   }
 }

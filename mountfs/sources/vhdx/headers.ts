@@ -7,7 +7,7 @@
 import { BinaryView } from '../../binary.js';
 import { corrupt, MountfsError, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
-import { crc32cWithZeroedField } from './crc32c.js';
+import { crc32cWithZeroedField } from '../../crc32c.js';
 import { guidAt, ZERO_GUID } from './guid.js';
 
 export const HEADER_OFFSETS = [64 * 1024, 128 * 1024] as const;

@@ -7,7 +7,7 @@
 import { BinaryView } from '../../binary.js';
 import { corrupt, MountfsError, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
-import { crc32cWithZeroedField } from './crc32c.js';
+import { crc32cWithZeroedField } from '../../crc32c.js';
 import { guidAt } from './guid.js';
 
 const TABLE_OFFSETS = [192 * 1024, 256 * 1024] as const;

@@ -7,6 +7,7 @@
  * disks (HasParent) are refused, since their parent locator and sector bitmaps are not
  * read yet.
  */
+import { cacheOrOwn, type BlockCache } from '../../block-cache.js';
 import { corrupt, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
 import { readAcrossBlocks } from '../block-split.js';
@@ -40,7 +41,8 @@ export class VhdxSource implements ByteSource {
     this.description = `${inner.description} (VHDX)`;
   }
 
-  static async open(inner: ByteSource): Promise<VhdxSource> {
+  /** `cache` keeps table pages (the opened target's); one of its own if absent. */
+  static async open(inner: ByteSource, cache?: BlockCache): Promise<VhdxSource> {
     const head = await inner.read(0, 8);
     if (!isVhdx(head)) throw corrupt('VHDX file identifier', 'no "vhdxfile" signature', 0);
     const notes: string[] = [];
@@ -52,7 +54,7 @@ export class VhdxSource implements ByteSource {
       throw unsupported('VHDX differencing disk', 'its parent disk is needed and differencing VHDX files are not read yet; convert it with qemu-img or Hyper-V first');
     }
     const geometry = batGeometry(metadata.virtualDiskSize, metadata.blockSize, metadata.logicalSectorSize, metadata.hasParent);
-    return new VhdxSource(inner, metadata, new BlockAllocationTable(inner, regions.bat, geometry), notes);
+    return new VhdxSource(inner, metadata, new BlockAllocationTable(inner, regions.bat, geometry, cacheOrOwn(cache)), notes);
   }
 
   notes(): string[] {

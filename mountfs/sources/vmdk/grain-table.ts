@@ -2,32 +2,32 @@
  * VMDK sparse extent grain lookup (VMware Virtual Disk Format 1.1, "Grain Directory
  * and Grain Tables"): grain → grain directory entry → grain table → grain sector.
  * The redundant grain directory is ignored (it is a backup for writers). Directory
- * pages and grain tables are read on demand into small LRUs. Every sector taken from a
+ * pages and grain tables are read on demand into the block cache. Every sector taken from a
  * table is checked: inside the file, and not inside the header, the directory or the
  * grain table that names it (a table pointing into itself).
  */
 import { corrupt } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
-import { TableCache } from '../qcow2/table-cache.js';
+import type { BlockCache, CacheRegion } from '../../block-cache.js';
 import { SECTOR, type SparseHeader } from './sparse-header.js';
 
 const GD_PAGE_BYTES = 4096;
-const GD_PAGES_CACHED = 64;
-const GRAIN_TABLES_CACHED = 256;
 /** Grain table entry meaning a grain of zeros, when the header has the zeroed-grain flag. */
 const GTE_ZERO = 1;
 
 export type GrainMapping = { kind: 'unallocated' } | { kind: 'zero' } | { kind: 'grain'; sector: number };
 
 export class GrainTables {
-  private readonly gdPages = new TableCache<Buffer>(GD_PAGES_CACHED);
-  private readonly tables = new TableCache<Buffer>(GRAIN_TABLES_CACHED);
+  private readonly gdPages: CacheRegion;
+  private readonly tables: CacheRegion;
   private readonly fileSectors: number;
   private readonly gdSector: number;
   private readonly gdSectors: number;
   private readonly gtSectors: number;
 
-  constructor(private readonly inner: ByteSource, private readonly header: SparseHeader) {
+  constructor(private readonly inner: ByteSource, private readonly header: SparseHeader, cache: BlockCache) {
+    this.gdPages = cache.region('VMDK grain directory pages');
+    this.tables = cache.region('VMDK grain tables');
     this.fileSectors = Math.floor(inner.size / SECTOR);
     this.gdSector = header.gdOffset!;
     this.gdSectors = Math.ceil((header.gdEntries * 4) / SECTOR);
@@ -45,7 +45,7 @@ export class GrainTables {
     if (gdIndex >= h.gdEntries) return { kind: 'unallocated' };
     const gtSector = await this.directoryEntry(gdIndex);
     if (gtSector === 0) return { kind: 'unallocated' };
-    const table = await this.tables.get(gtSector, () => this.readBytes(gtSector * SECTOR, h.numGTEsPerGT * 4, 'VMDK grain table'));
+    const table = await this.tables.get(gtSector, h.numGTEsPerGT * 4, () => this.readBytes(gtSector * SECTOR, h.numGTEsPerGT * 4, 'VMDK grain table'));
     const entryAt = gtSector * SECTOR + (grain % h.numGTEsPerGT) * 4;
     const sector = table.readUInt32LE((grain % h.numGTEsPerGT) * 4);
     if (sector === 0) return { kind: 'unallocated' };
@@ -70,7 +70,7 @@ export class GrainTables {
     const page = Math.floor(index / perPage);
     const pageAt = this.gdSector * SECTOR + page * GD_PAGE_BYTES;
     const pageBytes = Math.min(GD_PAGE_BYTES, (this.header.gdEntries - page * perPage) * 4);
-    const buf = await this.gdPages.get(page, () => this.readBytes(pageAt, pageBytes, 'VMDK grain directory'));
+    const buf = await this.gdPages.get(page, pageBytes, () => this.readBytes(pageAt, pageBytes, 'VMDK grain directory'));
     const gtSector = buf.readUInt32LE((index % perPage) * 4);
     if (gtSector === 0) return 0;
     const at = this.gdSector * SECTOR + index * 4;

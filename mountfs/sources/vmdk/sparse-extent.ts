@@ -8,13 +8,12 @@
  */
 import { corrupt, ioError, limitExceeded, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
-import { TableCache } from '../qcow2/table-cache.js';
+import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from './descriptor.js';
 import { GrainTables } from './grain-table.js';
 import { parseSparseHeader, SECTOR, SPARSE_HEADER_SIZE, type SparseHeader } from './sparse-header.js';
 import { readCompressedGrain, readFooterHeader } from './stream-optimized.js';
 
-const INFLATED_CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
 const READS_IN_FLIGHT = 16;
 
@@ -25,7 +24,7 @@ type Piece =
 export class SparseExtent implements ByteSource {
   readonly size: number;
   private readonly tables: GrainTables;
-  private readonly inflated: TableCache<Buffer>;
+  private readonly inflated: CacheRegion;
   private readonly grainBytes: number;
 
   private constructor(
@@ -34,14 +33,16 @@ export class SparseExtent implements ByteSource {
     readonly description: string,
     /** Descriptor text embedded in the file, when there is one. */
     readonly embeddedDescriptor: string | null,
+    cache: BlockCache,
   ) {
     this.size = header.capacity * SECTOR;
     this.grainBytes = header.grainSize * SECTOR;
-    this.tables = new GrainTables(file, header);
-    this.inflated = new TableCache(Math.max(1, Math.floor(INFLATED_CACHE_BYTES / this.grainBytes)));
+    this.tables = new GrainTables(file, header, cache);
+    this.inflated = cache.region('VMDK inflated grains');
   }
 
-  static async open(file: ByteSource): Promise<SparseExtent> {
+  /** `cache` keeps grain tables and inflated grains (the opened target's); one of its own if absent. */
+  static async open(file: ByteSource, cache?: BlockCache): Promise<SparseExtent> {
     const head = await file.read(0, SPARSE_HEADER_SIZE);
     let header = parseSparseHeader(head, 0);
     if (header.gdOffset === null) header = await readFooterHeader(file);
@@ -52,7 +53,7 @@ export class SparseExtent implements ByteSource {
         throw unsupported('VMDK delta disk', `the extent is a delta over parent ${parent.hint ?? `CID ${parent.cid}`}; VMDK parent chains are not read`);
       }
     }
-    return new SparseExtent(file, header, `${file.description} (VMDK sparse extent)`, text);
+    return new SparseExtent(file, header, `${file.description} (VMDK sparse extent)`, text, cacheOrOwn(cache));
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -97,7 +98,7 @@ export class SparseExtent implements ByteSource {
       got.copy(out, p.at);
       return;
     }
-    const grain = await this.inflated.get(p.grain, () => this.inflate(p.sector, p.grain));
+    const grain = await this.inflated.get(p.grain, this.grainBytes, () => this.inflate(p.sector, p.grain));
     grain.copy(out, p.at, p.within, p.within + p.n);
   }
 

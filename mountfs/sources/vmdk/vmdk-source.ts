@@ -8,6 +8,7 @@
  * disks with a parent, ESX sparse formats (VMFSSPARSE/COWD, SESPARSE) and raw device
  * mappings are refused.
  */
+import type { BlockCache } from '../../block-cache.js';
 import { corrupt, ioError, limitExceeded, MountfsError, unsupported } from '../../errors.js';
 import type { ByteSource } from '../byte-source.js';
 import { checkExtentName, isDescriptorText, MAX_DESCRIPTOR_BYTES, parseDescriptor, type ExtentLine, type VmdkDescriptor } from './descriptor.js';
@@ -23,6 +24,8 @@ export interface VmdkOpenOptions {
    * returned sources are closed with this VmdkSource.
    */
   openExtent?: (fileName: string) => Promise<ByteSource>;
+  /** Where sparse extents keep grain tables and inflated grains (the opened target's); caches of their own if absent. */
+  cache?: BlockCache;
 }
 
 /** "KDMV" sparse extent magic, or a text descriptor. */
@@ -60,7 +63,7 @@ export class VmdkSource implements ByteSource {
   static async open(inner: ByteSource, options: VmdkOpenOptions = {}): Promise<VmdkSource> {
     const head = await inner.read(0, Math.min(inner.size, SPARSE_HEADER_SIZE));
     if (hasSparseMagic(head)) {
-      const extent = await SparseExtent.open(inner);
+      const extent = await SparseExtent.open(inner, options.cache);
       const kind = extent.header.compressed ? 'stream-optimized' : 'sparse';
       return new VmdkSource(`${inner.description} (VMDK ${kind})`, [{ start: 0, size: extent.size, read: (pos, n) => extent.read(pos, n) }], null, extent);
     }
@@ -74,7 +77,7 @@ export class VmdkSource implements ByteSource {
     for (const line of descriptor.extents) {
       const size = line.sectors * SECTOR;
       if (start + size > Number.MAX_SAFE_INTEGER) throw corrupt('VMDK descriptor', 'the extents add up to more than any supported disk');
-      extents.push(makeExtent(line, start, files));
+      extents.push(makeExtent(line, start, files, options.cache));
       start += size;
     }
     return new VmdkSource(`${inner.description} (VMDK ${descriptor.createType ?? 'descriptor'})`, extents, files, null);
@@ -138,7 +141,7 @@ function checkDescriptor(d: VmdkDescriptor): void {
 }
 
 /** `files` is null when the caller cannot open other files: only ZERO extents can be read then. */
-function makeExtent(line: ExtentLine, start: number, files: ExtentFiles | null): Extent {
+function makeExtent(line: ExtentLine, start: number, files: ExtentFiles | null, cache: BlockCache | undefined): Extent {
   const size = line.sectors * SECTOR;
   if (line.type === 'ZERO') return { start, size, read: async (_pos, n) => Buffer.alloc(n) };
   const name = line.fileName!;
@@ -146,7 +149,7 @@ function makeExtent(line: ExtentLine, start: number, files: ExtentFiles | null):
   if (line.type === 'SPARSE') {
     let opened: Promise<SparseExtent> | null = null;
     const open = async () => {
-      const extent = await SparseExtent.open(await files.get(name));
+      const extent = await SparseExtent.open(await files.get(name), cache);
       if (extent.size < size) throw corrupt('VMDK sparse extent', `${name} holds ${extent.size} bytes, the descriptor says ${size}`, 12);
       return extent;
     };
