@@ -11,9 +11,9 @@
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
- *   flags: i, m, s, u, and l for V8's linear-time engine (linear-regex.ts)
+ *   flags: i, m, s, u, and l for the linear-time engine, RE2 (linear-regex.ts)
  */
-import { compileRuleRegex } from './linear-regex.js';
+import { compileRuleRegex, ruleFlags } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
@@ -181,7 +181,7 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
       const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
         try {
           if (src === '') throw new Error('empty');
-          return compileRuleRegex(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), re.flags);
+          return compileRuleRegex(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), ruleFlags(re));
         } catch (err) {
           return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
         }
