@@ -5,6 +5,7 @@
  * A pack:
  *   family: {id, name, description, references}   # optional; its rules get family: id
  *   fragments: {name: regex, ...}                  # optional; (?&name) in this pack's regexes
+ *   scope-groups: {name: [scope or group, ...]}     # optional; names for content.scopes (scope-groups.ts)
  *   rules:
  *     - id, category, severity, message, remediation, references?, family?
  *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
@@ -17,13 +18,12 @@ import { compileRuleRegex, ruleFlags } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import { expandScopes, parseScopeGroups, type ScopeGroups } from './scope-groups.js';
 import { isSeverity } from '../engine/finding.js';
 import { packageRoot } from '../engine/package-root.js';
 import {
-  CONTENT_SCOPES,
   NAME_SCOPES,
   RuleError,
-  type ContentScope,
   type Family,
   type Matcher,
   type NameScope,
@@ -85,6 +85,7 @@ export function parseRulePack(text: string, file: string): RulePack {
   }
 
   const fragments = parseFragments(top.get('fragments', true) as YamlNode | undefined, fail);
+  const scopeGroups = parseScopeGroups(top.get('scope-groups', true) as YamlNode | undefined, fail);
   const rulesNode = top.get('rules', true) as YamlNode | undefined;
   if (!isSeq(rulesNode)) fail(rulesNode ?? top, '"rules" must be a list');
   const rules: Rule[] = [];
@@ -112,7 +113,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       remediation: (r.remediation as string).trim(),
       references: stringList(r.references, () => bad('references must be a list of strings')),
       family: (r.family as string | undefined) ?? family?.id,
-      match: parseMatcher(r.match, fragments, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
+      match: parseMatcher(r.match, fragments, scopeGroups, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
       origin: `${file}:${lineOf(item) ?? 1}`,
     });
   }
@@ -149,7 +150,11 @@ function parseFragments(node: YamlNode | undefined, fail: (node: YamlNode | null
 const FRAGMENT_NAME = /^[a-z][a-z0-9-]*$/;
 const FRAGMENT_REF = /\(\?&([a-z][a-z0-9-]*)\)/;
 
-function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (msg: string, field?: string) => never): Matcher {
+function parseMatcher(
+  m: unknown,
+  fragments: ReadonlyMap<string, string>,
+  scopeGroups: ScopeGroups,
+  bad: (msg: string, field?: string) => never): Matcher {
   if (m === undefined || m === null) return { kind: 'logic' };
   if (typeof m !== 'object' || Object.keys(m).length !== 1) bad('match must have exactly one of content, path, name');
   const [kind, spec] = Object.entries(m as Record<string, unknown>)[0]!;
@@ -173,9 +178,9 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
   switch (kind) {
     case 'content': {
       allow(['scopes', 'regex', 'flags', 'paths', 'all']);
-      const scopes = stringList(s.scopes, () => bad('match.content.scopes must be a list'));
-      if (scopes.length === 0) bad('match.content.scopes must not be empty');
-      for (const sc of scopes) if (!(CONTENT_SCOPES as readonly string[]).includes(sc)) bad(`unknown content scope "${sc}" (known: ${CONTENT_SCOPES.join(', ')})`, 'content.scopes');
+      const names = stringList(s.scopes, () => bad('match.content.scopes must be a list'));
+      if (names.length === 0) bad('match.content.scopes must not be empty');
+      const scopes = expandScopes(names, scopeGroups, (msg) => bad(msg, 'content.scopes'));
       const paths = s.paths === undefined ? undefined : stringList(s.paths, () => bad('match.content.paths must be a list of globs'));
       const re = regex('regex', true)!;
       const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
@@ -186,7 +191,7 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
           return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
         }
       });
-      return { kind: 'content', scopes: scopes as ContentScope[], regex: re, paths, ...(all ? { all } : {}) };
+      return { kind: 'content', scopes, regex: re, paths, ...(all ? { all } : {}) };
     }
     case 'path': {
       allow(['globs', 'contains', 'flags', 'type']);
