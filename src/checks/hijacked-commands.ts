@@ -47,6 +47,7 @@ interface Head {
 
 export const hijackedCommandsCheck: Check = {
   id: 'hijacked-commands',
+  ruleIds: [MOVED_RULE, WRAPPER_RULE, NOT_ELF_RULE],
   description: 'System commands replaced by wrapper scripts, and their moved-aside originals (ps.original)',
   /**
    * The listed commands and anything named like a moved copy of one (ps.*), in every

@@ -24,6 +24,8 @@ const OTHER_RULE = 'integrity.unowned-system-file';
 /** hijacked-commands' rules: a moved-aside copy, and a name that must be a compiled program. */
 const MOVED_RULE = 'hijacked-command.moved-original';
 const NOT_ELF_RULE = 'hijacked-command.script-not-elf';
+/** The rule ids named here, for the ruleIds of the check that judges unowned files. */
+export const UNOWNED_RULE_IDS = [...BY_NAME, LOCAL_RULE, PROGRAM_RULE, OTHER_RULE, MOVED_RULE, NOT_ELF_RULE];
 
 export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Finding | undefined> {
   let kind: FileKind;

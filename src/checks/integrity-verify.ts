@@ -20,6 +20,8 @@ import { packageTools, unlock } from './integrity-remediation.js';
 const PAM_RULE = 'integrity.pam-module-modified';
 const TROJANED_RULE = 'integrity.trojaned-command-modified';
 const MODIFIED_RULE = 'integrity.package-file-modified';
+/** The rule ids named here, for the ruleIds of the check that verifies packages. */
+export const VERIFY_RULE_IDS = [PAM_RULE, TROJANED_RULE, MODIFIED_RULE];
 const CONCURRENCY = 4;
 /** A Debian server's scope is ~100 MiB, a RHEL one with big libraries ~1 GiB. */
 const MAX_TOTAL_BYTES = 4 * 1024 ** 3;

@@ -40,6 +40,7 @@ const MAX_ENTRIES_PER_FILE = 1024;
 
 export const ldSoConfCheck: Check = {
   id: 'ld-so-conf',
+  ruleIds: ['linker.unpackaged-drop-in'],
   persistence: true,
   description: 'Library directories of /etc/ld.so.conf and ld.so.conf.d; LD_AUDIT and LD_LIBRARY_PATH in /etc/environment, LD_PRELOAD in systemd DefaultEnvironment=',
   paths: [LD_SO_CONF, DROP_INS, ...ENVIRONMENT_FILES, ...SYSTEMD_FILES],

@@ -28,8 +28,8 @@ import { shellQuote } from '../rules/ruleset.js';
 import { dpkgDatabaseOf } from '../facts/package-databases.js';
 import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
 import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
-import { IntegrityVerifier } from './integrity-verify.js';
-import { judgeUnowned } from './integrity-unowned.js';
+import { IntegrityVerifier, VERIFY_RULE_IDS } from './integrity-verify.js';
+import { judgeUnowned, UNOWNED_RULE_IDS } from './integrity-unowned.js';
 
 const MISSING_RULE = 'integrity.package-file-missing';
 const UNREGISTERED_RULE = 'integrity.unregistered-package-files';
@@ -40,6 +40,7 @@ const MAX_PRELOAD_ENTRIES = 64;
 
 export const packageIntegrityCheck: Check = {
   id: 'package-integrity',
+  ruleIds: [MISSING_RULE, UNREGISTERED_RULE, MOVED_RULE, ...VERIFY_RULE_IDS, ...UNOWNED_RULE_IDS],
   description: "Installed programs, libraries and PAM modules compared with their package database's digests; files no package owns in the command directories",
   // Programs carry digests from single-pass sources already; PAM modules and the preload list are read.
   paths: [...PAM_GLOBS, PRELOAD, ...LIBRARY_PATH_CONFIG],

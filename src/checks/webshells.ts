@@ -51,6 +51,7 @@ type Kind = 'script' | 'image' | 'directives';
 
 export const webshellsCheck: Check = {
   id: 'webshells',
+  ruleIds: ['webshell.php-in-image'],
   description: 'Webshells under web roots: request input run as code or commands in PHP, JSP, ASP.NET and CGI files, PHP hidden in images',
   paths: [...WEB_FILE_GLOBS, ...SERVER_CONFIG_GLOBS],
   async run(ctx) {

@@ -9,6 +9,7 @@
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
+import { rulesForCheck } from '../rules/check-rules.js';
 import type { HashLookup } from '../hashes/hash-list.js';
 import type { Check, CheckContext, StartedFile } from './check.js';
 import { Facts } from './facts.js';
@@ -88,7 +89,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     if (stop?.shouldStop()) break;
     current = check.id;
     try {
-      await check.run(ctx);
+      await check.run({ ...ctx, rules: rulesForCheck(check, options.rules) });
     } catch (err) {
       failed(check.id, `check ${check.id}`, err);
     }
