@@ -1,7 +1,7 @@
 /**
  * A regular file in a command directory that no package database owns, judged by its
  * name first (hidden names, the helpers image builders leave, package-manager
- * leftovers: name rules in integrity.yaml), then by where it is (/usr/local is the
+ * leftovers: name rules in package-integrity.yaml), then by where it is (/usr/local is the
  * admin's) and what it is (an ELF program or a script is worth a look; anything else
  * less). Files the hijacked-commands check reports are left to it, and so are files a
  * path rule names outright (a family's known binary: the indicator-paths check reports

@@ -3,7 +3,7 @@
  * recorded. A few files are hashed at once so reading one overlaps hashing another;
  * the total read is bounded, so a hostile tree of huge "libraries" cannot make the
  * scan run for hours. The rule follows the place and the name: a PAM module, a
- * command rootkits replace (a name list in integrity.yaml), anything else. A changed
+ * command rootkits replace (a name list in package-integrity.yaml), anything else. A changed
  * ELF file prelink rewrote (RHEL/CentOS 5 and 6) is not judged, only counted.
  */
 import type { CheckContext } from '../engine/check.js';

@@ -11,7 +11,7 @@
  * line away from mattering).
  *
  * Each directory and include becomes one normalised entry ("dir /x", "include /y/*.conf")
- * that the `ld-so-conf` content rules of linker.yaml judge; the first matching rule is
+ * that the `ld-so-conf` content rules of ld-so-conf.yaml judge; the first matching rule is
  * reported. A drop-in no package owns that adds directories is reported at low level
  * when none of its entries fired a rule.
  *

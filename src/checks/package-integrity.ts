@@ -9,7 +9,7 @@
  * Configuration files are skipped (admins change them); diverted files are compared at
  * the path the diversion moved them to. Files no package owns are reported in the
  * command directories only, and not at all when the root has no usable package
- * database. Severities and texts are data (src/rules/builtin/integrity.yaml).
+ * database. Severities and texts are data (src/rules/builtin/package-integrity.yaml).
  *
  * dpkg info files of a package the status file does not know are reported, and their
  * records are not trusted (src/facts/dpkg-db.ts), so they cannot hide a planted file.

@@ -9,7 +9,7 @@
  * only to the connections it matches (they are still judged, never taken as the global
  * value).
  *
- * - Directive lines go through the `sshd-config` content rules (sshd.yaml), the first
+ * - Directive lines go through the `sshd-config` content rules (sshd-config.yaml), the first
  *   matching rule reported per line; AuthorizedKeysCommand, AuthorizedPrincipalsCommand,
  *   ForceCommand and Subsystem lines go through the shared command-line scan instead, and an
  *   AuthorizedKeysCommand program no package owns is reported at medium.

@@ -12,7 +12,7 @@
  * (splitting at spaces, honouring quotes); a program named without a `/` is looked up in
  * /lib/udev. `RUN{builtin}` and `IMPORT{file,db,cmdline,parent,builtin}` start nothing.
  *
- * Lines are scanned with scope udev-rule (the shared command-line rules and udev.yaml);
+ * Lines are scanned with scope udev-rule (the shared command-line rules and udev-rules.yaml);
  * every program is recorded as started; a rule in an unpackaged file under /etc or /run
  * that starts a program is reported at low severity, an inventory of local device hooks.
  */
