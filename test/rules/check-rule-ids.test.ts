@@ -5,11 +5,12 @@
  * no pack defines, or an id it did not declare.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { assertDeclaredRules, rulesForCheck } from '../../src/rules/check-rules.js';
 import { RuleSet } from '../../src/rules/ruleset.js';
+import { builtinRuleDirs } from '../../src/rules/loader.js';
 
 const CHECKS_DIR = path.resolve(import.meta.dirname, '../../src/checks');
 
@@ -54,6 +55,15 @@ describe('rule ids named by checks', () => {
       }
     }
     expect([...new Set(undeclared)]).toEqual([]);
+  });
+
+  it('a built-in pack is named after the check that reads it, unless several read it', () => {
+    // Shared: the command-line rules (every check that scans command lines), the correlation
+    // rules (src/engine/correlate.ts), and two data files that hold no rules.
+    const shared = ['command-lines', 'correlation', 'blocklist', 'miner-pools'];
+    const checks = new Set(ALL_CHECKS.map((c) => c.id));
+    const packs = readdirSync(builtinRuleDirs()[0]!).filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -'.yaml'.length));
+    expect(packs.filter((p) => !shared.includes(p) && !checks.has(p))).toEqual([]);
   });
 
   it('the rule set a check is given refuses an id it did not declare', async () => {
