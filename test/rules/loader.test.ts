@@ -72,25 +72,6 @@ describe('rule packs', () => {
     expect(rules.matchLines('sudoers', '/etc/sudoers', 'curl -s http://a/b | sh')).toHaveLength(0);
   });
 
-  it.each([
-    ['an unknown scope in a group', 'scope-groups:\n  jobs: [cron, crontab]\n', 2, /scope group jobs: unknown content scope "crontab"/],
-    ['a group used before it is defined', 'scope-groups:\n  all: [jobs]\n  jobs: [cron]\n', 2, /scope group all: unknown content scope "jobs"/],
-    ['a group named like a scope', 'scope-groups:\n  cron: [at-job]\n', 2, /scope group "cron" has the name of a content scope/],
-    ['an empty group', 'scope-groups:\n  jobs: []\n', 2, /scope group jobs must be a non-empty list/],
-    ['a rule naming a group the pack lacks', 'scope-groups:\n  jobs: [cron]\n', 12, /unknown content scope "job".*groups defined above: jobs/],
-  ])('rejects %s naming the file and line', (what, groups, line, msg) => {
-    const text = `${groups}${what.startsWith('a rule') ? ok.replace('scopes: [cron]', 'scopes: [job]') : ok}`;
-    let err: unknown;
-    try {
-      parseRulePack(text, 'groups.yaml');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(RuleError);
-    expect((err as RuleError).message).toMatch(msg);
-    expect((err as RuleError).line).toBe(line);
-  });
-
   it('reads every command-line rule in every place that runs command lines', async () => {
     const rules = await RuleSet.load();
     const places = ['cron', 'systemd-unit', 'init-script', 'script', 'at-job', 'cloud-init', 'shell-startup', 'udev-rule'];
@@ -105,6 +86,11 @@ describe('rule packs', () => {
     ['an unknown scope', ok.replace('[cron]', '[crontab]'), 10, /unknown content scope "crontab"/],
     ['an unknown field', ok.replace('category:', 'categroy:'), 4, /unknown field "categroy"/],
     ['broken YAML', ok.replace('rules:', 'rules: [').replace('  - id', '  -- id'), undefined, /.+/],
+    ['an unknown scope in a group', `scope-groups:\n  jobs: [cron, crontab]\n${ok}`, 2, /scope group jobs: unknown content scope "crontab"/],
+    ['a group used before it is defined', `scope-groups:\n  all: [jobs]\n  jobs: [cron]\n${ok}`, 2, /scope group all: unknown content scope "jobs"/],
+    ['a group named like a scope', `scope-groups:\n  cron: [at-job]\n${ok}`, 2, /scope group "cron" has the name of a content scope/],
+    ['an empty group', `scope-groups:\n  jobs: []\n${ok}`, 2, /scope group jobs must be a non-empty list/],
+    ['a rule naming a group the pack lacks', `scope-groups:\n  jobs: [cron]\n${ok.replace('scopes: [cron]', 'scopes: [job]')}`, 12, /unknown content scope "job".*groups defined above: jobs/],
   ])('rejects %s naming the file and line', (_what, text, line, msg) => {
     let err: unknown;
     try {
