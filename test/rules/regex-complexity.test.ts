@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSync } from 'recheck';
 import { RuleSet, execWindowed, RULE_WINDOW } from '../../src/rules/ruleset.js';
-import { compileRuleRegex, isLinear } from '../../src/rules/linear-regex.js';
+import { compileRuleRegex, isLinear, ruleFlags } from '../../src/rules/linear-regex.js';
 import { parseRulePack } from '../../src/rules/loader.js';
 
 /** Generous: the analyser decides the rule regexes in milliseconds on an idle machine. */
@@ -68,6 +68,10 @@ describe('rule regexes', () => {
     // On the backtracking engine this takes 2^40 steps; the test's timeout catches a hang.
     expect(re.test(`${'a'.repeat(40)}b`)).toBe(false);
     expect(re.exec('aaaa')?.[0]).toBe('aaaa');
+    // Checks that recompile a rule regex (with m, say) pass its flags on and keep the engine.
+    const multiline = compileRuleRegex(re.source, `${ruleFlags(re)}m`);
+    expect(isLinear(multiline)).toBe(true);
+    expect(multiline.test(`x\n${'a'.repeat(40)}b\naa`)).toBe(true);
   });
 
   it('the linear engine runs lookbehind, the i flag and groups like JavaScript does', () => {
