@@ -43,6 +43,7 @@ const SHARED_HOMES = /^\/(?:|root|bin|sbin|usr(?:\/.*)?|etc|var|var\/(?:lib|spoo
 
 export const accountsCheck: Check = {
   id: 'accounts',
+  ruleIds: ['accounts.malformed-line', 'accounts.extra-uid0', 'accounts.empty-password', 'accounts.system-account-login', 'accounts.system-account-admin-group', 'accounts.admin-group-member', 'accounts.uid-changed-to-0', 'accounts.created-suspicious', 'accounts.created-then-removed', 'accounts.created'],
   persistence: true,
   description: 'Extra uid-0 accounts, known malicious accounts, system accounts with logins, empty passwords, administrators, account creation in the logs',
   paths: [PASSWD, SHADOW, GROUP, LOGIN_DEFS, ...ACCOUNT_LOG_GLOBS],

@@ -20,7 +20,7 @@ import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { listDir } from './systemd-units.js';
 
 const SPOOLS = ['/var/spool/cron/atjobs', '/var/spool/at', '/var/spool/atjobs'];
@@ -30,6 +30,7 @@ const CATEGORY = 'persistence/at';
 
 export const atJobsCheck: Check = {
   id: 'at-jobs',
+  ruleIds: ['at.pending-job', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Jobs queued with at and batch in the atd spool directories',
   paths: SPOOLS.map((d) => `${d}/*`),

@@ -23,7 +23,7 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { crontabLines } from './cron.js';
 import { listDir, unitLines } from './systemd-units.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
@@ -51,6 +51,7 @@ type ScriptKind = (typeof SCRIPT_DIRS)[number] | 'user-data';
 
 export const cloudInitCheck: Check = {
   id: 'cloud-init',
+  ruleIds: ['cloud-init.per-boot-script', 'cloud-init.write-files-persistence', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'cloud-init per-boot, per-instance, per-once and user-data scripts, and bootcmd, runcmd and write_files of /etc/cloud',
   paths: [

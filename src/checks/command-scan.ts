@@ -125,6 +125,8 @@ const PAYLOAD_NAME = { base64: 'a base64 payload', hex: 'a hex payload', reverse
 /** The rule that kills one miner by name, and the one a file killing several of them one per line gets. */
 const KILL_ONE_MINER = 'command.kill-miner';
 const KILL_MINER_LIST = 'command.kill-miners-lines';
+/** The rule ids named here, for the ruleIds of every check that scans command lines. */
+export const COMMAND_SCAN_RULE_IDS = [...MINER_RULES, KILL_ONE_MINER, KILL_MINER_LIST];
 /** Administrators' cleanup scripts kill one or two; a miner's own script kills a list. */
 const KILL_LIST_LINES = 3;
 

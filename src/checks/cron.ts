@@ -22,7 +22,7 @@ import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { stripShellComment } from './shell-commands.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
@@ -40,6 +40,7 @@ type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
 
 export const cronCheck: Check = {
   id: 'cron',
+  ruleIds: ['cron.binary-job', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
   paths: CRON_GLOBS,

@@ -46,6 +46,7 @@ interface Target {
 export const hashLookupCheck: Check = {
   id: 'hash-lookup',
   phase: 'combine',
+  ruleIds: ['hash.file-too-large', 'hash.known-malware', 'hash.started-file'],
   description: 'Looks started files and system executables up in the given hash lists; inventories unpackaged started files',
   // Nothing to retain: sources read only once hash every executable as it streams past
   // (vfs.knownDigests), and keeping the bytes of every system binary would exhaust their

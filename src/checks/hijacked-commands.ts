@@ -2,7 +2,7 @@
  * Hijacked system commands: a miner kit moves ps (top, netstat...) aside as
  * ps.original and puts a script in its place that runs the moved program and drops the
  * miner's lines from its output. Which names count, as moved copies and as commands
- * that must be compiled programs, is data (src/rules/builtin/commands.yaml); this check
+ * that must be compiled programs, is data (src/rules/builtin/hijacked-commands.yaml); this check
  * reads the command directories once and judges each command:
  *
  * - a moved-aside copy beside a command is reported (high);
@@ -46,6 +46,7 @@ interface Head {
 
 export const hijackedCommandsCheck: Check = {
   id: 'hijacked-commands',
+  ruleIds: [MOVED_RULE, WRAPPER_RULE, NOT_ELF_RULE],
   description: 'System commands replaced by wrapper scripts, and their moved-aside originals (ps.original)',
   /**
    * The listed commands and anything named like a moved copy of one (ps.*), in every

@@ -5,7 +5,7 @@
  *
  * Each name on a line becomes one entry "<class> <address> <name>" for the `hosts`
  * content rules (the address class says whether the address goes anywhere: loopback,
- * unspecified, reserved, private, public; see hosts.yaml), and each name alone is
+ * unspecified, reserved, private, public; see hosts-file.yaml), and each name alone is
  * matched against the `hosts-domain` name rules. Lines whose address does not parse are
  * ignored, as the resolver ignores them.
  */

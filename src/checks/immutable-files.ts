@@ -69,6 +69,7 @@ interface CompiledPlace {
 
 export const immutableFilesCheck: Check = {
   id: 'immutable-files',
+  ruleIds: ['immutable.locked-directory', 'immutable.locked-file'],
   description: 'Files and directories locked with chattr +i or +a where persistence lives',
   /**
    * What it reads bytes of: the preload file (for the libraries it names), the linker

@@ -1,5 +1,5 @@
 /**
- * Runs every path rule (src/rules/builtin/indicators.yaml, the family packs, --rules):
+ * Runs every path rule (src/rules/builtin/indicator-paths.yaml, the family packs, --rules):
  * one walk over the union of their globs, then for each entry the rules whose globs
  * match it, their type restriction and, when given, their `contains` regex on the
  * first MiB. Path rules are meant to be anchored (/tmp/kdevtmpfsi, /root/.configrc*):

@@ -1,7 +1,7 @@
 /**
  * A regular file in a command directory that no package database owns, judged by its
  * name first (hidden names, the helpers image builders leave, package-manager
- * leftovers: name rules in integrity.yaml), then by where it is (/usr/local is the
+ * leftovers: name rules in package-integrity.yaml), then by where it is (/usr/local is the
  * admin's) and what it is (an ELF program or a script is worth a look; anything else
  * less). A file another check says more about (a moved-aside ps.original, a family's
  * known binary) keeps that finding only: the unowned rules yield to them in
@@ -19,6 +19,8 @@ const BY_NAME = ['integrity.unowned-hidden-system-binary', 'integrity.unowned-kn
 const LOCAL_RULE = 'integrity.unowned-local-binary';
 const PROGRAM_RULE = 'integrity.unowned-system-binary';
 const OTHER_RULE = 'integrity.unowned-system-file';
+/** The rule ids named here, for the ruleIds of the check that judges unowned files. */
+export const UNOWNED_RULE_IDS = [...BY_NAME, LOCAL_RULE, PROGRAM_RULE, OTHER_RULE];
 
 export async function judgeUnowned(ctx: CheckContext, path: string): Promise<Finding | undefined> {
   let kind: FileKind;

@@ -3,7 +3,7 @@
  * recorded. A few files are hashed at once so reading one overlaps hashing another;
  * the total read is bounded, so a hostile tree of huge "libraries" cannot make the
  * scan run for hours. The rule follows the place and the name: a PAM module, a
- * command rootkits replace (a name list in integrity.yaml), anything else. A changed
+ * command rootkits replace (a name list in package-integrity.yaml), anything else. A changed
  * ELF file prelink rewrote (RHEL/CentOS 5 and 6) is not judged, only counted.
  */
 import type { CheckContext } from '../model/check.js';
@@ -20,6 +20,8 @@ import { packageTools, unlock } from './integrity-remediation.js';
 const PAM_RULE = 'integrity.pam-module-modified';
 const TROJANED_RULE = 'integrity.trojaned-command-modified';
 const MODIFIED_RULE = 'integrity.package-file-modified';
+/** The rule ids named here, for the ruleIds of the check that verifies packages. */
+export const VERIFY_RULE_IDS = [PAM_RULE, TROJANED_RULE, MODIFIED_RULE];
 const CONCURRENCY = 4;
 /** A Debian server's scope is ~100 MiB, a RHEL one with big libraries ~1 GiB. */
 const MAX_TOTAL_BYTES = 4 * 1024 ** 3;

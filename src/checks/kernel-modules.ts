@@ -18,7 +18,7 @@ import type { Check, CheckContext } from '../model/check.js';
 import { basename, joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
+import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { continuedLines, globFiles, packageOwner, readConfigText } from './config-files.js';
 
 const CONFIG_DIRS = ['/etc', '/run', '/usr/local/lib', '/usr/lib', '/lib'];
@@ -39,6 +39,7 @@ const MAX_MODULES = 512;
 
 export const kernelModulesCheck: Check = {
   id: 'kernel-modules',
+  ruleIds: ['kernel-modules.unpackaged-module', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Kernel modules loaded at boot (/etc/modules, modules-load.d) and commands of modprobe.d install/remove lines',
   paths: [

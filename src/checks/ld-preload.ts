@@ -73,6 +73,7 @@ export function parsePreload(text: string): PreloadEntry[] {
 
 export const ldPreloadCheck: Check = {
   id: 'ld-preload',
+  ruleIds: ['preload.missing-library', 'preload.unowned-library', 'preload.entry'],
   persistence: true,
   description: 'Libraries forced into every program by /etc/ld.so.preload',
   // The libraries themselves are only looked up (stat); the hash check reads them.

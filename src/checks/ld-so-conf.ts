@@ -11,7 +11,7 @@
  * line away from mattering).
  *
  * Each directory and include becomes one normalised entry ("dir /x", "include /y/*.conf")
- * that the `ld-so-conf` content rules of linker.yaml judge; the first matching rule is
+ * that the `ld-so-conf` content rules of ld-so-conf.yaml judge; the first matching rule is
  * reported. A drop-in no package owns that adds directories is reported at low level
  * when none of its entries fired a rule.
  *
@@ -40,6 +40,7 @@ const MAX_ENTRIES_PER_FILE = 1024;
 
 export const ldSoConfCheck: Check = {
   id: 'ld-so-conf',
+  ruleIds: ['linker.unpackaged-drop-in'],
   persistence: true,
   description: 'Library directories of /etc/ld.so.conf and ld.so.conf.d; LD_AUDIT and LD_LIBRARY_PATH in /etc/environment, LD_PRELOAD in systemd DefaultEnvironment=',
   paths: [LD_SO_CONF, DROP_INS, ...ENVIRONMENT_FILES, ...SYSTEMD_FILES],

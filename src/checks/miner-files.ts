@@ -1,7 +1,7 @@
 /**
  * Miner binaries and configurations found by what they contain, whatever their name
  * or place: an XMRig build renamed "kworker" in ~/.cache, a config.json in
- * /var/tmp/.ICE-unix/.x. The rules are src/rules/builtin/miners.yaml (binary-strings
+ * /var/tmp/.ICE-unix/.x. The rules are src/rules/builtin/miner-files.yaml (binary-strings
  * and miner-config scopes); the pools and wallets go to finding.indicators.
  *
  * Which files: one walk of the whole tree but /proc, /sys and /dev (/dev/shm is

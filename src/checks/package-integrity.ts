@@ -9,7 +9,7 @@
  * Configuration files are skipped (admins change them); diverted files are compared at
  * the path the diversion moved them to. Files no package owns are reported in the
  * command directories only, and not at all when the root has no usable package
- * database. Severities and texts are data (src/rules/builtin/integrity.yaml).
+ * database. Severities and texts are data (src/rules/builtin/package-integrity.yaml).
  *
  * dpkg info files of a package the status file does not know are reported, and their
  * records are not trusted (src/facts/dpkg-db.ts), so they cannot hide a planted file.
@@ -29,8 +29,8 @@ import { shellQuote } from '../rules/ruleset.js';
 import { dpkgDatabaseOf } from '../facts/package-databases.js';
 import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
 import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
-import { IntegrityVerifier } from './integrity-verify.js';
-import { judgeUnowned } from './integrity-unowned.js';
+import { IntegrityVerifier, VERIFY_RULE_IDS } from './integrity-verify.js';
+import { judgeUnowned, UNOWNED_RULE_IDS } from './integrity-unowned.js';
 
 const MISSING_RULE = 'integrity.package-file-missing';
 const UNREGISTERED_RULE = 'integrity.unregistered-package-files';
@@ -41,6 +41,7 @@ const MAX_PRELOAD_ENTRIES = 64;
 
 export const packageIntegrityCheck: Check = {
   id: 'package-integrity',
+  ruleIds: [MISSING_RULE, UNREGISTERED_RULE, MOVED_RULE, ...VERIFY_RULE_IDS, ...UNOWNED_RULE_IDS],
   description: "Installed programs, libraries and PAM modules compared with their package database's digests; files no package owns in the command directories",
   // Programs carry digests from single-pass sources already; PAM modules and the preload list are read.
   paths: [...PAM_GLOBS, PRELOAD, ...LIBRARY_PATH_CONFIG],

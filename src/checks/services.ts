@@ -19,7 +19,7 @@ import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
 import { readWholeText } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './systemd-units.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
@@ -33,6 +33,7 @@ const INIT = 'persistence/init';
 
 export const servicesCheck: Check = {
   id: 'services',
+  ruleIds: ['init.binary-script', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Self-starting services: systemd units with their enabled state, rc.local, inittab and init scripts',
   paths: [...UNIT_GLOBS, ...INIT_GLOBS],

@@ -24,7 +24,7 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
 import { readWholeText } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { startedByShellLine } from './shell-commands.js';
 import { loginHomes } from './ssh-keys.js';
 import { listDir } from './systemd-units.js';
@@ -53,6 +53,7 @@ const CATEGORY = 'persistence/shell-startup';
 
 export const shellStartupCheck: Check = {
   id: 'shell-startup',
+  ruleIds: [...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Shell start-up files (profile, bashrc, zshrc and friends, system-wide and per account) and PAM environment files',
   paths: [

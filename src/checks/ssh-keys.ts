@@ -33,11 +33,13 @@ import { shellQuote } from '../rules/ruleset.js';
 import { keygenLine, parseAuthorizedKeys, type AuthorizedKey } from '../facts/authorized-keys.js';
 import { flagWords, unlockPrefix } from './flags.js';
 import { deleteStartedCommands, showLine } from './command-remediation.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
+import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 
 const KEY_FILES = ['authorized_keys', 'authorized_keys2'];
 /** A key line is under 16 KiB even for an 16384-bit RSA key with options; a MiB holds dozens. */
 const CATEGORY = 'persistence/ssh';
+/** The rules checkKeyFile fires, for the ruleIds of every check that reads key files with it. */
+export const KEY_FILE_RULE_IDS = ['ssh.authorized-key', 'ssh.malformed-line', 'ssh.key-in-locked-file', 'ssh.root-owned-key-file', 'ssh.foreign-owner'];
 
 /** Everything this check reads; homes can be anywhere, so the key files match at any depth. */
 export const SSH_KEY_GLOBS = ['/etc/passwd', ...KEY_FILES.flatMap((f) => [`/root/.ssh/${f}`, `/**/.ssh/${f}`])];
@@ -50,6 +52,7 @@ export interface Home {
 
 export const sshKeysCheck: Check = {
   id: 'ssh-keys',
+  ruleIds: [...KEY_FILE_RULE_IDS, ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Keys in ~/.ssh/authorized_keys and authorized_keys2 of root and of every account',
   paths: SSH_KEY_GLOBS,

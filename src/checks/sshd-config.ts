@@ -9,7 +9,7 @@
  * only to the connections it matches (they are still judged, never taken as the global
  * value).
  *
- * - Directive lines go through the `sshd-config` content rules (sshd.yaml), the first
+ * - Directive lines go through the `sshd-config` content rules (sshd-config.yaml), the first
  *   matching rule reported per line; AuthorizedKeysCommand, AuthorizedPrincipalsCommand,
  *   ForceCommand and Subsystem lines go through the shared command-line scan instead, and an
  *   AuthorizedKeysCommand program no package owns is reported at medium.
@@ -24,9 +24,9 @@ import { joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
+import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { globFiles, isGlob, packageOwner, readConfigText } from './config-files.js';
-import { checkKeyFile, loginHomes, openKeyFile, type Home } from './ssh-keys.js';
+import { checkKeyFile, loginHomes, openKeyFile, type Home, KEY_FILE_RULE_IDS } from './ssh-keys.js';
 
 const SSHD_CONFIG = '/etc/ssh/sshd_config';
 const CATEGORY = 'persistence/ssh';
@@ -47,6 +47,7 @@ const RELOAD = 'sshd -t && systemctl reload ssh   # checks the configuration, th
 
 export const sshdConfigCheck: Check = {
   id: 'sshd-config',
+  ruleIds: ['sshd.keys-command-unpackaged', 'sshd.root-password-login', ...COMMAND_SCAN_RULE_IDS, ...KEY_FILE_RULE_IDS],
   persistence: true,
   description: 'sshd_config and its Include files: key files moved elsewhere, key commands, empty and root passwords',
   paths: [SSHD_CONFIG, '/etc/ssh/sshd_config.d/*', '/etc/passwd'],

@@ -27,7 +27,7 @@ import { servicesCheck } from './services.js';
 import { shellStartupCheck } from './shell-startup.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { stripShellComment } from './shell-lexer.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
@@ -57,6 +57,7 @@ const NOT_SHELL_EXTENSIONS = /\.(?:py|pl|pm|rb|php|js|mjs|lua|tcl)$/;
 export const startedScriptsCheck: Check = {
   id: 'started-scripts',
   phase: 'follow',
+  ruleIds: [...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Scripts that persistence points start, and the scripts those start, scanned with the command-line rules',
   // Which files are started is known only after the persistence checks ran, so nothing

@@ -35,6 +35,7 @@ const FIRST_REGULAR_UID = 1000;
 
 export const sudoersCheck: Check = {
   id: 'sudoers',
+  ruleIds: ['sudoers.unpackaged-grant', 'sudoers.cloud-init-nopasswd', 'sudoers.nopasswd-all', 'sudoers.all-to-odd-account', 'sudoers.grant'],
   persistence: true,
   description: 'sudo rules of /etc/sudoers and the files it includes (sudoers.d)',
   paths: [SUDOERS, '/etc/sudoers.d/*', '/etc/passwd'],

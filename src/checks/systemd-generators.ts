@@ -19,7 +19,7 @@ import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { listDir } from './systemd-units.js';
 
 const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
@@ -31,6 +31,7 @@ const CATEGORY = 'persistence/systemd-generator';
 
 export const systemdGeneratorsCheck: Check = {
   id: 'systemd-generators',
+  ruleIds: ['generator.unpackaged-local', 'generator.unpackaged', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'systemd generators: programs systemd runs as root at every boot and daemon-reload',
   paths: [...LOCAL_BASES, ...PACKAGE_BASES].flatMap((b) => KINDS.map((k) => `${b}/${k}/*`)),

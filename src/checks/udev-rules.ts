@@ -12,7 +12,7 @@
  * (splitting at spaces, honouring quotes); a program named without a `/` is looked up in
  * /lib/udev. `RUN{builtin}` and `IMPORT{file,db,cmdline,parent,builtin}` start nothing.
  *
- * Lines are scanned with scope udev-rule (the shared command-line rules and udev.yaml);
+ * Lines are scanned with scope udev-rule (the shared command-line rules and udev-rules.yaml);
  * every program is recorded as started; a rule in an unpackaged file under /etc or /run
  * that starts a program is reported at low severity, an inventory of local device hooks.
  */
@@ -21,7 +21,7 @@ import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { scanCommandLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 import { listDir } from './systemd-units.js';
 
 const RULE_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d', '/usr/local/lib/udev/rules.d', '/usr/lib/udev/rules.d', '/lib/udev/rules.d'];
@@ -35,6 +35,7 @@ const PROGRAM_KEY = /\b(RUN|PROGRAM|IMPORT)(?:\{([A-Za-z_]+)\})?\s*(\+=|:=|==|!=
 
 export const udevRulesCheck: Check = {
   id: 'udev-rules',
+  ruleIds: ['udev.unpackaged-run', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'udev rules that run programs on device events (RUN, PROGRAM, IMPORT{program})',
   paths: RULE_DIRS.map((d) => `${d}/*.rules`),

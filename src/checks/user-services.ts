@@ -20,6 +20,7 @@ import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
 import { loginHomes, type Home } from './ssh-keys.js';
 import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './systemd-units.js';
+import { COMMAND_SCAN_RULE_IDS } from './command-scan.js';
 
 const GLOBAL_DIRS = ['/etc/systemd/user', '/run/systemd/user', '/usr/local/lib/systemd/user', '/usr/lib/systemd/user', '/lib/systemd/user'];
 const HOME_DIRS = ['.config/systemd/user', '.local/share/systemd/user'];
@@ -28,6 +29,7 @@ const CATEGORY = 'persistence/systemd-user';
 
 export const userServicesCheck: Check = {
   id: 'user-services',
+  ruleIds: ['user-service.enabled-home-unit', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'systemd user units and timers of every account and the global user unit directories, with enablement and lingering',
   paths: [

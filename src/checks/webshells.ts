@@ -21,6 +21,7 @@ import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import { configuredWebRoots, SERVER_CONFIG_GLOBS, WEB_FILE_GLOBS, WEB_ROOT_GLOBS } from './web-roots.js';
+import { compileRuleRegex, ruleFlags } from '../rules/linear-regex.js';
 
 const HEAD_BYTES = 512 * 1024;
 const TAIL_BYTES = 64 * 1024;
@@ -51,6 +52,7 @@ type Kind = 'script' | 'image' | 'directives';
 
 export const webshellsCheck: Check = {
   id: 'webshells',
+  ruleIds: ['webshell.php-in-image'],
   description: 'Webshells under web roots: request input run as code or commands in PHP, JSP, ASP.NET and CGI files, PHP hidden in images',
   paths: [...WEB_FILE_GLOBS, ...SERVER_CONFIG_GLOBS],
   async run(ctx) {
@@ -179,7 +181,8 @@ function wholeText(rule: Rule): RegExp | undefined {
   let re = wholeTextRegexes.get(rule);
   if (!re) {
     const { regex } = rule.match;
-    re = regex.flags.includes('m') ? regex : new RegExp(regex.source, regex.flags + 'm');
+    // Recompiled on the same engine: a rule on the linear-time engine stays there.
+    re = regex.flags.includes('m') ? regex : compileRuleRegex(regex.source, `${ruleFlags(regex)}m`);
     wholeTextRegexes.set(rule, re);
   }
   return re;

@@ -12,6 +12,7 @@
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
+import { rulesForCheck } from '../rules/check-rules.js';
 import type { HashLookup } from '../hashes/hash-list.js';
 import { CHECK_PHASES, phaseOf, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
 import { applyPrecedence } from './precedence.js';
@@ -100,7 +101,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
       if (stop?.shouldStop()) break run;
       current = check.id;
       try {
-        await check.run(ctx);
+        await check.run({ ...ctx, rules: rulesForCheck(check, options.rules) });
       } catch (err) {
         failed(check.id, `check ${check.id}`, err);
       }

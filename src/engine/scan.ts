@@ -7,6 +7,7 @@
  * budget reached) is an `errors` entry, and makes the status `incomplete`.
  */
 import { openTarget, UnreadableTargetError, type OpenedTarget } from '../../mountfs/open-target.js';
+import { assertDeclaredRules } from '../rules/check-rules.js';
 import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
 import { openCloudTarget } from './open-cloud-target.js';
@@ -54,6 +55,7 @@ export interface ScanOptions {
  * read and closes the target; nothing half-done is returned).
  */
 export async function scanTarget(target: string, options: ScanOptions): Promise<ScanReport> {
+  assertDeclaredRules(options.checks, options.rules);
   const signal = options.signal;
   if (signal?.aborted) throw new ScanInterruptedError();
   const work = scan(target, options);

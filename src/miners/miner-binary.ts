@@ -1,6 +1,6 @@
 /**
  * Judges the printable strings of an ELF file (elf-strings.ts) with the binary-strings
- * rules of the loaded packs (src/rules/builtin/miners.yaml and --rules): one finding
+ * rules of the loaded packs (src/rules/builtin/miner-files.yaml and --rules): one finding
  * for the most severe rule that fires, its evidence the strings that made it fire, its
  * indicators the pools and wallets the strings name (an XMRig build with a config
  * compiled in carries them).

@@ -33,6 +33,12 @@ export interface Check {
    * check reads; a function when they follow from the loaded rules.
    */
   readonly paths: string[] | ((rules: RuleSet) => string[]);
+  /**
+   * Ids of the rules its code names (fires by its own logic, looks up, compares with);
+   * rules it finds by matching are not listed. Checked against the packs before a scan
+   * (src/rules/check-rules.ts); the rule set the check is given refuses other ids.
+   */
+  readonly ruleIds?: readonly string[];
   run(ctx: CheckContext): Promise<void>;
 }
 

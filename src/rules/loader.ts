@@ -5,25 +5,25 @@
  * A pack:
  *   family: {id, name, description, references}   # optional; its rules get family: id
  *   fragments: {name: regex, ...}                  # optional; (?&name) in this pack's regexes
+ *   scope-groups: {name: [scope or group, ...]}     # optional; names for content.scopes (scope-groups.ts)
  *   rules:
  *     - id, category, severity, message, remediation, references?, family?, yields?
  *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
  *            (absent: fired by a check's logic)
- *   flags: i, m, s, u, and l for V8's linear-time engine (linear-regex.ts)
+ *   flags: i, m, s, u, and l for the linear-time engine, RE2 (linear-regex.ts)
  */
-import { compileRuleRegex } from './linear-regex.js';
+import { compileRuleRegex, ruleFlags } from './linear-regex.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import { expandScopes, parseScopeGroups, type ScopeGroups } from './scope-groups.js';
 import { isSeverity } from '../model/finding.js';
 import { packageRoot } from '../package-root.js';
 import {
-  CONTENT_SCOPES,
   NAME_SCOPES,
   RuleError,
-  type ContentScope,
   type Family,
   type Matcher,
   type NameScope,
@@ -85,6 +85,7 @@ export function parseRulePack(text: string, file: string): RulePack {
   }
 
   const fragments = parseFragments(top.get('fragments', true) as YamlNode | undefined, fail);
+  const scopeGroups = parseScopeGroups(top.get('scope-groups', true) as YamlNode | undefined, fail);
   const rulesNode = top.get('rules', true) as YamlNode | undefined;
   if (!isSeq(rulesNode)) fail(rulesNode ?? top, '"rules" must be a list');
   const rules: Rule[] = [];
@@ -113,7 +114,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       references: stringList(r.references, () => bad('references must be a list of strings')),
       family: (r.family as string | undefined) ?? family?.id,
       ...(r.yields !== undefined ? { yields: yieldsList(r.yields, () => bad('yields must be a list of rule ids, "prefix.*" or "match:path"', 'yields')) } : {}),
-      match: parseMatcher(r.match, fragments, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
+      match: parseMatcher(r.match, fragments, scopeGroups, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
       origin: `${file}:${lineOf(item) ?? 1}`,
     });
   }
@@ -157,7 +158,11 @@ function yieldsList(v: unknown, bad: () => never): string[] {
   return list;
 }
 
-function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (msg: string, field?: string) => never): Matcher {
+function parseMatcher(
+  m: unknown,
+  fragments: ReadonlyMap<string, string>,
+  scopeGroups: ScopeGroups,
+  bad: (msg: string, field?: string) => never): Matcher {
   if (m === undefined || m === null) return { kind: 'logic' };
   if (typeof m !== 'object' || Object.keys(m).length !== 1) bad('match must have exactly one of content, path, name');
   const [kind, spec] = Object.entries(m as Record<string, unknown>)[0]!;
@@ -181,20 +186,20 @@ function parseMatcher(m: unknown, fragments: ReadonlyMap<string, string>, bad: (
   switch (kind) {
     case 'content': {
       allow(['scopes', 'regex', 'flags', 'paths', 'all']);
-      const scopes = stringList(s.scopes, () => bad('match.content.scopes must be a list'));
-      if (scopes.length === 0) bad('match.content.scopes must not be empty');
-      for (const sc of scopes) if (!(CONTENT_SCOPES as readonly string[]).includes(sc)) bad(`unknown content scope "${sc}" (known: ${CONTENT_SCOPES.join(', ')})`, 'content.scopes');
+      const names = stringList(s.scopes, () => bad('match.content.scopes must be a list'));
+      if (names.length === 0) bad('match.content.scopes must not be empty');
+      const scopes = expandScopes(names, scopeGroups, (msg) => bad(msg, 'content.scopes'));
       const paths = s.paths === undefined ? undefined : stringList(s.paths, () => bad('match.content.paths must be a list of globs'));
       const re = regex('regex', true)!;
       const all = s.all === undefined ? undefined : stringList(s.all, () => bad('match.content.all must be a list of regular expressions', 'content.all')).map((src, i) => {
         try {
           if (src === '') throw new Error('empty');
-          return compileRuleRegex(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), re.flags);
+          return compileRuleRegex(expandFragments(src, fragments, (msg) => bad(`match.content.all[${i}]: ${msg}`, 'content.all')), ruleFlags(re));
         } catch (err) {
           return bad(`match.content.all[${i}]: ${(err as Error).message}`, 'content.all');
         }
       });
-      return { kind: 'content', scopes: scopes as ContentScope[], regex: re, paths, ...(all ? { all } : {}) };
+      return { kind: 'content', scopes, regex: re, paths, ...(all ? { all } : {}) };
     }
     case 'path': {
       allow(['globs', 'contains', 'flags', 'type']);

@@ -103,6 +103,22 @@ export class RuleSet {
     return rule;
   }
 
+  /**
+   * The rule set as one check sees it: `get` and `finding` by id refuse an id the check
+   * did not declare (Check.ruleIds), so an undeclared id fails the check's tests rather
+   * than slipping past the validation of declarations against the packs (check-rules.ts).
+   * Rules found by matching are passed as Rule objects and are not restricted.
+   */
+  declaredTo(owner: string, ids: readonly string[]): RuleSet {
+    const allowed = new Set(ids);
+    const view = Object.create(this) as RuleSet;
+    view.get = (id: string): Rule => {
+      if (!allowed.has(id)) throw new Error(`check ${owner} names rule "${id}", which it does not declare in its ruleIds`);
+      return this.get(id);
+    };
+    return view;
+  }
+
   contentRules(scope: ContentScope, path?: string): Rule[] {
     return this.all().filter(
       (r) =>

