@@ -12,7 +12,7 @@ import type { ByteSource, ReadCounter } from '../mountfs/sources/byte-source.js'
 import type { DiskReport } from '../mountfs/volume-report.js';
 import { DEFAULT_CACHE_BYTES, openEbsSnapshot } from './aws/ebs-snapshot-source.js';
 import { namedDisk, type KnownDisk } from './disk-order.js';
-import { createTaggedSnapshot, deleteSnapshot, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
+import { createTaggedSnapshot, deleteCreated, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
 import { ResourceScope, track } from './cleanup.js';
 import { acquireAliyun } from './aliyun/acquire-disks.js';
 
@@ -85,9 +85,9 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
       const scanId = newScanId();
       snapshots = [];
       for (const volume of volumes) {
-        const remove = options.keepSnapshots ? undefined : (id: string) => deleteSnapshot(ec2, id);
-        const id = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId), remove);
-        snapshots.push({ ...volume, snapshotId: id });
+        // A snapshot kept for a later look is kept alone: the extra ones a retried create made go.
+        const made = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId), (m) => deleteCreated(ec2, m, !!options.keepSnapshots));
+        snapshots.push({ ...volume, snapshotId: made.snapshotId });
       }
       for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId);
     }

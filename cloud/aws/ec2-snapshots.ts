@@ -39,10 +39,27 @@ export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promi
   );
 }
 
-export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<string> {
-  const out = await withRetries(
-    () =>
-      ec2.send(
+/** What one create of a volume's snapshot made: the snapshot to read, and any others a retried create made. */
+export interface CreatedSnapshot {
+  snapshotId: string;
+  /** Snapshots of the same volume and scan that a retried create made besides it: never read, deleted with it. */
+  extra: string[];
+}
+
+/**
+ * CreateSnapshot has no idempotency token: when its answer is lost (a 5xx, a dropped
+ * connection) after EC2 made the snapshot, the retry makes another. So after a create
+ * that was sent more than once, every snapshot carrying this scan's tags for the
+ * volume is looked up and handed back, and after a create that failed, they are
+ * deleted here; what a lookup misses (EC2's listings are eventually consistent)
+ * is tagged for `minescan cleanup`.
+ */
+export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<CreatedSnapshot> {
+  let sent = 0;
+  try {
+    const out = await withRetries(() => {
+      sent++;
+      return ec2.send(
         new CreateSnapshotCommand({
           VolumeId: volumeId,
           Description: `minescan scan ${scanId} of ${volumeId}`,
@@ -56,11 +73,53 @@ export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, sca
             },
           ],
         }),
-      ),
-    `CreateSnapshot ${volumeId}`,
-  );
-  if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
-  return out.SnapshotId;
+      );
+    }, `CreateSnapshot ${volumeId}`);
+    if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
+    const snapshotId = out.SnapshotId;
+    if (sent === 1) return { snapshotId, extra: [] };
+    return { snapshotId, extra: (await scanSnapshots(ec2, volumeId, scanId)).filter((id) => id !== snapshotId) };
+  } catch (err) {
+    if (sent > 0) {
+      const made = await scanSnapshots(ec2, volumeId, scanId).catch(() => [] as string[]);
+      const failed = (await Promise.allSettled(made.map((id) => deleteSnapshot(ec2, id)))).filter((r) => r.status === 'rejected');
+      if (failed.length) process.stderr.write(`minescan: ${failed.length} snapshot(s) of ${volumeId} a failed create left could not be deleted; \`minescan cleanup\` removes them later\n`);
+    }
+    throw err;
+  }
+}
+
+/** Every snapshot this scan made of the volume, found by its tags. */
+async function scanSnapshots(ec2: EC2Client, volumeId: string, scanId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await withRetries(
+      () =>
+        ec2.send(
+          new DescribeSnapshotsCommand({
+            OwnerIds: ['self'],
+            Filters: [
+              { Name: `tag:${TAG_SCAN_ID}`, Values: [scanId] },
+              { Name: 'volume-id', Values: [volumeId] },
+            ],
+            NextToken: token,
+            MaxResults: 1000,
+          }),
+        ),
+      `DescribeSnapshots (scan ${scanId}, ${volumeId})`,
+    );
+    for (const s of page.Snapshots ?? []) if (s.SnapshotId) ids.push(s.SnapshotId);
+    token = page.NextToken;
+  } while (token);
+  return ids;
+}
+
+/** Deletes a created snapshot and the extra ones its create made; every deletion is tried, the first failure is thrown. */
+export async function deleteCreated(ec2: EC2Client, made: CreatedSnapshot, keep: boolean): Promise<void> {
+  const ids = keep ? made.extra : [made.snapshotId, ...made.extra];
+  const failed = (await Promise.allSettled(ids.map((id) => deleteSnapshot(ec2, id)))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, options: SnapshotWaitOptions = {}): Promise<void> {

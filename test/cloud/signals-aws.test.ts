@@ -81,6 +81,16 @@ describe('signals during AWS runs', () => {
     expect(nothingLeft(f)).toHaveLength(1);
   }, 60_000);
 
+  it.each(STOP_SIGNALS)('%s while a retried CreateSnapshot is in flight after a lost answer: both snapshots are deleted', async (signal, exitCode) => {
+    const f = await fake();
+    f.loseCreateAnswers = 1;
+    const { code, stdout } = await signalAt(f.holds, { hold: 'CreateSnapshot', skip: 1 }, ['scan', 'aws:instance/i-b', '--region', 'us-east-1', '--endpoint', f.endpoint], signal);
+    expect(code).toBe(exitCode);
+    expect(stdout).toBe('');
+    expect(f.loseCreateAnswers).toBe(0);
+    expect(nothingLeft(f)).toHaveLength(2);
+  }, 60_000);
+
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('scan aws:instance, $phase: exits with the signal, removes its snapshots, prints no report', async (phase) => {
       const f = await fake();

@@ -11,8 +11,10 @@
  * ThrottlingException or ConcurrentLimitExceededException, or 500
  * InternalServerException; EC2 (Query, XML) with 503 RequestLimitExceeded or
  * Unavailable, or 500 InternalError.
- * Tags are taken only from CreateSnapshot's TagSpecifications; the tag-filtered
- * listing comes in pages of `pageSize`. Any answer can be held (`holds`) to stop a run
+ * Tags are taken only from CreateSnapshot's TagSpecifications; the filtered listing
+ * (tag:KEY and volume-id) comes in pages of `pageSize`. A CreateSnapshot can lose its
+ * answer after making the snapshot (`loseCreateAnswers`), as a 500 or a dropped
+ * connection. Any answer can be held (`holds`) to stop a run
  * at a phase.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -80,6 +82,14 @@ export interface FakeAws {
   listedBlocks: Map<string, number>;
   actions: string[];
   holds: Holds;
+  /**
+   * The next this many CreateSnapshot calls create their snapshot and then lose the
+   * answer: a 500 InternalError, or with `cutCreateAnswers` the connection dropped.
+   * EC2's CreateSnapshot has no idempotency token, so a retry makes another snapshot.
+   */
+  loseCreateAnswers: number;
+  /** Lost create answers are dropped connections instead of 500s. */
+  cutCreateAnswers: boolean;
   close(): Promise<void>;
 }
 
@@ -87,7 +97,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], holds: new Holds(), close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
@@ -165,7 +175,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       return json(throttled ? 400 : 500, { message: 'try again' }, { 'x-amzn-errortype': throttled ? 'ThrottlingException' : 'InternalServerException' });
     }
-    if (params) return ec2(params.get('Action') ?? '', params, xml);
+    if (params) return ec2(params.get('Action') ?? '', params, xml, () => res.destroy());
 
     const list = /^\/snapshots\/([^/]+)\/blocks$/.exec(url.pathname);
     const get = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
@@ -204,7 +214,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     res.end(data);
   });
 
-  function ec2(action: string, p: URLSearchParams, xml: (status: number, body: string) => void): void {
+  function ec2(action: string, p: URLSearchParams, xml: (status: number, body: string) => void, drop: () => void): void {
     state.actions.push(action);
     const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
     const error = (code: string, msg: string) => xml(400, `<Response><Errors><Error><Code>${code}</Code><Message>${msg}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
@@ -226,14 +236,21 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const tags: Record<string, string> = {};
         for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
         snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date() });
+        if (state.loseCreateAnswers > 0) {
+          state.loseCreateAnswers--;
+          if (state.cutCreateAnswers) return void state.holds.pass(action).then(drop);
+          return xml(500, `<Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred.</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+        }
         return xml(200, `<CreateSnapshotResponse ${ns}><requestId>r</requestId><snapshotId>${id}</snapshotId><volumeId>${volumeId}</volumeId><status>pending</status><progress></progress></CreateSnapshotResponse>`);
       }
       case 'DescribeSnapshots': {
         const items: string[] = [];
-        if (p.get('Filter.1.Name')?.startsWith('tag:')) {
-          const key = p.get('Filter.1.Name')!.slice(4);
-          const value = p.get('Filter.1.Value.1');
-          const matching = [...snapshots.values()].filter((s) => !s.deleted && s.tags[key] === value);
+        if (p.has('Filter.1.Name')) {
+          // Filters as EC2 reads them: every one must match; tag:KEY and volume-id are faked.
+          const filters: Array<[string, string]> = [];
+          for (let i = 1; p.has(`Filter.${i}.Name`); i++) filters.push([p.get(`Filter.${i}.Name`)!, p.get(`Filter.${i}.Value.1`) ?? '']);
+          const matches = (s: FakeSnapshot, [name, value]: [string, string]) => (name === 'volume-id' ? s.volumeId === value : name.startsWith('tag:') && s.tags[name.slice(4)] === value);
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)));
           const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
           const start = Number(p.get('NextToken') ?? 0);
           for (const s of matching.slice(start, start + size)) {
