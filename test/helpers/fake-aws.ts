@@ -5,7 +5,7 @@
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
  * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
  * fail with 500s, corrupt a block's checksum, refuse a block for good and cut a
- * connection halfway through a block, to test the client side. Throttling
+ * connection halfway through a block and expire block tokens, to test the client side. Throttling
  * at a rate answers a seeded pseudo-random share of all requests the way the services
  * do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
  * ThrottlingException or ConcurrentLimitExceededException, or 500
@@ -59,6 +59,13 @@ export interface FakeAwsOptions {
   cutBlocks?: number[];
   /** DescribeSnapshots polls before a new snapshot completes. */
   pendingPolls?: number;
+  /**
+   * A block token expires once this many blocks have been served after the listing
+   * that gave it (the service gives each token an ExpiryTime; counting blocks makes the
+   * expiry land mid-scan whatever the machine's speed). GetSnapshotBlock with an expired
+   * token fails with ValidationException, Reason INVALID_BLOCK_TOKEN.
+   */
+  tokenLifetime?: number;
 }
 
 export interface FakeInstance {
@@ -80,6 +87,10 @@ export interface FakeAws {
   throttled: Map<string, number>;
   requests: number;
   listedBlocks: Map<string, number>;
+  /** ListSnapshotBlocks calls answered, per snapshot. */
+  listings: Map<string, number>;
+  /** GetSnapshotBlock calls refused for an expired token. */
+  expiredTokens: number;
   actions: string[];
   holds: Holds;
   /**
@@ -97,13 +108,15 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
   let counter = 0;
+  /** Blocks served so far: the clock block tokens expire by. */
+  let served = 0;
 
   const imageOf = async (image: string) => {
     let h = handles.get(image);
@@ -184,11 +197,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const img = await imageOf(snap.image);
     if (list) {
       state.listedBlocks.set(snap.id, img.blocks.length);
+      state.listings.set(snap.id, (state.listings.get(snap.id) ?? 0) + 1);
       const pageSize = Math.min(Number(url.searchParams.get('maxResults') ?? 10000), options.pageSize ?? 10000);
+      const from = Number(url.searchParams.get('startingBlockIndex') ?? 0);
+      const blocks = img.blocks.filter((b) => b >= from);
       const start = Number(url.searchParams.get('pageToken') ?? 0);
-      const next = start + pageSize < img.blocks.length ? String(start + pageSize) : undefined;
+      const next = start + pageSize < blocks.length ? String(start + pageSize) : undefined;
       return json(200, {
-        Blocks: img.blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}` })),
+        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}` })),
         BlockSize: EBS_BLOCK,
         VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
         ExpiryTime: Date.now() / 1000 + 3600,
@@ -196,7 +212,12 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       });
     }
     const index = Number(get![2]);
-    if (url.searchParams.get('blockToken') !== `token-${index}`) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    const token = /^token-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
+    if (Number(token?.[1] ?? -1) !== index) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    if (options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) {
+      state.expiredTokens++;
+      return ebsError('ValidationException', 400, 'The block token has expired.', 'INVALID_BLOCK_TOKEN');
+    }
     const data = Buffer.alloc(EBS_BLOCK);
     await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
     if (options.cutBlocks?.includes(index) && !cut.has(index)) {
@@ -208,6 +229,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const counts = state.blockRequests.get(snap.id) ?? new Map<number, number>();
     state.blockRequests.set(snap.id, counts);
     counts.set(index, (counts.get(index) ?? 0) + 1);
+    served++;
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
     await state.holds.pass(action);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
@@ -317,7 +339,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
 const BLOCK_REFUSALS = {
   RequestThrottledException: [400, 'RESOURCE_LEVEL_THROTTLE'],
   AccessDeniedException: [403, 'UNAUTHORIZED_ACCOUNT'],
-  ValidationException: [400, 'INVALID_BLOCK_TOKEN'],
+  ValidationException: [400, 'INVALID_PARAMETER_VALUE'],
   ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
 } as const;
 
