@@ -36,6 +36,8 @@ export interface CloudOptions {
   scannerZone?: string;
   /** Alibaba Cloud: how long an attached disk's device may take to appear. */
   deviceWaitMs?: number;
+  /** The scan's signal: waits and backoffs end at once when it aborts, and the release undoes what was made. */
+  signal?: AbortSignal;
 }
 
 /** One disk of a target: its bytes and who it is, root disk first. */
@@ -81,21 +83,21 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
     if (target.kind === 'snapshot') {
       snapshots = [{ snapshotId: target.id }];
     } else {
-      const volumes = target.kind === 'volume' ? [namedDisk(target.id)] : await instanceVolumes(ec2, target.id);
+      const volumes = target.kind === 'volume' ? [namedDisk(target.id)] : await instanceVolumes(ec2, target.id, options.signal);
       const scanId = newScanId();
       snapshots = [];
       for (const volume of volumes) {
         // A snapshot kept for a later look is kept alone: the extra ones a retried create made go.
-        const made = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId), (m) => deleteCreated(ec2, m, !!options.keepSnapshots));
+        const made = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId, options.signal), (m) => deleteCreated(ec2, m, !!options.keepSnapshots));
         snapshots.push({ ...volume, snapshotId: made.snapshotId });
       }
-      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId);
+      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId, { signal: options.signal });
     }
     // One budget for the target, shared by its disks.
     const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / snapshots.length);
     scope.check(`reading ${target.id}`);
     const disks: AcquiredDisk[] = [];
-    for (const [index, s] of snapshots.entries()) disks.push({ source: await openEbsSnapshot({ client: ebs, snapshotId: s.snapshotId, counter, cacheBytes }), disk: { index, ...s } });
+    for (const [index, s] of snapshots.entries()) disks.push({ source: await openEbsSnapshot({ client: ebs, snapshotId: s.snapshotId, counter, cacheBytes, signal: options.signal }), disk: { index, ...s } });
     return { disks, release };
   } catch (err) {
     await release();

@@ -27,6 +27,7 @@ export async function acquireAliyun(
     scannerZone: options.scannerZone,
     deviceDir: process.env.MINESCAN_DEVICE_DIR,
     deviceWaitMs: options.deviceWaitMs,
+    signal: options.signal,
   };
   const ecs = ecsFlow.ecsClient(flow);
   const scope = new ResourceScope();
@@ -38,7 +39,7 @@ export async function acquireAliyun(
     if (target.kind === 'snapshot') {
       snapshots = [{ snapshotId: target.id }];
     } else {
-      const disks = target.kind === 'disk' ? [namedDisk(target.id)] : await ecsFlow.instanceDisks(ecs, region, target.id);
+      const disks = target.kind === 'disk' ? [namedDisk(target.id)] : await ecsFlow.instanceDisks(ecs, region, target.id, options.signal);
       snapshots = [];
       for (const disk of disks) {
         const remove = options.keepSnapshots ? undefined : (id: string) => ecsFlow.deleteSnapshot(ecs, id);
@@ -56,7 +57,7 @@ export async function acquireAliyun(
       );
       await ecsFlow.waitDisk(ecs, region, disk, 'Available', flow);
       scope.check(`attaching ${disk}`);
-      await ecsFlow.attachDisk(ecs, scanner.instanceId, disk);
+      await ecsFlow.attachDisk(ecs, scanner.instanceId, disk, options.signal);
       await ecsFlow.waitDisk(ecs, region, disk, 'In_use', flow);
       const device = await ecsFlow.findDevice(disk, flow);
       scope.check(`opening ${device}`);

@@ -42,6 +42,12 @@ export interface AliyunOptions {
   timeoutMs?: number;
   /** How long an attached disk's block device may take to appear (default 2 minutes). */
   deviceWaitMs?: number;
+  /**
+   * The scan's signal: the scan's waits (polls, backoffs, the device) end at once when
+   * it aborts. Creates do not take it: retried with their one ClientToken they give back
+   * what a lost answer made, so the release can undo it; releases never take it.
+   */
+  signal?: AbortSignal;
 }
 
 /** Alibaba Cloud answers a disk or snapshot in the wrong state for the call with this code. */
@@ -67,8 +73,8 @@ const tags = (scanId: string) => [
   { key: TAG_CREATED_BY, value: 'minescan' },
 ];
 
-export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string): Promise<InstanceDisk[]> {
-  const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, instanceId, pageSize: 100 })), `DescribeDisks ${instanceId}`);
+export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string, signal?: AbortSignal): Promise<InstanceDisk[]> {
+  const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, instanceId, pageSize: 100 })), `DescribeDisks ${instanceId}`, { signal });
   const disks = res.body?.disks?.disk ?? [];
   if (disks.length === 0) throw new Error(`instance ${instanceId} has no disks (or does not exist)`);
   // The system disk first, then data disks by device name.
@@ -88,7 +94,7 @@ export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: str
 
 export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: string, options: AliyunOptions): Promise<void> {
   await poll(options, `snapshot ${snapshotId}`, true, async () => {
-    const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) })), `DescribeSnapshots ${snapshotId}`);
+    const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) })), `DescribeSnapshots ${snapshotId}`, { signal: options.signal });
     const s = res.body?.snapshots?.snapshot?.[0];
     if (!s) throw new Error(`snapshot ${snapshotId} not found`);
     if (s.status === 'failed') throw new Error(`snapshot ${snapshotId} failed`);
@@ -108,15 +114,15 @@ export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zon
 
 export async function waitDisk(ecs: EcsClient, region: string, diskId: string, status: string, options: AliyunOptions): Promise<void> {
   await poll(options, `disk ${diskId} to become ${status}`, true, async () => {
-    const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`);
+    const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`, { signal: options.signal });
     const d = res.body?.disks?.disk?.[0];
     if (!d) throw new Error(`disk ${diskId} not found`);
     return d.status === status;
   });
 }
 
-export async function attachDisk(ecs: EcsClient, instanceId: string, diskId: string): Promise<void> {
-  await withRetries(() => ecs.attachDisk(new Ecs.AttachDiskRequest({ instanceId, diskId, deleteWithInstance: true })), `AttachDisk ${diskId}`);
+export async function attachDisk(ecs: EcsClient, instanceId: string, diskId: string, signal?: AbortSignal): Promise<void> {
+  await withRetries(() => ecs.attachDisk(new Ecs.AttachDiskRequest({ instanceId, diskId, deleteWithInstance: true })), `AttachDisk ${diskId}`, { signal });
 }
 
 /**
@@ -162,7 +168,9 @@ export async function findDevice(diskId: string, options: AliyunOptions): Promis
     const hit = names.find((n) => n === want || (want.length > 27 && n === want.slice(0, 27)));
     if (hit) return path.join(dir, hit);
     if (Date.now() > deadline) throw new Error(`disk ${diskId} is attached but ${path.join(dir, want)} did not appear`);
-    await sleep(options.pollMs ?? 1000);
+    await sleep(options.pollMs ?? 1000, undefined, { signal: options.signal }).catch(() => {
+      throw new StoppingError(`waiting for the device of ${diskId}`);
+    });
   }
 }
 
@@ -177,6 +185,7 @@ export async function scannerIdentity(ecs: EcsClient, options: AliyunOptions): P
     const res = await withRetries(
       () => ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: options.region, instanceIds: JSON.stringify([options.scannerInstance]) })),
       `DescribeInstances ${options.scannerInstance}`,
+      { signal: options.signal },
     );
     const zoneId = res.body?.instances?.instance?.find((i) => i.instanceId === options.scannerInstance)?.zoneId;
     if (!zoneId) throw new Error(`scanner instance ${options.scannerInstance} not found in ${options.region}; pass --scanner-zone`);
@@ -215,7 +224,9 @@ async function poll(options: AliyunOptions, what: string, stopsWithScan: boolean
     if (stopsWithScan && isStopping()) throw new StoppingError(`waiting for ${what}`);
     if (await done()) return;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(wait);
+    await sleep(wait, undefined, { signal: stopsWithScan ? options.signal : undefined }).catch(() => {
+      throw new StoppingError(`waiting for ${what}`);
+    });
     wait = Math.min(wait * 1.5, 30_000);
   }
 }

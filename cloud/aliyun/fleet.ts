@@ -10,7 +10,7 @@ import { deleteSnapshot, ecsClient, releaseDisk, TAG_CREATED_BY } from './ecs-di
 
 const Ecs = createRequire(import.meta.url)('@alicloud/ecs20140526') as typeof import('@alicloud/ecs20140526');
 
-export async function listAliyunInstances(regions: string[], filters: TagFilter[], endpoint?: string): Promise<FleetInstance[]> {
+export async function listAliyunInstances(regions: string[], filters: TagFilter[], endpoint?: string, signal?: AbortSignal): Promise<FleetInstance[]> {
   const out: FleetInstance[] = [];
   for (const region of regions) {
     const ecs = ecsClient({ region, endpoint });
@@ -19,6 +19,7 @@ export async function listAliyunInstances(regions: string[], filters: TagFilter[
       const res = await withRetries(
         () => ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: region, maxResults: 100, nextToken: token, tag: filters.map((f) => ({ key: f.key, value: f.value })) })),
         `DescribeInstances ${region}`,
+        { signal },
       );
       for (const i of res.body?.instances?.instance ?? []) if (i.instanceId) out.push({ id: i.instanceId, region });
       token = res.body?.nextToken || undefined;

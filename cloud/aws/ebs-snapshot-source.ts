@@ -45,6 +45,8 @@ export interface EbsSnapshotOptions {
   client: EBSClient;
   snapshotId: string;
   counter?: ReadCounter;
+  /** The scan's signal: a throttled block's backoff ends at once when it aborts. */
+  signal?: AbortSignal;
 }
 
 export class EbsSnapshotSource implements ByteSource {
@@ -67,6 +69,7 @@ export class EbsSnapshotSource implements ByteSource {
     readonly blockSize: number,
     private readonly tokens: Map<number, string>,
     private readonly counter?: ReadCounter,
+    private readonly signal?: AbortSignal,
   ) {
     this.description = `EBS snapshot ${snapshotId}`;
   }
@@ -77,7 +80,7 @@ export class EbsSnapshotSource implements ByteSource {
     let volumeGiB = 0;
     let blockSize = 0;
     do {
-      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`);
+      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`, { signal: options.signal });
       volumeGiB = page.VolumeSize ?? volumeGiB;
       blockSize = page.BlockSize ?? blockSize;
       for (const b of page.Blocks ?? []) if (b.BlockIndex !== undefined && b.BlockToken) tokens.set(b.BlockIndex, b.BlockToken);
@@ -86,7 +89,7 @@ export class EbsSnapshotSource implements ByteSource {
     // The API documents 512 KiB blocks; the cache needs a power of two.
     if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
     if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
-    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter);
+    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter, options.signal);
   }
 
   /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
@@ -127,7 +130,7 @@ export class EbsSnapshotSource implements ByteSource {
     let refreshes = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await withRetries(() => this.fetch(index, token), what);
+        return await withRetries(() => this.fetch(index, token), what, { signal: this.signal });
       } catch (err) {
         const checksum = err instanceof MountfsError && err.kind === 'corrupt';
         if (checksum && attempt < CHECKSUM_ATTEMPTS) continue;
@@ -166,6 +169,7 @@ export class EbsSnapshotSource implements ByteSource {
       const page = await withRetries(
         () => this.client.send(new ListSnapshotBlocksCommand({ SnapshotId: this.snapshotId, StartingBlockIndex: start, MaxResults: RELIST_SPAN, NextToken: nextToken })),
         `ListSnapshotBlocks ${this.snapshotId} from block ${start}`,
+        { signal: this.signal },
       );
       let past = false;
       for (const b of page.Blocks ?? []) {

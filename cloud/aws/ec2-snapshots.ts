@@ -25,11 +25,13 @@ export interface SnapshotWaitOptions {
   /** Give up after this long (default 1 hour: large volumes take a while). */
   timeoutMs?: number;
   pollMs?: number;
+  /** The scan's signal: the wait (a poll's sleep, a throttled call's backoff) ends at once when it aborts. */
+  signal?: AbortSignal;
 }
 
 /** The EBS volumes attached to an instance, the root volume first, then in device order. */
-export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promise<InstanceDisk[]> {
-  const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`);
+export async function instanceVolumes(ec2: EC2Client, instanceId: string, signal?: AbortSignal): Promise<InstanceDisk[]> {
+  const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`, { signal });
   const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
   if (!instance) throw new Error(`instance ${instanceId} not found`);
   return orderDisks(
@@ -52,9 +54,11 @@ export interface CreatedSnapshot {
  * that was sent more than once, every snapshot carrying this scan's tags for the
  * volume is looked up and handed back, and after a create that failed, they are
  * deleted here; what a lookup misses (EC2's listings are eventually consistent)
- * is tagged for `minescan cleanup`.
+ * is tagged for `minescan cleanup`. The scan's signal ends the create's retries (a
+ * throttled create must not hold the release up); the lookup then finds what the
+ * attempts made.
  */
-export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<CreatedSnapshot> {
+export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string, signal?: AbortSignal): Promise<CreatedSnapshot> {
   let sent = 0;
   try {
     const out = await withRetries(() => {
@@ -74,7 +78,7 @@ export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, sca
           ],
         }),
       );
-    }, `CreateSnapshot ${volumeId}`);
+    }, `CreateSnapshot ${volumeId}`, { signal });
     if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
     const snapshotId = out.SnapshotId;
     if (sent === 1) return { snapshotId, extra: [] };
@@ -127,12 +131,14 @@ export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, option
   let poll = options.pollMs ?? Number(process.env.MINESCAN_SNAPSHOT_POLL_MS ?? 5000);
   for (;;) {
     if (isStopping()) throw new StoppingError(`waiting for snapshot ${snapshotId}`);
-    const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`);
+    const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`, { signal: options.signal });
     const state = out.Snapshots?.[0]?.State;
     if (state === 'completed') return;
     if (state === 'error') throw new Error(`snapshot ${snapshotId} failed: ${out.Snapshots?.[0]?.StateMessage ?? 'no reason given'}`);
     if (Date.now() > deadline) throw new Error(`snapshot ${snapshotId} did not complete in time (state ${state})`);
-    await sleep(poll);
+    await sleep(poll, undefined, { signal: options.signal }).catch(() => {
+      throw new StoppingError(`waiting for snapshot ${snapshotId}`);
+    });
     poll = Math.min(poll * 1.5, 30_000);
   }
 }

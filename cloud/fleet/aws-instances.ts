@@ -21,7 +21,7 @@ export function parseTagFilter(text: string): TagFilter {
   return { key: m[1]!, value: m[2]! };
 }
 
-export async function listAwsInstances(regions: string[], filters: TagFilter[], endpoint?: string): Promise<FleetInstance[]> {
+export async function listAwsInstances(regions: string[], filters: TagFilter[], endpoint?: string, signal?: AbortSignal): Promise<FleetInstance[]> {
   const out: FleetInstance[] = [];
   for (const region of regions) {
     const ec2 = new EC2Client({ region, endpoint, maxAttempts: 1 });
@@ -41,6 +41,7 @@ export async function listAwsInstances(regions: string[], filters: TagFilter[], 
               }),
             ),
           `DescribeInstances ${region}`,
+          { signal },
         );
         for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push({ id: i.InstanceId, region });
         token = page.NextToken;

@@ -66,7 +66,7 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
   const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
     throw new UsageError(err.message);
   });
-  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
+  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint, shutdownSignal) : await listAliyunInstances(regions, filters, values.endpoint, shutdownSignal);
   // On a signal, the exit waits for the scans in flight to be abandoned (no half-written report stays).
   let drained: (() => Promise<void>) | undefined;
   const summary = await runFleet({

@@ -199,6 +199,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
         scannerZone: values['scanner-zone'],
         deviceWaitMs,
         cacheBytes,
+        signal: shutdownSignal,
       };
       const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, signal: shutdownSignal };
       const report = await scanTarget(target, options);

@@ -74,7 +74,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
       if (signal.aborted) return undefined;
       let report: ScanReport;
       try {
-        report = await scanTarget(target, { ...options.scan, signal, cloud: { ...options.scan.cloud, region: instance.region } });
+        report = await scanTarget(target, { ...options.scan, signal, cloud: { ...options.scan.cloud, region: instance.region, signal } });
       } catch (err) {
         // Whatever failed once minescan is stopping failed because it stopped.
         if (signal.aborted) return undefined;

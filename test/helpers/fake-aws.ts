@@ -66,6 +66,8 @@ export interface FakeAwsOptions {
    * token fails with ValidationException, Reason INVALID_BLOCK_TOKEN.
    */
   tokenLifetime?: number;
+  /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
+  throttleActions?: string[];
 }
 
 export interface FakeInstance {
@@ -86,6 +88,8 @@ export interface FakeAws {
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
   requests: number;
+  /** Requests received, answered or refused, by action. */
+  requestsByAction: Map<string, number>;
   listedBlocks: Map<string, number>;
   /** ListSnapshotBlocks calls answered, per snapshot. */
   listings: Map<string, number>;
@@ -108,7 +112,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
@@ -160,6 +164,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       });
     };
     state.requests++;
+    state.requestsByAction.set(action, (state.requestsByAction.get(action) ?? 0) + 1);
     const getBlock = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
     if (getBlock) {
       const attempts = state.blockAttempts.get(getBlock[1]!) ?? new Map<number, number>();
@@ -177,6 +182,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       const [status, code, message, reason] = EBS_REFUSALS[refusals.ebs++ % EBS_REFUSALS.length]!;
       return ebsError(code, status, message, reason);
+    }
+    if (options.throttleActions?.includes(action)) {
+      count(isQuery ? 'RequestLimitExceeded' : 'ThrottlingException');
+      if (isQuery) return xml(503, `<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+      return ebsError('ThrottlingException', 400, 'Rate exceeded');
     }
     if (throttle > 0 || fail > 0) {
       const throttled = throttle > 0;
