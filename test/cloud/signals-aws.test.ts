@@ -2,8 +2,9 @@
  * SIGTERM and SIGINT at every phase of `scan aws:instance` and `fleet aws`, sent to a
  * real minescan process while the fake EC2/EBS endpoint holds the answer that marks
  * the phase (the listing, a CreateSnapshot whose answer is still on its way, the wait
- * for the snapshot, a block read, the next instance after a report was written), and
- * during a throttled backoff. The AWS flow attaches nothing (EBS direct APIs).
+ * for the snapshot, a block read, the scan done and its snapshot being deleted before
+ * the report is written, the next instance after a report was written), and during a
+ * throttled backoff. The AWS flow attaches nothing (EBS direct APIs).
  * After each: exit 130/143, no snapshot minescan created is left, and every report on
  * disk is one the same scan writes when nothing stops it.
  */
@@ -23,6 +24,8 @@ const PHASES = [
   { phase: 'create in flight', hold: 'CreateSnapshot', skip: 0 },
   { phase: 'waiting for the snapshot', hold: 'DescribeSnapshots', skip: 0 },
   { phase: 'scanning', hold: 'GetSnapshotBlock', skip: 0 },
+  // The scan has read what it needed and releases its snapshot; its report is written next.
+  { phase: 'writing (the scan done, its snapshot being deleted)', hold: 'DeleteSnapshot', skip: 0 },
 ] as const;
 
 describe('signals during AWS runs', () => {
@@ -136,7 +139,7 @@ describe('signals during AWS runs', () => {
       await mkdir(out);
       const report = path.join(out, 'report.json');
       const args = ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint];
-      const { code, stdout } = await signalAt(f.holds, phase, phase.phase === 'scanning' ? [...args, '--output', report] : args, signal);
+      const { code, stdout } = await signalAt(f.holds, phase, /scanning|writing/.test(phase.phase) ? [...args, '--output', report] : args, signal);
       expect(code).toBe(exitCode);
       expect(stdout).toBe('');
       expect(await readdir(out)).toEqual([]);
