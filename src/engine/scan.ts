@@ -9,7 +9,7 @@
 import { openTarget, UnreadableTargetError, type OpenedTarget } from '../../mountfs/open-target.js';
 import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
-import { openCloudTarget } from './open-cloud-target.js';
+import { openCloudTarget } from '../../cloud/open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from './check.js';
 import { FACT_PATHS } from './facts.js';
