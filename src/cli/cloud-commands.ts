@@ -84,8 +84,8 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
       rules,
       hashes,
       ...budgets,
-      cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
     },
+    cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
     progress: { write: io.stderr, tty: io.isTty },
   }).finally(() => drained?.());
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
