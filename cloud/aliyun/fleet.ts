@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { withRetries } from '../retry.js';
-import type { FleetInstance, TagFilter } from '../fleet/aws-instances.js';
+import type { FleetInstance, TagFilter } from '../aws/instances.js';
 import { deleteSnapshot, ecsClient, releaseDisk, TAG_CREATED_BY } from './ecs-disk-flow.js';
 
 const Ecs = createRequire(import.meta.url)('@alicloud/ecs20140526') as typeof import('@alicloud/ecs20140526');

@@ -12,7 +12,7 @@ import { loadHashLists } from '../hashes/load-hash-list.js';
 import { shutdownSignal } from './shutdown.js';
 import { track } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
-import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
+import { listAwsInstances, parseTagFilter } from '../../cloud/aws/instances.js';
 import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
 import { parseShard } from '../../cloud/fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';

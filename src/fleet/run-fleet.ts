@@ -16,7 +16,7 @@ import pLimit from 'p-limit';
 import { scanTarget, type ScanOptions } from '../engine/scan.js';
 import type { ScanReport } from '../report/report.js';
 import { inShard, type Shard } from '../../cloud/fleet/shard.js';
-import type { FleetInstance } from '../../cloud/fleet/aws-instances.js';
+import type { FleetInstance } from '../../cloud/aws/instances.js';
 import type { CloudOptions } from '../../cloud/targets.js';
 import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
 import { emptyCounts, rowFromReport, summarize, writeSummary, type FailOn, type FleetRow, type FleetSummary } from './summary.js';
