@@ -14,7 +14,7 @@ import { track } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { listAwsInstances, parseTagFilter } from '../../cloud/aws/instances.js';
 import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
-import { parseShard } from '../../cloud/fleet/shard.js';
+import { parseShard } from '../fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FailOn, type FleetSummary } from '../fleet/summary.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { scanTarget, type ScanOptions } from '../engine/scan.js';
 import type { ScanReport } from '../report/report.js';
-import { inShard, type Shard } from '../../cloud/fleet/shard.js';
+import { inShard, type Shard } from './shard.js';
 import type { FleetInstance } from '../../cloud/aws/instances.js';
 import type { CloudOptions } from '../../cloud/targets.js';
 import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
