@@ -13,7 +13,7 @@ import { shutdownSignal } from './shutdown.js';
 import { track } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
 import { listAwsInstances, parseTagFilter } from '../../cloud/aws/instances.js';
-import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
+import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/cleanup.js';
 import { parseShard } from '../fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FailOn, type FleetSummary } from '../fleet/summary.js';
