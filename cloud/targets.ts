@@ -8,49 +8,21 @@
  */
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import type { ByteSource, ReadCounter } from '../mountfs/sources/byte-source.js';
-import type { DiskReport } from '../mountfs/volume-report.js';
+import type { ReadCounter } from '../mountfs/sources/byte-source.js';
 import { DEFAULT_CACHE_BYTES, openEbsSnapshot } from './aws/ebs-snapshot-source.js';
 import { namedDisk, type KnownDisk } from './disk-order.js';
-import { createTaggedSnapshot, deleteCreated, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
+import { createTaggedSnapshot, deleteCreated, instanceVolumes, waitForSnapshot } from './aws/ec2-snapshots.js';
 import { ResourceScope, track } from './cleanup.js';
 import { acquireAliyun } from './aliyun/acquire-disks.js';
+import { newScanId, type AcquiredDisk, type AcquiredSources, type CloudOptions } from './acquired.js';
+
+export type { AcquiredDisk, AcquiredSources, CloudOptions } from './acquired.js';
 
 export interface CloudTarget {
   provider: 'aws' | 'aliyun';
   kind: string;
   id: string;
 }
-
-export interface CloudOptions {
-  region?: string;
-  /** Overrides the endpoint of every service (tests, private endpoints). */
-  endpoint?: string;
-  /** Keep the snapshots minescan made (for a later look). */
-  keepSnapshots?: boolean;
-  /** Alibaba Cloud: the instance temporary disks are attached to (default: the one minescan runs on). */
-  scannerInstance?: string;
-  /** Bytes of snapshot blocks kept in memory for the whole target (default 256 MiB). */
-  cacheBytes?: number;
-  /** Alibaba Cloud: the scanner's zone (default: from DescribeInstances or the metadata service). */
-  scannerZone?: string;
-  /** Alibaba Cloud: how long an attached disk's device may take to appear. */
-  deviceWaitMs?: number;
-  /** The scan's signal: waits and backoffs end at once when it aborts, and the release undoes what was made. */
-  signal?: AbortSignal;
-}
-
-/** One disk of a target: its bytes and who it is, root disk first. */
-export interface AcquiredDisk {
-  source: ByteSource;
-  disk: DiskReport;
-}
-
-export interface AcquiredSources {
-  disks: AcquiredDisk[];
-  release(): Promise<void>;
-}
-
 
 const TARGET = /^(aws|aliyun):([a-z]+)\/([A-Za-z0-9-]+)$/;
 

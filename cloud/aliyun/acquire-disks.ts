@@ -8,8 +8,7 @@
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { ResourceScope, track } from '../cleanup.js';
-import { newScanId } from '../aws/ec2-snapshots.js';
-import type { AcquiredDisk, AcquiredSources, CloudOptions } from '../targets.js';
+import { newScanId, type AcquiredDisk, type AcquiredSources, type CloudOptions } from '../acquired.js';
 import { namedDisk, type KnownDisk } from '../disk-order.js';
 import * as ecsFlow from './ecs-disk-flow.js';
 

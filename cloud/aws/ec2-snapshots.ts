@@ -5,7 +5,6 @@
  * killed run left behind, and is deleted after the scan unless the caller keeps it.
  * Nothing here writes to the instance or its volumes: CreateSnapshot only reads them.
  */
-import { randomUUID } from 'node:crypto';
 import {
   CreateSnapshotCommand,
   DeleteSnapshotCommand,
@@ -145,8 +144,4 @@ export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, option
 
 export async function deleteSnapshot(ec2: EC2Client, snapshotId: string): Promise<void> {
   await withRetries(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })), `DeleteSnapshot ${snapshotId}`);
-}
-
-export function newScanId(): string {
-  return randomUUID();
 }

@@ -16,7 +16,7 @@ import pLimit from 'p-limit';
 import { scanTarget, type ScanOptions } from '../engine/scan.js';
 import type { ScanReport } from '../report/report.js';
 import { inShard, type Shard } from './shard.js';
-import type { FleetInstance } from '../../cloud/aws/instances.js';
+import type { FleetInstance } from '../../cloud/instance-listing.js';
 import type { CloudOptions } from '../../cloud/targets.js';
 import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
 import { emptyCounts, rowFromReport, summarize, writeSummary, type FailOn, type FleetRow, type FleetSummary } from './summary.js';
