@@ -94,28 +94,27 @@ export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, sca
 
 /** Every snapshot this scan made of the volume, found by its tags. */
 async function scanSnapshots(ec2: EC2Client, volumeId: string, scanId: string): Promise<string[]> {
-  const ids: string[] = [];
+  const found = await ownSnapshots(
+    ec2,
+    [
+      { Name: `tag:${TAG_SCAN_ID}`, Values: [scanId] },
+      { Name: 'volume-id', Values: [volumeId] },
+    ],
+    `DescribeSnapshots (scan ${scanId}, ${volumeId})`,
+  );
+  return found.map((s) => s.id);
+}
+
+/** The account's own snapshots that pass the filters, every page read. */
+export async function ownSnapshots(ec2: EC2Client, filters: Array<{ Name: string; Values: string[] }>, what: string): Promise<Array<{ id: string; started?: Date }>> {
+  const found: Array<{ id: string; started?: Date }> = [];
   let token: string | undefined;
   do {
-    const page = await withRetries(
-      () =>
-        ec2.send(
-          new DescribeSnapshotsCommand({
-            OwnerIds: ['self'],
-            Filters: [
-              { Name: `tag:${TAG_SCAN_ID}`, Values: [scanId] },
-              { Name: 'volume-id', Values: [volumeId] },
-            ],
-            NextToken: token,
-            MaxResults: 1000,
-          }),
-        ),
-      `DescribeSnapshots (scan ${scanId}, ${volumeId})`,
-    );
-    for (const s of page.Snapshots ?? []) if (s.SnapshotId) ids.push(s.SnapshotId);
+    const page = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters, NextToken: token, MaxResults: 500 })), what);
+    for (const snap of page.Snapshots ?? []) if (snap.SnapshotId) found.push({ id: snap.SnapshotId, started: snap.StartTime });
     token = page.NextToken;
   } while (token);
-  return ids;
+  return found;
 }
 
 /** Deletes a created snapshot and the extra ones its create made; every deletion is tried, the first failure is thrown. */
