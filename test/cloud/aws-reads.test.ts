@@ -5,8 +5,7 @@
  * errors the APIs call final are not retried; a block that cannot be had is an io
  * error, never zeros; the block cache fetches no block twice while under its budget
  * and stays correct under a tiny one; block tokens that expire mid-scan are listed
- * again; an instance's disks are listed root first with
- * their ids.
+ * again; an instance's disks are listed root first with their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EBSClient } from '@aws-sdk/client-ebs';

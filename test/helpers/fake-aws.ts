@@ -3,11 +3,11 @@
  * clients: the EBS direct APIs (REST/JSON: ListSnapshotBlocks paginated, only blocks
  * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
- * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
- * fail with 500s, corrupt a block's checksum, refuse a block for good and cut a
- * connection halfway through a block and expire block tokens, to test the client side. Throttling
- * at a rate answers a seeded pseudo-random share of all requests the way the services
- * do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
+ * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle
+ * (at a rate, or every request of chosen actions), fail with 500s, corrupt a block's
+ * checksum, refuse a block for good, cut a connection halfway through a block and
+ * expire block tokens, to test the client side. Throttling at a rate answers a seeded
+ * pseudo-random share of all requests the way the services do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
  * ThrottlingException or ConcurrentLimitExceededException, or 500
  * InternalServerException; EC2 (Query, XML) with 503 RequestLimitExceeded or
  * Unavailable, or 500 InternalError.
