@@ -42,7 +42,7 @@ export async function acquireAliyun(
       snapshots = [];
       for (const disk of disks) {
         const remove = options.keepSnapshots ? undefined : (id: string) => ecsFlow.deleteSnapshot(ecs, id);
-        const id = await scope.create(`snapshot of ${disk.volumeId}`, () => ecsFlow.createSnapshot(ecs, disk.volumeId, scanId), remove);
+        const id = await scope.create(`snapshot of ${disk.volumeId}`, () => ecsFlow.createSnapshot(ecs, region, disk.volumeId, scanId, options.signal), remove);
         snapshots.push({ ...disk, snapshotId: id });
       }
     }
@@ -51,7 +51,7 @@ export async function acquireAliyun(
       await ecsFlow.waitSnapshot(ecs, region, snapshot, flow);
       const disk = await scope.create(
         `disk from ${snapshot}`,
-        () => ecsFlow.createDiskFromSnapshot(ecs, region, scanner.zoneId, snapshot, scanId),
+        () => ecsFlow.createDiskFromSnapshot(ecs, region, scanner.zoneId, snapshot, scanId, flow),
         (id) => ecsFlow.releaseDisk(ecs, region, id, flow),
       );
       await ecsFlow.waitDisk(ecs, region, disk, 'Available', flow);

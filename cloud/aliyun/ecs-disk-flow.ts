@@ -43,9 +43,8 @@ export interface AliyunOptions {
   /** How long an attached disk's block device may take to appear (default 2 minutes). */
   deviceWaitMs?: number;
   /**
-   * The scan's signal: the scan's waits (polls, backoffs, the device) end at once when
-   * it aborts. Creates do not take it: retried with their one ClientToken they give back
-   * what a lost answer made, so the release can undo it; releases never take it.
+   * The scan's signal: the scan's waits (polls, backoffs, the device) and a create's
+   * retries end at once when it aborts; releases never take it.
    */
   signal?: AbortSignal;
 }
@@ -84,12 +83,33 @@ export async function instanceDisks(ecs: EcsClient, region: string, instanceId: 
 /**
  * Creates are retried with the same ClientToken: a create whose answer was lost (a 5xx
  * after the service made the resource) gives back that resource instead of a second one.
+ * A stop ends the retries at once (a throttled create must not hold the release up);
+ * what an attempt whose answer was lost made is then found by the scan's tags and removed.
  */
-export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: string): Promise<string> {
+export async function createSnapshot(ecs: EcsClient, region: string, diskId: string, scanId: string, signal?: AbortSignal): Promise<string> {
   const clientToken = randomUUID();
-  const res = await withRetries(() => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })), `CreateSnapshot ${diskId}`);
+  const res = await stoppableCreate(
+    () => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })),
+    `CreateSnapshot ${diskId}`,
+    signal,
+    async () => {
+      const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, diskId, tag: tags(scanId).slice(0, 1), pageSize: 100 })), `DescribeSnapshots (scan ${scanId})`);
+      for (const s of res.body?.snapshots?.snapshot ?? []) if (s.snapshotId && s.sourceDiskId === diskId) await deleteSnapshot(ecs, s.snapshotId);
+    },
+  );
   if (!res.body?.snapshotId) throw new Error(`CreateSnapshot of ${diskId} returned no snapshot id`);
   return res.body.snapshotId;
+}
+
+/** Runs a create's retries under the scan's signal; stopped after an attempt was sent, `removeMade` undoes what the attempts may have made. */
+async function stoppableCreate<T>(call: () => Promise<T>, what: string, signal: AbortSignal | undefined, removeMade: () => Promise<void>): Promise<T> {
+  let sent = 0;
+  try {
+    return await withRetries(() => (sent++, call()), what, { signal });
+  } catch (err) {
+    if (err instanceof StoppingError && sent > 0) await removeMade().catch((e: Error) => process.stderr.write(`minescan: cleanup after ${what} failed: ${e.message}; \`minescan cleanup\` removes it later\n`));
+    throw err;
+  }
 }
 
 export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: string, options: AliyunOptions): Promise<void> {
@@ -102,11 +122,16 @@ export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: s
   });
 }
 
-export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zoneId: string, snapshotId: string, scanId: string): Promise<string> {
+export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zoneId: string, snapshotId: string, scanId: string, options: AliyunOptions): Promise<string> {
   const clientToken = randomUUID();
-  const res = await withRetries(
+  const res = await stoppableCreate(
     () => ecs.createDisk(new Ecs.CreateDiskRequest({ regionId: region, zoneId, snapshotId, diskCategory: 'cloud_essd', diskName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })),
     `CreateDisk from ${snapshotId}`,
+    options.signal,
+    async () => {
+      const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, tag: tags(scanId).slice(0, 1), pageSize: 100 })), `DescribeDisks (scan ${scanId})`);
+      for (const d of res.body?.disks?.disk ?? []) if (d.diskId && d.sourceSnapshotId === snapshotId) await releaseDisk(ecs, region, d.diskId, options);
+    },
   );
   if (!res.body?.diskId) throw new Error(`CreateDisk from ${snapshotId} returned no disk id`);
   return res.body.diskId;

@@ -4,7 +4,8 @@
  * CreateSnapshot or CreateDisk whose answer is still on its way, the waits, AttachDisk,
  * a disk attached and open while the next is created, a disk being read (seen in the
  * process's open files), a scan done and its disks being released before its report
- * is written, the next instance after a report was written. The fake's disks pass through Creating, Attaching and Detaching and
+ * is written, the next instance after a report was written; and during the throttled
+ * retries of a create whose answer was lost. The fake's disks pass through Creating, Attaching and Detaching and
  * refuse DetachDisk/DeleteDisk in the wrong state, as ECS does. After each: exit
  * 130/143, no snapshot or disk minescan created is left, nothing is attached, and every
  * report on disk is one the same scan writes when nothing stops it.
@@ -106,6 +107,29 @@ describe('signals during fleet aliyun', () => {
     expect(await readdir(f.deviceDir)).toEqual([]);
     for (const id of ['d-a-system', 'd-a-data', 'd-b-system']) expect(f.disks.get(id)).toMatchObject({ status: 'In_use', deleted: false });
   };
+
+  it.each(STOP_SIGNALS)('%s during the throttled retries of a create whose answer was lost: ends at once, what the lost answer made is removed', async (signal, exitCode) => {
+    const f = await fake();
+    const dir = path.join(scratch, `fleet-${signal}-throttled-create`);
+    f.loseCreateAnswers = 1;
+    const held = f.holds.hold('CreateSnapshot');
+    // Backoffs of up to 20 s and 120 s of retries: the release waits for a create in flight,
+    // so without the signal ending its retries the test would hang (its timeout catches it).
+    const run = startCli(fleetArgs(f, dir), { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl, MINESCAN_CLOUD_BACKOFF_MS: '60000' });
+    await Promise.race([held.reached, run.exit.then(() => Promise.reject(new Error(run.stderr())))]);
+    f.throttleActions = ['CreateSnapshot'];
+    held.release();
+    // Most likely in its backoff by now; either way no create may be sent after the signal.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const creates = () => f.actions.filter((a) => a === 'CreateSnapshot').length;
+    const sent = creates();
+    run.child.kill(signal);
+    expect(await run.exit).toBe(exitCode);
+    expect(creates()).toBe(sent);
+    expect(f.snapshots.size).toBe(1);
+    await nothingLeft(f);
+    expect(await filesUnder(dir)).toEqual([]);
+  }, 60_000);
 
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('$phase: nothing left in the account, no summary, every report whole and right', async (phase) => {
