@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { isRetryable } from './retryable-errors.js';
+import { StoppingError } from './cleanup.js';
 
 export { errorCode, isRetryable } from './retryable-errors.js';
 
@@ -27,6 +28,13 @@ export interface RetryOptions {
   maxMs?: number;
   /** Time a call may spend on retries, counted from its first attempt (default 120 s, MINESCAN_CLOUD_RETRY_TIME). */
   budgetMs?: number;
+  /**
+   * Ends the retries at once when it aborts (a signal): no new attempt, and a backoff
+   * sleep under way is cut short, with a StoppingError. A call already sent is not cut:
+   * its answer may be a resource to undo. A scan's calls pass the scan's signal; the
+   * calls that undo what a scan made pass none, so they run to their end.
+   */
+  signal?: AbortSignal;
 }
 
 /** "120", "120s", "2m", "500ms" → milliseconds; the default when unset. */
@@ -43,17 +51,25 @@ export async function withRetries<T>(fn: () => Promise<T>, what: string, options
   const max = options.maxMs ?? 20_000;
   const deadline = Date.now() + (options.budgetMs ?? parseRetryTime(process.env.MINESCAN_CLOUD_RETRY_TIME));
   const started = Date.now();
+  const signal = options.signal;
+  const stopped = () => new StoppingError(what);
   for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) throw stopped();
     try {
-      return await callSlots(fn);
+      // A call that waited for its slot past the stop is not sent.
+      return await callSlots(() => (signal?.aborted ? Promise.reject(stopped()) : fn()));
     } catch (err) {
+      if (err instanceof StoppingError) throw err;
       // Full jitter: a fleet of scanners backing off together must not retry in step.
       const delay = Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 30));
       if (!isRetryable(err) || attempt >= attempts || Date.now() + delay > deadline) {
         if (err instanceof Error && attempt > 1) err.message = `${what}: ${err.message} (gave up after ${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s)`;
         throw err;
       }
-      await sleep(delay);
+      if (signal?.aborted) throw stopped();
+      await sleep(delay, undefined, { signal }).catch(() => {
+        throw stopped();
+      });
     }
   }
 }

@@ -1,54 +1,25 @@
 /**
- * Cloud targets on the command line. Each resolves to byte sources (one per disk) plus
- * the clean-up that must run after the scan, whatever happens:
+ * Cloud targets on the command line, each handed to its provider, which resolves it
+ * to byte sources (one per disk) plus the clean-up that must run after the scan,
+ * whatever happens:
  *   aws:snapshot/snap-…  an existing EBS snapshot, read in place (nothing created)
  *   aws:volume/vol-…     a snapshot is made, scanned, deleted
  *   aws:instance/i-…     the same for every EBS volume of the instance
+ *   (aws/acquire-snapshots.ts)
  *   aliyun:snapshot/s-…, aliyun:disk/d-…, aliyun:instance/i-…: see aliyun/acquire-disks.ts
  */
-import { EBSClient } from '@aws-sdk/client-ebs';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import type { ByteSource, ReadCounter } from '../mountfs/sources/byte-source.js';
-import type { DiskReport } from '../mountfs/volume-report.js';
-import { DEFAULT_CACHE_BYTES, openEbsSnapshot } from './aws/ebs-snapshot-source.js';
-import { namedDisk, type KnownDisk } from './disk-order.js';
-import { createTaggedSnapshot, deleteSnapshot, instanceVolumes, newScanId, waitForSnapshot } from './aws/ec2-snapshots.js';
-import { ResourceScope, track } from './cleanup.js';
+import type { ReadCounter } from '../mountfs/sources/byte-source.js';
+import { acquireAws } from './aws/acquire-snapshots.js';
 import { acquireAliyun } from './aliyun/acquire-disks.js';
+import type { AcquiredSources, CloudOptions } from './acquired.js';
+
+export type { AcquiredDisk, AcquiredSources, CloudOptions } from './acquired.js';
 
 export interface CloudTarget {
   provider: 'aws' | 'aliyun';
   kind: string;
   id: string;
 }
-
-export interface CloudOptions {
-  region?: string;
-  /** Overrides the endpoint of every service (tests, private endpoints). */
-  endpoint?: string;
-  /** Keep the snapshots minescan made (for a later look). */
-  keepSnapshots?: boolean;
-  /** Alibaba Cloud: the instance temporary disks are attached to (default: the one minescan runs on). */
-  scannerInstance?: string;
-  /** Bytes of snapshot blocks kept in memory for the whole target (default 256 MiB). */
-  cacheBytes?: number;
-  /** Alibaba Cloud: the scanner's zone (default: from DescribeInstances or the metadata service). */
-  scannerZone?: string;
-  /** Alibaba Cloud: how long an attached disk's device may take to appear. */
-  deviceWaitMs?: number;
-}
-
-/** One disk of a target: its bytes and who it is, root disk first. */
-export interface AcquiredDisk {
-  source: ByteSource;
-  disk: DiskReport;
-}
-
-export interface AcquiredSources {
-  disks: AcquiredDisk[];
-  release(): Promise<void>;
-}
-
 
 const TARGET = /^(aws|aliyun):([a-z]+)\/([A-Za-z0-9-]+)$/;
 
@@ -62,43 +33,5 @@ export async function acquireCloudSources(target: CloudTarget, counter: ReadCoun
   if (target.provider !== 'aws' || !['snapshot', 'volume', 'instance'].includes(target.kind)) {
     throw new Error(`${target.provider}:${target.kind}/${target.id}: not a target minescan knows (aws:snapshot|volume|instance/…, aliyun:snapshot|disk|instance/…)`);
   }
-  // Our own retries (cloud/retry.ts) decide; the SDK's would multiply them. A connection
-  // that stalls ends in a TimeoutError, which is retried like a throttle, never a hang.
-  const config = { region: options.region, endpoint: options.endpoint, maxAttempts: 1, requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 } };
-  const ebs = new EBSClient(config);
-  const ec2 = new EC2Client(config);
-  const scope = new ResourceScope();
-  const release = track(async () => {
-    try {
-      await scope.release();
-    } finally {
-      ebs.destroy();
-      ec2.destroy();
-    }
-  });
-  try {
-    let snapshots: KnownDisk[];
-    if (target.kind === 'snapshot') {
-      snapshots = [{ snapshotId: target.id }];
-    } else {
-      const volumes = target.kind === 'volume' ? [namedDisk(target.id)] : await instanceVolumes(ec2, target.id);
-      const scanId = newScanId();
-      snapshots = [];
-      for (const volume of volumes) {
-        const remove = options.keepSnapshots ? undefined : (id: string) => deleteSnapshot(ec2, id);
-        const id = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId), remove);
-        snapshots.push({ ...volume, snapshotId: id });
-      }
-      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId);
-    }
-    // One budget for the target, shared by its disks.
-    const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / snapshots.length);
-    scope.check(`reading ${target.id}`);
-    const disks: AcquiredDisk[] = [];
-    for (const [index, s] of snapshots.entries()) disks.push({ source: await openEbsSnapshot({ client: ebs, snapshotId: s.snapshotId, counter, cacheBytes }), disk: { index, ...s } });
-    return { disks, release };
-  } catch (err) {
-    await release();
-    throw err;
-  }
+  return acquireAws(target, counter, options);
 }

@@ -8,8 +8,7 @@
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { ResourceScope, track } from '../cleanup.js';
-import { newScanId } from '../aws/ec2-snapshots.js';
-import type { AcquiredDisk, AcquiredSources, CloudOptions } from '../targets.js';
+import { newScanId, type AcquiredDisk, type AcquiredSources, type CloudOptions } from '../acquired.js';
 import { namedDisk, type KnownDisk } from '../disk-order.js';
 import * as ecsFlow from './ecs-disk-flow.js';
 
@@ -27,6 +26,7 @@ export async function acquireAliyun(
     scannerZone: options.scannerZone,
     deviceDir: process.env.MINESCAN_DEVICE_DIR,
     deviceWaitMs: options.deviceWaitMs,
+    signal: options.signal,
   };
   const ecs = ecsFlow.ecsClient(flow);
   const scope = new ResourceScope();
@@ -38,11 +38,11 @@ export async function acquireAliyun(
     if (target.kind === 'snapshot') {
       snapshots = [{ snapshotId: target.id }];
     } else {
-      const disks = target.kind === 'disk' ? [namedDisk(target.id)] : await ecsFlow.instanceDisks(ecs, region, target.id);
+      const disks = target.kind === 'disk' ? [namedDisk(target.id)] : await ecsFlow.instanceDisks(ecs, region, target.id, options.signal);
       snapshots = [];
       for (const disk of disks) {
         const remove = options.keepSnapshots ? undefined : (id: string) => ecsFlow.deleteSnapshot(ecs, id);
-        const id = await scope.create(`snapshot of ${disk.volumeId}`, () => ecsFlow.createSnapshot(ecs, disk.volumeId, scanId), remove);
+        const id = await scope.create(`snapshot of ${disk.volumeId}`, () => ecsFlow.createSnapshot(ecs, region, disk.volumeId, scanId, options.signal), remove);
         snapshots.push({ ...disk, snapshotId: id });
       }
     }
@@ -51,12 +51,12 @@ export async function acquireAliyun(
       await ecsFlow.waitSnapshot(ecs, region, snapshot, flow);
       const disk = await scope.create(
         `disk from ${snapshot}`,
-        () => ecsFlow.createDiskFromSnapshot(ecs, region, scanner.zoneId, snapshot, scanId),
+        () => ecsFlow.createDiskFromSnapshot(ecs, region, scanner.zoneId, snapshot, scanId, flow),
         (id) => ecsFlow.releaseDisk(ecs, region, id, flow),
       );
       await ecsFlow.waitDisk(ecs, region, disk, 'Available', flow);
       scope.check(`attaching ${disk}`);
-      await ecsFlow.attachDisk(ecs, scanner.instanceId, disk);
+      await ecsFlow.attachDisk(ecs, scanner.instanceId, disk, options.signal);
       await ecsFlow.waitDisk(ecs, region, disk, 'In_use', flow);
       const device = await ecsFlow.findDevice(disk, flow);
       scope.check(`opening ${device}`);

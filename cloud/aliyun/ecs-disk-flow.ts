@@ -42,6 +42,11 @@ export interface AliyunOptions {
   timeoutMs?: number;
   /** How long an attached disk's block device may take to appear (default 2 minutes). */
   deviceWaitMs?: number;
+  /**
+   * The scan's signal: the scan's waits (polls, backoffs, the device) and a create's
+   * retries end at once when it aborts; releases never take it.
+   */
+  signal?: AbortSignal;
 }
 
 /** Alibaba Cloud answers a disk or snapshot in the wrong state for the call with this code. */
@@ -67,8 +72,8 @@ const tags = (scanId: string) => [
   { key: TAG_CREATED_BY, value: 'minescan' },
 ];
 
-export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string): Promise<InstanceDisk[]> {
-  const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, instanceId, pageSize: 100 })), `DescribeDisks ${instanceId}`);
+export async function instanceDisks(ecs: EcsClient, region: string, instanceId: string, signal?: AbortSignal): Promise<InstanceDisk[]> {
+  const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, instanceId, pageSize: 100 })), `DescribeDisks ${instanceId}`, { signal });
   const disks = res.body?.disks?.disk ?? [];
   if (disks.length === 0) throw new Error(`instance ${instanceId} has no disks (or does not exist)`);
   // The system disk first, then data disks by device name.
@@ -78,17 +83,38 @@ export async function instanceDisks(ecs: EcsClient, region: string, instanceId: 
 /**
  * Creates are retried with the same ClientToken: a create whose answer was lost (a 5xx
  * after the service made the resource) gives back that resource instead of a second one.
+ * A stop ends the retries at once (a throttled create must not hold the release up);
+ * what an attempt whose answer was lost made is then found by the scan's tags and removed.
  */
-export async function createSnapshot(ecs: EcsClient, diskId: string, scanId: string): Promise<string> {
+export async function createSnapshot(ecs: EcsClient, region: string, diskId: string, scanId: string, signal?: AbortSignal): Promise<string> {
   const clientToken = randomUUID();
-  const res = await withRetries(() => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })), `CreateSnapshot ${diskId}`);
+  const res = await stoppableCreate(
+    () => ecs.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId, snapshotName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })),
+    `CreateSnapshot ${diskId}`,
+    signal,
+    async () => {
+      const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, diskId, tag: tags(scanId).slice(0, 1), pageSize: 100 })), `DescribeSnapshots (scan ${scanId})`);
+      for (const s of res.body?.snapshots?.snapshot ?? []) if (s.snapshotId && s.sourceDiskId === diskId) await deleteSnapshot(ecs, s.snapshotId);
+    },
+  );
   if (!res.body?.snapshotId) throw new Error(`CreateSnapshot of ${diskId} returned no snapshot id`);
   return res.body.snapshotId;
 }
 
+/** Runs a create's retries under the scan's signal; stopped after an attempt was sent, `removeMade` undoes what the attempts may have made. */
+async function stoppableCreate<T>(call: () => Promise<T>, what: string, signal: AbortSignal | undefined, removeMade: () => Promise<void>): Promise<T> {
+  let sent = 0;
+  try {
+    return await withRetries(() => (sent++, call()), what, { signal });
+  } catch (err) {
+    if (err instanceof StoppingError && sent > 0) await removeMade().catch((e: Error) => process.stderr.write(`minescan: cleanup after ${what} failed: ${e.message}; \`minescan cleanup\` removes it later\n`));
+    throw err;
+  }
+}
+
 export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: string, options: AliyunOptions): Promise<void> {
   await poll(options, `snapshot ${snapshotId}`, true, async () => {
-    const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) })), `DescribeSnapshots ${snapshotId}`);
+    const res = await withRetries(() => ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) })), `DescribeSnapshots ${snapshotId}`, { signal: options.signal });
     const s = res.body?.snapshots?.snapshot?.[0];
     if (!s) throw new Error(`snapshot ${snapshotId} not found`);
     if (s.status === 'failed') throw new Error(`snapshot ${snapshotId} failed`);
@@ -96,11 +122,16 @@ export async function waitSnapshot(ecs: EcsClient, region: string, snapshotId: s
   });
 }
 
-export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zoneId: string, snapshotId: string, scanId: string): Promise<string> {
+export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zoneId: string, snapshotId: string, scanId: string, options: AliyunOptions): Promise<string> {
   const clientToken = randomUUID();
-  const res = await withRetries(
+  const res = await stoppableCreate(
     () => ecs.createDisk(new Ecs.CreateDiskRequest({ regionId: region, zoneId, snapshotId, diskCategory: 'cloud_essd', diskName: `minescan-${scanId.slice(0, 8)}`, tag: tags(scanId), clientToken })),
     `CreateDisk from ${snapshotId}`,
+    options.signal,
+    async () => {
+      const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, tag: tags(scanId).slice(0, 1), pageSize: 100 })), `DescribeDisks (scan ${scanId})`);
+      for (const d of res.body?.disks?.disk ?? []) if (d.diskId && d.sourceSnapshotId === snapshotId) await releaseDisk(ecs, region, d.diskId, options);
+    },
   );
   if (!res.body?.diskId) throw new Error(`CreateDisk from ${snapshotId} returned no disk id`);
   return res.body.diskId;
@@ -108,15 +139,15 @@ export async function createDiskFromSnapshot(ecs: EcsClient, region: string, zon
 
 export async function waitDisk(ecs: EcsClient, region: string, diskId: string, status: string, options: AliyunOptions): Promise<void> {
   await poll(options, `disk ${diskId} to become ${status}`, true, async () => {
-    const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`);
+    const res = await withRetries(() => ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) })), `DescribeDisks ${diskId}`, { signal: options.signal });
     const d = res.body?.disks?.disk?.[0];
     if (!d) throw new Error(`disk ${diskId} not found`);
     return d.status === status;
   });
 }
 
-export async function attachDisk(ecs: EcsClient, instanceId: string, diskId: string): Promise<void> {
-  await withRetries(() => ecs.attachDisk(new Ecs.AttachDiskRequest({ instanceId, diskId, deleteWithInstance: true })), `AttachDisk ${diskId}`);
+export async function attachDisk(ecs: EcsClient, instanceId: string, diskId: string, signal?: AbortSignal): Promise<void> {
+  await withRetries(() => ecs.attachDisk(new Ecs.AttachDiskRequest({ instanceId, diskId, deleteWithInstance: true })), `AttachDisk ${diskId}`, { signal });
 }
 
 /**
@@ -162,7 +193,9 @@ export async function findDevice(diskId: string, options: AliyunOptions): Promis
     const hit = names.find((n) => n === want || (want.length > 27 && n === want.slice(0, 27)));
     if (hit) return path.join(dir, hit);
     if (Date.now() > deadline) throw new Error(`disk ${diskId} is attached but ${path.join(dir, want)} did not appear`);
-    await sleep(options.pollMs ?? 1000);
+    await sleep(options.pollMs ?? 1000, undefined, { signal: options.signal }).catch(() => {
+      throw new StoppingError(`waiting for the device of ${diskId}`);
+    });
   }
 }
 
@@ -177,6 +210,7 @@ export async function scannerIdentity(ecs: EcsClient, options: AliyunOptions): P
     const res = await withRetries(
       () => ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: options.region, instanceIds: JSON.stringify([options.scannerInstance]) })),
       `DescribeInstances ${options.scannerInstance}`,
+      { signal: options.signal },
     );
     const zoneId = res.body?.instances?.instance?.find((i) => i.instanceId === options.scannerInstance)?.zoneId;
     if (!zoneId) throw new Error(`scanner instance ${options.scannerInstance} not found in ${options.region}; pass --scanner-zone`);
@@ -215,7 +249,9 @@ async function poll(options: AliyunOptions, what: string, stopsWithScan: boolean
     if (stopsWithScan && isStopping()) throw new StoppingError(`waiting for ${what}`);
     if (await done()) return;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(wait);
+    await sleep(wait, undefined, { signal: stopsWithScan ? options.signal : undefined }).catch(() => {
+      throw new StoppingError(`waiting for ${what}`);
+    });
     wait = Math.min(wait * 1.5, 30_000);
   }
 }

@@ -3,9 +3,9 @@
  * tag every snapshot minescan makes carries, and only those older than a threshold so a
  * run still in progress elsewhere keeps its own.
  */
-import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteSnapshotCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { withRetries } from '../retry.js';
-import { TAG_CREATED_BY } from './ec2-snapshots.js';
+import { ownSnapshots, TAG_CREATED_BY } from './ec2-snapshots.js';
 
 export interface CleanupResult {
   deleted: string[];
@@ -13,27 +13,10 @@ export interface CleanupResult {
   failed: Array<{ id: string; reason: string }>;
 }
 
-/** Every page is read before anything is deleted, so a deletion cannot shift a page under the listing. */
 export async function cleanupAwsSnapshots(ec2: EC2Client, olderThanMs: number, now = Date.now()): Promise<CleanupResult> {
   const result: CleanupResult = { deleted: [], kept: [], failed: [] };
-  const found: Array<{ id: string; started?: Date }> = [];
-  let token: string | undefined;
-  do {
-    const page = await withRetries(
-      () =>
-        ec2.send(
-          new DescribeSnapshotsCommand({
-            OwnerIds: ['self'],
-            Filters: [{ Name: `tag:${TAG_CREATED_BY}`, Values: ['minescan'] }],
-            NextToken: token,
-            MaxResults: 500,
-          }),
-        ),
-      'DescribeSnapshots (minescan tag)',
-    );
-    for (const snap of page.Snapshots ?? []) if (snap.SnapshotId) found.push({ id: snap.SnapshotId, started: snap.StartTime });
-    token = page.NextToken;
-  } while (token);
+  // Every page is read before anything is deleted, so a deletion cannot shift a page under the listing.
+  const found = await ownSnapshots(ec2, [{ Name: `tag:${TAG_CREATED_BY}`, Values: ['minescan'] }], 'DescribeSnapshots (minescan tag)');
   for (const snap of found) {
     if (now - (snap.started?.getTime() ?? now) < olderThanMs) {
       result.kept.push(snap.id);

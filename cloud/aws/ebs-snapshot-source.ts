@@ -12,6 +12,11 @@
  * A block that cannot be had (throttled past the retry budget, refused, or failing
  * its checksum every time) is a MountfsError of kind `io` or `corrupt`, so the scan
  * records what it could not read: never a block of zeros in its place.
+ *
+ * Block tokens expire (ListSnapshotBlocks gives an ExpiryTime; a GetSnapshotBlock
+ * with an expired token fails with ValidationException INVALID_BLOCK_TOKEN), and a
+ * long scan outlives them: the range around a refused block is listed again, once
+ * for every reader that met the expiry, and the read goes on with the fresh token.
  */
 import { createHash } from 'node:crypto';
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
@@ -29,6 +34,10 @@ const READAHEAD_BLOCKS = 8;
  * all: a damaged transfer passes, a snapshot that really holds a bad block does not.
  */
 const CHECKSUM_ATTEMPTS = 3;
+/** Blocks listed again around a block whose token expired (one ListSnapshotBlocks page, 512 MiB). */
+const RELIST_SPAN = 1024;
+/** Fresh tokens one read of a block may ask for: a service that refuses each new one is not expiring them. */
+const TOKEN_REFRESHES = 3;
 
 export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -36,6 +45,8 @@ export interface EbsSnapshotOptions {
   client: EBSClient;
   snapshotId: string;
   counter?: ReadCounter;
+  /** The scan's signal: a throttled block's backoff ends at once when it aborts. */
+  signal?: AbortSignal;
 }
 
 export class EbsSnapshotSource implements ByteSource {
@@ -46,6 +57,8 @@ export class EbsSnapshotSource implements ByteSource {
    * refused for the whole retry budget costs that budget once, not once per reader.
    */
   private readonly failed = new Map<number, MountfsError>();
+  /** Listings of a range under way after a token expired, by the range's first block. */
+  private readonly relisting = new Map<number, Promise<void>>();
   /** Blocks fetched from the service, for the tests. */
   blocksFetched = 0;
 
@@ -56,6 +69,7 @@ export class EbsSnapshotSource implements ByteSource {
     readonly blockSize: number,
     private readonly tokens: Map<number, string>,
     private readonly counter?: ReadCounter,
+    private readonly signal?: AbortSignal,
   ) {
     this.description = `EBS snapshot ${snapshotId}`;
   }
@@ -66,7 +80,7 @@ export class EbsSnapshotSource implements ByteSource {
     let volumeGiB = 0;
     let blockSize = 0;
     do {
-      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`);
+      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`, { signal: options.signal });
       volumeGiB = page.VolumeSize ?? volumeGiB;
       blockSize = page.BlockSize ?? blockSize;
       for (const b of page.Blocks ?? []) if (b.BlockIndex !== undefined && b.BlockToken) tokens.set(b.BlockIndex, b.BlockToken);
@@ -75,7 +89,7 @@ export class EbsSnapshotSource implements ByteSource {
     // The API documents 512 KiB blocks; the cache needs a power of two.
     if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
     if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
-    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter);
+    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter, options.signal);
   }
 
   /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
@@ -110,19 +124,61 @@ export class EbsSnapshotSource implements ByteSource {
     });
   }
 
-  private async fetchVerified(index: number, token: string): Promise<Buffer> {
+  private async fetchVerified(index: number, listed: string): Promise<Buffer> {
     const what = `GetSnapshotBlock ${this.snapshotId} block ${index}`;
+    let token = listed;
+    let refreshes = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await withRetries(() => this.fetch(index, token), what);
+        return await withRetries(() => this.fetch(index, token), what, { signal: this.signal });
       } catch (err) {
         const checksum = err instanceof MountfsError && err.kind === 'corrupt';
         if (checksum && attempt < CHECKSUM_ATTEMPTS) continue;
+        if (expiredToken(err) && refreshes++ < TOKEN_REFRESHES) {
+          token = await this.freshToken(index, token).catch((e: unknown) => {
+            throw ioError('EBS snapshot block', `block ${index}: its token expired and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
+          });
+          continue;
+        }
         if (err instanceof MountfsError) throw err;
         const code = errorCode(err);
         throw ioError('EBS snapshot block', `${code ? `${code}: ` : ''}${(err as Error).message ?? String(err)}`, index * this.blockSize);
       }
     }
+  }
+
+  /** A token for the block newer than `stale`: the range around it is listed again unless a reader already did. */
+  private async freshToken(index: number, stale: string): Promise<string> {
+    if (this.tokens.get(index) === stale) {
+      const start = index - (index % RELIST_SPAN);
+      let listing = this.relisting.get(start);
+      if (!listing) {
+        listing = this.relist(start).finally(() => this.relisting.delete(start));
+        this.relisting.set(start, listing);
+      }
+      await listing;
+    }
+    const token = this.tokens.get(index);
+    if (!token) throw new Error(`the snapshot no longer lists block ${index}`);
+    return token;
+  }
+
+  private async relist(start: number): Promise<void> {
+    let nextToken: string | undefined;
+    do {
+      const page = await withRetries(
+        () => this.client.send(new ListSnapshotBlocksCommand({ SnapshotId: this.snapshotId, StartingBlockIndex: start, MaxResults: RELIST_SPAN, NextToken: nextToken })),
+        `ListSnapshotBlocks ${this.snapshotId} from block ${start}`,
+        { signal: this.signal },
+      );
+      let past = false;
+      for (const b of page.Blocks ?? []) {
+        if (b.BlockIndex === undefined || !b.BlockToken) continue;
+        if (b.BlockIndex >= start + RELIST_SPAN) past = true;
+        else if (this.tokens.has(b.BlockIndex)) this.tokens.set(b.BlockIndex, b.BlockToken);
+      }
+      nextToken = past ? undefined : page.NextToken;
+    } while (nextToken);
   }
 
   private async fetch(index: number, token: string): Promise<Buffer> {
@@ -141,6 +197,12 @@ export class EbsSnapshotSource implements ByteSource {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The service's answer to a block token past its ExpiryTime. */
+function expiredToken(err: unknown): boolean {
+  const e = err as { Reason?: string; message?: string };
+  return errorCode(err) === 'ValidationException' && (e.Reason === 'INVALID_BLOCK_TOKEN' || /token/i.test(e.message ?? ''));
 }
 
 /**

@@ -5,7 +5,6 @@
  * killed run left behind, and is deleted after the scan unless the caller keeps it.
  * Nothing here writes to the instance or its volumes: CreateSnapshot only reads them.
  */
-import { randomUUID } from 'node:crypto';
 import {
   CreateSnapshotCommand,
   DeleteSnapshotCommand,
@@ -25,11 +24,13 @@ export interface SnapshotWaitOptions {
   /** Give up after this long (default 1 hour: large volumes take a while). */
   timeoutMs?: number;
   pollMs?: number;
+  /** The scan's signal: the wait (a poll's sleep, a throttled call's backoff) ends at once when it aborts. */
+  signal?: AbortSignal;
 }
 
 /** The EBS volumes attached to an instance, the root volume first, then in device order. */
-export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promise<InstanceDisk[]> {
-  const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`);
+export async function instanceVolumes(ec2: EC2Client, instanceId: string, signal?: AbortSignal): Promise<InstanceDisk[]> {
+  const out = await withRetries(() => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })), `DescribeInstances ${instanceId}`, { signal });
   const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
   if (!instance) throw new Error(`instance ${instanceId} not found`);
   return orderDisks(
@@ -39,10 +40,29 @@ export async function instanceVolumes(ec2: EC2Client, instanceId: string): Promi
   );
 }
 
-export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string): Promise<string> {
-  const out = await withRetries(
-    () =>
-      ec2.send(
+/** What one create of a volume's snapshot made: the snapshot to read, and any others a retried create made. */
+export interface CreatedSnapshot {
+  snapshotId: string;
+  /** Snapshots of the same volume and scan that a retried create made besides it: never read, deleted with it. */
+  extra: string[];
+}
+
+/**
+ * CreateSnapshot has no idempotency token: when its answer is lost (a 5xx, a dropped
+ * connection) after EC2 made the snapshot, the retry makes another. So after a create
+ * that was sent more than once, every snapshot carrying this scan's tags for the
+ * volume is looked up and handed back, and after a create that failed, they are
+ * deleted here; what a lookup misses (EC2's listings are eventually consistent)
+ * is tagged for `minescan cleanup`. The scan's signal ends the create's retries (a
+ * throttled create must not hold the release up); the lookup then finds what the
+ * attempts made.
+ */
+export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, scanId: string, signal?: AbortSignal): Promise<CreatedSnapshot> {
+  let sent = 0;
+  try {
+    const out = await withRetries(() => {
+      sent++;
+      return ec2.send(
         new CreateSnapshotCommand({
           VolumeId: volumeId,
           Description: `minescan scan ${scanId} of ${volumeId}`,
@@ -56,11 +76,52 @@ export async function createTaggedSnapshot(ec2: EC2Client, volumeId: string, sca
             },
           ],
         }),
-      ),
-    `CreateSnapshot ${volumeId}`,
+      );
+    }, `CreateSnapshot ${volumeId}`, { signal });
+    if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
+    const snapshotId = out.SnapshotId;
+    if (sent === 1) return { snapshotId, extra: [] };
+    return { snapshotId, extra: (await scanSnapshots(ec2, volumeId, scanId)).filter((id) => id !== snapshotId) };
+  } catch (err) {
+    if (sent > 0) {
+      const made = await scanSnapshots(ec2, volumeId, scanId).catch(() => [] as string[]);
+      const failed = (await Promise.allSettled(made.map((id) => deleteSnapshot(ec2, id)))).filter((r) => r.status === 'rejected');
+      if (failed.length) process.stderr.write(`minescan: ${failed.length} snapshot(s) of ${volumeId} a failed create left could not be deleted; \`minescan cleanup\` removes them later\n`);
+    }
+    throw err;
+  }
+}
+
+/** Every snapshot this scan made of the volume, found by its tags. */
+async function scanSnapshots(ec2: EC2Client, volumeId: string, scanId: string): Promise<string[]> {
+  const found = await ownSnapshots(
+    ec2,
+    [
+      { Name: `tag:${TAG_SCAN_ID}`, Values: [scanId] },
+      { Name: 'volume-id', Values: [volumeId] },
+    ],
+    `DescribeSnapshots (scan ${scanId}, ${volumeId})`,
   );
-  if (!out.SnapshotId) throw new Error(`CreateSnapshot of ${volumeId} returned no snapshot id`);
-  return out.SnapshotId;
+  return found.map((s) => s.id);
+}
+
+/** The account's own snapshots that pass the filters, every page read. */
+export async function ownSnapshots(ec2: EC2Client, filters: Array<{ Name: string; Values: string[] }>, what: string): Promise<Array<{ id: string; started?: Date }>> {
+  const found: Array<{ id: string; started?: Date }> = [];
+  let token: string | undefined;
+  do {
+    const page = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters, NextToken: token, MaxResults: 500 })), what);
+    for (const snap of page.Snapshots ?? []) if (snap.SnapshotId) found.push({ id: snap.SnapshotId, started: snap.StartTime });
+    token = page.NextToken;
+  } while (token);
+  return found;
+}
+
+/** Deletes a created snapshot and the extra ones its create made; every deletion is tried, the first failure is thrown. */
+export async function deleteCreated(ec2: EC2Client, made: CreatedSnapshot, keep: boolean): Promise<void> {
+  const ids = keep ? made.extra : [made.snapshotId, ...made.extra];
+  const failed = (await Promise.allSettled(ids.map((id) => deleteSnapshot(ec2, id)))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, options: SnapshotWaitOptions = {}): Promise<void> {
@@ -68,20 +129,18 @@ export async function waitForSnapshot(ec2: EC2Client, snapshotId: string, option
   let poll = options.pollMs ?? Number(process.env.MINESCAN_SNAPSHOT_POLL_MS ?? 5000);
   for (;;) {
     if (isStopping()) throw new StoppingError(`waiting for snapshot ${snapshotId}`);
-    const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`);
+    const out = await withRetries(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })), `DescribeSnapshots ${snapshotId}`, { signal: options.signal });
     const state = out.Snapshots?.[0]?.State;
     if (state === 'completed') return;
     if (state === 'error') throw new Error(`snapshot ${snapshotId} failed: ${out.Snapshots?.[0]?.StateMessage ?? 'no reason given'}`);
     if (Date.now() > deadline) throw new Error(`snapshot ${snapshotId} did not complete in time (state ${state})`);
-    await sleep(poll);
+    await sleep(poll, undefined, { signal: options.signal }).catch(() => {
+      throw new StoppingError(`waiting for snapshot ${snapshotId}`);
+    });
     poll = Math.min(poll * 1.5, 30_000);
   }
 }
 
 export async function deleteSnapshot(ec2: EC2Client, snapshotId: string): Promise<void> {
   await withRetries(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })), `DeleteSnapshot ${snapshotId}`);
-}
-
-export function newScanId(): string {
-  return randomUUID();
 }

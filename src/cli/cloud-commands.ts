@@ -12,9 +12,11 @@ import { loadHashLists } from '../hashes/load-hash-list.js';
 import { shutdownSignal } from './shutdown.js';
 import { track } from '../../cloud/cleanup.js';
 import { cleanupAwsSnapshots, parseDuration } from '../../cloud/aws/cleanup.js';
-import { listAwsInstances, parseTagFilter } from '../../cloud/fleet/aws-instances.js';
-import { cleanupAliyun, listAliyunInstances } from '../../cloud/aliyun/fleet.js';
-import { parseShard } from '../../cloud/fleet/shard.js';
+import { parseTagFilter } from '../../cloud/instance-listing.js';
+import { listAwsInstances } from '../../cloud/aws/instances.js';
+import { listAliyunInstances } from '../../cloud/aliyun/instances.js';
+import { cleanupAliyun } from '../../cloud/aliyun/cleanup.js';
+import { parseShard } from '../fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FailOn, type FleetSummary } from '../fleet/summary.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
@@ -66,7 +68,7 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
   const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
     throw new UsageError(err.message);
   });
-  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint) : await listAliyunInstances(regions, filters, values.endpoint);
+  const instances = provider === 'aws' ? await listAwsInstances(regions, filters, values.endpoint, shutdownSignal) : await listAliyunInstances(regions, filters, values.endpoint, shutdownSignal);
   // On a signal, the exit waits for the scans in flight to be abandoned (no half-written report stays).
   let drained: (() => Promise<void>) | undefined;
   const summary = await runFleet({
@@ -84,8 +86,8 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
       rules,
       hashes,
       ...budgets,
-      cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
     },
+    cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
     progress: { write: io.stderr, tty: io.isTty },
   }).finally(() => drained?.());
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);

@@ -15,6 +15,7 @@ import { RuleSet } from '../rules/ruleset.js';
 import { RuleError } from '../rules/types.js';
 import { loadHashLists } from '../hashes/load-hash-list.js';
 import { releaseAll } from '../../cloud/cleanup.js';
+import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, spoolOptions, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { parseDuration } from '../../cloud/aws/cleanup.js';
@@ -200,8 +201,9 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
         scannerZone: values['scanner-zone'],
         deviceWaitMs,
         cacheBytes,
+        signal: shutdownSignal,
       };
-      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], cloud, timelineWindow, ...budgets, spool, cacheBytes, signal: shutdownSignal };
+      const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], opener: cloudTargetOpener(cloud), timelineWindow, ...budgets, spool, cacheBytes, signal: shutdownSignal };
       const report = await scanTarget(target, options);
       reports.push(report);
       if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);

@@ -6,11 +6,9 @@
  * read (an unreadable region, a volume it cannot open, a check that stopped, a time
  * budget reached) is an `errors` entry, and makes the status `incomplete`.
  */
-import { openTarget, UnreadableTargetError, type OpenedTarget } from '../../mountfs/open-target.js';
+import { openTarget, UnreadableTargetError, type OpenedTarget, type OpenOptions } from '../../mountfs/open-target.js';
 import { assertDeclaredRules } from '../rules/check-rules.js';
 import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
-import { parseCloudTarget, type CloudOptions } from '../../cloud/targets.js';
-import { openCloudTarget } from './open-cloud-target.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from '../model/check.js';
 import { FACT_PATHS } from '../facts/facts.js';
@@ -27,14 +25,20 @@ import { VERSION } from './version.js';
 
 export { ScanInterruptedError } from './scan-stop.js';
 
+/**
+ * Opens targets the engine does not know by name (the CLI passes cloud/'s, for
+ * aws:… and aliyun:…); undefined for any other target, which is opened as a path.
+ */
+export type TargetOpener = (target: string, counter: ReadCounter, options: OpenOptions) => Promise<OpenedTarget | undefined>;
+
 export interface ScanOptions {
   checks: readonly Check[];
   rules: RuleSet;
   hashes: HashLookup;
   /** Follow qcow2 backing files and VHD parents beside the image. */
   allowBacking?: boolean;
-  /** Region and endpoint for cloud targets. */
-  cloud?: CloudOptions;
+  /** Opens the targets that are not paths (cloud targets). */
+  opener?: TargetOpener;
   /** Where compressed disks and zip members are spooled and how much they may write (--spool-dir, --spool-budget). */
   spool?: SpoolOptions;
   /** The bound of an image's or device's block cache (--cache-size); a cloud snapshot's is `cloud.cacheBytes`. */
@@ -103,9 +107,8 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
     const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool, checkpoint: stop.checkpoint, cacheBytes: options.cacheBytes };
-    const cloud = parseCloudTarget(target);
     stop.enter('open', 'opening the target');
-    const opened = cloud ? await openCloudTarget(target, cloud, counter, openOptions, options.cloud) : await openTarget(target, counter, openOptions);
+    const opened = (await options.opener?.(target, counter, openOptions)) ?? (await openTarget(target, counter, openOptions));
     try {
       // Opened after a stop, its failures are the stop's doing: only the stop is reported.
       if (!stop.stopped) {

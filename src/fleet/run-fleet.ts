@@ -15,9 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { scanTarget, type ScanOptions } from '../engine/scan.js';
 import type { ScanReport } from '../model/report.js';
-import { inShard, type Shard } from '../../cloud/fleet/shard.js';
-import type { FleetInstance } from '../../cloud/fleet/aws-instances.js';
+import { inShard, type Shard } from './shard.js';
+import type { FleetInstance } from '../../cloud/instance-listing.js';
 import type { CloudOptions } from '../../cloud/targets.js';
+import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
 import { emptyCounts, rowFromReport, summarize, writeSummary, type FailOn, type FleetRow, type FleetSummary } from './summary.js';
 import { Progress } from './progress.js';
 
@@ -34,7 +35,9 @@ export interface FleetOptions {
   signal?: AbortSignal;
   /** Called with a promise that settles once every started instance has settled (the shutdown waits for it). */
   onStarted?: (settled: Promise<unknown>) => void;
-  scan: Omit<ScanOptions, 'cloud' | 'signal'> & { cloud?: Omit<CloudOptions, 'region'> };
+  scan: Omit<ScanOptions, 'opener' | 'signal'>;
+  /** How instances are reached; the region is each instance's, the signal the fleet's. */
+  cloud?: Omit<CloudOptions, 'region' | 'signal'>;
   progress: { write: (s: string) => void; tty: boolean };
 }
 
@@ -74,7 +77,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
       if (signal.aborted) return undefined;
       let report: ScanReport;
       try {
-        report = await scanTarget(target, { ...options.scan, signal, cloud: { ...options.scan.cloud, region: instance.region } });
+        const opener = cloudTargetOpener({ ...options.cloud, region: instance.region, signal });
+        report = await scanTarget(target, { ...options.scan, signal, opener });
       } catch (err) {
         // Whatever failed once minescan is stopping failed because it stopped.
         if (signal.aborted) return undefined;

@@ -4,8 +4,8 @@
  * errors as the services send them) finds exactly what an unthrottled one finds;
  * errors the APIs call final are not retried; a block that cannot be had is an io
  * error, never zeros; the block cache fetches no block twice while under its budget
- * and stays correct under a tiny one; an instance's disks are listed root first with
- * their ids.
+ * and stays correct under a tiny one; block tokens that expire mid-scan are listed
+ * again; an instance's disks are listed root first with their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EBSClient } from '@aws-sdk/client-ebs';
@@ -154,6 +154,38 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     } finally {
       client.destroy();
       delete process.env.MINESCAN_CLOUD_RETRY_TIME;
+    }
+  });
+
+  it('block tokens that expire mid-scan: the range is listed again and the scan goes on, complete and right', async () => {
+    const calm = await fake();
+    const baseline = await scan(`aws:snapshot/${SNAP}`, calm);
+    // The scan reads a handful of blocks: every token dies after 2 are served, under throttling besides.
+    const f = await fake({ tokenLifetime: 2, throttleRate: 0.2, seed: 3 });
+    const { code, report } = await scan(`aws:snapshot/${SNAP}`, f);
+    expect(report.errors).toEqual([]);
+    expect(code).toBe(baseline.code);
+    expect(found(report)).toEqual(found(baseline.report));
+    expect(f.expiredTokens).toBeGreaterThan(0);
+    // Readers that met one expiry share one listing; no block was served twice.
+    expect(f.listings.get(SNAP)!).toBeGreaterThan(1);
+    expect(f.listings.get(SNAP)!).toBeLessThanOrEqual(f.expiredTokens + 1);
+    const served = [...f.blockRequests.get(SNAP)!.values()];
+    expect(Math.max(...served)).toBe(1);
+    expect(report.stats.bytesRead).toBe(served.length * EBS_BLOCK);
+  });
+
+  it('a block whose every fresh token is refused is an io error after a bounded number of listings', async () => {
+    const f = await fake({ tokenLifetime: 0 });
+    const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
+    try {
+      const source = await EbsSnapshotSource.open({ client, snapshotId: SNAP });
+      const block = Array.from({ length: 256 }, (_, i) => i).find((i) => source.holds(i))!;
+      await expect(source.read(block * EBS_BLOCK, 10)).rejects.toSatisfy((e: unknown) => e instanceof MountfsError && e.kind === 'io' && /ValidationException.*expired/.test(e.message));
+      expect(f.blockAttempts.get(SNAP)!.get(block)).toBe(4);
+      expect(f.listings.get(SNAP)).toBe(4);
+    } finally {
+      client.destroy();
     }
   });
 

@@ -90,6 +90,42 @@ describe('AWS targets', () => {
     expect(JSON.parse(stdout).summary.critical).toBeGreaterThan(0);
   });
 
+  it.each([
+    ['a 500', false],
+    ['a dropped connection', true],
+  ])('a CreateSnapshot whose answer is lost (%s) and retried: every snapshot it made is deleted, one is kept with --keep-snapshots', async (_, cut) => {
+    const f = await fake();
+    f.cutCreateAnswers = cut;
+    const made = () => [...f.snapshots.values()].filter((s) => s.volumeId === 'vol-infected');
+    f.loseCreateAnswers = 2;
+    const { code, stdout } = await scan('aws:volume/vol-infected', f, '--fail-on', 'critical');
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout).errors).toEqual([]);
+    expect(f.loseCreateAnswers).toBe(0);
+    expect(made()).toHaveLength(3);
+    expect(made().filter((s) => !s.deleted)).toEqual([]);
+    f.loseCreateAnswers = 1;
+    expect((await scan('aws:volume/vol-infected', f, '--keep-snapshots', '--fail-on', 'none')).code).toBe(0);
+    expect(made()).toHaveLength(5);
+    expect(made().filter((s) => !s.deleted)).toHaveLength(1);
+  });
+
+  it('a CreateSnapshot that fails for good after lost answers leaves none of the snapshots it made', async () => {
+    const f = await fake();
+    f.loseCreateAnswers = 3;
+    process.env.MINESCAN_CLOUD_ATTEMPTS = '3';
+    try {
+      const { code, stderr } = await scan('aws:volume/vol-infected', f);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/CreateSnapshot vol-infected.*gave up after 3 attempts/);
+    } finally {
+      delete process.env.MINESCAN_CLOUD_ATTEMPTS;
+    }
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId === 'vol-infected');
+    expect(made).toHaveLength(3);
+    expect(made.filter((s) => !s.deleted)).toEqual([]);
+  });
+
   it('reports a block whose checksum does not match, and never reads it as data', async () => {
     const f = await fake({ corruptBlocks: [2] });
     const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });

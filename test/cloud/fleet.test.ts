@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
-import { inShard, parseShard } from '../../cloud/fleet/shard.js';
+import { inShard, parseShard } from '../../src/fleet/shard.js';
 import type { FleetSummary } from '../../src/fleet/summary.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';

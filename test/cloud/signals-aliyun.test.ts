@@ -2,21 +2,40 @@
  * SIGTERM and SIGINT at every phase of `fleet aliyun`, sent to a real minescan process
  * while the fake ECS endpoint holds the answer that marks the phase: the listing, a
  * CreateSnapshot or CreateDisk whose answer is still on its way, the waits, AttachDisk,
- * a disk attached and open while the next is created, the next instance after a report
- * was written. The fake's disks pass through Creating, Attaching and Detaching and
+ * a disk attached and open while the next is created, a disk being read (seen in the
+ * process's open files), a scan done and its disks being released before its report
+ * is written, the next instance after a report was written; and during the throttled
+ * retries of a create whose answer was lost. The fake's disks pass through Creating, Attaching and Detaching and
  * refuse DetachDisk/DeleteDisk in the wrong state, as ECS does. After each: exit
  * 130/143, no snapshot or disk minescan created is left, nothing is attached, and every
  * report on disk is one the same scan writes when nothing stops it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
 import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
-import { signalAt, startCli, STOP_SIGNALS } from '../helpers/cli-process.js';
+import { signalAt, startCli, STOP_SIGNALS, type CliProcess } from '../helpers/cli-process.js';
 import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
 import { cli } from '../helpers/run-cli.js';
+
+/** Whether process `pid` has `file` open (its /proc fd table). */
+async function holdsOpen(pid: number, file: string): Promise<boolean> {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return targets.includes(file);
+}
+
+/** Polls until `reached`, failing if the process exits first. */
+async function until(run: CliProcess, reached: () => Promise<boolean>): Promise<void> {
+  let exited = false;
+  void run.exit.then(() => (exited = true));
+  while (!(await reached())) {
+    if (exited) throw new Error(`minescan exited before the phase: ${run.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
 
 // i-a has two disks, i-b one; with --concurrency 1, i-a is scanned first.
 const PHASES = [
@@ -27,6 +46,8 @@ const PHASES = [
   { phase: 'waiting for the disk (Creating)', hold: 'DescribeDisks', skip: 1, reports: [] },
   { phase: 'attaching', hold: 'AttachDisk', skip: 0, reports: [] },
   { phase: 'a disk attached and open, the next being created', hold: 'CreateDisk', skip: 1, reports: [] },
+  // i-a's disks read, the first being detached: its report is written once both are gone.
+  { phase: 'writing (a scan done, its disks being released)', hold: 'DetachDisk', skip: 0, reports: [] },
   { phase: 'writing (the next instance after a report)', hold: 'CreateSnapshot', skip: 2, reports: ['cn-hangzhou/i-a.json'] },
 ] as const;
 
@@ -42,6 +63,7 @@ describe('signals during fleet aliyun', () => {
     setCloudTestEnv();
     scratch = await makeScratchDir();
     ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' }));
+    infected = await realpath(infected);
     const f = await fake();
     const dir = path.join(scratch, 'baseline');
     process.env.MINESCAN_DEVICE_DIR = f.deviceDir;
@@ -86,6 +108,29 @@ describe('signals during fleet aliyun', () => {
     for (const id of ['d-a-system', 'd-a-data', 'd-b-system']) expect(f.disks.get(id)).toMatchObject({ status: 'In_use', deleted: false });
   };
 
+  it.each(STOP_SIGNALS)('%s during the throttled retries of a create whose answer was lost: ends at once, what the lost answer made is removed', async (signal, exitCode) => {
+    const f = await fake();
+    const dir = path.join(scratch, `fleet-${signal}-throttled-create`);
+    f.loseCreateAnswers = 1;
+    const held = f.holds.hold('CreateSnapshot');
+    // Backoffs of up to 20 s and 120 s of retries: the release waits for a create in flight,
+    // so without the signal ending its retries the test would hang (its timeout catches it).
+    const run = startCli(fleetArgs(f, dir), { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl, MINESCAN_CLOUD_BACKOFF_MS: '60000' });
+    await Promise.race([held.reached, run.exit.then(() => Promise.reject(new Error(run.stderr())))]);
+    f.throttleActions = ['CreateSnapshot'];
+    held.release();
+    // Most likely in its backoff by now; either way no create may be sent after the signal.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const creates = () => f.actions.filter((a) => a === 'CreateSnapshot').length;
+    const sent = creates();
+    run.child.kill(signal);
+    expect(await run.exit).toBe(exitCode);
+    expect(creates()).toBe(sent);
+    expect(f.snapshots.size).toBe(1);
+    await nothingLeft(f);
+    expect(await filesUnder(dir)).toEqual([]);
+  }, 60_000);
+
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('$phase: nothing left in the account, no summary, every report whole and right', async (phase) => {
       const f = await fake();
@@ -109,24 +154,21 @@ describe('signals during fleet aliyun', () => {
       await nothingLeft(f);
     }, 60_000);
 
-    it('while a disk is read: whatever the scan had read, no report of it', async () => {
+    it('scanning: i-b\'s disk open and being read, no report of it', async () => {
       const f = await fake();
       const dir = path.join(scratch, `fleet-${signal}-reading`);
-      // The In_use answer for i-b's disk: once it is sent, minescan opens the device and reads it.
-      // (i-a: 1 listing of its disks, 4 looks per disk to attach, 3 to release; then i-b: 1 + 4.)
-      const held = f.holds.hold('DescribeDisks', 19);
       const run = startCli(fleetArgs(f, dir), { MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
-      await held.reached;
-      expect(f.actions.filter((a) => a === 'AttachDisk')).toHaveLength(3);
-      held.release();
+      // i-b's one temporary disk serves the infected image: once minescan holds it open, its
+      // disks are all acquired and the scan reads it (no cloud answer marks this phase).
+      await until(run, () => holdsOpen(run.child.pid!, infected));
       run.child.kill(signal);
       expect(await run.exit).toBe(exitCode);
       await nothingLeft(f);
-      // i-a's report was written; whatever i-b's scan had read when its disk went away, a report of it
-      // (if the scan beat the signal) is the one an unstopped scan writes.
+      expect(f.actions.filter((a) => a === 'AttachDisk')).toHaveLength(3);
+      // i-a's report was written and is the one an unstopped run writes; i-b, stopped mid-read, has none.
       const files = await filesUnder(dir);
-      expect(files).toContain('cn-hangzhou/i-a.json');
-      for (const file of files) expect(await comparableReport(path.join(dir, file))).toEqual(baseline.get(file));
+      expect(files).toEqual(['cn-hangzhou/i-a.json']);
+      expect(await comparableReport(path.join(dir, files[0]!))).toEqual(baseline.get(files[0]!));
     }, 60_000);
   });
 });

@@ -2,7 +2,9 @@
  * SIGTERM and SIGINT at every phase of `scan aws:instance` and `fleet aws`, sent to a
  * real minescan process while the fake EC2/EBS endpoint holds the answer that marks
  * the phase (the listing, a CreateSnapshot whose answer is still on its way, the wait
- * for the snapshot, a block read, the next instance after a report was written).
+ * for the snapshot, a block read, the scan done and its snapshot being deleted before
+ * the report is written, the next instance after a report was written), and during a
+ * throttled backoff. The AWS flow attaches nothing (EBS direct APIs).
  * After each: exit 130/143, no snapshot minescan created is left, and every report on
  * disk is one the same scan writes when nothing stops it.
  */
@@ -22,6 +24,8 @@ const PHASES = [
   { phase: 'create in flight', hold: 'CreateSnapshot', skip: 0 },
   { phase: 'waiting for the snapshot', hold: 'DescribeSnapshots', skip: 0 },
   { phase: 'scanning', hold: 'GetSnapshotBlock', skip: 0 },
+  // The scan has read what it needed and releases its snapshot; its report is written next.
+  { phase: 'writing (the scan done, its snapshot being deleted)', hold: 'DeleteSnapshot', skip: 0 },
 ] as const;
 
 describe('signals during AWS runs', () => {
@@ -81,6 +85,53 @@ describe('signals during AWS runs', () => {
     expect(nothingLeft(f)).toHaveLength(1);
   }, 60_000);
 
+  it.each(STOP_SIGNALS)('%s while a retried CreateSnapshot is in flight after a lost answer: both snapshots are deleted', async (signal, exitCode) => {
+    const f = await fake();
+    f.loseCreateAnswers = 1;
+    const { code, stdout } = await signalAt(f.holds, { hold: 'CreateSnapshot', skip: 1 }, ['scan', 'aws:instance/i-b', '--region', 'us-east-1', '--endpoint', f.endpoint], signal);
+    expect(code).toBe(exitCode);
+    expect(stdout).toBe('');
+    expect(f.loseCreateAnswers).toBe(0);
+    expect(nothingLeft(f)).toHaveLength(2);
+  }, 60_000);
+
+  describe.each(STOP_SIGNALS)('%s during a throttled backoff', (signal, exitCode) => {
+    // Backoffs of up to 20 s and 120 s of retries: the release waits for a create in
+    // flight, so without the signal ending its retries the test would hang (its timeout catches it).
+    const slow = { MINESCAN_CLOUD_BACKOFF_MS: '60000' };
+    /** Lets the held answer go, gives minescan a moment to start its backoff, signals; nothing is sent after the signal. */
+    const signalInBackoff = async (f: FakeAws, action: string, args: string[], onReached: () => void = () => undefined) => {
+      const held = f.holds.hold(action);
+      const run = startCli(args, slow);
+      await Promise.race([held.reached, run.exit.then(() => Promise.reject(new Error(run.stderr())))]);
+      onReached();
+      held.release();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const sent = f.requestsByAction.get(action);
+      run.child.kill(signal);
+      const code = await run.exit;
+      expect(f.requestsByAction.get(action)).toBe(sent);
+      return code;
+    };
+
+    it('scan aws:instance, a create retried after a lost answer and throttled: exits at once, the snapshot the lost answer made is deleted', async () => {
+      const f = await fake();
+      f.loseCreateAnswers = 1;
+      const code = await signalInBackoff(f, 'CreateSnapshot', ['scan', 'aws:instance/i-b', '--region', 'us-east-1', '--endpoint', f.endpoint], () => (f.options.throttleActions = ['CreateSnapshot']));
+      expect(code).toBe(exitCode);
+      expect(nothingLeft(f)).toHaveLength(1);
+    }, 60_000);
+
+    it('fleet aws, a create throttled: exits at once, nothing made, no report', async () => {
+      const f = await fake();
+      f.options.throttleActions = ['CreateSnapshot'];
+      const dir = path.join(scratch, `fleet-backoff-${signal}`);
+      expect(await signalInBackoff(f, 'CreateSnapshot', fleetArgs(f, dir))).toBe(exitCode);
+      expect(nothingLeft(f)).toEqual([]);
+      expect(await filesUnder(dir)).toEqual([]);
+    }, 60_000);
+  });
+
   describe.each(STOP_SIGNALS)('%s', (signal, exitCode) => {
     it.each(PHASES)('scan aws:instance, $phase: exits with the signal, removes its snapshots, prints no report', async (phase) => {
       const f = await fake();
@@ -88,7 +139,7 @@ describe('signals during AWS runs', () => {
       await mkdir(out);
       const report = path.join(out, 'report.json');
       const args = ['scan', 'aws:instance/i-b', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint];
-      const { code, stdout } = await signalAt(f.holds, phase, phase.phase === 'scanning' ? [...args, '--output', report] : args, signal);
+      const { code, stdout } = await signalAt(f.holds, phase, /scanning|writing/.test(phase.phase) ? [...args, '--output', report] : args, signal);
       expect(code).toBe(exitCode);
       expect(stdout).toBe('');
       expect(await readdir(out)).toEqual([]);

@@ -58,6 +58,8 @@ export interface FakeAliyun {
    * would create a second one.
    */
   loseCreateAnswers: number;
+  /** Every request of these actions is answered 400 Throttling.User, for as long as they are listed. */
+  throttleActions: string[];
   close(): Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
   const disks = new Map<string, FakeDisk>();
   for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
-  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), loseCreateAnswers: 0, close: async () => undefined };
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), loseCreateAnswers: 0, throttleActions: [], close: async () => undefined };
   const random = prng(options.seed ?? 1);
   let refusals = 0;
   let n = 0;
@@ -128,8 +130,8 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
       return { TotalCount: items.length, PageNumber: Number(p.get('PageNumber') ?? 1), PageSize: size, items: items.slice(start, start + size) };
     };
     const error = (status: number, code: string, message: string) => json(status, { Code: code, Message: message });
-    if (throttle > 0) {
-      throttle--;
+    if (throttle > 0 || state.throttleActions.includes(action)) {
+      if (throttle > 0) throttle--;
       return error(400, 'Throttling.User', 'Request was denied due to user flow control.');
     }
     if (options.throttleRate && random() < options.throttleRate) {
@@ -195,7 +197,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
           ),
         );
         const out = list.items.map((d) => {
-          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', Device: d.device ?? (d.type === 'system' ? '/dev/xvda' : '/dev/xvdb'), CreationTime: d.created.toISOString() };
+          const view = { DiskId: d.id, Status: d.status, Type: d.type, InstanceId: d.instance ?? '', SourceSnapshotId: d.fromSnapshot ?? '', Device: d.device ?? (d.type === 'system' ? '/dev/xvda' : '/dev/xvdb'), CreationTime: d.created.toISOString() };
           // One look per step: a disk is seen in each state it passes through.
           if (d.status === 'Creating') d.status = 'Available';
           else if (d.status === 'Attaching') d.status = 'In_use';

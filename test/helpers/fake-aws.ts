@@ -3,16 +3,18 @@
  * clients: the EBS direct APIs (REST/JSON: ListSnapshotBlocks paginated, only blocks
  * holding data; GetSnapshotBlock with the block's SHA-256 in x-amz-Checksum) and the
  * EC2 Query API (XML: DescribeInstances, CreateSnapshot, DescribeSnapshots,
- * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle,
- * fail with 500s, corrupt a block's checksum, refuse a block for good and cut a
- * connection halfway through a block, to test the client side. Throttling
- * at a rate answers a seeded pseudo-random share of all requests the way the services
- * do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
+ * DeleteSnapshot). Snapshots serve the bytes of local disk images. It can throttle
+ * (at a rate, or every request of chosen actions), fail with 500s, corrupt a block's
+ * checksum, refuse a block for good, cut a connection halfway through a block and
+ * expire block tokens, to test the client side. Throttling at a rate answers a seeded
+ * pseudo-random share of all requests the way the services do: EBS (REST-JSON) with HTTP 400 RequestThrottledException {Message, Reason},
  * ThrottlingException or ConcurrentLimitExceededException, or 500
  * InternalServerException; EC2 (Query, XML) with 503 RequestLimitExceeded or
  * Unavailable, or 500 InternalError.
- * Tags are taken only from CreateSnapshot's TagSpecifications; the tag-filtered
- * listing comes in pages of `pageSize`. Any answer can be held (`holds`) to stop a run
+ * Tags are taken only from CreateSnapshot's TagSpecifications; the filtered listing
+ * (tag:KEY and volume-id) comes in pages of `pageSize`. A CreateSnapshot can lose its
+ * answer after making the snapshot (`loseCreateAnswers`), as a 500 or a dropped
+ * connection. Any answer can be held (`holds`) to stop a run
  * at a phase.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -57,6 +59,15 @@ export interface FakeAwsOptions {
   cutBlocks?: number[];
   /** DescribeSnapshots polls before a new snapshot completes. */
   pendingPolls?: number;
+  /**
+   * A block token expires once this many blocks have been served after the listing
+   * that gave it (the service gives each token an ExpiryTime; counting blocks makes the
+   * expiry land mid-scan whatever the machine's speed). GetSnapshotBlock with an expired
+   * token fails with ValidationException, Reason INVALID_BLOCK_TOKEN.
+   */
+  tokenLifetime?: number;
+  /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
+  throttleActions?: string[];
 }
 
 export interface FakeInstance {
@@ -77,9 +88,23 @@ export interface FakeAws {
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
   requests: number;
+  /** Requests received, answered or refused, by action. */
+  requestsByAction: Map<string, number>;
   listedBlocks: Map<string, number>;
+  /** ListSnapshotBlocks calls answered, per snapshot. */
+  listings: Map<string, number>;
+  /** GetSnapshotBlock calls refused for an expired token. */
+  expiredTokens: number;
   actions: string[];
   holds: Holds;
+  /**
+   * The next this many CreateSnapshot calls create their snapshot and then lose the
+   * answer: a 500 InternalError, or with `cutCreateAnswers` the connection dropped.
+   * EC2's CreateSnapshot has no idempotency token, so a retry makes another snapshot.
+   */
+  loseCreateAnswers: number;
+  /** Lost create answers are dropped connections instead of 500s. */
+  cutCreateAnswers: boolean;
   close(): Promise<void>;
 }
 
@@ -87,13 +112,15 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, listedBlocks: new Map(), actions: [], holds: new Holds(), close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
   let throttle = options.throttleFirst ?? 0;
   let fail = options.failNext ?? 0;
   let counter = 0;
+  /** Blocks served so far: the clock block tokens expire by. */
+  let served = 0;
 
   const imageOf = async (image: string) => {
     let h = handles.get(image);
@@ -137,6 +164,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       });
     };
     state.requests++;
+    state.requestsByAction.set(action, (state.requestsByAction.get(action) ?? 0) + 1);
     const getBlock = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
     if (getBlock) {
       const attempts = state.blockAttempts.get(getBlock[1]!) ?? new Map<number, number>();
@@ -155,6 +183,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       const [status, code, message, reason] = EBS_REFUSALS[refusals.ebs++ % EBS_REFUSALS.length]!;
       return ebsError(code, status, message, reason);
     }
+    if (options.throttleActions?.includes(action)) {
+      count(isQuery ? 'RequestLimitExceeded' : 'ThrottlingException');
+      if (isQuery) return xml(503, `<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+      return ebsError('ThrottlingException', 400, 'Rate exceeded');
+    }
     if (throttle > 0 || fail > 0) {
       const throttled = throttle > 0;
       if (throttled) throttle--;
@@ -165,7 +198,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       return json(throttled ? 400 : 500, { message: 'try again' }, { 'x-amzn-errortype': throttled ? 'ThrottlingException' : 'InternalServerException' });
     }
-    if (params) return ec2(params.get('Action') ?? '', params, xml);
+    if (params) return ec2(params.get('Action') ?? '', params, xml, () => res.destroy());
 
     const list = /^\/snapshots\/([^/]+)\/blocks$/.exec(url.pathname);
     const get = /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(url.pathname);
@@ -174,11 +207,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const img = await imageOf(snap.image);
     if (list) {
       state.listedBlocks.set(snap.id, img.blocks.length);
+      state.listings.set(snap.id, (state.listings.get(snap.id) ?? 0) + 1);
       const pageSize = Math.min(Number(url.searchParams.get('maxResults') ?? 10000), options.pageSize ?? 10000);
+      const from = Number(url.searchParams.get('startingBlockIndex') ?? 0);
+      const blocks = img.blocks.filter((b) => b >= from);
       const start = Number(url.searchParams.get('pageToken') ?? 0);
-      const next = start + pageSize < img.blocks.length ? String(start + pageSize) : undefined;
+      const next = start + pageSize < blocks.length ? String(start + pageSize) : undefined;
       return json(200, {
-        Blocks: img.blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}` })),
+        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}` })),
         BlockSize: EBS_BLOCK,
         VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
         ExpiryTime: Date.now() / 1000 + 3600,
@@ -186,7 +222,12 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       });
     }
     const index = Number(get![2]);
-    if (url.searchParams.get('blockToken') !== `token-${index}`) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    const token = /^token-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
+    if (Number(token?.[1] ?? -1) !== index) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
+    if (options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) {
+      state.expiredTokens++;
+      return ebsError('ValidationException', 400, 'The block token has expired.', 'INVALID_BLOCK_TOKEN');
+    }
     const data = Buffer.alloc(EBS_BLOCK);
     await img.fh.read(data, 0, EBS_BLOCK, index * EBS_BLOCK);
     if (options.cutBlocks?.includes(index) && !cut.has(index)) {
@@ -198,13 +239,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const counts = state.blockRequests.get(snap.id) ?? new Map<number, number>();
     state.blockRequests.set(snap.id, counts);
     counts.set(index, (counts.get(index) ?? 0) + 1);
+    served++;
     const checksum = createHash('sha256').update(options.corruptBlocks?.includes(index) ? Buffer.from('not the data') : data).digest('base64');
     await state.holds.pass(action);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amz-Data-Length': String(EBS_BLOCK), 'x-amz-Checksum': checksum, 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.end(data);
   });
 
-  function ec2(action: string, p: URLSearchParams, xml: (status: number, body: string) => void): void {
+  function ec2(action: string, p: URLSearchParams, xml: (status: number, body: string) => void, drop: () => void): void {
     state.actions.push(action);
     const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
     const error = (code: string, msg: string) => xml(400, `<Response><Errors><Error><Code>${code}</Code><Message>${msg}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
@@ -226,14 +268,21 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const tags: Record<string, string> = {};
         for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
         snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date() });
+        if (state.loseCreateAnswers > 0) {
+          state.loseCreateAnswers--;
+          if (state.cutCreateAnswers) return void state.holds.pass(action).then(drop);
+          return xml(500, `<Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred.</Message></Error></Errors><RequestID>r</RequestID></Response>`);
+        }
         return xml(200, `<CreateSnapshotResponse ${ns}><requestId>r</requestId><snapshotId>${id}</snapshotId><volumeId>${volumeId}</volumeId><status>pending</status><progress></progress></CreateSnapshotResponse>`);
       }
       case 'DescribeSnapshots': {
         const items: string[] = [];
-        if (p.get('Filter.1.Name')?.startsWith('tag:')) {
-          const key = p.get('Filter.1.Name')!.slice(4);
-          const value = p.get('Filter.1.Value.1');
-          const matching = [...snapshots.values()].filter((s) => !s.deleted && s.tags[key] === value);
+        if (p.has('Filter.1.Name')) {
+          // Filters as EC2 reads them: every one must match; tag:KEY and volume-id are faked.
+          const filters: Array<[string, string]> = [];
+          for (let i = 1; p.has(`Filter.${i}.Name`); i++) filters.push([p.get(`Filter.${i}.Name`)!, p.get(`Filter.${i}.Value.1`) ?? '']);
+          const matches = (s: FakeSnapshot, [name, value]: [string, string]) => (name === 'volume-id' ? s.volumeId === value : name.startsWith('tag:') && s.tags[name.slice(4)] === value);
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)));
           const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
           const start = Number(p.get('NextToken') ?? 0);
           for (const s of matching.slice(start, start + size)) {
@@ -300,7 +349,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
 const BLOCK_REFUSALS = {
   RequestThrottledException: [400, 'RESOURCE_LEVEL_THROTTLE'],
   AccessDeniedException: [403, 'UNAUTHORIZED_ACCOUNT'],
-  ValidationException: [400, 'INVALID_BLOCK_TOKEN'],
+  ValidationException: [400, 'INVALID_PARAMETER_VALUE'],
   ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
 } as const;
 

@@ -1,27 +1,12 @@
 /**
- * The instances of a fleet: DescribeInstances, every page, in each region asked for,
- * narrowed by tag filters (tag:KEY=VALUE), terminated instances left out.
+ * The EC2 instances of a fleet: DescribeInstances, every page, in each region asked
+ * for, narrowed by tag filters (tag:KEY=VALUE), terminated instances left out.
  */
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { withRetries } from '../retry.js';
+import type { FleetInstance, TagFilter } from '../instance-listing.js';
 
-export interface FleetInstance {
-  id: string;
-  region: string;
-}
-
-export interface TagFilter {
-  key: string;
-  value: string;
-}
-
-export function parseTagFilter(text: string): TagFilter {
-  const m = /^tag:([^=]+)=(.*)$/.exec(text);
-  if (!m) throw new Error(`filter "${text}" is not tag:KEY=VALUE`);
-  return { key: m[1]!, value: m[2]! };
-}
-
-export async function listAwsInstances(regions: string[], filters: TagFilter[], endpoint?: string): Promise<FleetInstance[]> {
+export async function listAwsInstances(regions: string[], filters: TagFilter[], endpoint?: string, signal?: AbortSignal): Promise<FleetInstance[]> {
   const out: FleetInstance[] = [];
   for (const region of regions) {
     const ec2 = new EC2Client({ region, endpoint, maxAttempts: 1 });
@@ -41,6 +26,7 @@ export async function listAwsInstances(regions: string[], filters: TagFilter[], 
               }),
             ),
           `DescribeInstances ${region}`,
+          { signal },
         );
         for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push({ id: i.InstanceId, region });
         token = page.NextToken;

@@ -1,31 +1,13 @@
 /**
- * Alibaba Cloud for the fleet commands: the instances of each region (DescribeInstances,
- * paged with NextToken, narrowed by tags), and the clean-up of what a killed run left:
- * temporary disks and snapshots tagged minescan:created-by, older than a threshold.
+ * `minescan cleanup aliyun`: removes what a killed run left, the temporary disks and
+ * snapshots tagged minescan:created-by, older than a threshold so a run still in
+ * progress elsewhere keeps its own.
  */
 import { createRequire } from 'node:module';
 import { withRetries } from '../retry.js';
-import type { FleetInstance, TagFilter } from '../fleet/aws-instances.js';
 import { deleteSnapshot, ecsClient, releaseDisk, TAG_CREATED_BY } from './ecs-disk-flow.js';
 
 const Ecs = createRequire(import.meta.url)('@alicloud/ecs20140526') as typeof import('@alicloud/ecs20140526');
-
-export async function listAliyunInstances(regions: string[], filters: TagFilter[], endpoint?: string): Promise<FleetInstance[]> {
-  const out: FleetInstance[] = [];
-  for (const region of regions) {
-    const ecs = ecsClient({ region, endpoint });
-    let token: string | undefined;
-    do {
-      const res = await withRetries(
-        () => ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: region, maxResults: 100, nextToken: token, tag: filters.map((f) => ({ key: f.key, value: f.value })) })),
-        `DescribeInstances ${region}`,
-      );
-      for (const i of res.body?.instances?.instance ?? []) if (i.instanceId) out.push({ id: i.instanceId, region });
-      token = res.body?.nextToken || undefined;
-    } while (token);
-  }
-  return out;
-}
 
 export interface AliyunCleanupResult {
   deleted: string[];

@@ -5,9 +5,17 @@
  * device, root or not) so a finding's `volume` leads to one disk; the cloud resources
  * are released when the target is closed, or if opening fails.
  */
-import { openSourceTarget, UnreadableTargetError, type OpenedTarget, type OpenOptions } from '../../mountfs/open-target.js';
-import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
-import { acquireCloudSources, type CloudOptions, type CloudTarget } from '../../cloud/targets.js';
+import { openSourceTarget, UnreadableTargetError, type OpenedTarget, type OpenOptions } from '../mountfs/open-target.js';
+import type { ReadCounter } from '../mountfs/sources/byte-source.js';
+import { acquireCloudSources, parseCloudTarget, type CloudOptions, type CloudTarget } from './targets.js';
+
+/** What the CLI hands the engine: opens aws:… and aliyun:… targets with these options, and no other (undefined). */
+export function cloudTargetOpener(cloud: CloudOptions): (name: string, counter: ReadCounter, options: OpenOptions) => Promise<OpenedTarget | undefined> {
+  return async (name, counter, options) => {
+    const target = parseCloudTarget(name);
+    return target ? openCloudTarget(name, target, counter, options, cloud) : undefined;
+  };
+}
 
 export async function openCloudTarget(name: string, target: CloudTarget, counter: ReadCounter, options: OpenOptions, cloud: CloudOptions = {}): Promise<OpenedTarget> {
   let acquired;
