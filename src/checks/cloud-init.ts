@@ -18,15 +18,17 @@
  * persistence/cloud-init); the pack of this check is cloud-init.yaml.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { isBinary } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
-import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { deleteStartedCommands } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { crontabLines } from './cron.js';
 import { listDir, unitLines } from './systemd-units.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
+import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './cloud-config.js';
 
 const CLOUD = '/var/lib/cloud';
@@ -152,11 +154,6 @@ async function scriptFix(ctx: CheckContext, path: string, kind: ScriptKind, star
   if (kind === 'user-data') commands.push(`# and remove it from the instance's user data (cloud console or API), or the next instance runs it again`);
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, 4096).includes(0);
 }
 
 // --- cloud-config ----------------------------------------------------------------
@@ -295,10 +292,7 @@ function contentLines(target: string, text: string): CommandLine[] {
   if (/\/systemd\/.*\.(?:service|socket|timer|path|mount)$|\.service\.d\/[^/]+\.conf$/.test(target)) return unitLines(text).lines;
   if (/\/authorized_keys2?$|^\/etc\/(?:ld\.so\.preload|sudoers|ssh\/|modprobe\.d\/|modules|environment$|cloud\/)|\/rules\.d\//.test(target)) {
     // Read, not run: the content rules still see every line.
-    return text.split('\n').flatMap((raw, i) => {
-      const t = raw.replace(/\r$/, '').trim();
-      return t === '' || t.startsWith('#') ? [] : [{ line: i + 1, text: t, evidence: t }];
-    });
+    return activeLines(text).map(({ text: raw, line }) => ({ line, text: raw.trim(), evidence: raw.trim() }));
   }
   return scriptLines(text);
 }

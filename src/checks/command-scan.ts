@@ -8,11 +8,12 @@
  * several lines gets one more finding for the list.
  */
 import type { CheckContext } from '../engine/check.js';
+import { readText } from './shared/read-text.js';
 import type { ContentScope, Rule } from '../rules/types.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
 import { extractMinerIndicators } from '../miners/pool-indicators.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import { textLines } from '../facts/vfs-lines.js';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
@@ -152,14 +153,8 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
  * the unread rest is reported. Undefined when the file cannot be read (reported too).
  */
 export async function readScriptLines(ctx: CheckContext, path: string): Promise<CommandLine[] | undefined> {
-  try {
-    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
-    if (whole.unread) ctx.error(path, whole.unread);
-    return scriptLines(whole.text);
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
+  const text = await readText(ctx, path, { commentChars: '#', examined: false, listed: true });
+  return text === undefined ? undefined : scriptLines(text);
 }
 
 /**
@@ -168,12 +163,12 @@ export async function readScriptLines(ctx: CheckContext, path: string): Promise<
  * here-document bodies kept for the content rules but not run.
  */
 export function scriptLines(text: string): CommandLine[] {
-  const physical = text.split('\n');
+  const physical = textLines(text).map((l) => l.text);
   const out: CommandLine[] = [];
   const heredocs: string[] = [];
   for (let i = 0; i < physical.length; i++) {
     const first = i;
-    const line = physical[i]!.replace(/\r$/, '');
+    const line = physical[i]!;
     if (heredocs.length > 0) {
       if (line.replace(/^\t+/, '') === heredocs[0]) heredocs.shift();
       else if (line.trim() !== '') out.push({ line: first + 1, text: line, evidence: line.trim() });
@@ -182,7 +177,7 @@ export function scriptLines(text: string): CommandLine[] {
     const parts = [line];
     while (endsWithContinuation(parts[parts.length - 1]!) && i + 1 < physical.length && parts.length < MAX_CONTINUED_LINES) {
       parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1);
-      parts.push(physical[++i]!.replace(/\r$/, ''));
+      parts.push(physical[++i]!);
     }
     const logical = parts.join('');
     const trimmed = logical.trim();

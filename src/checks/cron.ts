@@ -17,14 +17,16 @@
  * `chattr -ia` first when the file is locked.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { TEXT_PROBE_BYTES, isBinary } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands, showLine } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { stripShellComment } from './shell-commands.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
+import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 
 const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];
 const ANACRONTAB = '/etc/anacrontab';
@@ -32,8 +34,6 @@ const SPOOL_CRONTABS = ['/var/spool/cron/*', '/var/spool/cron/crontabs/*', '/var
 const SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
 const CRON_GLOBS = [...SYSTEM_CRONTABS, ANACRONTAB, ...SPOOL_CRONTABS, ...SCRIPT_DIRS.map((d) => `${d}/*`)];
 
-/** Enough of a file to tell an ELF or other binary from a crontab or script. */
-const HEAD_BYTES = 4096;
 const CATEGORY = 'persistence/cron';
 
 type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
@@ -115,7 +115,7 @@ async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
     // Symlinked jobs count as what they point to; sockets, devices and dangling links are not jobs.
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return;
-    if (kindOf(path) === 'script' && isBinary(await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES }))) {
+    if (kindOf(path) === 'script' && isBinary(await ctx.vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES }))) {
       ctx.examined(path);
       // run-parts starts the file itself, whatever it is: the hash check should see it.
       ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
@@ -152,11 +152,9 @@ async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
  */
 export function crontabLines(text: string, kind: 'system' | 'user' | 'anacron', owner?: string): CommandLine[] {
   const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '');
+  for (const { text: raw, line: n } of activeLines(text)) {
     const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const line: CommandLine = { line: i + 1, text: raw, evidence: trimmed };
+    const line: CommandLine = { line: n, text: raw, evidence: trimmed };
     const env = /^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(trimmed);
     const job = env ? undefined : parseJob(trimmed, kind);
     if (env) line.vars = { context: ' (crontab environment line)' };
@@ -167,7 +165,7 @@ export function crontabLines(text: string, kind: 'system' | 'user' | 'anacron', 
       line.vars = { context: jobContext(kind, job, owner) };
     }
     out.push(line);
-  });
+  }
   return out;
 }
 
@@ -248,8 +246,3 @@ async function reportBinaryJob(ctx: CheckContext, path: string, size: number): P
   );
 }
 
-/** An ELF, or anything with NUL bytes early on: not a script run-parts hands to a shell. */
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, HEAD_BYTES).includes(0);
-}

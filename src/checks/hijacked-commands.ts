@@ -13,6 +13,8 @@
  *   installed package owns it, since distributions ship a few commands as scripts.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { activeLines } from '../facts/vfs-lines.js';
+import { isElf } from './shared/file-head.js';
 import type { Rule } from '../rules/types.js';
 import type { WalkEntry } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
@@ -28,7 +30,6 @@ const WRAPPER_RULE = 'hijacked-command.wrapper';
 const NOT_ELF_RULE = 'hijacked-command.script-not-elf';
 /** Wrappers are a few lines; the ELF magic needs 4 bytes. */
 const HEAD_BYTES = 64 * 1024;
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const MAX_WRAPPER_LINES = 5;
 /** Shell words: what a wrapper line names, split at quotes, pipes, redirections and separators. */
 const WORD = /[^\s'"`;|&()<>]+/g;
@@ -109,7 +110,7 @@ async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Prom
       }),
     );
   }
-  if (!head || isElf(head)) return;
+  if (!head || isElf(head.bytes)) return;
 
   const text = head.bytes.toString('latin1');
   const refs = wrapperReferences(text, movedRule);
@@ -162,13 +163,9 @@ async function readHead(ctx: CheckContext, path: string): Promise<Head | undefin
   }
 }
 
-function isElf(head: Head): boolean {
-  return head.bytes.subarray(0, 4).equals(ELF_MAGIC);
-}
-
 function describe(head: Head | undefined): string {
   if (!head) return 'missing';
-  if (isElf(head)) return `an ELF program of ${head.size} bytes`;
+  if (isElf(head.bytes)) return `an ELF program of ${head.size} bytes`;
   if (head.size === 0) return 'an empty file';
   const text = head.bytes.toString('latin1');
   if (text.startsWith('#!')) return `a script (${text.split('\n', 1)[0]!.slice(0, 60).trim()})`;
@@ -177,10 +174,7 @@ function describe(head: Head | undefined): string {
 
 /** The lines that do something: no blank lines, comments or shebang. */
 function codeLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, '').trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  return activeLines(text).map((l) => l.text.trim());
 }
 
 interface WrapperReferences {

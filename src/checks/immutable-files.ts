@@ -21,7 +21,7 @@ import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
 import { joinPath } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { flagWords } from './flags.js';
+import { flagWords } from './shared/unlock.js';
 import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
 import { loginHomes } from './ssh-keys.js';
 

@@ -11,11 +11,13 @@ import type { Finding } from '../engine/finding.js';
 import { basename } from '../../mountfs/path.js';
 import { MountfsError, isNotFound } from '../../mountfs/errors.js';
 import type { PackageDigestAlgorithm } from '../facts/package-db.js';
-import { MAX_VERIFY_BYTES, digestsOf, type Digests } from './integrity-hash.js';
+import { MAX_VERIFY_BYTES, digestsOf } from './integrity-hash.js';
+import type { Digests } from '../hashes/hash-file.js';
 import { fileKind, isPrelinked } from './integrity-files.js';
 import { placeOf } from './integrity-scope.js';
 import type { Expected } from './integrity-records.js';
-import { packageTools, unlock } from './integrity-remediation.js';
+import { packageTools } from './integrity-remediation.js';
+import { unlockPrefixOf } from './shared/unlock.js';
 
 const PAM_RULE = 'integrity.pam-module-modified';
 const TROJANED_RULE = 'integrity.trojaned-command-modified';
@@ -150,7 +152,7 @@ export class IntegrityVerifier {
           actual,
           kind,
           note,
-          unlock: await unlock(ctx, path),
+          unlock: await unlockPrefixOf(ctx, path),
           ...packageTools(expected.database, expected.packages),
         },
       }),

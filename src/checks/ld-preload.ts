@@ -14,15 +14,16 @@
  * (medium). Each library found is recorded as started, so the hash check hashes it.
  */
 import type { Check, CheckContext } from '../engine/check.js';
-import type { Vfs } from '../../mountfs/vfs.js';
+import { readText } from './shared/read-text.js';
+import type { InodeFlags, Vfs } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { flagWords, unlockPrefix } from './flags.js';
+import { flagWords, flagsOf, unlockPrefix } from './shared/unlock.js';
 import { showLine } from './command-remediation.js';
 import { packageOwner } from './config-files.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
+import { readWholeText, type WholeText, textLines } from '../facts/vfs-lines.js';
 
 export const PRELOAD = '/etc/ld.so.preload';
 const LD_SO_CONF = '/etc/ld.so.conf';
@@ -78,14 +79,14 @@ export const ldPreloadCheck: Check = {
   // The libraries themselves are only looked up (stat); the hash check reads them.
   paths: [PRELOAD, ...LIBRARY_PATH_CONFIG],
   async run(ctx) {
-    const text = await readPreload(ctx);
+    const text = await readText(ctx, PRELOAD, { commentChars: '#' });
     if (text === undefined) return;
     for (const hit of ctx.rules.matchLines('preload', PRELOAD, text)) {
       ctx.report(ctx.rules.finding(hit.rule, { path: PRELOAD, line: hit.line, evidence: hit.text, vars: { name: hit.match } }));
     }
     const entries = parsePreload(text);
     if (entries.length === 0) return;
-    const fileFlags = await flagsOf(ctx, PRELOAD);
+    const fileFlags = await flagsOf(ctx.vfs, PRELOAD);
     const dirs = await librarySearchDirs(ctx.vfs, (p, e) => ctx.error(p, e));
     for (const entry of entries.slice(0, MAX_ENTRIES)) await judgeEntry(ctx, entry, fileFlags, dirs);
     if (entries.length > MAX_ENTRIES) {
@@ -94,35 +95,12 @@ export const ldPreloadCheck: Check = {
   },
 };
 
-async function readPreload(ctx: CheckContext): Promise<string | undefined> {
-  try {
-    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return undefined;
-    const whole = await readPreloadText(ctx.vfs);
-    ctx.examined(PRELOAD);
-    if (whole.unread) ctx.error(PRELOAD, whole.unread);
-    return whole.text;
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(PRELOAD, err);
-    return undefined;
-  }
-}
-
-type FlagsOf = Awaited<ReturnType<Vfs['flags']>>;
-
-async function flagsOf(ctx: CheckContext, path: string): Promise<FlagsOf> {
-  try {
-    return await ctx.vfs.flags(path);
-  } catch {
-    return undefined;
-  }
-}
-
-async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: FlagsOf, dirs: string[]): Promise<void> {
+async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: InodeFlags | undefined, dirs: string[]): Promise<void> {
   const where = `${PRELOAD}:${entry.line}`;
   const library = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
   if (library) ctx.started({ path: library, startedBy: where });
   const owner = library ? await packageOwner(ctx, library) : undefined;
-  const libFlags = library && owner === undefined ? await flagsOf(ctx, library) : undefined;
+  const libFlags = library && owner === undefined ? await flagsOf(ctx.vfs, library) : undefined;
   const vars = {
     name: entry.name,
     library: library ?? entry.name,
@@ -190,7 +168,7 @@ export async function librarySearchDirs(vfs: Vfs, onError: (path: string, err: u
       if (!isNotFound(err)) onError(path, err);
       return;
     }
-    for (const raw of text.split('\n')) {
+    for (const { text: raw } of textLines(text)) {
       const line = raw.replace(/#.*/, '').trim();
       if (line === '') continue;
       const include = /^include\s+(.+)$/.exec(line);
@@ -228,7 +206,7 @@ export async function librarySearchDirs(vfs: Vfs, onError: (path: string, err: u
  * file is edited before the library goes, so no program starts while it names a
  * missing file.
  */
-function fixCommands(entry: PreloadEntry, fileFlags: FlagsOf, removable: string | undefined, libFlags: FlagsOf): string {
+function fixCommands(entry: PreloadEntry, fileFlags: InodeFlags | undefined, removable: string | undefined, libFlags: InodeFlags | undefined): string {
   const lines: string[] = [];
   const unlock = unlockPrefix(PRELOAD, fileFlags).trimEnd();
   if (unlock) lines.push(unlock);

@@ -15,10 +15,13 @@
  * family indicators.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { readText } from './shared/read-text.js';
+import { isElf } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import { deleteLineCommand, deleteStartedCommands } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './systemd-units.js';
 
@@ -131,7 +134,8 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
     ctx.started({ path: script.path, startedBy: 'init' });
     return;
   }
-  const text = await readScript(ctx, script.path);
+  // The whole script, as the shell reads it (comment lines kept short).
+  const text = await readText(ctx, script.path, { commentChars: '#', examined: false, listed: true });
   if (text === undefined) return;
   const file: CommandFile = {
     scope: 'init-script',
@@ -146,17 +150,16 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
 /** inittab(5): "id:runlevels:action:process"; the process is run by /bin/sh. */
 export function inittabLines(text: string): CommandLine[] {
   const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '').trim();
-    if (raw === '' || raw.startsWith('#')) return;
-    const line: CommandLine = { line: i + 1, text: raw, evidence: raw };
+  for (const { text: physical, line: n } of activeLines(text)) {
+    const raw = physical.trim();
+    const line: CommandLine = { line: n, text: raw, evidence: raw };
     const m = /^([^:]*):([^:]*):([^:]*):(.*)$/.exec(raw);
     if (m && m[4]!.trim() !== '' && m[3] !== 'initdefault') {
       line.run = { syntax: 'shell', command: m[4]! };
       line.vars = { context: ` (inittab entry "${m[1]}", action ${m[3]}, runlevels ${m[2] || 'all'})` };
     }
     out.push(line);
-  });
+  }
   return out;
 }
 
@@ -194,20 +197,4 @@ async function readHead(ctx: CheckContext, path: string): Promise<{ bytes: Buffe
     ctx.error(path, err);
     return undefined;
   }
-}
-
-/** The whole script, as the shell reads it (comment lines kept short). */
-async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
-  try {
-    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
-    if (whole.unread) ctx.error(path, whole.unread);
-    return whole.text;
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
-}
-
-function isElf(bytes: Buffer): boolean {
-  return bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46;
 }

@@ -22,8 +22,9 @@ import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { readWholeText, activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { startedByShellLine } from './shell-commands.js';
 import { loginHomes } from './ssh-keys.js';
@@ -131,13 +132,7 @@ async function scanStartupFile(ctx: CheckContext, start: StartupFile, seen: Set<
 
 /** /etc/environment and pam_env.conf: one assignment per line, `#` comments. */
 function envLines(text: string): CommandLine[] {
-  const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '').trim();
-    if (raw === '' || raw.startsWith('#')) return;
-    out.push({ line: i + 1, text: raw, evidence: raw });
-  });
-  return out;
+  return activeLines(text).map(({ text: raw, line }) => ({ line, text: raw.trim(), evidence: raw.trim() }));
 }
 
 const FUNCTION_HEADER = /^\s*(?:function\s+[^\s(){}|;&<>]+(?:\s*\(\s*\))?|[^\s(){}|;&<>=]+\s*\(\s*\))\s*\{?\s*$/;

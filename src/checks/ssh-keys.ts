@@ -31,7 +31,7 @@ import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { keygenLine, parseAuthorizedKeys, type AuthorizedKey } from '../facts/authorized-keys.js';
-import { flagWords, unlockPrefix } from './flags.js';
+import { flagWords, unlockPrefix } from './shared/unlock.js';
 import { deleteStartedCommands, showLine } from './command-remediation.js';
 import { scanCommandLines, type CommandLine } from './command-scan.js';
 

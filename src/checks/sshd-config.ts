@@ -20,10 +20,12 @@
  *   reported at low.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { textLines } from '../facts/vfs-lines.js';
 import { joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, type CommandLine } from './command-scan.js';
 import { globFiles, isGlob, packageOwner, readConfigText } from './config-files.js';
 import { checkKeyFile, loginHomes, openKeyFile, type Home } from './ssh-keys.js';
@@ -74,13 +76,13 @@ export interface Directive {
 export function parseSshdConfig(text: string, path: string, inMatch: boolean): Directive[] {
   const out: Directive[] = [];
   let matching = inMatch;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '').slice(0, MAX_LINE).replace(/(?:^|\s)#.*$/, '').trim();
+  textLines(text).forEach(({ text: raw, line: n }) => {
+    const line = raw.slice(0, MAX_LINE).replace(/(?:^|\s)#.*$/, '').trim();
     const m = /^([A-Za-z][A-Za-z0-9]*)(?:\s*=\s*|\s+)(.*)$/.exec(line);
     if (!m) return;
     const keyword = m[1]!.toLowerCase();
     if (keyword === 'match') matching = true;
-    out.push({ path, line: i + 1, text: line, keyword, args: splitArgs(m[2]!), inMatch: matching });
+    out.push({ path, line: n, text: line, keyword, args: splitArgs(m[2]!), inMatch: matching });
   });
   return out;
 }

@@ -19,6 +19,7 @@
  * not read as shell, so no "started program" is made up from their syntax.
  */
 import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../engine/check.js';
+import { TEXT_PROBE_BYTES, looksLikeText } from './shared/file-head.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
@@ -26,10 +27,11 @@ import { cronCheck } from './cron.js';
 import { servicesCheck } from './services.js';
 import { shellStartupCheck } from './shell-startup.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { stripShellComment } from './shell-lexer.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
+import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
@@ -38,7 +40,6 @@ const MAX_SCRIPTS = 256;
 const MAX_ENTRIES = 4096;
 /** The first bytes every source keeps, also single-pass archives: enough to tell an ELF from a script. */
 const HEAD_BYTES = 64;
-const TEXT_PROBE_BYTES = 4096;
 const CATEGORY = 'persistence/script';
 /** Starters named in a message; the rest are counted. */
 const SHOWN_STARTERS = 3;
@@ -212,11 +213,6 @@ async function readScript(ctx: CheckContext, path: string): Promise<(WholeText &
   }
 }
 
-function looksLikeText(bytes: Buffer): boolean {
-  if (bytes.length >= 2 && bytes[0] === 0x23 && bytes[1] === 0x21) return true;
-  return !bytes.includes(0);
-}
-
 /** Read as shell: a shell "#!" line, or no "#!" line and no other language's file name. */
 function isShellScript(path: string, text: string): boolean {
   const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(text);
@@ -228,14 +224,7 @@ function isShellScript(path: string, text: string): boolean {
 
 /** Lines of a script in another language: matched by the content rules, run nothing. */
 function plainLines(text: string): CommandLine[] {
-  const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '');
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    out.push({ line: i + 1, text: stripShellComment(raw), evidence: trimmed });
-  });
-  return out;
+  return activeLines(text).map(({ text: raw, line }) => ({ line, text: stripShellComment(raw), evidence: raw.trim() }));
 }
 
 /**

@@ -14,10 +14,12 @@
  * as started for the hash check.
  */
 import type { Check, CheckContext } from '../engine/check.js';
+import { isBinary, isElf } from './shared/file-head.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import { listDir } from './systemd-units.js';
 
@@ -85,7 +87,7 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
     ctx.report(
       ctx.rules.finding(rule, {
         path: real,
-        evidence: binary ? `${bytes.readUInt32BE(0) === 0x7f454c46 ? 'ELF executable' : 'binary'}, ${bytes.length} bytes read` : `script: ${firstLine ?? '(empty)'}`,
+        evidence: binary ? `${isElf(bytes) ? 'ELF executable' : 'binary'}, ${bytes.length} bytes read` : `script: ${firstLine ?? '(empty)'}`,
         category: CATEGORY,
         vars: { name: basename(path), context, fix: await fix(undefined, []) },
       }),
@@ -113,10 +115,4 @@ async function generatorFix(
   commands.push('systemctl daemon-reload   # regenerates /run/systemd/generator*, without what it wrote');
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-/** An ELF, or NUL bytes early on: not a script to read as shell. */
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, 4096).includes(0);
 }

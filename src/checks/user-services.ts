@@ -17,7 +17,8 @@
 import type { Check, CheckContext } from '../engine/check.js';
 import { joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
+import { deleteStartedCommands } from './command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
 import { loginHomes, type Home } from './ssh-keys.js';
 import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './systemd-units.js';
 
