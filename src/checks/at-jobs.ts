@@ -19,10 +19,10 @@ import type { Check, CheckContext } from '../engine/check.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands } from './command-remediation.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const SPOOLS = ['/var/spool/cron/atjobs', '/var/spool/at', '/var/spool/atjobs'];
 const JOB_NAME = /^([A-Za-z=])([0-9a-f]{5})([0-9a-f]{8})$/;

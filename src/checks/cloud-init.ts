@@ -23,13 +23,13 @@ import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
-import { deleteStartedCommands } from './command-remediation.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
+import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
 import { crontabLines } from './cron.js';
-import { listDir, unitLines } from './systemd-units.js';
+import { listDir, unitLines } from './shared/systemd-units.js';
 import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
-import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './cloud-config.js';
+import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './parsers/cloud-config.js';
 
 const CLOUD = '/var/lib/cloud';
 const SCRIPT_DIRS = ['per-boot', 'per-instance', 'per-once'] as const;

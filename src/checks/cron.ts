@@ -22,10 +22,10 @@ import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, showLine } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { stripShellComment } from './shell-commands.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { stripShellComment } from './parsers/shell-commands.js';
 import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 
 const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];

@@ -21,7 +21,7 @@ import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import { packageOwner } from './config-files.js';
+import { packageOwner } from './shared/config-files.js';
 
 const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 const COMMAND_GLOBS = COMMAND_DIRS.map((d) => `${d}/*`);

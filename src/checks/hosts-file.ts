@@ -13,9 +13,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Check } from '../engine/check.js';
 import { textLines } from '../facts/vfs-lines.js';
 import type { Rule } from '../rules/types.js';
-import { showLine } from './command-remediation.js';
+import { showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { readConfigText } from './config-files.js';
+import { readConfigText } from './shared/config-files.js';
 
 const HOSTS = '/etc/hosts';
 const CATEGORY = 'tampering/hosts';

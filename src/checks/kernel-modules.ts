@@ -17,11 +17,11 @@
 import type { Check, CheckContext } from '../engine/check.js';
 import { basename, joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, showLine } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
+import { scanCommandLines, type CommandLine } from './shared/command-scan.js';
 import { continuedLines, activeLines, textLines } from '../facts/vfs-lines.js';
-import { globFiles, packageOwner, readConfigText } from './config-files.js';
+import { globFiles, packageOwner, readConfigText } from './shared/config-files.js';
 
 const CONFIG_DIRS = ['/etc', '/run', '/usr/local/lib', '/usr/lib', '/lib'];
 const LOAD_LIST_DIRS = CONFIG_DIRS.map((d) => `${d}/modules-load.d`);

@@ -21,8 +21,8 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { compileGlob } from '../../mountfs/glob.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { flagWords, flagsOf, unlockPrefix } from './shared/unlock.js';
-import { showLine } from './command-remediation.js';
-import { packageOwner } from './config-files.js';
+import { showLine } from './shared/command-remediation.js';
+import { packageOwner } from './shared/config-files.js';
 import { readWholeText, type WholeText, textLines } from '../facts/vfs-lines.js';
 
 export const PRELOAD = '/etc/ld.so.preload';

@@ -26,9 +26,9 @@ import { textLines } from '../facts/vfs-lines.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { showLine } from './command-remediation.js';
+import { showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { globFiles, packageOwner, readConfigText, readIncludedConfig } from './config-files.js';
+import { globFiles, packageOwner, readConfigText, readIncludedConfig } from './shared/config-files.js';
 
 const LD_SO_CONF = '/etc/ld.so.conf';
 const DROP_INS = '/etc/ld.so.conf.d/*.conf';

@@ -19,11 +19,11 @@ import { readText } from './shared/read-text.js';
 import { isElf } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
 import { activeLines } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './systemd-units.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './shared/systemd-units.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
 const UNIT_GLOBS = UNIT_DIRS.flatMap((d) => [`${d}/*`, `${d}/*/*`]);

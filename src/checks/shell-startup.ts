@@ -22,13 +22,13 @@ import type { Check, CheckContext } from '../engine/check.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
 import { readWholeText, activeLines } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { startedByShellLine } from './shell-commands.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { startedByShellLine } from './parsers/shell-commands.js';
 import { loginHomes } from './ssh-keys.js';
-import { listDir } from './systemd-units.js';
+import { listDir } from './shared/systemd-units.js';
 
 const SYSTEM_FILES = [
   '/etc/profile',

@@ -32,8 +32,8 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { keygenLine, parseAuthorizedKeys, type AuthorizedKey } from '../facts/authorized-keys.js';
 import { flagWords, unlockPrefix } from './shared/unlock.js';
-import { deleteStartedCommands, showLine } from './command-remediation.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { scanCommandLines, type CommandLine } from './shared/command-scan.js';
 
 const KEY_FILES = ['authorized_keys', 'authorized_keys2'];
 /** A key line is under 16 KiB even for an 16384-bit RSA key with options; a MiB holds dozens. */

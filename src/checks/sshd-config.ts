@@ -24,10 +24,10 @@ import { textLines } from '../facts/vfs-lines.js';
 import { joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, type CommandLine } from './command-scan.js';
-import { globFiles, isGlob, packageOwner, readConfigText } from './config-files.js';
+import { scanCommandLines, type CommandLine } from './shared/command-scan.js';
+import { globFiles, isGlob, packageOwner, readConfigText } from './shared/config-files.js';
 import { checkKeyFile, loginHomes, openKeyFile, type Home } from './ssh-keys.js';
 
 const SSHD_CONFIG = '/etc/ssh/sshd_config';

@@ -27,10 +27,10 @@ import { cronCheck } from './cron.js';
 import { servicesCheck } from './services.js';
 import { shellStartupCheck } from './shell-startup.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine } from './command-remediation.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { stripShellComment } from './shell-lexer.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { stripShellComment } from './parsers/shell-lexer.js';
 import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */

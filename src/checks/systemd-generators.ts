@@ -18,10 +18,10 @@ import { isBinary, isElf } from './shared/file-head.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
 const LOCAL_BASES = ['/run/systemd', '/etc/systemd', '/usr/local/lib/systemd'];

@@ -20,10 +20,10 @@ import { readWholeText, continuedLines } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../engine/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands } from './command-remediation.js';
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { scanCommandLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const RULE_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d', '/usr/local/lib/udev/rules.d', '/usr/lib/udev/rules.d', '/lib/udev/rules.d'];
 const LOCAL_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d'];

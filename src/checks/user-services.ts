@@ -17,10 +17,10 @@
 import type { Check, CheckContext } from '../engine/check.js';
 import { joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands } from './command-remediation.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
 import { loginHomes, type Home } from './ssh-keys.js';
-import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './systemd-units.js';
+import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './shared/systemd-units.js';
 
 const GLOBAL_DIRS = ['/etc/systemd/user', '/run/systemd/user', '/usr/local/lib/systemd/user', '/usr/lib/systemd/user', '/lib/systemd/user'];
 const HOME_DIRS = ['.config/systemd/user', '.local/share/systemd/user'];

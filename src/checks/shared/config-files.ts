@@ -6,9 +6,9 @@
  * include list and continuation is capped, and a file that cannot be read becomes an
  * error entry while the scan goes on.
  */
-import type { CheckContext } from '../engine/check.js';
-import { readText } from './shared/read-text.js';
-import { compileGlob } from '../../mountfs/glob.js';
+import type { CheckContext } from '../../engine/check.js';
+import { readText } from './read-text.js';
+import { compileGlob } from '../../../mountfs/glob.js';
 
 /**
  * Content kept of one configuration file: the programs that read these files read them

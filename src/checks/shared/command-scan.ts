@@ -7,14 +7,14 @@
  * miner's pools and wallets in Finding.indicators). A file that kills miners by name on
  * several lines gets one more finding for the list.
  */
-import type { CheckContext } from '../engine/check.js';
-import { readText } from './shared/read-text.js';
-import type { ContentScope, Rule } from '../rules/types.js';
-import type { TemplateVars } from '../rules/ruleset.js';
-import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
-import { extractMinerIndicators } from '../miners/pool-indicators.js';
-import { textLines } from '../facts/vfs-lines.js';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
+import type { CheckContext } from '../../engine/check.js';
+import { readText } from './read-text.js';
+import type { ContentScope, Rule } from '../../rules/types.js';
+import type { TemplateVars } from '../../rules/ruleset.js';
+import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
+import { extractMinerIndicators } from '../../miners/pool-indicators.js';
+import { textLines } from '../../facts/vfs-lines.js';
+import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
 export interface CommandLine {

@@ -4,9 +4,9 @@
  * held whole. Sources that can be read only once computed MD5 and SHA-256 while the
  * bytes went past (vfs.knownDigests): those are taken when they cover what is asked.
  */
-import type { Vfs } from '../../mountfs/vfs.js';
-import type { PackageDigestAlgorithm } from '../facts/package-db.js';
-import { streamDigests, type StreamedDigests } from '../hashes/hash-file.js';
+import type { Vfs } from '../../../mountfs/vfs.js';
+import type { PackageDigestAlgorithm } from '../../facts/package-db.js';
+import { streamDigests, type StreamedDigests } from '../../hashes/hash-file.js';
 
 /** The biggest packaged programs and libraries are a few hundred MiB (libLLVM, chromium). */
 export const MAX_VERIFY_BYTES = 512 * 1024 * 1024;

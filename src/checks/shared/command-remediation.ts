@@ -1,9 +1,9 @@
 /**
  * Remediation pieces the cron and services checks assemble into a finding's {fix}.
  */
-import type { CheckContext } from '../engine/check.js';
-import { shellQuote } from '../rules/ruleset.js';
-import { unlockCommand } from './shared/unlock.js';
+import type { CheckContext } from '../../engine/check.js';
+import { shellQuote } from '../../rules/ruleset.js';
+import { unlockCommand } from './unlock.js';
 import type { CommandLine } from './command-scan.js';
 
 /** Where packaged programs live: without a package database, these are not offered for deletion. */

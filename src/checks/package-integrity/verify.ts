@@ -6,18 +6,18 @@
  * command rootkits replace (a name list in integrity.yaml), anything else. A changed
  * ELF file prelink rewrote (RHEL/CentOS 5 and 6) is not judged, only counted.
  */
-import type { CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
-import { basename } from '../../mountfs/path.js';
-import { MountfsError, isNotFound } from '../../mountfs/errors.js';
-import type { PackageDigestAlgorithm } from '../facts/package-db.js';
-import { MAX_VERIFY_BYTES, digestsOf } from './integrity-hash.js';
-import type { Digests } from '../hashes/hash-file.js';
-import { fileKind, isPrelinked } from './integrity-files.js';
-import { placeOf } from './integrity-scope.js';
-import type { Expected } from './integrity-records.js';
-import { packageTools } from './integrity-remediation.js';
-import { unlockPrefixOf } from './shared/unlock.js';
+import type { CheckContext } from '../../engine/check.js';
+import type { Finding } from '../../engine/finding.js';
+import { basename } from '../../../mountfs/path.js';
+import { MountfsError, isNotFound } from '../../../mountfs/errors.js';
+import type { PackageDigestAlgorithm } from '../../facts/package-db.js';
+import { MAX_VERIFY_BYTES, digestsOf } from './hash.js';
+import type { Digests } from '../../hashes/hash-file.js';
+import { fileKind, isPrelinked } from './files.js';
+import { placeOf } from './scope.js';
+import type { Expected } from './records.js';
+import { packageTools } from './remediation.js';
+import { unlockPrefixOf } from '../shared/unlock.js';
 
 const PAM_RULE = 'integrity.pam-module-modified';
 const TROJANED_RULE = 'integrity.trojaned-command-modified';

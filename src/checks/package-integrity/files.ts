@@ -2,8 +2,8 @@
  * What a file in a command or library directory is, told from its first bytes, for
  * the integrity findings: "an ELF program of 141 KiB", "a script (#!/bin/bash)".
  */
-import type { Vfs } from '../../mountfs/vfs.js';
-import { isElf } from './shared/file-head.js';
+import type { Vfs } from '../../../mountfs/vfs.js';
+import { isElf } from '../shared/file-head.js';
 
 const HEAD_BYTES = 256;
 

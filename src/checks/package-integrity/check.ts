@@ -18,18 +18,18 @@
  * moved copies and non-ELF files named like compiled commands: those are left to it,
  * and a changed command with a moved copy beside it says so in its finding.
  */
-import type { Check, CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
-import { basename, dirname, joinPath } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
-import { packageTools } from './integrity-remediation.js';
-import { shellQuote } from '../rules/ruleset.js';
-import { dpkgDatabaseOf } from '../facts/package-databases.js';
-import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
-import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
-import { IntegrityVerifier } from './integrity-verify.js';
-import { judgeUnowned } from './integrity-unowned.js';
+import type { Check, CheckContext } from '../../engine/check.js';
+import type { Finding } from '../../engine/finding.js';
+import { basename, dirname, joinPath } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from '../ld-preload.js';
+import { packageTools } from './remediation.js';
+import { shellQuote } from '../../rules/ruleset.js';
+import { dpkgDatabaseOf } from '../../facts/package-databases.js';
+import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './scope.js';
+import { Canonicalizer, scopeRecords, type Expected } from './records.js';
+import { IntegrityVerifier } from './verify.js';
+import { judgeUnowned } from './unowned.js';
 
 const MISSING_RULE = 'integrity.package-file-missing';
 const UNREGISTERED_RULE = 'integrity.unregistered-package-files';

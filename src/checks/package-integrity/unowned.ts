@@ -7,14 +7,14 @@
  * path rule names outright (a family's known binary: the indicator-paths check reports
  * it with what it is).
  */
-import type { CheckContext } from '../engine/check.js';
-import type { Finding } from '../engine/finding.js';
-import { basename, dirname } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { fileKind, type FileKind } from './integrity-files.js';
-import { placeOf } from './integrity-scope.js';
-import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
-import type { RuleSet } from '../rules/ruleset.js';
+import type { CheckContext } from '../../engine/check.js';
+import type { Finding } from '../../engine/finding.js';
+import { basename, dirname } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { fileKind, type FileKind } from './files.js';
+import { placeOf } from './scope.js';
+import { compileGlob, type CompiledGlob } from '../../../mountfs/glob.js';
+import type { RuleSet } from '../../rules/ruleset.js';
 
 /** Name rules, the first that matches wins. */
 const BY_NAME = ['integrity.unowned-hidden-system-binary', 'integrity.unowned-known-helper', 'integrity.package-manager-leftover'];

@@ -9,10 +9,10 @@
  * "/usr", "/var") is left out. Directive syntax: nginx's ngx_http_core_module (root,
  * alias) and Apache's core/mod_alias (DocumentRoot, Alias, AliasMatch is skipped).
  */
-import type { CheckContext } from '../engine/check.js';
-import { textLines } from '../facts/vfs-lines.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { normalizePath } from '../../mountfs/path.js';
+import type { CheckContext } from '../../engine/check.js';
+import { textLines } from '../../facts/vfs-lines.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { normalizePath } from '../../../mountfs/path.js';
 
 /** Fixed web roots, walked recursively. */
 export const WEB_ROOT_GLOBS = [

@@ -16,14 +16,14 @@
  * because user unit directories come from home paths in /etc/passwd, which may hold
  * any character.
  */
-import type { CheckContext } from '../engine/check.js';
-import { readText } from './shared/read-text.js';
-import { basename, dirname, joinPath } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import type { Stat } from '../../mountfs/vfs.js';
+import type { CheckContext } from '../../engine/check.js';
+import { readText } from './read-text.js';
+import { basename, dirname, joinPath } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import type { Stat } from '../../../mountfs/vfs.js';
 import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
-import type { ShellVars } from './shell-commands.js';
-import { textLines } from '../facts/vfs-lines.js';
+import type { ShellVars } from '../parsers/shell-commands.js';
+import { textLines } from '../../facts/vfs-lines.js';
 
 const UNIT_SUFFIX = /\.(?:service|socket|timer|path|mount|automount|swap|target|slice)$/;
 const LINK_DIR = /\.(?:wants|requires|upholds)$/;
