@@ -10,7 +10,7 @@
  *   started. A per-boot script no package owns is a low inventory finding: images ship
  *   some, intruders add theirs.
  * - Cloud-config (/etc/cloud/cloud.cfg, /etc/cloud/cloud.cfg.d/*.cfg, parsed in
- *   cloud-config.ts): every bootcmd and runcmd item is a command line of scope cloud-init;
+ *   parsers/cloud-config.ts): every bootcmd and runcmd item is a command line of scope cloud-init;
  *   write_files content is decoded and scanned when its path is a persistence place, or
  *   when the shared rules find a high-severity line in it.
  *

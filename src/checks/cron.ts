@@ -1,7 +1,7 @@
 /**
  * The cron check: every place cron and anacron read jobs from, parsed as crontab(5)
  * and anacrontab(5) say, then scanned with the shared command-line rules
- * (command-line.ts) and the cron and family packs.
+ * (shared/command-scan.ts) and the cron and family packs.
  *
  * - /etc/crontab and /etc/cron.d/*: "m h dom mon dow USER command" or "@reboot USER command".
  * - /var/spool/cron/<user> (RHEL), /var/spool/cron/crontabs/<user> (Debian),

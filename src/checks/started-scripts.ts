@@ -3,7 +3,7 @@
  * crontab line that runs /usr/local/bin/update.sh looks harmless; the `curl | sh` is in
  * the script, or in a script that script starts. Every file the persistence checks
  * recorded with ctx.started() is read, when it is a text script, and its lines go
- * through the shared command-line scan (command-scan.ts) in the `script` scope, so the
+ * through the shared command-line scan (shared/command-scan.ts) in the `script` scope, so the
  * same behaviour rules fire there, reported at the script's own path and line with who
  * starts it. What a script starts is recorded in turn (startedBy "script:line") and
  * followed, level by level, to a bounded depth and count; each file is scanned once.

@@ -2,7 +2,7 @@
  * Installed packages verified offline, as `debsums -c` / `dpkg --verify` and `rpm -V`
  * would on the running system: every program in the command directories, every shared
  * library directly in a library directory, every PAM module and every library
- * /etc/ld.so.preload names (src/checks/integrity-scope.ts) is hashed in the algorithm
+ * /etc/ld.so.preload names (src/checks/package-integrity/scope.ts) is hashed in the algorithm
  * its package database recorded and compared. A rootkit that replaced ps or
  * pam_unix.so keeps the name and the package's ownership, not its bytes.
  *
