@@ -26,7 +26,7 @@ import type { TemplateVars } from '../rules/ruleset.js';
 import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
 import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
-import { crontabLines } from './cron.js';
+import { crontabLines } from './shared/crontab-lines.js';
 import { listDir, unitLines } from './shared/systemd-units.js';
 import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
 import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './parsers/cloud-config.js';

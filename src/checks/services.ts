@@ -21,13 +21,11 @@ import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
+import { INIT_GLOBS, SERVICE_PATHS, UNIT_DIRS } from './shared/whole-file-places.js';
 import { activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './shared/systemd-units.js';
 
-const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
-const UNIT_GLOBS = UNIT_DIRS.flatMap((d) => [`${d}/*`, `${d}/*/*`]);
-const INIT_GLOBS = ['/etc/rc.local', '/etc/inittab', '/etc/init.d/*', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d/*'];
 
 /** Enough of a file to tell an ELF from a script. */
 const HEAD_BYTES = 4096;
@@ -38,7 +36,7 @@ export const servicesCheck: Check = {
   id: 'services',
   persistence: true,
   description: 'Self-starting services: systemd units with their enabled state, rc.local, inittab and init scripts',
-  paths: [...UNIT_GLOBS, ...INIT_GLOBS],
+  paths: SERVICE_PATHS,
   async run(ctx) {
     const index = await indexUnits(ctx, UNIT_DIRS);
     for (const unit of index.files.values()) await scanUnit(ctx, index, unit);

@@ -28,7 +28,8 @@ import { deleteStartedCommands, showLine } from './shared/command-remediation.js
 import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, type CommandLine } from './shared/command-scan.js';
 import { globFiles, isGlob, packageOwner, readConfigText } from './shared/config-files.js';
-import { checkKeyFile, loginHomes, openKeyFile, type Home } from './ssh-keys.js';
+import { checkKeyFile, openKeyFile } from './shared/authorized-keys-file.js';
+import type { Home } from '../facts/login-homes.js';
 
 const SSHD_CONFIG = '/etc/ssh/sshd_config';
 const CATEGORY = 'persistence/ssh';
@@ -188,7 +189,7 @@ async function readMovedKeyFiles(ctx: CheckContext, directives: Directive[]): Pr
   const values = new Set(directives.filter((d) => d.keyword === 'authorizedkeysfile').flatMap((d) => d.args));
   const moved = [...values].filter((v) => !DEFAULT_KEY_FILES.has(v) && v.toLowerCase() !== 'none');
   if (moved.length === 0) return;
-  const homes = await loginHomes(ctx);
+  const homes = await ctx.facts.loginHomes();
   const seen = new Set<string>();
   for (const value of moved) {
     let count = 0;

@@ -18,14 +18,12 @@
  * Scripts for other interpreters (python, perl...) are matched by the content rules but
  * not read as shell, so no "started program" is made up from their syntax.
  */
-import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../engine/check.js';
+import type { Check, CheckContext, StartedFile } from '../engine/check.js';
 import { TEXT_PROBE_BYTES, looksLikeText } from './shared/file-head.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
-import { cronCheck } from './cron.js';
-import { servicesCheck } from './services.js';
-import { shellStartupCheck } from './shell-startup.js';
+import { WHOLE_FILE_PLACES } from './shared/whole-file-places.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
@@ -43,12 +41,6 @@ const HEAD_BYTES = 64;
 const CATEGORY = 'persistence/script';
 /** Starters named in a message; the rest are counted. */
 const SHOWN_STARTERS = 3;
-
-/**
- * The checks that read their files whole, with their own context: a started file one of
- * them declares (cron.daily scripts, init.d, rc.local, profile.d...) is reported there.
- */
-const WHOLE_FILE_READERS: Check[] = [cronCheck, servicesCheck, shellStartupCheck];
 
 /** "path:line": a line of a file starts it. */
 const LINE_STARTER = /^\/.*:\d+$/;
@@ -69,7 +61,8 @@ export const startedScriptsCheck: Check = {
     const walk: Walk = {
       scripts: new Map(),
       resolved: new Map(),
-      elsewhere: WHOLE_FILE_READERS.flatMap((c) => declaredPaths(c, ctx.rules)).map(compileGlob),
+      // Read whole, with their own context, by the cron, services and shell-startup checks (cron.daily scripts, init.d, rc.local, profile.d...).
+      elsewhere: WHOLE_FILE_PLACES.map(compileGlob),
       scanned: 0,
     };
     let level = ctx.startedFiles();

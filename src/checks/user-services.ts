@@ -19,7 +19,7 @@ import { joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { loginHomes, type Home } from './ssh-keys.js';
+import type { Home } from '../facts/login-homes.js';
 import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './shared/systemd-units.js';
 
 const GLOBAL_DIRS = ['/etc/systemd/user', '/run/systemd/user', '/usr/local/lib/systemd/user', '/usr/lib/systemd/user', '/lib/systemd/user'];
@@ -38,7 +38,7 @@ export const userServicesCheck: Check = {
     ...HOME_DIRS.flatMap((d) => [`/root/${d}/*`, `/root/${d}/*/*`, `/**/${d}/*`, `/**/${d}/*/*`]),
   ],
   async run(ctx) {
-    const homes = await loginHomes(ctx);
+    const homes = await ctx.facts.loginHomes();
     const dirHome = new Map<string, Home>();
     for (const home of homes) for (const d of HOME_DIRS) dirHome.set(joinPath(home.path, d), home);
     const index = await indexUnits(ctx, [...dirHome.keys(), ...GLOBAL_DIRS]);

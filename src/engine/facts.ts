@@ -1,6 +1,7 @@
 /**
  * System facts several checks need, read from the scanned root once and shared:
- * the accounts, the package databases, and which files an installed package owns.
+ * the accounts and their homes, the package databases, which files an installed
+ * package owns, and what the dynamic linker preloads and where it looks.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import { ACCOUNT_FILE_READ, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
@@ -8,16 +9,22 @@ import { readWholeText } from '../facts/vfs-lines.js';
 import { PackageOwnership } from '../facts/package-ownership.js';
 import type { PackageDatabase } from '../facts/package-db.js';
 import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from '../facts/package-databases.js';
+import { loginHomes, type Home } from '../facts/login-homes.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, readPreloadText } from '../facts/ld-so.js';
+import { isNotFound } from '../../mountfs/errors.js';
 
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */
-export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS];
+export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS, PRELOAD, ...LIBRARY_PATH_CONFIG];
 
 export class Facts {
   private passwdP?: Promise<Parsed<PasswdEntry>>;
   private shadowP?: Promise<Parsed<ShadowEntry>>;
   private databasesP?: Promise<PackageDatabase[]>;
   private managedP?: Promise<ManagedPaths>;
+  private homesP?: Promise<Home[]>;
+  private preloadP?: Promise<string | undefined>;
+  private libraryDirsP?: Promise<string[]>;
   readonly packages: PackageOwnership;
 
   constructor(
@@ -49,6 +56,38 @@ export class Facts {
   packageManagedPaths(): Promise<ManagedPaths> {
     this.managedP ??= this.packageDatabases().then((dbs) => readManagedPaths(this.vfs, dbs, this.onError));
     return this.managedP;
+  }
+
+  /** The home directories /etc/passwd names, each with its accounts; /root always. */
+  loginHomes(): Promise<Home[]> {
+    this.homesP ??= this.passwd().then((p) => loginHomes(p.entries));
+    return this.homesP;
+  }
+
+  /**
+   * /etc/ld.so.preload read whole, as glibc reads it (comment lines kept short);
+   * undefined when there is none. What the content cap leaves unread, and a read that
+   * fails, are errors, recorded once however many checks ask.
+   */
+  preloadFile(): Promise<string | undefined> {
+    this.preloadP ??= (async () => {
+      try {
+        if ((await this.vfs.stat(PRELOAD)).type !== 'file') return undefined;
+        const whole = await readPreloadText(this.vfs);
+        if (whole.unread) this.onError(PRELOAD, whole.unread);
+        return whole.text;
+      } catch (err) {
+        if (!isNotFound(err)) this.onError(PRELOAD, err);
+        return undefined;
+      }
+    })();
+    return this.preloadP;
+  }
+
+  /** The directories ld.so searches for a bare library name: /etc/ld.so.conf with its includes, then the defaults. */
+  librarySearchDirs(): Promise<string[]> {
+    this.libraryDirsP ??= librarySearchDirs(this.vfs, this.onError);
+    return this.libraryDirsP;
   }
 
   /** The login system reads these files whole, padding and all, and so does minescan. */

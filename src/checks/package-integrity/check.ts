@@ -22,7 +22,7 @@ import type { Check, CheckContext } from '../../engine/check.js';
 import type { Finding } from '../../engine/finding.js';
 import { basename, dirname, joinPath } from '../../../mountfs/path.js';
 import { isNotFound } from '../../../mountfs/errors.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from '../ld-preload.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, parsePreload, resolvePreloadEntry } from '../../facts/ld-so.js';
 import { packageTools } from './remediation.js';
 import { shellQuote } from '../../rules/ruleset.js';
 import { dpkgDatabaseOf } from '../../facts/package-databases.js';
@@ -148,20 +148,12 @@ function noteMovedCopy(ctx: CheckContext, path: string, moved: Map<string, strin
 
 /** The libraries /etc/ld.so.preload loads, as they are on this root. */
 async function preloadTargets(ctx: CheckContext, canon: Canonicalizer): Promise<string[]> {
-  let text: string;
-  try {
-    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
-    // Whole, as glibc reads it: an entry after padding is still a library it loads.
-    const whole = await readPreloadText(ctx.vfs);
-    if (whole.unread) ctx.error(PRELOAD, whole.unread);
-    text = whole.text;
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(PRELOAD, err);
-    return [];
-  }
+  // Whole, as glibc reads it: an entry after padding is still a library it loads.
+  const text = await ctx.facts.preloadFile();
+  if (text === undefined) return [];
   const entries = parsePreload(text).slice(0, MAX_PRELOAD_ENTRIES);
   if (entries.length === 0) return [];
-  const dirs = await librarySearchDirs(ctx.vfs, (p, e) => ctx.error(p, e));
+  const dirs = await ctx.facts.librarySearchDirs();
   const out: string[] = [];
   for (const entry of entries) {
     const found = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);
