@@ -18,14 +18,14 @@
  * persistence/cloud-init); the pack of this check is cloud-init.yaml.
  */
 import type { Check, CheckContext } from '../engine/check.js';
-import { isBinary } from './shared/file-head.js';
+import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { deleteStartedCommands } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
-import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
 import { crontabLines } from './shared/crontab-lines.js';
 import { listDir, unitLines } from './shared/systemd-units.js';
 import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
@@ -35,7 +35,7 @@ const CLOUD = '/var/lib/cloud';
 const SCRIPT_DIRS = ['per-boot', 'per-instance', 'per-once'] as const;
 const CONFIG_FILE = '/etc/cloud/cloud.cfg';
 const CONFIG_DIR = '/etc/cloud/cloud.cfg.d';
-/** What is read of a script to tell a binary from text (and to describe a binary). */
+/** What is read of a binary script to describe it (a text script is read whole). */
 const MAX_FILE_BYTES = 1 << 20;
 /** Instance directories read (a long-lived image re-launched many times keeps them all), and scripts in all. */
 const MAX_INSTANCES = 32;
@@ -89,31 +89,33 @@ export const cloudInitCheck: Check = {
 
 async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, seen: Set<string>): Promise<void> {
   let real: string;
-  let mode: number;
-  let bytes: Buffer;
+  let script: ScriptRead;
   try {
     real = await ctx.vfs.realpath(path);
     const stat = await ctx.vfs.stat(real);
     if (stat.type !== 'file' || seen.has(real)) return;
     seen.add(real);
-    mode = stat.mode;
-    bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES });
+    // cloud-init's runparts skips files that are not executable.
+    if ((stat.mode & 0o111) === 0) {
+      ctx.examined(real);
+      return;
+    }
+    // runparts runs the whole script: every line is read, however much padding comes first.
+    script = await readScriptOnce(ctx.vfs, real, stat.size, MAX_FILE_BYTES);
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
   ctx.examined(real);
-  // cloud-init's runparts skips files that are not executable.
-  if ((mode & 0o111) === 0) return;
+  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
   // Report at the instances/ID path, which stays put when `instance` moves to a new one.
   const shown = kind === 'user-data' ? real : path;
   ctx.started({ path: shown, startedBy: `cloud-init ${kind === 'user-data' ? 'scripts-user' : `scripts-${kind}`}` });
   const instance = /^\/var\/lib\/cloud\/instances\/([^/]+)\//.exec(real)?.[1];
   const vars: TemplateVars = { context: scriptContext(kind, shown, instance), kind, dir: dirname(shown) };
   const fix = (started: string[]) => scriptFix(ctx, shown, kind, started);
-  const binary = isBinary(bytes);
-  // runparts runs the whole script: every line is read, however much padding comes first.
-  const lines = binary ? [] : ((await readScriptLines(ctx, real)) ?? []);
+  const binary = script.kind === 'binary';
+  const lines = script.kind === 'script' ? scriptLines(script.text) : [];
   if (!binary) {
     const file: CommandFile = { scope: 'cloud-init', path: shown, category: CATEGORY, vars, fix: (_line, started) => fix(started) };
     await scanCommandLines(ctx, file, lines);
@@ -126,7 +128,7 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
     ctx.rules.finding('cloud-init.per-boot-script', {
       path: shown,
       line: commands[0]?.line,
-      evidence: binary ? `(executable file, ${bytes.length} bytes read)` : commands.slice(0, 5).map((l) => l.evidence).join('; '),
+      evidence: script.kind === 'binary' ? `(executable file, ${script.bytesRead} bytes read)` : commands.slice(0, 5).map((l) => l.evidence).join('; '),
       category: CATEGORY,
       vars: { ...vars, owner: owner === null ? 'no package database tells whether a package owns it' : 'no package owns it', fix: await fix([]) },
     }),

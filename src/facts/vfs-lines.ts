@@ -133,6 +133,15 @@ const TAB = 0x09;
 /** Reads the whole file (symlinks followed inside the root) as WholeTextOptions says. */
 export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOptions = {}): Promise<WholeText> {
   const size = (await vfs.stat(path)).size;
+  return wholeTextFrom(vfs.createReadStream(path) as AsyncIterable<Buffer>, path, size, options);
+}
+
+/**
+ * readWholeText over the chunks of a read already under way (`size` bytes in all,
+ * `path` for the error), for a caller that looked at the first bytes before deciding
+ * to read on: the file is still read once.
+ */
+export async function wholeTextFrom(stream: AsyncIterable<Buffer>, path: string, size: number, options: WholeTextOptions = {}): Promise<WholeText> {
   const comments = new Set([...(options.commentChars ?? '')].map((c) => c.charCodeAt(0)));
   const indented = options.indentedComments ?? true;
   const maxKept = options.maxKeptBytes ?? DEFAULT_KEPT_BYTES;
@@ -149,7 +158,6 @@ export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOp
     keptBytes += piece.length;
     return true;
   };
-  const stream = vfs.createReadStream(path) as AsyncIterable<Buffer>;
   reading: for await (const chunk of stream) {
     let at = 0;
     while (at < chunk.length) {

@@ -8,7 +8,6 @@
  * several lines gets one more finding for the list.
  */
 import type { CheckContext } from '../../engine/check.js';
-import { readText } from './read-text.js';
 import type { ContentScope, Rule } from '../../rules/types.js';
 import type { TemplateVars } from '../../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
@@ -145,16 +144,6 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
       vars: { ...file.vars, ...first.vars, count: killing.length, fix: await file.fix(first, []) },
     }),
   );
-}
-
-/**
- * The command lines of a script file, read whole as the shell reads it (comments kept
- * short), so a command after megabytes of padding is still seen; past the content cap
- * the unread rest is reported. Undefined when the file cannot be read (reported too).
- */
-export async function readScriptLines(ctx: CheckContext, path: string): Promise<CommandLine[] | undefined> {
-  const text = await readText(ctx, path, { commentChars: '#', examined: false, listed: true });
-  return text === undefined ? undefined : scriptLines(text);
 }
 
 /**
