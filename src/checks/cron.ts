@@ -29,7 +29,6 @@ import { crontabLines } from './shared/crontab-lines.js';
 import { ANACRONTAB, CRON_GLOBS, CRON_SCRIPT_DIRS } from './shared/whole-file-places.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
-
 const CATEGORY = 'persistence/cron';
 
 type CronFileKind = 'system' | 'user' | 'anacron' | 'script';

@@ -14,7 +14,7 @@
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import { activeLines } from '../facts/vfs-lines.js';
-import { isElf } from './shared/file-head.js';
+import { isElf, readHead, type FileHead } from './shared/file-head.js';
 import type { Rule } from '../rules/types.js';
 import type { WalkEntry } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
@@ -39,11 +39,6 @@ interface Command {
   name: string;
   /** Moved-aside copies beside it, e.g. /usr/bin/ps.original. */
   moved: string[];
-}
-
-interface Head {
-  bytes: Buffer;
-  size: number;
 }
 
 export const hijackedCommandsCheck: Check = {
@@ -98,14 +93,14 @@ function movedFrom(rule: Rule, name: string): string {
 }
 
 async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Promise<void> {
-  const head = await readHead(ctx, command.path);
+  const head = await readHead(ctx, command.path, HEAD_BYTES);
   // Only asked once something is reported: most commands are fine.
   const reinstall = () => reinstallCommand(ctx, command.path);
   for (const moved of command.moved) {
     ctx.report(
       ctx.rules.finding(movedRule, {
         path: moved,
-        evidence: `${moved}: ${describe(await readHead(ctx, moved))}; ${command.path}: ${describe(head)}`,
+        evidence: `${moved}: ${describe(await readHead(ctx, moved, HEAD_BYTES))}; ${command.path}: ${describe(head)}`,
         vars: { name: command.name, command: command.path, reinstall: await reinstall() },
       }),
     );
@@ -150,20 +145,7 @@ async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Prom
   );
 }
 
-/** The first bytes of a command (symlinks followed), or undefined when it is missing or not a regular file. */
-async function readHead(ctx: CheckContext, path: string): Promise<Head | undefined> {
-  try {
-    const st = await ctx.vfs.stat(path);
-    if (st.type !== 'file') return undefined;
-    ctx.examined(path);
-    return { bytes: await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES }), size: st.size };
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(path, err);
-    return undefined;
-  }
-}
-
-function describe(head: Head | undefined): string {
+function describe(head: FileHead | undefined): string {
   if (!head) return 'missing';
   if (isElf(head.bytes)) return `an ELF program of ${head.size} bytes`;
   if (head.size === 0) return 'an empty file';

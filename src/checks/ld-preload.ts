@@ -74,7 +74,6 @@ async function judgeEntry(ctx: CheckContext, entry: PreloadEntry, fileFlags: Ino
   ctx.report(ctx.rules.finding(rule, input));
 }
 
-
 /**
  * Removing the entry: unlock the file when locked, delete the line (or only the entry,
  * when other entries share it), then delete the library when no package owns it. The

@@ -16,7 +16,7 @@
  */
 import type { Check, CheckContext } from '../engine/check.js';
 import { readText } from './shared/read-text.js';
-import { isElf } from './shared/file-head.js';
+import { isElf, readHead } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
@@ -25,7 +25,6 @@ import { INIT_GLOBS, SERVICE_PATHS, UNIT_DIRS } from './shared/whole-file-places
 import { activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './shared/systemd-units.js';
-
 
 /** Enough of a file to tell an ELF from a script. */
 const HEAD_BYTES = 4096;
@@ -118,7 +117,7 @@ const INIT_CONTEXT: Record<InitKind, string> = {
 };
 
 async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<void> {
-  const head = await readHead(ctx, script.path);
+  const head = await readHead(ctx, script.path, HEAD_BYTES, { listed: true });
   if (head === undefined) return;
   if (script.kind !== 'inittab' && isElf(head.bytes)) {
     ctx.report(
@@ -180,19 +179,4 @@ async function initFix(ctx: CheckContext, script: InitScript, line: CommandLine 
   }
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-// ---------------------------------------------------------------------------------
-
-/** The first bytes and the size of the file: enough to tell an ELF from a script. */
-async function readHead(ctx: CheckContext, path: string): Promise<{ bytes: Buffer; size: number } | undefined> {
-  try {
-    const size = (await ctx.vfs.stat(path)).size;
-    const bytes = await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES });
-    ctx.examined(path);
-    return { bytes, size };
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
 }
