@@ -17,7 +17,8 @@
  * `chattr -ia` first when the file is locked.
  */
 import type { Check, CheckContext } from '../engine/check.js';
-import { TEXT_PROBE_BYTES, isBinary } from './shared/file-head.js';
+import { TEXT_PROBE_BYTES } from './shared/file-head.js';
+import { readScriptOnce } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
@@ -105,20 +106,26 @@ function kindOf(path: string): CronFileKind {
 }
 
 async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
-  let whole: WholeText;
+  let whole: Pick<WholeText, 'text' | 'unread'>;
   try {
     // Symlinked jobs count as what they point to; sockets, devices and dangling links are not jobs.
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return;
-    if (kindOf(path) === 'script' && isBinary(await ctx.vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES }))) {
-      ctx.examined(path);
-      // run-parts starts the file itself, whatever it is: the hash check should see it.
-      ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
-      await reportBinaryJob(ctx, path, stat.size);
-      return;
+    // cron and run-parts read the whole file: so does minescan, comments kept short. A
+    // script's first bytes, in the same read, tell a binary run-parts starts as it is.
+    if (kindOf(path) !== 'script') {
+      whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
+    } else {
+      const script = await readScriptOnce(ctx.vfs, path, stat.size, TEXT_PROBE_BYTES);
+      if (script.kind === 'binary') {
+        ctx.examined(path);
+        // run-parts starts the file itself, whatever it is: the hash check should see it.
+        ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
+        await reportBinaryJob(ctx, path, stat.size);
+        return;
+      }
+      whole = script;
     }
-    // cron and run-parts read the whole file: so does minescan, comments kept short.
-    whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
   } catch (err) {
     // A dangling link in cron.d runs nothing; anything else is a read problem worth reporting.
     if (!isNotFound(err)) ctx.error(path, err);

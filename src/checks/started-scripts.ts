@@ -19,7 +19,8 @@
  * not read as shell, so no "started program" is made up from their syntax.
  */
 import type { Check, CheckContext, StartedFile } from '../engine/check.js';
-import { TEXT_PROBE_BYTES, looksLikeText } from './shared/file-head.js';
+import { looksLikeText } from './shared/file-head.js';
+import { readScriptOnce } from './shared/read-script.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
@@ -29,7 +30,7 @@ import { deleteStartedCommands, showLine } from './shared/command-remediation.js
 import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine } from './shared/command-scan.js';
 import { stripShellComment } from './parsers/shell-lexer.js';
-import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
+import { activeLines, type WholeText } from '../facts/vfs-lines.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
@@ -193,13 +194,14 @@ async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
  * (or unreadable: reported). The interpreter reads the whole file, so does minescan
  * (comments kept short): a command after megabytes of padding is still seen.
  */
-async function readScript(ctx: CheckContext, path: string): Promise<(WholeText & { shell: boolean }) | undefined> {
+async function readScript(ctx: CheckContext, path: string): Promise<(Pick<WholeText, 'text' | 'unread'> & { shell: boolean }) | undefined> {
   try {
-    const head = await ctx.vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES });
-    if (!looksLikeText(head)) return undefined;
+    // One read: its first 4 KiB tell text from binary, then it goes on to the end.
+    const script = await readScriptOnce(ctx.vfs, path, (await ctx.vfs.stat(path)).size, 0, looksLikeText);
+    if (script.kind === 'binary') return undefined;
     // The "#!" line is a comment the whole read shortens: the head tells the language.
-    const shell = isShellScript(path, head.toString('utf8'));
-    return { ...(await readWholeText(ctx.vfs, path, { commentChars: '#' })), shell };
+    const shell = isShellScript(path, script.head.toString('utf8'));
+    return { text: script.text, unread: script.unread, shell };
   } catch (err) {
     ctx.error(path, err);
     return undefined;

@@ -1,10 +1,10 @@
 /**
- * A program something runs at boot (a cloud-init script, a systemd generator), read in
- * one pass: its first 4 KiB tell a binary from a script; a script is read on to its
- * end as the shell reads it (readWholeText: comment lines kept short, content capped,
- * what the cap leaves unread reported), a binary is read on only to be measured (up to
- * `binaryBytes`, counted, never kept). Reading the head and then the whole file again
- * would read the start twice and let the file change in between.
+ * A program something runs (a cloud-init script, a systemd generator, a cron.daily
+ * script, a script a persistence line starts), read in one pass: its first 4 KiB tell a binary from a script; a script is
+ * read on to its end as the shell reads it (readWholeText: comment lines kept short,
+ * content capped, what the cap leaves unread reported), a binary is read on only to be
+ * measured (up to `binaryBytes`, counted, never kept). Reading the head and then the
+ * whole file again would read the start twice and let the file change in between.
  */
 import type { Vfs } from '../../../mountfs/vfs.js';
 import type { MountfsError } from '../../../mountfs/errors.js';
@@ -12,12 +12,22 @@ import { wholeTextFrom } from '../../facts/vfs-lines.js';
 import { TEXT_PROBE_BYTES, isBinary } from './file-head.js';
 
 export type ScriptRead =
-  /** `head` holds at least the first 4 KiB (less when the file is shorter); `bytesRead` is at most binaryBytes. */
+  /** `head` is the first 4 KiB (less when the file is shorter); `bytesRead` is at most binaryBytes. */
   | { kind: 'binary'; head: Buffer; bytesRead: number }
-  | { kind: 'script'; text: string; unread?: MountfsError };
+  | { kind: 'script'; head: Buffer; text: string; unread?: MountfsError };
 
-/** Reads the regular file at `path` (symlinks followed inside the root) of `size` bytes, once. */
-export async function readScriptOnce(vfs: Vfs, path: string, size: number, binaryBytes: number): Promise<ScriptRead> {
+/**
+ * Reads the regular file at `path` (symlinks followed inside the root) of `size` bytes,
+ * once. `isScript` judges the first 4 KiB: by default anything but a binary (an ELF, or
+ * a NUL byte).
+ */
+export async function readScriptOnce(
+  vfs: Vfs,
+  path: string,
+  size: number,
+  binaryBytes: number,
+  isScript: (head: Buffer) => boolean = (head) => !isBinary(head),
+): Promise<ScriptRead> {
   const chunks = (vfs.createReadStream(path) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headBytes = 0;
@@ -31,8 +41,8 @@ export async function readScriptOnce(vfs: Vfs, path: string, size: number, binar
     head.push(next.value);
     headBytes += next.value.length;
   }
-  const first = Buffer.concat(head);
-  if (isBinary(first)) {
+  const first = Buffer.concat(head).subarray(0, TEXT_PROBE_BYTES);
+  if (!isScript(first)) {
     let bytesRead = headBytes;
     while (!ended && bytesRead < binaryBytes) {
       const next = await chunks.next();
@@ -53,5 +63,5 @@ export async function readScriptOnce(vfs: Vfs, path: string, size: number, binar
     }
   }
   const whole = await wholeTextFrom(rest(), path, size, { commentChars: '#' });
-  return { kind: 'script', text: whole.text, ...(whole.unread ? { unread: whole.unread } : {}) };
+  return { kind: 'script', head: first, text: whole.text, ...(whole.unread ? { unread: whole.unread } : {}) };
 }
