@@ -20,15 +20,14 @@
  * editing the files, as someone covering tracks does) is medium.
  */
 import type { Check, CheckContext } from '../model/check.js';
-import type { InodeFlags } from '../../mountfs/vfs.js';
-import { isNotFound } from '../../mountfs/errors.js';
+import { readText } from './shared/read-text.js';
 import { normalizePath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
 import { ACCOUNT_FILE_READ, hasUsablePassword, isLoginShell, type PasswdEntry, type ShadowEntry } from '../facts/passwd.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import { textLines } from '../facts/vfs-lines.js';
 import { ACCOUNT_LOG_GLOBS, accountLogs, parseAccountEvents, readLogBounded, type AccountEvent } from '../facts/auth-log.js';
-import { flagWords } from './flags.js';
+import { chattrUnlock, flagsOf, isLocked } from './shared/unlock.js';
 
 const PASSWD = '/etc/passwd';
 const SHADOW = '/etc/shadow';
@@ -48,8 +47,8 @@ export const accountsCheck: Check = {
   description: 'Extra uid-0 accounts, known malicious accounts, system accounts with logins, empty passwords, administrators, account creation in the logs',
   paths: [PASSWD, SHADOW, GROUP, LOGIN_DEFS, ...ACCOUNT_LOG_GLOBS],
   async run(ctx) {
-    const passwdText = await readAccountFile(ctx, PASSWD);
-    const shadowText = await readAccountFile(ctx, SHADOW);
+    const passwdText = await readText(ctx, PASSWD, ACCOUNT_FILE_READ);
+    const shadowText = await readText(ctx, SHADOW, ACCOUNT_FILE_READ);
     const passwd = await ctx.facts.passwd();
     const shadow = await ctx.facts.shadow();
     const accounts: Accounts = {
@@ -88,37 +87,23 @@ function countHomes(entries: PasswdEntry[]): Map<string, number> {
   return counts;
 }
 
-async function readAccountFile(ctx: CheckContext, path: string): Promise<string | undefined> {
-  try {
-    if ((await ctx.vfs.stat(path)).type !== 'file') return undefined;
-    const whole = await readWholeText(ctx.vfs, path, ACCOUNT_FILE_READ);
-    ctx.examined(path);
-    if (whole.unread) ctx.error(path, whole.unread);
-    return whole.text;
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(path, err);
-    return undefined;
-  }
-}
-
 async function lockedFiles(ctx: CheckContext): Promise<string[]> {
   const out: string[] = [];
   for (const path of [PASSWD, SHADOW, GROUP, '/etc/gshadow']) {
-    const flags: InodeFlags | undefined = await ctx.vfs.flags(path).catch(() => undefined);
-    if (flagWords(flags)) out.push(path);
+    if (isLocked(await flagsOf(ctx.vfs, path))) out.push(path);
   }
   return out;
 }
 
 function unlockLine(accounts: Accounts): string {
-  return accounts.locked.length > 0 ? `chattr -ia ${accounts.locked.join(' ')}\n` : '';
+  return accounts.locked.length > 0 ? `${chattrUnlock(accounts.locked)}\n` : '';
 }
 
 function reportMalformed(ctx: CheckContext, path: string, text: string | undefined, lines: number[]): void {
   if (text === undefined || lines.length === 0) return;
-  const raw = text.split('\n');
+  const raw = textLines(text);
   for (const line of lines) {
-    const evidence = (raw[line - 1] ?? '').replace(/\r$/, '');
+    const evidence = raw[line - 1]?.text ?? '';
     // "+user" / "-user" / "+@netgroup" are NIS compat entries, valid for nsswitch "compat".
     if (/^[+-]/.test(evidence)) continue;
     ctx.report(ctx.rules.finding('accounts.malformed-line', { path, line, evidence, vars: { file: path }, category: CATEGORY }));
@@ -127,7 +112,7 @@ function reportMalformed(ctx: CheckContext, path: string, text: string | undefin
 
 /** SYS_UID_MAX from login.defs, else UID_MIN - 1, else Debian's 999. */
 async function systemUidMax(ctx: CheckContext): Promise<number> {
-  const text = await readAccountFile(ctx, LOGIN_DEFS);
+  const text = await readText(ctx, LOGIN_DEFS, ACCOUNT_FILE_READ);
   if (text === undefined) return DEFAULT_SYS_UID_MAX;
   const value = (key: string): number | undefined => {
     const m = new RegExp(`^[ \\t]*${key}[ \\t]+(\\d+)[ \\t]*$`, 'm').exec(text);
@@ -198,21 +183,21 @@ function removeAccountCommands(accounts: Accounts, e: PasswdEntry): string {
 // ---------------------------------------------------------------------------------
 
 async function reportAdminGroups(ctx: CheckContext, accounts: Accounts, sysUidMax: number): Promise<void> {
-  const text = await readAccountFile(ctx, GROUP);
+  const text = await readText(ctx, GROUP, ACCOUNT_FILE_READ);
   if (text === undefined) return;
   const byName = new Map(accounts.passwd.map((e) => [e.name, e]));
-  text.split('\n').forEach((raw, i) => {
-    const f = raw.replace(/\r$/, '').split(':');
+  textLines(text).forEach(({ text: raw, line: n }) => {
+    const f = raw.split(':');
     if (f.length < 4 || !ADMIN_GROUPS.has(f[0]!)) return;
     const group = f[0]!;
     for (const member of f[3]!.split(',').map((m) => m.trim()).filter(Boolean)) {
       if (member === 'root') continue;
       const account = byName.get(member);
       const system = account !== undefined && account.uid !== 0 && (account.uid <= sysUidMax || account.uid === NOBODY_UID);
-      const fix = `${accounts.locked.includes(GROUP) ? `chattr -ia ${GROUP}\n` : ''}gpasswd -d ${shellQuote(member)} ${shellQuote(group)}`;
+      const fix = `${accounts.locked.includes(GROUP) ? `${chattrUnlock([GROUP])}\n` : ''}gpasswd -d ${shellQuote(member)} ${shellQuote(group)}`;
       const vars = { name: member, group, uid: account?.uid ?? 'unknown (not in /etc/passwd)', fix };
       const rule = system ? 'accounts.system-account-admin-group' : 'accounts.admin-group-member';
-      ctx.report(ctx.rules.finding(rule, { path: GROUP, line: i + 1, evidence: raw.replace(/\r$/, ''), vars, category: CATEGORY }));
+      ctx.report(ctx.rules.finding(rule, { path: GROUP, line: n, evidence: raw, vars, category: CATEGORY }));
     }
   });
 }

@@ -14,14 +14,15 @@
  * Every pending job is reported at low severity (an inventory: jobs are rare on servers);
  * its commands go through the shared command-line rules with scope at-job.
  */
-import { readWholeText } from '../facts/vfs-lines.js';
+import { readWholeText, textLines } from '../facts/vfs-lines.js';
 import type { Check, CheckContext } from '../model/check.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const SPOOLS = ['/var/spool/cron/atjobs', '/var/spool/at', '/var/spool/atjobs'];
 const JOB_NAME = /^([A-Za-z=])([0-9a-f]{5})([0-9a-f]{8})$/;
@@ -61,13 +62,13 @@ export interface ParsedJob {
 }
 
 export function parseAtJob(text: string): ParsedJob {
-  const physical = text.split('\n');
+  const physical = textLines(text).map((l) => l.text);
   const job: ParsedJob = { lines: [] };
   const uid = /^# atrun uid=(\d+)/m.exec(text.slice(0, 4096));
   if (uid) job.uid = Number(uid[1]);
   const mail = /^# mail +(\S+)/m.exec(text.slice(0, 4096));
   if (mail) job.user = mail[1];
-  const start = physical.findIndex((l) => MARKER.test(l.replace(/\r$/, '')));
+  const start = physical.findIndex((l) => MARKER.test(l));
   if (start < 0) {
     // Older at: the job follows the `cd DIR || {` ... `}` block that ends the preamble.
     const cd = physical.findIndex((l) => /^cd .* \|\| \{\s*$/.test(l));
@@ -75,8 +76,8 @@ export function parseAtJob(text: string): ParsedJob {
     job.lines = scriptLines(physical.slice(close + 1).join('\n')).map((l) => ({ ...l, line: l.line + close + 1 }));
     return job;
   }
-  const delimiter = MARKER.exec(physical[start]!.replace(/\r$/, ''))![1]!;
-  let end = physical.findIndex((l, i) => i > start && l.replace(/\r$/, '') === delimiter);
+  const delimiter = MARKER.exec(physical[start]!)![1]!;
+  let end = physical.findIndex((l, i) => i > start && l === delimiter);
   if (end < 0) end = physical.length;
   job.lines = scriptLines(physical.slice(start + 1, end).join('\n')).map((l) => ({ ...l, line: l.line + start + 1 }));
   return job;

@@ -10,7 +10,7 @@
  *   started. A per-boot script no package owns is a low inventory finding: images ship
  *   some, intruders add theirs.
  * - Cloud-config (/etc/cloud/cloud.cfg, /etc/cloud/cloud.cfg.d/*.cfg, parsed in
- *   cloud-config.ts): every bootcmd and runcmd item is a command line of scope cloud-init;
+ *   parsers/cloud-config.ts): every bootcmd and runcmd item is a command line of scope cloud-init;
  *   write_files content is decoded and scanned when its path is a persistence place, or
  *   when the shared rules find a high-severity line in it.
  *
@@ -18,22 +18,24 @@
  * persistence/cloud-init); the pack of this check is cloud-init.yaml.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
 import type { TemplateVars } from '../rules/ruleset.js';
-import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readScriptLines, scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { crontabLines } from './cron.js';
-import { listDir, unitLines } from './systemd-units.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
-import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './cloud-config.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { crontabLines } from './shared/crontab-lines.js';
+import { listDir, unitLines } from './shared/systemd-units.js';
+import { readWholeText, type WholeText, activeLines } from '../facts/vfs-lines.js';
+import { parseCloudConfig, type CloudCommand, type CloudWriteFile } from './parsers/cloud-config.js';
 
 const CLOUD = '/var/lib/cloud';
 const SCRIPT_DIRS = ['per-boot', 'per-instance', 'per-once'] as const;
 const CONFIG_FILE = '/etc/cloud/cloud.cfg';
 const CONFIG_DIR = '/etc/cloud/cloud.cfg.d';
-/** What is read of a script to tell a binary from text (and to describe a binary). */
+/** What is read of a binary script to describe it (a text script is read whole). */
 const MAX_FILE_BYTES = 1 << 20;
 /** Instance directories read (a long-lived image re-launched many times keeps them all), and scripts in all. */
 const MAX_INSTANCES = 32;
@@ -88,31 +90,33 @@ export const cloudInitCheck: Check = {
 
 async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, seen: Set<string>): Promise<void> {
   let real: string;
-  let mode: number;
-  let bytes: Buffer;
+  let script: ScriptRead;
   try {
     real = await ctx.vfs.realpath(path);
     const stat = await ctx.vfs.stat(real);
     if (stat.type !== 'file' || seen.has(real)) return;
     seen.add(real);
-    mode = stat.mode;
-    bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES });
+    // cloud-init's runparts skips files that are not executable.
+    if ((stat.mode & 0o111) === 0) {
+      ctx.examined(real);
+      return;
+    }
+    // runparts runs the whole script: every line is read, however much padding comes first.
+    script = await readScriptOnce(ctx.vfs, real, stat.size, MAX_FILE_BYTES);
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
   ctx.examined(real);
-  // cloud-init's runparts skips files that are not executable.
-  if ((mode & 0o111) === 0) return;
+  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
   // Report at the instances/ID path, which stays put when `instance` moves to a new one.
   const shown = kind === 'user-data' ? real : path;
   ctx.started({ path: shown, startedBy: `cloud-init ${kind === 'user-data' ? 'scripts-user' : `scripts-${kind}`}` });
   const instance = /^\/var\/lib\/cloud\/instances\/([^/]+)\//.exec(real)?.[1];
   const vars: TemplateVars = { context: scriptContext(kind, shown, instance), kind, dir: dirname(shown) };
   const fix = (started: string[]) => scriptFix(ctx, shown, kind, started);
-  const binary = isBinary(bytes);
-  // runparts runs the whole script: every line is read, however much padding comes first.
-  const lines = binary ? [] : ((await readScriptLines(ctx, real)) ?? []);
+  const binary = script.kind === 'binary';
+  const lines = script.kind === 'script' ? scriptLines(script.text) : [];
   if (!binary) {
     const file: CommandFile = { scope: 'cloud-init', path: shown, category: CATEGORY, vars, fix: (_line, started) => fix(started) };
     await scanCommandLines(ctx, file, lines);
@@ -125,7 +129,7 @@ async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, se
     ctx.rules.finding('cloud-init.per-boot-script', {
       path: shown,
       line: commands[0]?.line,
-      evidence: binary ? `(executable file, ${bytes.length} bytes read)` : commands.slice(0, 5).map((l) => l.evidence).join('; '),
+      evidence: script.kind === 'binary' ? `(executable file, ${script.bytesRead} bytes read)` : commands.slice(0, 5).map((l) => l.evidence).join('; '),
       category: CATEGORY,
       vars: { ...vars, owner: owner.kind === 'unknown' ? 'no package database tells whether a package owns it' : 'no package owns it', fix: await fix([]) },
     }),
@@ -153,11 +157,6 @@ async function scriptFix(ctx: CheckContext, path: string, kind: ScriptKind, star
   if (kind === 'user-data') commands.push(`# and remove it from the instance's user data (cloud console or API), or the next instance runs it again`);
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, 4096).includes(0);
 }
 
 // --- cloud-config ----------------------------------------------------------------
@@ -296,10 +295,7 @@ function contentLines(target: string, text: string): CommandLine[] {
   if (/\/systemd\/.*\.(?:service|socket|timer|path|mount)$|\.service\.d\/[^/]+\.conf$/.test(target)) return unitLines(text).lines;
   if (/\/authorized_keys2?$|^\/etc\/(?:ld\.so\.preload|sudoers|ssh\/|modprobe\.d\/|modules|environment$|cloud\/)|\/rules\.d\//.test(target)) {
     // Read, not run: the content rules still see every line.
-    return text.split('\n').flatMap((raw, i) => {
-      const t = raw.replace(/\r$/, '').trim();
-      return t === '' || t.startsWith('#') ? [] : [{ line: i + 1, text: t, evidence: t }];
-    });
+    return activeLines(text).map(({ text: raw, line }) => ({ line, text: raw.trim(), evidence: raw.trim() }));
   }
   return scriptLines(text);
 }

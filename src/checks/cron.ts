@@ -1,7 +1,7 @@
 /**
  * The cron check: every place cron and anacron read jobs from, parsed as crontab(5)
  * and anacrontab(5) say, then scanned with the shared command-line rules
- * (command-line.ts) and the cron and family packs.
+ * (shared/command-scan.ts) and the cron and family packs.
  *
  * - /etc/crontab and /etc/cron.d/*: "m h dom mon dow USER command" or "@reboot USER command".
  * - /var/spool/cron/<user> (RHEL), /var/spool/cron/crontabs/<user> (Debian),
@@ -17,23 +17,19 @@
  * `chattr -ia` first when the file is locked.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { TEXT_PROBE_BYTES } from './shared/file-head.js';
+import { readScriptOnce } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
 import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { stripShellComment } from './shell-commands.js';
+import { deleteLineCommand, deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { crontabLines } from './shared/crontab-lines.js';
+import { ANACRONTAB, CRON_GLOBS, CRON_SCRIPT_DIRS } from './shared/whole-file-places.js';
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
-const SYSTEM_CRONTABS = ['/etc/crontab', '/etc/cron.d/*'];
-const ANACRONTAB = '/etc/anacrontab';
-const SPOOL_CRONTABS = ['/var/spool/cron/*', '/var/spool/cron/crontabs/*', '/var/spool/cron/tabs/*'];
-const SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
-const CRON_GLOBS = [...SYSTEM_CRONTABS, ANACRONTAB, ...SPOOL_CRONTABS, ...SCRIPT_DIRS.map((d) => `${d}/*`)];
-
-/** Enough of a file to tell an ELF or other binary from a crontab or script. */
-const HEAD_BYTES = 4096;
 const CATEGORY = 'persistence/cron';
 
 type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
@@ -106,25 +102,31 @@ async function scanLinkedFile(ctx: CheckContext, path: string, links: Map<string
 function kindOf(path: string): CronFileKind {
   if (path === ANACRONTAB) return 'anacron';
   if (path === '/etc/crontab' || dirname(path) === '/etc/cron.d') return 'system';
-  if (SCRIPT_DIRS.includes(dirname(path))) return 'script';
+  if (CRON_SCRIPT_DIRS.includes(dirname(path))) return 'script';
   return 'user';
 }
 
 async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
-  let whole: WholeText;
+  let whole: Pick<WholeText, 'text' | 'unread'>;
   try {
     // Symlinked jobs count as what they point to; sockets, devices and dangling links are not jobs.
     const stat = await ctx.vfs.stat(path);
     if (stat.type !== 'file') return;
-    if (kindOf(path) === 'script' && isBinary(await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES }))) {
-      ctx.examined(path);
-      // run-parts starts the file itself, whatever it is: the hash check should see it.
-      ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
-      await reportBinaryJob(ctx, path, stat.size);
-      return;
+    // cron and run-parts read the whole file: so does minescan, comments kept short. A
+    // script's first bytes, in the same read, tell a binary run-parts starts as it is.
+    if (kindOf(path) !== 'script') {
+      whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
+    } else {
+      const script = await readScriptOnce(ctx.vfs, path, stat.size, TEXT_PROBE_BYTES);
+      if (script.kind === 'binary') {
+        ctx.examined(path);
+        // run-parts starts the file itself, whatever it is: the hash check should see it.
+        ctx.started({ path, startedBy: `run-parts ${dirname(path)}` });
+        await reportBinaryJob(ctx, path, stat.size);
+        return;
+      }
+      whole = script;
     }
-    // cron and run-parts read the whole file: so does minescan, comments kept short.
-    whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
   } catch (err) {
     // A dangling link in cron.d runs nothing; anything else is a read problem worth reporting.
     if (!isNotFound(err)) ctx.error(path, err);
@@ -143,65 +145,6 @@ async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
   };
   const lines = kind === 'script' ? scriptLines(whole.text) : crontabLines(whole.text, kind, kind === 'user' ? basename(path) : undefined);
   await scanCommandLines(ctx, file, lines);
-}
-
-/**
- * The lines of a crontab. Job lines run their command (cut at the first unescaped `%`,
- * which cron turns into the command's standard input); environment lines and lines cron
- * would reject are still matched, since an attacker's line need not be well-formed to
- * matter to an analyst.
- */
-export function crontabLines(text: string, kind: 'system' | 'user' | 'anacron', owner?: string): CommandLine[] {
-  const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '');
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const line: CommandLine = { line: i + 1, text: raw, evidence: trimmed };
-    const env = /^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(trimmed);
-    const job = env ? undefined : parseJob(trimmed, kind);
-    if (env) line.vars = { context: ' (crontab environment line)' };
-    if (job) {
-      const command = cronCommand(job.command);
-      line.text = `${trimmed.slice(0, trimmed.length - job.command.length)}${stripShellComment(job.command)}`;
-      line.run = { syntax: 'shell', command };
-      line.vars = { context: jobContext(kind, job, owner) };
-    }
-    out.push(line);
-  });
-  return out;
-}
-
-interface CronJob {
-  schedule: string;
-  user?: string;
-  command: string;
-}
-
-const TIME_FIELD = String.raw`-?[0-9A-Za-z*,/\-~]+`;
-const SPECIAL = String.raw`@(?:reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)`;
-const JOB_PATTERNS = {
-  system: new RegExp(String.raw`^(?<schedule>${SPECIAL}|(?:${TIME_FIELD}\s+){4}${TIME_FIELD})\s+(?<user>\S+)\s+(?<command>\S.*)$`),
-  user: new RegExp(String.raw`^(?<schedule>${SPECIAL}|(?:${TIME_FIELD}\s+){4}${TIME_FIELD})\s+(?<command>\S.*)$`),
-  anacron: new RegExp(String.raw`^(?<schedule>(?:@\w+|\d+)\s+\d+)\s+(?<id>\S+)\s+(?<command>\S.*)$`),
-};
-
-function parseJob(line: string, kind: 'system' | 'user' | 'anacron'): CronJob | undefined {
-  const m = JOB_PATTERNS[kind].exec(line);
-  if (!m?.groups) return undefined;
-  return { schedule: m.groups.schedule!.replace(/\s+/g, ' '), user: m.groups.user, command: m.groups.command! };
-}
-
-/** Cron hands the command to /bin/sh up to the first unescaped `%`; `\%` is a literal percent. */
-function cronCommand(command: string): string {
-  const cut = /(?<!\\)%/.exec(command);
-  return (cut ? command.slice(0, cut.index) : command).replace(/\\%/g, '%');
-}
-
-function jobContext(kind: 'system' | 'user' | 'anacron', job: CronJob, owner: string | undefined): string {
-  if (kind === 'anacron') return ` (anacron job, period and delay "${job.schedule}", run as root)`;
-  if (kind === 'system') return ` (cron job run as ${job.user}, schedule "${job.schedule}")`;
-  return ` (crontab of ${owner ?? 'its owner'}, schedule "${job.schedule}")`;
 }
 
 function period(path: string): string {
@@ -249,8 +192,3 @@ async function reportBinaryJob(ctx: CheckContext, path: string, size: number): P
   );
 }
 
-/** An ELF, or anything with NUL bytes early on: not a script run-parts hands to a shell. */
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, HEAD_BYTES).includes(0);
-}

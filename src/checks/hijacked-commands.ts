@@ -13,12 +13,14 @@
  *   installed package owns it, since distributions ship a few commands as scripts.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { activeLines } from '../facts/vfs-lines.js';
+import { isElf, readHead, type FileHead } from './shared/file-head.js';
 import type { Rule } from '../rules/types.js';
 import type { WalkEntry } from '../../mountfs/vfs.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import { packageOwner } from './config-files.js';
+import { packageOwner } from './shared/config-files.js';
 
 const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 const COMMAND_GLOBS = COMMAND_DIRS.map((d) => `${d}/*`);
@@ -27,7 +29,6 @@ const WRAPPER_RULE = 'hijacked-command.wrapper';
 const NOT_ELF_RULE = 'hijacked-command.script-not-elf';
 /** Wrappers are a few lines; the ELF magic needs 4 bytes. */
 const HEAD_BYTES = 64 * 1024;
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const MAX_WRAPPER_LINES = 5;
 /** Shell words: what a wrapper line names, split at quotes, pipes, redirections and separators. */
 const WORD = /[^\s'"`;|&()<>]+/g;
@@ -37,11 +38,6 @@ interface Command {
   name: string;
   /** Moved-aside copies beside it, e.g. /usr/bin/ps.original. */
   moved: string[];
-}
-
-interface Head {
-  bytes: Buffer;
-  size: number;
 }
 
 export const hijackedCommandsCheck: Check = {
@@ -97,19 +93,19 @@ function movedFrom(rule: Rule, name: string): string {
 }
 
 async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Promise<void> {
-  const head = await readHead(ctx, command.path);
+  const head = await readHead(ctx, command.path, HEAD_BYTES);
   // Only asked once something is reported: most commands are fine.
   const reinstall = () => reinstallCommand(ctx, command.path);
   for (const moved of command.moved) {
     ctx.report(
       ctx.rules.finding(movedRule, {
         path: moved,
-        evidence: `${moved}: ${describe(await readHead(ctx, moved))}; ${command.path}: ${describe(head)}`,
+        evidence: `${moved}: ${describe(await readHead(ctx, moved, HEAD_BYTES))}; ${command.path}: ${describe(head)}`,
         vars: { name: command.name, command: command.path, reinstall: await reinstall() },
       }),
     );
   }
-  if (!head || isElf(head)) return;
+  if (!head || isElf(head.bytes)) return;
 
   const text = head.bytes.toString('latin1');
   const refs = wrapperReferences(text, movedRule);
@@ -149,26 +145,9 @@ async function judge(ctx: CheckContext, command: Command, movedRule: Rule): Prom
   );
 }
 
-/** The first bytes of a command (symlinks followed), or undefined when it is missing or not a regular file. */
-async function readHead(ctx: CheckContext, path: string): Promise<Head | undefined> {
-  try {
-    const st = await ctx.vfs.stat(path);
-    if (st.type !== 'file') return undefined;
-    ctx.examined(path);
-    return { bytes: await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES }), size: st.size };
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(path, err);
-    return undefined;
-  }
-}
-
-function isElf(head: Head): boolean {
-  return head.bytes.subarray(0, 4).equals(ELF_MAGIC);
-}
-
-function describe(head: Head | undefined): string {
+function describe(head: FileHead | undefined): string {
   if (!head) return 'missing';
-  if (isElf(head)) return `an ELF program of ${head.size} bytes`;
+  if (isElf(head.bytes)) return `an ELF program of ${head.size} bytes`;
   if (head.size === 0) return 'an empty file';
   const text = head.bytes.toString('latin1');
   if (text.startsWith('#!')) return `a script (${text.split('\n', 1)[0]!.slice(0, 60).trim()})`;
@@ -177,10 +156,7 @@ function describe(head: Head | undefined): string {
 
 /** The lines that do something: no blank lines, comments or shebang. */
 function codeLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, '').trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  return activeLines(text).map((l) => l.text.trim());
 }
 
 interface WrapperReferences {

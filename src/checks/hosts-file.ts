@@ -11,9 +11,11 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Check } from '../model/check.js';
+import { textLines } from '../facts/vfs-lines.js';
 import type { Rule } from '../rules/types.js';
-import { showLine, unlockCommand } from './command-remediation.js';
-import { readConfigText } from './config-files.js';
+import { showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { readConfigText } from './shared/config-files.js';
 
 const HOSTS = '/etc/hosts';
 const CATEGORY = 'tampering/hosts';
@@ -68,8 +70,7 @@ export interface HostsEntry {
 
 export function parseHosts(text: string): HostsEntry[] {
   const out: HostsEntry[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineText = raw.replace(/\r$/, '');
+  textLines(text).forEach(({ text: lineText, line: n }) => {
     const fields = lineText.replace(/#.*/, '').trim().split(/\s+/);
     if (fields.length < 2) return;
     const address = fields[0]!.replace(/%.*$/, '');
@@ -77,7 +78,7 @@ export function parseHosts(text: string): HostsEntry[] {
     if (!addressClass) return;
     for (const name of fields.slice(1, 1 + MAX_NAMES_PER_LINE)) {
       if (name.length > MAX_NAME) continue;
-      out.push({ line: i + 1, lineText, address, addressClass, name: name.toLowerCase().replace(/\.$/, '') });
+      out.push({ line: n, lineText, address, addressClass, name: name.toLowerCase().replace(/\.$/, '') });
     }
   });
   return out;

@@ -21,9 +21,8 @@ import type { InodeFlags, Stat } from '../../mountfs/vfs.js';
 import { joinPath } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { flagWords } from './flags.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
-import { loginHomes } from './ssh-keys.js';
+import { flagWords } from './shared/unlock.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, parsePreload, resolvePreloadEntry } from '../facts/ld-so.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
 const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
@@ -86,7 +85,7 @@ export const immutableFilesCheck: Check = {
       const place = places.find((p) => p.globs.some((g) => g.matches(entry.path)));
       if (place) await judge(ctx, entry.path, entry.stat, place.what, judged);
     }
-    for (const home of await loginHomes(ctx)) {
+    for (const home of await ctx.facts.loginHomes()) {
       const ssh = joinPath(home.path, '.ssh');
       const owners = home.users.map((u) => u.name).join(', ');
       for (const path of [ssh, joinPath(ssh, 'authorized_keys'), joinPath(ssh, 'authorized_keys2')]) {
@@ -143,18 +142,12 @@ async function judge(ctx: CheckContext, path: string, lstat: Stat, what: string,
 
 /** The files /etc/ld.so.preload names that exist on the disk. */
 async function preloadedLibraries(ctx: CheckContext): Promise<string[]> {
-  let text: string;
-  try {
-    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
-    // Whole, as glibc reads it; what the content cap leaves unread the ld-preload check reports.
-    text = (await readPreloadText(ctx.vfs)).text;
-  } catch {
-    // The ld-preload check reports a preload file it cannot read; once is enough.
-    return [];
-  }
+  // Whole, as glibc reads it; what it could not read is an error of the fact, recorded once.
+  const text = await ctx.facts.preloadFile();
+  if (text === undefined) return [];
   const entries = parsePreload(text);
   if (entries.length === 0) return [];
-  const dirs = await librarySearchDirs(ctx.vfs, () => undefined);
+  const dirs = await ctx.facts.librarySearchDirs();
   const out: string[] = [];
   // The ld-preload check reports a file with too many entries; the same cap applies here.
   for (const entry of entries.slice(0, MAX_PRELOAD_ENTRIES)) {

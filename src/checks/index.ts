@@ -23,7 +23,7 @@ import { hostsFileCheck } from './hosts-file.js';
 import { webshellsCheck } from './webshells.js';
 import { hijackedCommandsCheck } from './hijacked-commands.js';
 import { indicatorPathsCheck } from './indicator-paths.js';
-import { packageIntegrityCheck } from './package-integrity.js';
+import { packageIntegrityCheck } from './package-integrity/check.js';
 import { minerFilesCheck } from './miner-files.js';
 import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';

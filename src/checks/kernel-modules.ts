@@ -17,9 +17,11 @@
 import type { Check, CheckContext } from '../model/check.js';
 import { basename, joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { continuedLines, globFiles, packageOwner, readConfigText } from './config-files.js';
+import { deleteLineCommand, deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { continuedLines, activeLines, textLines } from '../facts/vfs-lines.js';
+import { globFiles, packageOwner, readConfigText } from './shared/config-files.js';
 
 const CONFIG_DIRS = ['/etc', '/run', '/usr/local/lib', '/usr/lib', '/lib'];
 const LOAD_LIST_DIRS = CONFIG_DIRS.map((d) => `${d}/modules-load.d`);
@@ -92,13 +94,11 @@ export interface ModuleToLoad {
 /** Module names of /etc/modules (`withParameters`: "name args...") or a modules-load.d file. */
 export function parseModuleList(text: string, path: string, withParameters: boolean): ModuleToLoad[] {
   const out: ModuleToLoad[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineText = raw.replace(/\r$/, '');
+  for (const { text: lineText, line: n } of activeLines(text, '#;')) {
     const line = lineText.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
     const name = withParameters ? line.split(/\s+/)[0]! : line;
-    out.push({ name, path, line: i + 1, lineText });
-  });
+    out.push({ name, path, line: n, lineText });
+  }
   return out;
 }
 
@@ -171,7 +171,7 @@ class ModuleFiles {
       for (const version of versions) {
         const root = joinPath(tree, version);
         const dep = await readConfigText(this.ctx, joinPath(root, 'modules.dep'), MAX_MODULES_DEP);
-        for (const line of dep?.text.split('\n') ?? []) {
+        for (const { text: line } of dep ? textLines(dep.text) : []) {
           const colon = line.indexOf(':');
           if (colon > 0) add(joinPath(root, line.slice(0, colon)));
         }

@@ -22,11 +22,13 @@
  * hash check looks them up.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { textLines } from '../facts/vfs-lines.js';
 import { dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { showLine, unlockCommand } from './command-remediation.js';
-import { globFiles, packageOwner, readConfigText, readIncludedConfig } from './config-files.js';
+import { showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { globFiles, packageOwner, readConfigText, readIncludedConfig } from './shared/config-files.js';
 
 const LD_SO_CONF = '/etc/ld.so.conf';
 const DROP_INS = '/etc/ld.so.conf.d/*.conf';
@@ -66,21 +68,20 @@ export interface LdConfEntry {
 /** The entries of an ld.so.conf file, as ldconfig reads it. */
 export function parseLdSoConf(text: string, path: string): LdConfEntry[] {
   const out: LdConfEntry[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineText = raw.replace(/\r$/, '');
+  textLines(text).forEach(({ text: lineText, line: n }) => {
     const line = lineText.replace(/#.*/, '').trim();
     if (line === '' || /^hwcap\s/.test(line)) return;
     const include = /^include\s+(.*)$/.exec(line);
     if (include) {
       for (const pattern of include[1]!.split(/\s+/).filter(Boolean)) {
-        out.push({ kind: 'include', value: pattern.startsWith('/') ? pattern : joinPath(dirname(path), pattern), line: i + 1, lineText });
+        out.push({ kind: 'include', value: pattern.startsWith('/') ? pattern : joinPath(dirname(path), pattern), line: n, lineText });
       }
       return;
     }
     for (const token of line.split(/[\s:,]+/)) {
       const dir = token.replace(/=.*$/, '');
       // ldconfig takes relative directories from its working directory: meaningless at boot.
-      if (dir.startsWith('/')) out.push({ kind: 'dir', value: normalizePath(dir), line: i + 1, lineText });
+      if (dir.startsWith('/')) out.push({ kind: 'dir', value: normalizePath(dir), line: n, lineText });
     }
   });
   return out;
@@ -119,9 +120,10 @@ function firstHits(ctx: CheckContext, path: string, entries: LdConfEntry[]): Map
 async function scanEnvironmentFile(ctx: CheckContext, path: string): Promise<void> {
   const file = await readConfigText(ctx, path);
   if (!file) return;
-  const lines = file.text.split('\n').map((l) => l.replace(/\r$/, ''));
   // Comment lines set nothing (pam_env and systemd alike); blank them so line numbers stay.
-  const active = lines.map((l) => (/^\s*[#;]/.test(l) ? '' : l)).join('\n');
+  const active = textLines(file.text)
+    .map((l) => (/^\s*[#;]/.test(l.text) ? '' : l.text))
+    .join('\n');
   const restart = path.startsWith('/etc/systemd/') ? 'systemctl daemon-reexec   # systemd rereads its configuration' : undefined;
   for (const hit of ctx.rules.matchLines('ld-so-conf', path, active)) {
     const variable = /\b(LD_PRELOAD|LD_AUDIT|LD_LIBRARY_PATH)\b/.exec(hit.text)?.[1] ?? 'a linker variable';

@@ -15,16 +15,16 @@
  * family indicators.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { readText } from './shared/read-text.js';
+import { isElf, readHead } from './shared/file-head.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readWholeText } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './systemd-units.js';
-
-const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
-const UNIT_GLOBS = UNIT_DIRS.flatMap((d) => [`${d}/*`, `${d}/*/*`]);
-const INIT_GLOBS = ['/etc/rc.local', '/etc/inittab', '/etc/init.d/*', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d/*'];
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { INIT_GLOBS, SERVICE_PATHS, UNIT_DIRS } from './shared/whole-file-places.js';
+import { activeLines } from '../facts/vfs-lines.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './shared/systemd-units.js';
 
 /** Enough of a file to tell an ELF from a script. */
 const HEAD_BYTES = 4096;
@@ -36,7 +36,7 @@ export const servicesCheck: Check = {
   ruleIds: ['init.binary-script', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Self-starting services: systemd units with their enabled state, rc.local, inittab and init scripts',
-  paths: [...UNIT_GLOBS, ...INIT_GLOBS],
+  paths: SERVICE_PATHS,
   async run(ctx) {
     const index = await indexUnits(ctx, UNIT_DIRS);
     for (const unit of index.files.values()) await scanUnit(ctx, index, unit);
@@ -118,7 +118,7 @@ const INIT_CONTEXT: Record<InitKind, string> = {
 };
 
 async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<void> {
-  const head = await readHead(ctx, script.path);
+  const head = await readHead(ctx, script.path, HEAD_BYTES, { listed: true });
   if (head === undefined) return;
   if (script.kind !== 'inittab' && isElf(head.bytes)) {
     ctx.report(
@@ -132,7 +132,8 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
     ctx.started({ path: script.path, startedBy: 'init' });
     return;
   }
-  const text = await readScript(ctx, script.path);
+  // The whole script, as the shell reads it (comment lines kept short).
+  const text = await readText(ctx, script.path, { commentChars: '#', examined: false, listed: true });
   if (text === undefined) return;
   const file: CommandFile = {
     scope: 'init-script',
@@ -147,17 +148,16 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
 /** inittab(5): "id:runlevels:action:process"; the process is run by /bin/sh. */
 export function inittabLines(text: string): CommandLine[] {
   const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '').trim();
-    if (raw === '' || raw.startsWith('#')) return;
-    const line: CommandLine = { line: i + 1, text: raw, evidence: raw };
+  for (const { text: physical, line: n } of activeLines(text)) {
+    const raw = physical.trim();
+    const line: CommandLine = { line: n, text: raw, evidence: raw };
     const m = /^([^:]*):([^:]*):([^:]*):(.*)$/.exec(raw);
     if (m && m[4]!.trim() !== '' && m[3] !== 'initdefault') {
       line.run = { syntax: 'shell', command: m[4]! };
       line.vars = { context: ` (inittab entry "${m[1]}", action ${m[3]}, runlevels ${m[2] || 'all'})` };
     }
     out.push(line);
-  });
+  }
   return out;
 }
 
@@ -180,35 +180,4 @@ async function initFix(ctx: CheckContext, script: InitScript, line: CommandLine 
   }
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-// ---------------------------------------------------------------------------------
-
-/** The first bytes and the size of the file: enough to tell an ELF from a script. */
-async function readHead(ctx: CheckContext, path: string): Promise<{ bytes: Buffer; size: number } | undefined> {
-  try {
-    const size = (await ctx.vfs.stat(path)).size;
-    const bytes = await ctx.vfs.readFile(path, { maxBytes: HEAD_BYTES });
-    ctx.examined(path);
-    return { bytes, size };
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
-}
-
-/** The whole script, as the shell reads it (comment lines kept short). */
-async function readScript(ctx: CheckContext, path: string): Promise<string | undefined> {
-  try {
-    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
-    if (whole.unread) ctx.error(path, whole.unread);
-    return whole.text;
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
-}
-
-function isElf(bytes: Buffer): boolean {
-  return bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46;
 }

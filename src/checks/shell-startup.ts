@@ -22,28 +22,14 @@ import type { Check, CheckContext } from '../model/check.js';
 import { basename, dirname, joinPath } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { readWholeText } from '../facts/vfs-lines.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { startedByShellLine } from './shell-commands.js';
-import { loginHomes } from './ssh-keys.js';
-import { listDir } from './systemd-units.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { PAM_ENV_FILES, SHELL_HOME_FILES, SHELL_STARTUP_PATHS, SHELL_SYSTEM_DIRS, SHELL_SYSTEM_FILES, SKEL } from './shared/whole-file-places.js';
+import { readWholeText, activeLines } from '../facts/vfs-lines.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { startedByShellLine } from './parsers/shell-commands.js';
+import { listDir } from './shared/systemd-units.js';
 
-const SYSTEM_FILES = [
-  '/etc/profile',
-  '/etc/bash.bashrc',
-  '/etc/bashrc',
-  '/etc/bash.bash_logout',
-  '/etc/zshenv',
-  '/etc/zprofile',
-  '/etc/zshrc',
-  '/etc/zlogin',
-  '/etc/zlogout',
-];
-const SYSTEM_DIRS = ['/etc/profile.d', '/etc/zsh'];
-const ENV_FILES = ['/etc/environment', '/etc/security/pam_env.conf'];
-const HOME_FILES = ['.bashrc', '.profile', '.bash_profile', '.bash_login', '.bash_logout', '.bash_aliases', '.zshrc', '.zprofile', '.zshenv', '.zlogin', '.zlogout'];
-const SKEL = '/etc/skel';
 /** Sourced files followed in all, and from one file: hostile start-up files may source thousands. */
 const MAX_FILES = 2000;
 const MAX_SOURCED_PER_FILE = 32;
@@ -56,25 +42,19 @@ export const shellStartupCheck: Check = {
   ruleIds: [...COMMAND_SCAN_RULE_IDS],
   persistence: true,
   description: 'Shell start-up files (profile, bashrc, zshrc and friends, system-wide and per account) and PAM environment files',
-  paths: [
-    '/etc/passwd',
-    ...SYSTEM_FILES,
-    ...ENV_FILES,
-    ...SYSTEM_DIRS.map((d) => `${d}/*`),
-    ...HOME_FILES.flatMap((f) => [`${SKEL}/${f}`, `/root/${f}`, `/**/${f}`]),
-  ],
+  paths: SHELL_STARTUP_PATHS,
   async run(ctx) {
-    const homes = await loginHomes(ctx);
+    const homes = await ctx.facts.loginHomes();
     const queue: StartupFile[] = [];
-    for (const path of SYSTEM_FILES) queue.push({ path, kind: 'shell', context: systemContext(path) });
-    for (const dir of SYSTEM_DIRS) {
+    for (const path of SHELL_SYSTEM_FILES) queue.push({ path, kind: 'shell', context: systemContext(path) });
+    for (const dir of SHELL_SYSTEM_DIRS) {
       for (const e of await listDir(ctx, dir)) if (e.type !== 'directory') queue.push({ path: e.path, kind: 'shell', context: systemContext(e.path) });
     }
-    for (const path of ENV_FILES) queue.push({ path, kind: 'env', context: ' (environment of every PAM session: logins, su, sudo, cron)' });
-    for (const f of HOME_FILES) queue.push({ path: joinPath(SKEL, f), kind: 'shell', context: ' (copied into the home of every new account)' });
+    for (const path of PAM_ENV_FILES) queue.push({ path, kind: 'env', context: ' (environment of every PAM session: logins, su, sudo, cron)' });
+    for (const f of SHELL_HOME_FILES) queue.push({ path: joinPath(SKEL, f), kind: 'shell', context: ' (copied into the home of every new account)' });
     for (const home of homes) {
       const who = home.users.map((u) => u.name).join('/') || home.path;
-      for (const f of HOME_FILES) queue.push({ path: joinPath(home.path, f), kind: 'shell', context: ` (start-up file of ${who}, run by ${who}'s shells)`, home: home.path });
+      for (const f of SHELL_HOME_FILES) queue.push({ path: joinPath(home.path, f), kind: 'shell', context: ` (start-up file of ${who}, run by ${who}'s shells)`, home: home.path });
     }
     const seen = new Set<string>();
     for (let i = 0; i < queue.length && seen.size < MAX_FILES; i++) {
@@ -132,13 +112,7 @@ async function scanStartupFile(ctx: CheckContext, start: StartupFile, seen: Set<
 
 /** /etc/environment and pam_env.conf: one assignment per line, `#` comments. */
 function envLines(text: string): CommandLine[] {
-  const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '').trim();
-    if (raw === '' || raw.startsWith('#')) return;
-    out.push({ line: i + 1, text: raw, evidence: raw });
-  });
-  return out;
+  return activeLines(text).map(({ text: raw, line }) => ({ line, text: raw.trim(), evidence: raw.trim() }));
 }
 
 const FUNCTION_HEADER = /^\s*(?:function\s+[^\s(){}|;&<>]+(?:\s*\(\s*\))?|[^\s(){}|;&<>=]+\s*\(\s*\))\s*\{?\s*$/;

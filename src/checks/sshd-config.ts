@@ -20,13 +20,16 @@
  *   reported at low.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { textLines } from '../facts/vfs-lines.js';
 import { joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { globFiles, isGlob, packageOwner, readConfigText } from './config-files.js';
-import { checkKeyFile, loginHomes, openKeyFile, type Home, KEY_FILE_RULE_IDS } from './ssh-keys.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { globFiles, isGlob, packageOwner, readConfigText } from './shared/config-files.js';
+import { checkKeyFile, openKeyFile, KEY_FILE_RULE_IDS } from './shared/authorized-keys-file.js';
+import type { Home } from '../facts/login-homes.js';
 
 const SSHD_CONFIG = '/etc/ssh/sshd_config';
 const CATEGORY = 'persistence/ssh';
@@ -75,13 +78,13 @@ export interface Directive {
 export function parseSshdConfig(text: string, path: string, inMatch: boolean): Directive[] {
   const out: Directive[] = [];
   let matching = inMatch;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '').slice(0, MAX_LINE).replace(/(?:^|\s)#.*$/, '').trim();
+  textLines(text).forEach(({ text: raw, line: n }) => {
+    const line = raw.slice(0, MAX_LINE).replace(/(?:^|\s)#.*$/, '').trim();
     const m = /^([A-Za-z][A-Za-z0-9]*)(?:\s*=\s*|\s+)(.*)$/.exec(line);
     if (!m) return;
     const keyword = m[1]!.toLowerCase();
     if (keyword === 'match') matching = true;
-    out.push({ path, line: i + 1, text: line, keyword, args: splitArgs(m[2]!), inMatch: matching });
+    out.push({ path, line: n, text: line, keyword, args: splitArgs(m[2]!), inMatch: matching });
   });
   return out;
 }
@@ -187,7 +190,7 @@ async function readMovedKeyFiles(ctx: CheckContext, directives: Directive[]): Pr
   const values = new Set(directives.filter((d) => d.keyword === 'authorizedkeysfile').flatMap((d) => d.args));
   const moved = [...values].filter((v) => !DEFAULT_KEY_FILES.has(v) && v.toLowerCase() !== 'none');
   if (moved.length === 0) return;
-  const homes = await loginHomes(ctx);
+  const homes = await ctx.facts.loginHomes();
   const seen = new Set<string>();
   for (const value of moved) {
     let count = 0;

@@ -3,7 +3,7 @@
  * crontab line that runs /usr/local/bin/update.sh looks harmless; the `curl | sh` is in
  * the script, or in a script that script starts. Every file the persistence checks
  * recorded with ctx.started() is read, when it is a text script, and its lines go
- * through the shared command-line scan (command-scan.ts) in the `script` scope, so the
+ * through the shared command-line scan (shared/command-scan.ts) in the `script` scope, so the
  * same behaviour rules fire there, reported at the script's own path and line with who
  * starts it. What a script starts is recorded in turn (startedBy "script:line") and
  * followed, level by level, to a bounded depth and count; each file is scanned once.
@@ -18,18 +18,19 @@
  * Scripts for other interpreters (python, perl...) are matched by the content rules but
  * not read as shell, so no "started program" is made up from their syntax.
  */
-import { declaredPaths, type Check, type CheckContext, type StartedFile } from '../model/check.js';
+import type { Check, CheckContext, StartedFile } from '../model/check.js';
+import { looksLikeText } from './shared/file-head.js';
+import { readScriptOnce } from './shared/read-script.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
-import { cronCheck } from './cron.js';
-import { servicesCheck } from './services.js';
-import { shellStartupCheck } from './shell-startup.js';
+import { WHOLE_FILE_PLACES } from './shared/whole-file-places.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, showLine, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { stripShellComment } from './shell-lexer.js';
-import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
+import { deleteStartedCommands, showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { stripShellComment } from './parsers/shell-lexer.js';
+import { activeLines, type WholeText } from '../facts/vfs-lines.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
@@ -38,16 +39,9 @@ const MAX_SCRIPTS = 256;
 const MAX_ENTRIES = 4096;
 /** The first bytes every source keeps, also single-pass archives: enough to tell an ELF from a script. */
 const HEAD_BYTES = 64;
-const TEXT_PROBE_BYTES = 4096;
 const CATEGORY = 'persistence/script';
 /** Starters named in a message; the rest are counted. */
 const SHOWN_STARTERS = 3;
-
-/**
- * The checks that read their files whole, with their own context: a started file one of
- * them declares (cron.daily scripts, init.d, rc.local, profile.d...) is reported there.
- */
-const WHOLE_FILE_READERS: Check[] = [cronCheck, servicesCheck, shellStartupCheck];
 
 /** "path:line": a line of a file starts it. */
 const LINE_STARTER = /^\/.*:\d+$/;
@@ -70,7 +64,8 @@ export const startedScriptsCheck: Check = {
     const walk: Walk = {
       scripts: new Map(),
       resolved: new Map(),
-      elsewhere: WHOLE_FILE_READERS.flatMap((c) => declaredPaths(c, ctx.rules)).map(compileGlob),
+      // Read whole, with their own context, by the cron, services and shell-startup checks (cron.daily scripts, init.d, rc.local, profile.d...).
+      elsewhere: WHOLE_FILE_PLACES.map(compileGlob),
       scanned: 0,
     };
     let level = ctx.startedFiles();
@@ -201,22 +196,18 @@ async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {
  * (or unreadable: reported). The interpreter reads the whole file, so does minescan
  * (comments kept short): a command after megabytes of padding is still seen.
  */
-async function readScript(ctx: CheckContext, path: string): Promise<(WholeText & { shell: boolean }) | undefined> {
+async function readScript(ctx: CheckContext, path: string): Promise<(Pick<WholeText, 'text' | 'unread'> & { shell: boolean }) | undefined> {
   try {
-    const head = await ctx.vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES });
-    if (!looksLikeText(head)) return undefined;
+    // One read: its first 4 KiB tell text from binary, then it goes on to the end.
+    const script = await readScriptOnce(ctx.vfs, path, (await ctx.vfs.stat(path)).size, 0, looksLikeText);
+    if (script.kind === 'binary') return undefined;
     // The "#!" line is a comment the whole read shortens: the head tells the language.
-    const shell = isShellScript(path, head.toString('utf8'));
-    return { ...(await readWholeText(ctx.vfs, path, { commentChars: '#' })), shell };
+    const shell = isShellScript(path, script.head.toString('utf8'));
+    return { text: script.text, unread: script.unread, shell };
   } catch (err) {
     ctx.error(path, err);
     return undefined;
   }
-}
-
-function looksLikeText(bytes: Buffer): boolean {
-  if (bytes.length >= 2 && bytes[0] === 0x23 && bytes[1] === 0x21) return true;
-  return !bytes.includes(0);
 }
 
 /** Read as shell: a shell "#!" line, or no "#!" line and no other language's file name. */
@@ -230,14 +221,7 @@ function isShellScript(path: string, text: string): boolean {
 
 /** Lines of a script in another language: matched by the content rules, run nothing. */
 function plainLines(text: string): CommandLine[] {
-  const out: CommandLine[] = [];
-  text.split('\n').forEach((physical, i) => {
-    const raw = physical.replace(/\r$/, '');
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    out.push({ line: i + 1, text: stripShellComment(raw), evidence: trimmed });
-  });
-  return out;
+  return activeLines(text).map(({ text: raw, line }) => ({ line, text: stripShellComment(raw), evidence: raw.trim() }));
 }
 
 /**

@@ -20,8 +20,10 @@ import type { PasswdEntry } from '../facts/passwd.js';
 import { basename, dirname, joinPath, normalizePath } from '../../mountfs/path.js';
 import type { Rule } from '../rules/types.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { showLine, unlockCommand } from './command-remediation.js';
-import { continuedLines, globFiles, packageOwner, readIncludedConfig } from './config-files.js';
+import { showLine } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { continuedLines } from '../facts/vfs-lines.js';
+import { globFiles, packageOwner, readIncludedConfig } from './shared/config-files.js';
 
 const SUDOERS = '/etc/sudoers';
 const CATEGORY = 'persistence/sudoers';

@@ -15,17 +15,20 @@
  */
 import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
+import { isElf } from './shared/file-head.js';
+import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { readScriptLines, scanCommandLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const KINDS = ['system-generators', 'user-generators', 'system-environment-generators', 'user-environment-generators'];
 const LOCAL_BASES = ['/run/systemd', '/etc/systemd', '/usr/local/lib/systemd'];
 const PACKAGE_BASES = ['/usr/lib/systemd', '/lib/systemd'];
-/** What is read to tell a binary generator from a script (and to describe a binary). */
+/** What is read of a binary generator to describe it (a script is read whole). */
 const MAX_FILE_BYTES = 1 << 20;
 const CATEGORY = 'persistence/systemd-generator';
 
@@ -53,31 +56,32 @@ export const systemdGeneratorsCheck: Check = {
 
 async function checkGenerator(ctx: CheckContext, path: string, kind: string, local: boolean, seen: Set<string>): Promise<void> {
   let real: string;
-  let bytes: Buffer;
-  let mode: number;
+  let script: ScriptRead;
   try {
     if ((await ctx.vfs.lstat(path)).type === 'symlink' && (await ctx.vfs.readlink(path)) === '/dev/null') return;
     real = await ctx.vfs.realpath(path);
     const stat = await ctx.vfs.stat(real);
     if (stat.type !== 'file') return;
-    mode = stat.mode;
-    bytes = await ctx.vfs.readFile(real, { maxBytes: MAX_FILE_BYTES });
+    // /lib and /usr/lib are one directory on merged-/usr systems.
+    if (seen.has(real)) return;
+    seen.add(real);
+    // systemd runs only executable files there.
+    if ((stat.mode & 0o111) === 0) {
+      ctx.examined(real);
+      return;
+    }
+    // systemd runs the whole script: every line of it is read, however much padding comes first.
+    script = await readScriptOnce(ctx.vfs, real, stat.size, MAX_FILE_BYTES);
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
-  // /lib and /usr/lib are one directory on merged-/usr systems.
-  if (seen.has(real)) return;
-  seen.add(real);
   ctx.examined(real);
-  // systemd runs only executable files there.
-  if ((mode & 0o111) === 0) return;
+  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
   ctx.started({ path: real, startedBy: `systemd ${kind}` });
 
   const owner = await ctx.facts.packages.ownerOfAny([path, real]);
-  const binary = isBinary(bytes);
-  // systemd runs the whole script: every line of it is read, however much padding comes first.
-  const lines = binary ? undefined : await readScriptLines(ctx, real);
+  const lines = script.kind === 'script' ? scriptLines(script.text) : undefined;
   const context = ` (systemd ${kind.replace(/s$/, '')}, run as ${kind.startsWith('user') ? 'each user' : 'root'} at boot and at every daemon-reload)`;
   const fix = (line: CommandLine | undefined, started: string[]) => generatorFix(ctx, path, real, owner, line, started);
 
@@ -87,7 +91,7 @@ async function checkGenerator(ctx: CheckContext, path: string, kind: string, loc
     ctx.report(
       ctx.rules.finding(rule, {
         path: real,
-        evidence: binary ? `${bytes.readUInt32BE(0) === 0x7f454c46 ? 'ELF executable' : 'binary'}, ${bytes.length} bytes read` : `script: ${firstLine ?? '(empty)'}`,
+        evidence: script.kind === 'binary' ? `${isElf(script.head) ? 'ELF executable' : 'binary'}, ${script.bytesRead} bytes read` : `script: ${firstLine ?? '(empty)'}`,
         category: CATEGORY,
         vars: { name: basename(path), context, fix: await fix(undefined, []) },
       }),
@@ -115,10 +119,4 @@ async function generatorFix(
   commands.push('systemctl daemon-reload   # regenerates /run/systemd/generator*, without what it wrote');
   commands.push(...(await deleteStartedCommands(ctx, started)));
   return commands.join('\n');
-}
-
-/** An ELF, or NUL bytes early on: not a script to read as shell. */
-function isBinary(bytes: Buffer): boolean {
-  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x7f454c46) return true;
-  return bytes.subarray(0, 4096).includes(0);
 }

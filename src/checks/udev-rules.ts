@@ -16,13 +16,15 @@
  * every program is recorded as started; a rule in an unpackaged file under /etc or /run
  * that starts a program is reported at low severity, an inventory of local device hooks.
  */
-import { readWholeText } from '../facts/vfs-lines.js';
-import type { Check, CheckContext } from '../model/check.js';
+import { readWholeText, continuedLines } from '../facts/vfs-lines.js';
 import type { Ownership } from '../facts/package-ownership.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { isNotFound } from '../../mountfs/errors.js';
-import { deleteLineCommand, deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { scanCommandLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './command-scan.js';
-import { listDir } from './systemd-units.js';
+import { shellQuote } from '../rules/ruleset.js';
+import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import { scanCommandLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
+import { listDir } from './shared/systemd-units.js';
 
 const RULE_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d', '/usr/local/lib/udev/rules.d', '/usr/lib/udev/rules.d', '/lib/udev/rules.d'];
 const LOCAL_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d'];
@@ -100,18 +102,12 @@ async function scanRulesFile(ctx: CheckContext, path: string, local: boolean, se
 
 /** Logical rule lines; `run` holds every program the line starts, `;`-separated in Exec syntax. */
 export function udevLines(text: string): CommandLine[] {
-  const physical = text.split('\n');
   const out: CommandLine[] = [];
-  for (let i = 0; i < physical.length; i++) {
-    const first = i;
-    const parts = [physical[i]!.replace(/\r$/, '')];
-    while (parts[parts.length - 1]!.endsWith('\\') && i + 1 < physical.length && parts.length < MAX_CONTINUED_LINES) {
-      parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1);
-      parts.push(physical[++i]!.replace(/\r$/, ''));
-    }
-    const logical = parts.join('').trim();
+  // At most MAX_CONTINUED_LINES physical lines make one logical line.
+  for (const continued of continuedLines(text, MAX_CONTINUED_LINES - 1, '')) {
+    const logical = continued.text.trim();
     if (logical === '' || logical.startsWith('#')) continue;
-    const line: CommandLine = { line: first + 1, text: logical, evidence: logical };
+    const line: CommandLine = { line: continued.line, text: logical, evidence: logical };
     const programs = udevPrograms(logical);
     if (programs.length > 0) line.run = { syntax: 'exec', command: programs.join(' ; ') };
     out.push(line);

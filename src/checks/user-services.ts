@@ -15,12 +15,13 @@
  * home is also reported at info level, an inventory of what users start by themselves.
  */
 import type { Check, CheckContext } from '../model/check.js';
+import { COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
 import { joinPath } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
-import { deleteStartedCommands, unlockCommand } from './command-remediation.js';
-import { loginHomes, type Home } from './ssh-keys.js';
-import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './systemd-units.js';
-import { COMMAND_SCAN_RULE_IDS } from './command-scan.js';
+import { deleteStartedCommands } from './shared/command-remediation.js';
+import { unlockCommand } from './shared/unlock.js';
+import type { Home } from '../facts/login-homes.js';
+import { indexUnits, listDir, scanUnitFile, unitState, type UnitFile, type UnitState } from './shared/systemd-units.js';
 
 const GLOBAL_DIRS = ['/etc/systemd/user', '/run/systemd/user', '/usr/local/lib/systemd/user', '/usr/lib/systemd/user', '/lib/systemd/user'];
 const HOME_DIRS = ['.config/systemd/user', '.local/share/systemd/user'];
@@ -39,7 +40,7 @@ export const userServicesCheck: Check = {
     ...HOME_DIRS.flatMap((d) => [`/root/${d}/*`, `/root/${d}/*/*`, `/**/${d}/*`, `/**/${d}/*/*`]),
   ],
   async run(ctx) {
-    const homes = await loginHomes(ctx);
+    const homes = await ctx.facts.loginHomes();
     const dirHome = new Map<string, Home>();
     for (const home of homes) for (const d of HOME_DIRS) dirHome.set(joinPath(home.path, d), home);
     const index = await indexUnits(ctx, [...dirHome.keys(), ...GLOBAL_DIRS]);

@@ -20,7 +20,7 @@ import type { LineHit } from '../rules/ruleset.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { isNotFound, limitExceeded } from '../../mountfs/errors.js';
-import { configuredWebRoots, SERVER_CONFIG_GLOBS, WEB_FILE_GLOBS, WEB_ROOT_GLOBS } from './web-roots.js';
+import { configuredWebRoots, SERVER_CONFIG_GLOBS, WEB_FILE_GLOBS, WEB_ROOT_GLOBS } from './shared/web-roots.js';
 import { compileRuleRegex, ruleFlags } from '../rules/linear-regex.js';
 
 const HEAD_BYTES = 512 * 1024;

@@ -8,6 +8,7 @@
  * unpadded base64 of the SHA-256 of the decoded blob.
  */
 import { createHash } from 'node:crypto';
+import { textLines } from './vfs-lines.js';
 
 export interface AuthorizedKey {
   /** 1-based line number in the file. */
@@ -101,13 +102,12 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export function parseAuthorizedKeys(text: string): ParsedAuthorizedKeys {
   const keys: AuthorizedKey[] = [];
   const malformed: MalformedKeyLine[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
+  textLines(text).forEach(({ text: line, line: n }) => {
     const body = line.replace(/^[ \t]+/, '');
     if (body === '' || body.startsWith('#')) return;
     const parsed = parseKeyLine(body);
-    if ('reason' in parsed) malformed.push({ line: i + 1, text: line, reason: parsed.reason });
-    else keys.push({ ...parsed, line: i + 1, text: line });
+    if ('reason' in parsed) malformed.push({ line: n, text: line, reason: parsed.reason });
+    else keys.push({ ...parsed, line: n, text: line });
   });
   return { keys, malformed };
 }

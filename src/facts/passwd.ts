@@ -3,7 +3,7 @@
  * parse are kept out of the tables but counted, since a mangled line in passwd is
  * itself worth a look.
  */
-import type { WholeTextOptions } from './vfs-lines.js';
+import { textLines, type WholeTextOptions } from './vfs-lines.js';
 
 /** How the account files are read whole: comment lines start with "#" at the first column (an indented one is malformed). */
 export const ACCOUNT_FILE_READ: WholeTextOptions = { commentChars: '#', indentedComments: false };
@@ -38,17 +38,16 @@ export interface Parsed<T> {
 export function parsePasswd(text: string): Parsed<PasswdEntry> {
   const entries: PasswdEntry[] = [];
   const malformedLines: number[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
+  textLines(text).forEach(({ text: line, line: n }) => {
     if (line.trim() === '' || line.startsWith('#')) return;
     const f = line.split(':');
     const uid = Number(f[2]);
     const gid = Number(f[3]);
     if (f.length < 7 || !f[0] || !/^\d+$/.test(f[2] ?? '') || !/^\d+$/.test(f[3] ?? '')) {
-      malformedLines.push(i + 1);
+      malformedLines.push(n);
       return;
     }
-    entries.push({ name: f[0], password: f[1] ?? '', uid, gid, gecos: f[4] ?? '', home: f[5] ?? '', shell: f.slice(6).join(':'), line: i + 1 });
+    entries.push({ name: f[0], password: f[1] ?? '', uid, gid, gecos: f[4] ?? '', home: f[5] ?? '', shell: f.slice(6).join(':'), line: n });
   });
   return { entries, malformedLines };
 }
@@ -56,16 +55,15 @@ export function parsePasswd(text: string): Parsed<PasswdEntry> {
 export function parseShadow(text: string): Parsed<ShadowEntry> {
   const entries: ShadowEntry[] = [];
   const malformedLines: number[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
+  textLines(text).forEach(({ text: line, line: n }) => {
     if (line.trim() === '' || line.startsWith('#')) return;
     const f = line.split(':');
     if (f.length < 2 || !f[0]) {
-      malformedLines.push(i + 1);
+      malformedLines.push(n);
       return;
     }
     const lastChange = f[2] && /^\d+$/.test(f[2]) ? Number(f[2]) : undefined;
-    entries.push({ name: f[0], hash: f[1] ?? '', lastChange, line: i + 1 });
+    entries.push({ name: f[0], hash: f[1] ?? '', lastChange, line: n });
   });
   return { entries, malformedLines };
 }

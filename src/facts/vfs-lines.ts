@@ -1,9 +1,16 @@
 /**
- * Line-by-line reading of a text database inside the scanned root (dpkg's md5sums,
- * status, alternatives), streamed so a big status file is never held whole, and
- * bounded twice: at most `maxBytes` of the file are read, and a line longer than
- * `maxLineBytes` is skipped (counted, not kept), so one hostile line can neither fill
- * memory nor hide the lines after it.
+ * Lines of the files minescan reads, one family: every reader hands out numbered
+ * `TextLine`s without their "\r".
+ *
+ * - vfsLines: a text database inside the scanned root (dpkg's md5sums, status,
+ *   alternatives), streamed so a big status file is never held whole, and bounded
+ *   twice: at most `maxBytes` of the file are read, and a line longer than
+ *   `maxLineBytes` is skipped (counted, not kept), so one hostile line can neither
+ *   fill memory nor hide the lines after it.
+ * - readWholeText: a file the system reads whole (crontab, unit, passwd...), padding
+ *   and all, with comment lines kept short and the content kept capped.
+ * - textLines, activeLines, continuedLines: the lines of such a text once in memory,
+ *   as the checks' parsers walk them.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import { limitExceeded, type MountfsError } from '../../mountfs/errors.js';
@@ -126,6 +133,15 @@ const TAB = 0x09;
 /** Reads the whole file (symlinks followed inside the root) as WholeTextOptions says. */
 export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOptions = {}): Promise<WholeText> {
   const size = (await vfs.stat(path)).size;
+  return wholeTextFrom(vfs.createReadStream(path) as AsyncIterable<Buffer>, path, size, options);
+}
+
+/**
+ * readWholeText over the chunks of a read already under way (`size` bytes in all,
+ * `path` for the error), for a caller that looked at the first bytes before deciding
+ * to read on: the file is still read once.
+ */
+export async function wholeTextFrom(stream: AsyncIterable<Buffer>, path: string, size: number, options: WholeTextOptions = {}): Promise<WholeText> {
   const comments = new Set([...(options.commentChars ?? '')].map((c) => c.charCodeAt(0)));
   const indented = options.indentedComments ?? true;
   const maxKept = options.maxKeptBytes ?? DEFAULT_KEPT_BYTES;
@@ -142,7 +158,6 @@ export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOp
     keptBytes += piece.length;
     return true;
   };
-  const stream = vfs.createReadStream(path) as AsyncIterable<Buffer>;
   reading: for await (const chunk of stream) {
     let at = 0;
     while (at < chunk.length) {
@@ -194,3 +209,39 @@ export async function readWholeText(vfs: Vfs, path: string, options: WholeTextOp
 }
 
 const NEWLINE_BYTE = Buffer.from('\n');
+
+/** The lines of a text in memory, numbered from 1, each without its "\r". */
+export function textLines(text: string): TextLine[] {
+  return text.split('\n').map((raw, i) => ({ text: raw.replace(/\r$/, ''), line: i + 1 }));
+}
+
+/**
+ * The lines that say something: not blank, and not a comment (a line whose first
+ * non-blank character is one of `commentChars`). Their text is as written.
+ */
+export function activeLines(text: string, commentChars = '#'): TextLine[] {
+  return textLines(text).filter((l) => {
+    const first = l.text.trimStart()[0];
+    return first !== undefined && !commentChars.includes(first);
+  });
+}
+
+/**
+ * The logical lines of a text whose lines continue after a trailing backslash
+ * (sudoers, modprobe.d, udev rules): the backslash is dropped and the next line
+ * appended after `separator`; each is numbered by its first physical line. At most
+ * `maxJoined` lines are appended to one, so a hostile file of endless continuations
+ * does not become one huge string.
+ */
+export function continuedLines(text: string, maxJoined: number, separator: string): TextLine[] {
+  const physical = textLines(text);
+  const out: TextLine[] = [];
+  for (let i = 0; i < physical.length; i++) {
+    const first = physical[i]!.line;
+    let logical = physical[i]!.text;
+    let joined = 0;
+    while (logical.endsWith('\\') && i + 1 < physical.length && joined++ < maxJoined) logical = logical.slice(0, -1) + separator + physical[++i]!.text;
+    out.push({ line: first, text: logical });
+  }
+  return out;
+}

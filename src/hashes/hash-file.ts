@@ -13,12 +13,12 @@ import type { HashEntry } from './hash-list.js';
 export const MAX_HASH_BYTES = 256 * 1024 * 1024;
 
 export type HashAlgorithm = HashEntry['algorithm'];
-
-export interface FileDigests {
-  md5: string;
-  sha256: string;
-  sha1?: string;
-}
+/** Every algorithm a hash list or a package database records a digest in. */
+export type DigestAlgorithm = 'md5' | 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+/** Hex digests of one file, by algorithm. */
+export type Digests = Partial<Record<DigestAlgorithm, string>>;
+/** What the hash check always has: MD5 and SHA-256, the two single-pass sources compute as the bytes go past. */
+export type FileDigests = Digests & { md5: string; sha256: string };
 
 export type HashResult =
   | { kind: 'hashed'; size: number; digests: FileDigests }
@@ -38,16 +38,30 @@ export async function hashVfsFile(vfs: Vfs, path: string, options: HashFileOptio
   const known = await vfs.knownDigests(path);
   if (known) return { kind: 'hashed', size: st.size, digests: { md5: known.md5, sha256: known.sha256 } };
   if (st.size > maxBytes) return { kind: 'too-large', size: st.size };
-  const hashes: Partial<Record<HashAlgorithm, Hash>> = { md5: createHash('md5'), sha256: createHash('sha256') };
-  if (options.algorithms?.has('sha1')) hashes.sha1 = createHash('sha1');
-  let size = 0;
-  // The bound also holds if the stream gives more than stat promised (a damaged size field).
+  const algorithms = new Set<DigestAlgorithm>(['md5', 'sha256']);
+  if (options.algorithms?.has('sha1')) algorithms.add('sha1');
+  const streamed = await streamDigests(vfs, path, algorithms, maxBytes);
+  if (streamed.kind === 'too-large') return streamed;
+  const { md5, sha256, ...others } = streamed.digests;
+  return { kind: 'hashed', size: streamed.bytesRead, digests: { md5: md5!, sha256: sha256!, ...others } };
+}
+
+export type StreamedDigests = { kind: 'hashed'; digests: Digests; bytesRead: number } | { kind: 'too-large'; size: number };
+
+/**
+ * The one pass every digest of minescan is computed in: the file streamed once, every
+ * algorithm fed the same chunk, never held whole. The bound also holds if the stream
+ * gives more than stat promised (a damaged size field).
+ */
+export async function streamDigests(vfs: Vfs, path: string, algorithms: Iterable<DigestAlgorithm>, maxBytes: number): Promise<StreamedDigests> {
+  const hashes = [...new Set(algorithms)].map((a): [DigestAlgorithm, Hash] => [a, createHash(a)]);
+  let bytesRead = 0;
   for await (const chunk of vfs.createReadStream(path, { end: maxBytes + 1 }) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) return { kind: 'too-large', size };
-    for (const h of Object.values(hashes)) h.update(chunk);
+    bytesRead += chunk.length;
+    if (bytesRead > maxBytes) return { kind: 'too-large', size: bytesRead };
+    for (const [, h] of hashes) h.update(chunk);
   }
-  const digests: FileDigests = { md5: hashes.md5!.digest('hex'), sha256: hashes.sha256!.digest('hex') };
-  if (hashes.sha1) digests.sha1 = hashes.sha1.digest('hex');
-  return { kind: 'hashed', size, digests };
+  const digests: Digests = {};
+  for (const [a, h] of hashes) digests[a] = h.digest('hex');
+  return { kind: 'hashed', digests, bytesRead };
 }

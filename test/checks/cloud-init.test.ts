@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { cloudInitCheck } from '../../src/checks/cloud-init.js';
-import { parseCloudConfig } from '../../src/checks/cloud-config.js';
+import { parseCloudConfig } from '../../src/checks/parsers/cloud-config.js';
 import { scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { findingRowKeys, mediumOrAbove, rowKeys, unfilledTemplates, type FindingRow } from '../helpers/findings.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
+import { packageIntegrityCheck } from '../../src/checks/package-integrity/check.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { runChecks, type CheckRunResult } from '../../src/engine/run-checks.js';

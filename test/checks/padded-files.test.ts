@@ -16,7 +16,7 @@ import { ldPreloadCheck } from '../../src/checks/ld-preload.js';
 import { kernelModulesCheck } from '../../src/checks/kernel-modules.js';
 import { startedScriptsCheck } from '../../src/checks/started-scripts.js';
 import { immutableFilesCheck } from '../../src/checks/immutable-files.js';
-import { packageIntegrityCheck } from '../../src/checks/package-integrity.js';
+import { packageIntegrityCheck } from '../../src/checks/package-integrity/check.js';
 import { buildDeb, initDpkgRoot, installDebs } from '../helpers/dpkg-root.js';
 import type { Check } from '../../src/model/check.js';
 import { scanDirectory } from '../helpers/scan-dir.js';

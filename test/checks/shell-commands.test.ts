@@ -4,8 +4,8 @@
  * command-lines.yaml rules must catch or leave alone.
  */
 import { describe, expect, it } from 'vitest';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/shell-commands.js';
-import { scriptLines } from '../../src/checks/command-scan.js';
+import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/parsers/shell-commands.js';
+import { scriptLines } from '../../src/checks/shared/command-scan.js';
 import { findBase64Payloads, findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
 import { severityRank } from '../../src/model/finding.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { webshellsCheck } from '../../src/checks/webshells.js';
 import { hijackedCommandsCheck } from '../../src/checks/hijacked-commands.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
-import { directiveRoots } from '../../src/checks/web-roots.js';
+import { directiveRoots } from '../../src/checks/shared/web-roots.js';
 import { severityRank, type Finding } from '../../src/model/finding.js';
 import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js';
 import { scanTarget } from '../../src/engine/scan.js';

@@ -7,12 +7,14 @@
  * known binary) keeps that finding only: the unowned rules yield to them in
  * integrity.yaml, and the engine applies it (src/engine/precedence.ts).
  */
-import type { CheckContext } from '../model/check.js';
-import type { Finding } from '../model/finding.js';
-import { basename, dirname } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { fileKind, type FileKind } from './integrity-files.js';
-import { placeOf } from './integrity-scope.js';
+import type { CheckContext } from '../../model/check.js';
+import type { Finding } from '../../model/finding.js';
+import { basename, dirname } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { fileKind, type FileKind } from './files.js';
+import { placeOf } from './scope.js';
+import { compileGlob, type CompiledGlob } from '../../../mountfs/glob.js';
+import type { RuleSet } from '../../rules/ruleset.js';
 
 /** Name rules, the first that matches wins. */
 const BY_NAME = ['integrity.unowned-hidden-system-binary', 'integrity.unowned-known-helper', 'integrity.package-manager-leftover'];

@@ -1,24 +1,14 @@
 /**
  * Remediation pieces the cron and services checks assemble into a finding's {fix}.
  */
-import type { CheckContext } from '../model/check.js';
-import { shellQuote } from '../rules/ruleset.js';
+import type { CheckContext } from '../../model/check.js';
+import { shellQuote } from '../../rules/ruleset.js';
+import { unlockCommand } from './unlock.js';
 import type { CommandLine } from './command-scan.js';
 
 /** Where packaged programs live: without a package database, these are not offered for deletion. */
 const SYSTEM_PROGRAM_DIRS = /^\/(?:usr\/)?(?:s?bin|lib|lib32|lib64|libexec)\//;
 const SHOWN_LINE_CHARS = 160;
-
-/** "chattr -ia PATH" when the file is immutable or append-only (removing or editing it fails otherwise). */
-export async function unlockCommand(ctx: CheckContext, path: string): Promise<string | undefined> {
-  try {
-    const flags = await ctx.vfs.flags(path);
-    if (flags?.immutable || flags?.appendOnly) return `chattr -ia ${shellQuote(path)}   # it is ${flags.immutable ? 'immutable' : 'append-only'}`;
-  } catch {
-    // No flags to tell (a dangling path): nothing to unlock.
-  }
-  return undefined;
-}
 
 /** `sed -i 'Nd' FILE` with the line it deletes shown, so the operator can check it first. */
 export function deleteLineCommand(path: string, line: CommandLine): string {

@@ -2,15 +2,14 @@
  * Reading the small configuration files the boot-time and login checks look at
  * (ld.so.conf, modules-load.d, modprobe.d, sudoers, sshd_config, hosts): bounded reads,
  * include globs resolved inside the scanned root, include chains followed once per file,
- * backslash-continued lines, and who installed a file. Every read is capped, every
+ * and who installed a file. Every read is capped, every
  * include list and continuation is capped, and a file that cannot be read becomes an
  * error entry while the scan goes on.
  */
-import type { CheckContext } from '../model/check.js';
-import type { Ownership } from '../facts/package-ownership.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { compileGlob } from '../../mountfs/glob.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import type { CheckContext } from '../../model/check.js';
+import type { Ownership } from '../../facts/package-ownership.js';
+import { readText } from './read-text.js';
+import { compileGlob } from '../../../mountfs/glob.js';
 
 /**
  * Content kept of one configuration file: the programs that read these files read them
@@ -33,18 +32,8 @@ export interface ConfigText {
  * reported through ctx.error).
  */
 export async function readConfigText(ctx: CheckContext, path: string, maxBytes = MAX_CONFIG_BYTES): Promise<ConfigText | undefined> {
-  try {
-    const stat = await ctx.vfs.stat(path);
-    if (stat.type !== 'file') return undefined;
-    const whole = await readWholeText(ctx.vfs, path, { maxKeptBytes: maxBytes });
-    ctx.examined(path);
-    if (whole.unread) ctx.error(path, whole.unread);
-    return { path, text: whole.text };
-  } catch (err) {
-    // Absent files and dangling links configure nothing.
-    if (!isNotFound(err)) ctx.error(path, err);
-    return undefined;
-  }
+  const text = await readText(ctx, path, { maxKeptBytes: maxBytes });
+  return text === undefined ? undefined : { path, text };
 }
 
 /**
@@ -94,31 +83,6 @@ export async function packageOwner(ctx: CheckContext, path: string): Promise<Own
   } catch {
     return direct;
   }
-}
-
-/** A logical line: backslash continuations joined, numbered by its first physical line. */
-export interface ContinuedLine {
-  line: number;
-  text: string;
-}
-
-/**
- * The logical lines of a file whose lines continue after a trailing backslash (sudoers,
- * modprobe.d): the backslash is dropped and the next line appended after `separator`.
- * At most `maxJoined` lines are appended to one, so a hostile file of endless
- * continuations does not become one huge string.
- */
-export function continuedLines(text: string, maxJoined: number, separator: string): ContinuedLine[] {
-  const physical = text.split('\n').map((l) => l.replace(/\r$/, ''));
-  const out: ContinuedLine[] = [];
-  for (let i = 0; i < physical.length; i++) {
-    const first = i;
-    let logical = physical[i]!;
-    let joined = 0;
-    while (logical.endsWith('\\') && i + 1 < physical.length && joined++ < maxJoined) logical = logical.slice(0, -1) + separator + physical[++i]!;
-    out.push({ line: first + 1, text: logical });
-  }
-  return out;
 }
 
 /** Glob metacharacters a path from a configuration file may carry. */

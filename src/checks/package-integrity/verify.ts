@@ -6,16 +6,18 @@
  * command rootkits replace (a name list in package-integrity.yaml), anything else. A changed
  * ELF file prelink rewrote (RHEL/CentOS 5 and 6) is not judged, only counted.
  */
-import type { CheckContext } from '../model/check.js';
-import type { Finding } from '../model/finding.js';
-import { basename } from '../../mountfs/path.js';
-import { MountfsError, isNotFound } from '../../mountfs/errors.js';
-import type { PackageDigestAlgorithm } from '../facts/package-db.js';
-import { MAX_VERIFY_BYTES, digestsOf, type Digests } from './integrity-hash.js';
-import { fileKind, isPrelinked } from './integrity-files.js';
-import { placeOf } from './integrity-scope.js';
-import type { Expected } from './integrity-records.js';
-import { packageTools, unlock } from './integrity-remediation.js';
+import type { CheckContext } from '../../model/check.js';
+import type { Finding } from '../../model/finding.js';
+import { basename } from '../../../mountfs/path.js';
+import { MountfsError, isNotFound } from '../../../mountfs/errors.js';
+import type { PackageDigestAlgorithm } from '../../facts/package-db.js';
+import { MAX_VERIFY_BYTES, digestsOf } from './hash.js';
+import type { Digests } from '../../hashes/hash-file.js';
+import { fileKind, isPrelinked } from './files.js';
+import { placeOf } from './scope.js';
+import type { Expected } from './records.js';
+import { packageTools } from './remediation.js';
+import { unlockPrefixOf } from '../shared/unlock.js';
 
 const PAM_RULE = 'integrity.pam-module-modified';
 const TROJANED_RULE = 'integrity.trojaned-command-modified';
@@ -152,7 +154,7 @@ export class IntegrityVerifier {
           actual,
           kind,
           note,
-          unlock: await unlock(ctx, path),
+          unlock: await unlockPrefixOf(ctx, path),
           ...(await packageTools(ctx, expected.database, expected.packages)),
         },
       }),

@@ -2,7 +2,7 @@
  * Installed packages verified offline, as `debsums -c` / `dpkg --verify` and `rpm -V`
  * would on the running system: every program in the command directories, every shared
  * library directly in a library directory, every PAM module and every library
- * /etc/ld.so.preload names (src/checks/integrity-scope.ts) is hashed in the algorithm
+ * /etc/ld.so.preload names (src/checks/package-integrity/scope.ts) is hashed in the algorithm
  * its package database recorded and compared. A rootkit that replaced ps or
  * pam_unix.so keeps the name and the package's ownership, not its bytes.
  *
@@ -19,18 +19,18 @@
  * say so, the engine applies it), and a changed command with a moved copy beside it
  * says so in its finding.
  */
-import type { Check, CheckContext } from '../model/check.js';
-import type { Finding } from '../model/finding.js';
-import { basename, dirname, joinPath } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, parsePreload, readPreloadText, resolvePreloadEntry } from './ld-preload.js';
-import { packageTools } from './integrity-remediation.js';
-import { shellQuote } from '../rules/ruleset.js';
-import { dpkgDatabaseOf } from '../facts/package-databases.js';
-import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './integrity-scope.js';
-import { Canonicalizer, scopeRecords, type Expected } from './integrity-records.js';
-import { IntegrityVerifier, VERIFY_RULE_IDS } from './integrity-verify.js';
-import { judgeUnowned, UNOWNED_RULE_IDS } from './integrity-unowned.js';
+import type { Check, CheckContext } from '../../model/check.js';
+import type { Finding } from '../../model/finding.js';
+import { basename, dirname, joinPath } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { LIBRARY_PATH_CONFIG, PRELOAD, parsePreload, resolvePreloadEntry } from '../../facts/ld-so.js';
+import { packageTools } from './remediation.js';
+import { shellQuote } from '../../rules/ruleset.js';
+import { dpkgDatabaseOf } from '../../facts/package-databases.js';
+import { PAM_GLOBS, SCOPE_GLOBS, placeOf } from './scope.js';
+import { Canonicalizer, scopeRecords, type Expected } from './records.js';
+import { IntegrityVerifier, VERIFY_RULE_IDS } from './verify.js';
+import { judgeUnowned, UNOWNED_RULE_IDS } from './unowned.js';
 
 const MISSING_RULE = 'integrity.package-file-missing';
 const UNREGISTERED_RULE = 'integrity.unregistered-package-files';
@@ -150,20 +150,12 @@ function noteMovedCopy(ctx: CheckContext, path: string, moved: Map<string, strin
 
 /** The libraries /etc/ld.so.preload loads, as they are on this root. */
 async function preloadTargets(ctx: CheckContext, canon: Canonicalizer): Promise<string[]> {
-  let text: string;
-  try {
-    if ((await ctx.vfs.stat(PRELOAD)).type !== 'file') return [];
-    // Whole, as glibc reads it: an entry after padding is still a library it loads.
-    const whole = await readPreloadText(ctx.vfs);
-    if (whole.unread) ctx.error(PRELOAD, whole.unread);
-    text = whole.text;
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(PRELOAD, err);
-    return [];
-  }
+  // Whole, as glibc reads it: an entry after padding is still a library it loads.
+  const text = await ctx.facts.preloadFile();
+  if (text === undefined) return [];
   const entries = parsePreload(text).slice(0, MAX_PRELOAD_ENTRIES);
   if (entries.length === 0) return [];
-  const dirs = await librarySearchDirs(ctx.vfs, (p, e) => ctx.error(p, e));
+  const dirs = await ctx.facts.librarySearchDirs();
   const out: string[] = [];
   for (const entry of entries) {
     const found = await resolvePreloadEntry(ctx.vfs, entry.name, dirs);

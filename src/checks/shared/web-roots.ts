@@ -9,9 +9,10 @@
  * "/usr", "/var") is left out. Directive syntax: nginx's ngx_http_core_module (root,
  * alias) and Apache's core/mod_alias (DocumentRoot, Alias, AliasMatch is skipped).
  */
-import type { CheckContext } from '../model/check.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import { normalizePath } from '../../mountfs/path.js';
+import type { CheckContext } from '../../model/check.js';
+import { textLines } from '../../facts/vfs-lines.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import { normalizePath } from '../../../mountfs/path.js';
 
 /** Fixed web roots, walked recursively. */
 export const WEB_ROOT_GLOBS = [
@@ -101,8 +102,8 @@ export async function configuredWebRoots(ctx: CheckContext): Promise<string[]> {
 /** Absolute directories named by root/alias/DocumentRoot/Alias lines; variables ($document_root, ${APACHE_ROOT}) are skipped. */
 export function directiveRoots(text: string): string[] {
   const found: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '').replace(/(^|\s)#.*$/, '');
+  for (const { text: raw } of textLines(text)) {
+    const line = raw.replace(/(^|\s)#.*$/, '');
     const named = [...line.matchAll(NGINX_ROOT)].map((m) => m[2]!);
     const apache = APACHE_ROOT.exec(line)?.[2];
     if (apache) named.push(apache);

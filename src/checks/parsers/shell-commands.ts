@@ -9,7 +9,7 @@
  * reliably. Only what is executed counts: `test -x /tmp/x`, `rm -rf /tmp/x` or a
  * `PrivateTmp=` line start nothing.
  */
-import { normalizePath, joinPath, basename } from '../../mountfs/path.js';
+import { normalizePath, joinPath, basename } from '../../../mountfs/path.js';
 import { lexShell, OPAQUE, splitExecWords, type Word } from './shell-lexer.js';
 
 export { heredocDelimiters, shellCommentStart, stripShellComment } from './shell-lexer.js';

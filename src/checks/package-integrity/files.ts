@@ -2,10 +2,10 @@
  * What a file in a command or library directory is, told from its first bytes, for
  * the integrity findings: "an ELF program of 141 KiB", "a script (#!/bin/bash)".
  */
-import type { Vfs } from '../../mountfs/vfs.js';
+import type { Vfs } from '../../../mountfs/vfs.js';
+import { isElf } from '../shared/file-head.js';
 
 const HEAD_BYTES = 256;
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
 export interface FileKind {
   elf: boolean;
@@ -19,7 +19,7 @@ export async function fileKind(vfs: Vfs, path: string): Promise<FileKind> {
   const st = await vfs.stat(path);
   if (st.type !== 'file') return { elf: false, script: false, words: `a ${st.type}` };
   const head = await vfs.readFile(path, { maxBytes: HEAD_BYTES });
-  if (head.subarray(0, 4).equals(ELF_MAGIC)) return { elf: true, script: false, words: `an ELF program of ${st.size} bytes` };
+  if (isElf(head)) return { elf: true, script: false, words: `an ELF program of ${st.size} bytes` };
   if (head.subarray(0, 2).toString('latin1') === '#!') {
     const shebang = head.toString('latin1').split('\n', 1)[0]!.slice(0, 60).trim();
     return { elf: false, script: true, words: `a script (${shebang}) of ${st.size} bytes` };

@@ -16,7 +16,7 @@
  * On merged-/usr systems /bin, /lib... are symlinks: the walk does not follow them,
  * so every file is seen once, under /usr.
  */
-import { compileGlob } from '../../mountfs/glob.js';
+import { compileGlob } from '../../../mountfs/glob.js';
 
 export const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin'];
 export const LOCAL_COMMAND_DIRS = ['/usr/local/bin', '/usr/local/sbin'];

@@ -7,13 +7,13 @@
  * miner's pools and wallets in Finding.indicators). A file that kills miners by name on
  * several lines gets one more finding for the list.
  */
-import type { CheckContext } from '../model/check.js';
-import type { ContentScope, Rule } from '../rules/types.js';
-import type { TemplateVars } from '../rules/ruleset.js';
-import { findEncodedPayloads, matchDecoded } from '../rules/decode.js';
-import { extractMinerIndicators } from '../miners/pool-indicators.js';
-import { readWholeText } from '../facts/vfs-lines.js';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from './shell-commands.js';
+import type { CheckContext } from '../../model/check.js';
+import type { ContentScope, Rule } from '../../rules/types.js';
+import type { TemplateVars } from '../../rules/ruleset.js';
+import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
+import { extractMinerIndicators } from '../../miners/pool-indicators.js';
+import { textLines } from '../../facts/vfs-lines.js';
+import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
 export interface CommandLine {
@@ -149,33 +149,17 @@ async function reportKillList(ctx: CheckContext, file: CommandFile, lines: Comma
 }
 
 /**
- * The command lines of a script file, read whole as the shell reads it (comments kept
- * short), so a command after megabytes of padding is still seen; past the content cap
- * the unread rest is reported. Undefined when the file cannot be read (reported too).
- */
-export async function readScriptLines(ctx: CheckContext, path: string): Promise<CommandLine[] | undefined> {
-  try {
-    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#' });
-    if (whole.unread) ctx.error(path, whole.unread);
-    return scriptLines(whole.text);
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
-}
-
-/**
  * The logical lines of a shell script: backslash continuations joined (reported at their
  * first line), comment lines and the shebang left out, trailing comments cut, and
  * here-document bodies kept for the content rules but not run.
  */
 export function scriptLines(text: string): CommandLine[] {
-  const physical = text.split('\n');
+  const physical = textLines(text).map((l) => l.text);
   const out: CommandLine[] = [];
   const heredocs: string[] = [];
   for (let i = 0; i < physical.length; i++) {
     const first = i;
-    const line = physical[i]!.replace(/\r$/, '');
+    const line = physical[i]!;
     if (heredocs.length > 0) {
       if (line.replace(/^\t+/, '') === heredocs[0]) heredocs.shift();
       else if (line.trim() !== '') out.push({ line: first + 1, text: line, evidence: line.trim() });
@@ -184,7 +168,7 @@ export function scriptLines(text: string): CommandLine[] {
     const parts = [line];
     while (endsWithContinuation(parts[parts.length - 1]!) && i + 1 < physical.length && parts.length < MAX_CONTINUED_LINES) {
       parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1);
-      parts.push(physical[++i]!.replace(/\r$/, ''));
+      parts.push(physical[++i]!);
     }
     const logical = parts.join('');
     const trimmed = logical.trim();

@@ -16,13 +16,14 @@
  * because user unit directories come from home paths in /etc/passwd, which may hold
  * any character.
  */
-import type { CheckContext } from '../model/check.js';
-import { basename, dirname, joinPath } from '../../mountfs/path.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import type { Stat } from '../../mountfs/vfs.js';
+import type { CheckContext } from '../../model/check.js';
+import { readText } from './read-text.js';
+import { basename, dirname, joinPath } from '../../../mountfs/path.js';
+import { isNotFound } from '../../../mountfs/errors.js';
+import type { Stat } from '../../../mountfs/vfs.js';
 import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
-import type { ShellVars } from './shell-commands.js';
-import { readWholeText } from '../facts/vfs-lines.js';
+import type { ShellVars } from '../parsers/shell-commands.js';
+import { textLines } from '../../facts/vfs-lines.js';
 
 const UNIT_SUFFIX = /\.(?:service|socket|timer|path|mount|automount|swap|target|slice)$/;
 const LINK_DIR = /\.(?:wants|requires|upholds)$/;
@@ -228,20 +229,20 @@ export function unitState(index: UnitIndex, unit: UnitFile, accept: (link: strin
 
 /** Logical lines of a unit file and the variables its Environment= lines set. */
 export function unitLines(text: string): { lines: CommandLine[]; env: ShellVars } {
-  const physical = text.split('\n');
+  const physical = textLines(text).map((l) => l.text);
   const lines: CommandLine[] = [];
   const env: ShellVars = new Map();
   for (let i = 0; i < physical.length; i++) {
     const first = i;
     const parts: string[] = [];
-    let current = physical[i]!.replace(/\r$/, '');
+    let current = physical[i]!;
     const isComment = (l: string) => /^\s*[#;]/.test(l);
     if (isComment(current) || current.trim() === '') continue;
     while (current.endsWith('\\') && i + 1 < physical.length && parts.length < 1000) {
       parts.push(current.slice(0, -1));
-      current = physical[++i]!.replace(/\r$/, '');
+      current = physical[++i]!;
       // Comment lines inside a continued value are dropped, the value goes on.
-      while (isComment(current) && i + 1 < physical.length) current = physical[++i]!.replace(/\r$/, '');
+      while (isComment(current) && i + 1 < physical.length) current = physical[++i]!;
     }
     parts.push(current);
     const logical = parts.join(' ').trim();
@@ -272,15 +273,7 @@ function splitEnvironment(value: string): string[] {
  * cap is reported as not read to the end.
  */
 export async function readUnitText(ctx: CheckContext, path: string, examined = true): Promise<string | undefined> {
-  try {
-    const whole = await readWholeText(ctx.vfs, path, { commentChars: '#;' });
-    if (examined) ctx.examined(path);
-    if (whole.unread) ctx.error(path, whole.unread);
-    return whole.text;
-  } catch (err) {
-    ctx.error(path, err);
-    return undefined;
-  }
+  return readText(ctx, path, { commentChars: '#;', examined, listed: true });
 }
 
 export interface UnitReport {

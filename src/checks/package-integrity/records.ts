@@ -5,11 +5,11 @@
  * resolved inside the scanned root (once per directory), so the records meet the
  * files the walk finds, which are never reached through a symlinked directory.
  */
-import type { Vfs } from '../../mountfs/vfs.js';
-import { basename, dirname, joinPath } from '../../mountfs/path.js';
-import type { PackageDatabase, PackageDigestAlgorithm } from '../facts/package-db.js';
-import { mergedUsrAliases } from '../facts/package-path.js';
-import { placeOf } from './integrity-scope.js';
+import type { Vfs } from '../../../mountfs/vfs.js';
+import { basename, dirname, joinPath } from '../../../mountfs/path.js';
+import type { PackageDatabase, PackageDigestAlgorithm } from '../../facts/package-db.js';
+import { mergedUsrAliases } from '../../facts/package-path.js';
+import { placeOf } from './scope.js';
 
 export interface RecordedDigest {
   digest: string;
