@@ -5,7 +5,7 @@
  * no pack defines, or an id it did not declare.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { assertDeclaredRules, rulesForCheck } from '../../src/rules/check-rules.js';
@@ -14,23 +14,29 @@ import { builtinRuleDirs } from '../../src/rules/loader.js';
 
 const CHECKS_DIR = path.resolve(import.meta.dirname, '../../src/checks');
 
+/** A check's own module: src/checks/<id>.ts, or src/checks/<id>/check.ts for a check with a folder. */
+function checkModule(id: string): string {
+  const single = path.join(CHECKS_DIR, `${id}.ts`);
+  return existsSync(single) ? single : path.join(CHECKS_DIR, id, 'check.ts');
+}
+
 /**
- * The source files of a check: its own and the helper modules of src/checks whose code it
- * imports, transitively; another check's module names that check's rules, so it is not followed.
+ * The source files of a check: its own module and the modules under src/checks whose code
+ * it imports, transitively; another check's module names that check's rules, so it is not followed.
  */
 function checkSources(id: string): string[] {
-  const checkFiles = new Set(ALL_CHECKS.map((c) => path.join(CHECKS_DIR, `${c.id}.ts`)));
+  const checkFiles = new Set(ALL_CHECKS.map((c) => checkModule(c.id)));
   const seen = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
     // Type-only imports run no code.
-    for (const m of readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*? from '\.\/([\w-]+)\.js'/gm)) {
-      const helper = path.join(CHECKS_DIR, `${m[1]}.ts`);
-      if (!checkFiles.has(helper)) visit(helper);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*? from '(\.\.?\/[\w./-]+)\.js'/gm)) {
+      const helper = path.resolve(path.dirname(file), `${m[1]}.ts`);
+      if (helper.startsWith(CHECKS_DIR + path.sep) && !checkFiles.has(helper)) visit(helper);
     }
   };
-  visit(path.join(CHECKS_DIR, `${id}.ts`));
+  visit(checkModule(id));
   return [...seen];
 }
 
