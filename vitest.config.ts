@@ -17,6 +17,7 @@ const IMAGE_TESTS = [
   'test/shutdown.test.ts',
   // Disks built with qemu-img, tar and zip, scans traced with strace, FIFOs and device nodes (mknod needs root).
   'test/hostile-disks.test.ts',
+  'test/hostile-classes.test.ts',
   'test/facts/rpm-db.test.ts',
   // The Debian root, the PHP corpus.
   'test/checks/accounts.test.ts',
