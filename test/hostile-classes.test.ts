@@ -120,6 +120,39 @@ describe('check level', () => {
   });
 });
 
+describe('container level', () => {
+  it('a zip whose central directory is damaged: the cron file is found from the local headers, incomplete', async () => {
+    const dir = path.join(scratch, 'zip-root');
+    await mkdir(path.join(dir, 'etc/cron.d'), { recursive: true });
+    await writeFile(path.join(dir, 'etc/hostname'), 'zipped\n');
+    await writeFile(path.join(dir, 'etc/cron.d/job'), BAD_CRON);
+    const target = path.join(scratch, 'damaged.zip');
+    await run('bash', ['-c', `cd ${dir} && zip -qr ${target} etc`]);
+    // The end record's offset of the central directory points past the file.
+    const bytes = await readFile(target);
+    bytes.writeUInt32LE(0x7fffff00, bytes.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1')) + 16);
+    await writeFile(target, bytes);
+    await expectHostile(target, { reason: /zip central directory: .*entries were read from their local headers instead/, finding: 'command.download-and-run /etc/cron.d/job' });
+  });
+
+  it('a zip of 24 disk members holding nothing to scan fits a spool budget of about one member', async () => {
+    const dir = path.join(scratch, 'zip-members');
+    await mkdir(dir, { recursive: true });
+    for (let i = 0; i < 24; i++) {
+      // A GPT disk (sgdisk) with no partition, its middle random so each spool costs 1.75 MiB.
+      const disk = path.join(dir, `disk${i}.img`);
+      await run('truncate', ['-s', '2M', disk]);
+      await run('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=64K', 'seek=1', 'count=28', 'conv=notrunc', 'status=none']);
+      await run('sgdisk', ['-o', disk]);
+    }
+    const target = path.join(scratch, 'members.zip');
+    await run('bash', ['-c', `cd ${dir} && zip -q ${target} *.img`]);
+    const report = await expectHostile(target, { reason: /no partition table or filesystem found|no filesystem/ }, undefined, ['--spool-budget', '4M']);
+    // Each member was spooled and removed in turn: none ran into the budget.
+    expect(report!.errors.map((e) => e.message).join('\n')).not.toMatch(/spool budget/);
+  });
+});
+
 describe('directories deeper than PATH_MAX', () => {
   /**
    * Trees of `depth` directories named `name` under /tmp, a miner config at the bottom,
