@@ -17,7 +17,7 @@
 //                              [--findings /var/tmp/minescan-fuzz-findings]
 //   nice -n 19 npm run fuzz -- --targets zip --replay FILE     (one saved input, alone)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,9 +59,9 @@ const { mutate } = await import(path.join(build, 'test/helpers/fuzz-harness.js')
 function saveInput(name, failure) {
   mkdirSync(findings, { recursive: true });
   const dir = path.join(scratch, name);
-  const file = path.join(findings, `${name.replace('.', '-')}-seed${seed}-input${failure.index}.${failure.kind}.bin`);
-  if (replay) copyFileSync(replay, file);
-  else {
+  // A replayed input is its own file already.
+  const file = replay ?? path.join(findings, `${name.replace('.', '-')}-seed${seed}-input${failure.index}.${failure.kind}.bin`);
+  if (!replay) {
     const base = { bytes: readFileSync(path.join(dir, 'base.bin')), regions: JSON.parse(readFileSync(path.join(dir, 'base.bin.regions.json'), 'utf8')) };
     writeFileSync(file, mutate(base, seed, failure.index).toBuffer());
   }
