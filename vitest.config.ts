@@ -17,6 +17,7 @@ const IMAGE_TESTS = [
   'test/shutdown.test.ts',
   // Disks built with qemu-img, tar and zip, scans traced with strace, FIFOs and device nodes (mknod needs root).
   'test/hostile-disks.test.ts',
+  'test/hostile-classes.test.ts',
   'test/facts/rpm-db.test.ts',
   'test/facts/package-commands-rpm.test.ts',
   // qemu-img.

@@ -5,13 +5,18 @@
 // the whole recognition chain and walked. Counts crashes (anything but a clean result
 // or a typed MountfsError, including a dead process: an uncaught error or a heap over
 // --max-old-space-size) and hangs (an input that uses more than the CPU bound, or makes
-// no progress for the stall bound: the worker is killed and restarted after it).
+// no progress for the stall bound: the worker is killed and restarted after it). The
+// input a worker is in is read from the record it writes before each input
+// (test/helpers/fuzz-watchdog.ts), so a crash or hang names that input and its parser;
+// the input is written to --findings and printed with the command that replays it.
 // Prints a summary; exits 1 on any crash or hang. Needs root and the tools of
 // images/install-tools.sh. Run it niced on a shared machine:
 //
 //   nice -n 19 npm run fuzz -- [--runs 100000] [--seed 1] [--targets gpt,zip] [--jobs 1]
 //                              [--cpu-ms 20000] [--stall-ms 600000] [--out fuzz-summary.json]
-import { execFileSync, fork } from 'node:child_process';
+//                              [--findings /var/tmp/minescan-fuzz-findings]
+//   nice -n 19 npm run fuzz -- --targets zip --replay FILE     (one saved input, alone)
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +33,11 @@ const cpuMs = Number(args['cpu-ms'] ?? 20_000);
 const stallMs = Number(args['stall-ms'] ?? 600_000);
 const ALL = ['gpt', 'mbr', 'lvm', 'ext4', 'xfs', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'tar', 'zip', 'tar.gz', 'tar.zst', 'tar.xz'];
 const targets = args.targets ? args.targets.split(',') : ALL;
+// An input saved by an earlier run, run alone through one target (--targets NAME).
+const replay = args.replay ? path.resolve(args.replay) : undefined;
+if (replay && targets.length !== 1) throw new Error('--replay needs exactly one --targets');
+// Where each input that crashed or hung is written, named by parser, seed and index.
+const findings = path.resolve(args.findings ?? '/var/tmp/minescan-fuzz-findings');
 
 // The harness lives with the tests (TypeScript): compile it beside the sources, inside
 // the repository so node_modules and images/ resolve as they do for the tests.
@@ -39,14 +49,23 @@ symlinkSync(path.join(repo, 'images'), path.join(build, 'images'));
 writeFileSync(path.join(build, 'package.json'), JSON.stringify({ type: 'module' }));
 const worker = path.join(build, 'test/helpers/fuzz-worker.js');
 
-/** CPU seconds a process has used, from /proc (utime + stime, in clock ticks of 1/100 s). */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
+const { watchWorker } = await import(path.join(build, 'test/helpers/fuzz-watchdog.js'));
+const { mutate } = await import(path.join(build, 'test/helpers/fuzz-harness.js'));
+
+/**
+ * Writes the input that crashed or hung to the findings directory, byte for byte as the
+ * parser saw it, and returns the command that runs it again alone under the same bounds.
+ */
+function saveInput(name, failure) {
+  mkdirSync(findings, { recursive: true });
+  const dir = path.join(scratch, name);
+  // A replayed input is its own file already.
+  const file = replay ?? path.join(findings, `${name.replace('.', '-')}-seed${seed}-input${failure.index}.${failure.kind}.bin`);
+  if (!replay) {
+    const base = { bytes: readFileSync(path.join(dir, 'base.bin')), regions: JSON.parse(readFileSync(path.join(dir, 'base.bin.regions.json'), 'utf8')) };
+    writeFileSync(file, mutate(base, seed, failure.index).toBuffer());
   }
+  return { ...failure, target: name, file, reproduce: `nice -n 19 npm run fuzz -- --targets ${name} --replay ${file} --cpu-ms ${cpuMs}` };
 }
 
 /** Runs one target to the end, restarting its worker after each input that killed or stalled it. */
@@ -54,67 +73,32 @@ async function runTarget(name) {
   const total = { target: name, runs: 0, ok: 0, typed: 0, crashes: [], hangs: [], seconds: 0 };
   progress.set(name, total);
   const began = Date.now();
+  const dir = path.join(scratch, name);
+  mkdirSync(dir, { recursive: true });
   let next = 0;
-  while (next < runs) {
-    const result = await new Promise((resolve) => {
-      let current = next;
-      let lastSeen = Date.now();
-      let cpuAtInput = 0;
-      let done = false;
-      const child = fork(worker, [name, String(runs), String(seed), String(next), String(stallMs), path.join(scratch, name)], {
-        execArgv: ['--max-old-space-size=1024'],
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-      let started = false;
-      child.on('message', (m) => {
-        lastSeen = Date.now();
-        if (m.type === 'input') {
-          current = m.index;
-          cpuAtInput = m.cpuSeconds;
-          started = true;
-        } else if (m.type === 'outcome') {
-          total.runs++;
-          if (m.kind === 'ok') total.ok++;
-          else if (m.kind === 'typed') total.typed++;
-          else if (m.kind === 'hang') total.hangs.push(m.index);
-          else total.crashes.push({ index: m.index, error: m.error });
-        } else if (m.type === 'done') done = true;
-      });
-      // A hang is an input that burns more than the CPU bound (a loop, synchronous or not),
-      // or that makes no progress at all for the stall bound. CPU time, not wall time: on a
-      // loaded machine a niced worker may wait minutes for a few milliseconds of CPU.
-      // The check runs after the messages already waiting are read (setImmediate follows the
-      // poll phase): a starved parent must not blame an input for the CPU of the ones after it.
-      const watchdog = setInterval(
-        () =>
-          setImmediate(() => {
-            if (!started || done) return;
-            if (cpuSeconds(child.pid) - cpuAtInput > cpuMs / 1000 || Date.now() - lastSeen > stallMs + 60_000) child.kill('SIGKILL');
-          }),
-        1000,
-      );
-      child.on('exit', (code, signal) => {
-        clearInterval(watchdog);
-        if (done) resolve({ finished: true });
-        else if (!started) resolve({ fatal: `worker for ${name} failed before its first input (${code ?? signal}): ${stderr}` });
-        else if (signal === 'SIGKILL') resolve({ hang: current });
-        else resolve({ crash: { index: current, error: `process died (${code ?? signal}): ${stderr.trim().split('\n').slice(-6).join('\n')}` } });
-      });
+  const last = replay ? 1 : runs;
+  while (next < last) {
+    const run = await watchWorker({
+      worker,
+      args: [name, String(last), String(seed), String(next), String(stallMs), dir, ...(replay ? [replay] : [])],
+      dir,
+      cpuMs,
+      stallMs: stallMs + 60_000,
+      execArgv: ['--max-old-space-size=1024'],
+      // Progress for the .progress file: the input the worker is in, and the counts of the workers before it.
+      onTick: (record) => Object.assign(total, { at: record.index, runs: total.ok + total.typed + record.ok + record.typed + total.crashes.length + total.hangs.length }),
     });
-    if (result.fatal) {
+    if (run.fatal) {
       // The base image could not be built (a missing tool): the target is reported as not fuzzed.
-      total.fatal = result.fatal;
+      total.fatal = run.fatal;
       break;
     }
-    if (result.finished) break;
-    // The input that stopped the worker counts as run; the next worker starts after it.
-    const stopped = result.hang ?? result.crash.index;
-    total.runs++;
-    if (result.hang !== undefined) total.hangs.push(result.hang);
-    else total.crashes.push(result.crash);
-    next = stopped + 1;
+    total.ok += run.ok;
+    total.typed += run.typed;
+    for (const f of run.failures) (f.kind === 'hang' ? total.hangs : total.crashes).push(saveInput(name, f));
+    total.runs = total.ok + total.typed + total.crashes.length + total.hangs.length;
+    if (run.resumeAt === undefined) break;
+    next = run.resumeAt;
   }
   total.seconds = Math.round((Date.now() - began) / 1000);
   if (total.fatal) console.log(`${name}: not fuzzed: ${total.fatal}`);
@@ -140,7 +124,7 @@ try {
   clearInterval(saveProgress);
   // The base images are kept when an input failed: mkfs and qemu-img do not make the same bytes twice.
   if (results.every((r) => !r.crashes.length && !r.hangs.length)) rmSync(scratch, { recursive: true, force: true });
-  else console.log(`base images kept in ${scratch} (replay: fuzz-harness mutate(base, seed, index))`);
+  else console.log(`base images kept in ${scratch}; the failing inputs are in ${findings}`);
   rmSync(build, { recursive: true, force: true });
 }
 results.sort((a, b) => ALL.indexOf(a.target) - ALL.indexOf(b.target));
@@ -150,8 +134,8 @@ const unfuzzed = results.filter((r) => r.fatal).length;
 console.log(`\nfuzzing, seed ${seed}, ${runs} inputs per parser, per-input bounds ${cpuMs} ms of CPU and ${stallMs} ms without progress`);
 console.table(results.map((r) => ({ parser: r.target, inputs: r.runs, clean: r.ok, typed: r.typed, crashes: r.crashes.length, hangs: r.hangs.length, seconds: r.seconds })));
 for (const r of results) {
-  for (const c of r.crashes.slice(0, 5)) console.log(`crash ${r.target} #${c.index}: ${c.error}`);
-  if (r.hangs.length) console.log(`hangs ${r.target}: inputs ${r.hangs.slice(0, 20).join(', ')}`);
+  for (const c of r.crashes.slice(0, 5)) console.log(`crash ${r.target} #${c.index}: ${c.error}\n  input: ${c.file}\n  reproduce: ${c.reproduce}`);
+  for (const h of r.hangs.slice(0, 20)) console.log(`hang ${r.target} #${h.index}\n  input: ${h.file}\n  reproduce: ${h.reproduce}`);
 }
 console.log(`${crashes} crashes, ${hangs} hangs${unfuzzed ? `, ${unfuzzed} parsers not fuzzed` : ''}`);
 if (args.out) writeFileSync(args.out, JSON.stringify({ seed, runs, cpuMs, stallMs, results }, null, 2));

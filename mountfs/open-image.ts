@@ -19,6 +19,7 @@ import { probeFilesystem } from './fs/probe.js';
 import { NOTHING_TO_SCAN, openFilesystem, UNSCANNED_REASONS } from './fs/open-filesystem.js';
 import { TarFileSystem } from './fs/archive/tar-fs.js';
 import { ZipFileSystem } from './fs/archive/zip-fs.js';
+import { ZipMemberSpools } from './fs/archive/zip-member-spools.js';
 import { isTarHeader } from './fs/archive/tar-header.js';
 import { StreamArchiveFileSystem, DEFAULT_RETENTION } from './fs/archive/stream-archive-fs.js';
 import { RawVfs, type Vfs } from './vfs.js';
@@ -223,21 +224,22 @@ async function openZip(source: ByteSource, options: ImageOptions, parts: Parts, 
   }
   parts.onClose(() => zip.close());
   parts.formats.push('zip');
-  const spoolMember = async (name: string): Promise<FileByteSource> => {
-    const spooled = await spoolToTempFile(await zip.memberStream(name), joinContainer(container, `zip:${name}`), options.spool);
-    parts.onClose(() => spooled.remove());
-    const inner = await FileByteSource.open(spooled.path);
-    parts.onClose(() => inner.close());
-    return inner;
-  };
-  const members = membersOf(zip, `inside ${container || 'zip'} (${source.description})`, (name) => spoolMember(name));
+  // Each member's spool lives while a filesystem found in it may be read, and no longer.
+  const spools = new ZipMemberSpools(zip, (name) => joinContainer(container, `zip:${name}`), options.spool);
+  parts.onClose(() => spools.releaseAll());
+  let used: string[] = [];
+  const members = membersOf(zip, `inside ${container || 'zip'} (${source.description})`, (name) => (used.push(name), spools.acquire(name)));
   for (const member of candidates) {
+    used = [member.name];
+    const filesystems = parts.filesystems.length;
     try {
-      const inner = await spoolMember(member.name);
+      const inner = await spools.acquire(member.name);
       await recognise(inner, options, parts, depth + 1, joinContainer(container, `zip:${member.name}`), members, inner.description);
     } catch (err) {
       parts.failures.push({ where: member.name, error: err });
     }
+    // Nothing found in it will be read later: its spool, and those of the files it named, go now.
+    if (parts.filesystems.length === filesystems) for (const name of used) await spools.release(name);
   }
 }
 

@@ -11,27 +11,19 @@ import { mkdir, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { makeScratchDir, removeScratchDir, REPO } from './helpers/images.js';
 import { cleanExt4, flatDescriptor, qcow2Overlay, sh } from './helpers/hostile-disks.js';
-import { strayOpens, tracedScan, type TracedScan } from './helpers/traced-scan.js';
+import type { TracedScan } from './helpers/traced-scan.js';
+import { containment, expectContained as expectContainedScan, expectSigtermLeavesNothing, scanTraced, type Containment } from './helpers/contained-scan.js';
 import { qemuConvert, writeDifferencingVhd } from './helpers/vhd-image.js';
-
-/** Generous: only a runaway allocation gets near it (the zstd bombs reached 2 and 4 GiB). */
-const MAX_RSS = 768 << 20;
-/** Device nodes node itself may open. */
-const NODE_DEVICES = new Set(['/dev/null', '/dev/urandom', '/dev/random', '/dev/tty', '/dev/pts/ptmx']);
 
 describe('hostile disks (traced child scans)', () => {
   let scratch: string;
-  let tmp: string;
-  let spool: string;
+  let c: Containment;
   let clean: string;
   const loops: string[] = [];
 
   beforeAll(async () => {
     scratch = await makeScratchDir('minescan-hostile-');
-    tmp = path.join(scratch, 'tmp');
-    spool = path.join(scratch, 'spool');
-    await mkdir(tmp);
-    await mkdir(spool);
+    c = await containment(scratch);
     clean = await cleanExt4(scratch);
   });
   afterAll(async () => {
@@ -39,24 +31,12 @@ describe('hostile disks (traced child scans)', () => {
     if (scratch) await removeScratchDir(scratch);
   });
 
-  const scan = (target: string, ...extra: string[]) =>
-    tracedScan([target, '--format', 'json', '--fail-on', 'none', '--spool-dir', spool, ...extra], { workDir: scratch, env: { TMPDIR: tmp } });
+  const scan = (target: string, ...extra: string[]) => scanTraced(c, target, extra);
 
-  /** Every property each hostile class must have; `decoys` are host files the disk named. */
-  async function expectContained(r: TracedScan, target: string, reason: RegExp, decoys: string[] = []): Promise<void> {
-    expect(r.signal).toBeNull();
-    expect([2, 3]).toContain(r.code);
-    const parsed = JSON.parse(r.stdout);
-    const report = Array.isArray(parsed) ? parsed[0] : parsed;
-    expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(reason);
-    expect(r.maxRss).toBeGreaterThan(0);
-    expect(r.maxRss).toBeLessThan(MAX_RSS);
-    const traceFiles = (p: string) => path.basename(p).startsWith('trace-');
-    expect(strayOpens(r.opened, scratch, [target], spool).filter((p) => !traceFiles(p))).toEqual([]);
-    expect(r.opened.filter((p) => p.startsWith('/dev/') && p !== target && !NODE_DEVICES.has(p))).toEqual([]);
-    for (const decoy of decoys) expect(r.opened).not.toContain(decoy);
-    expect(await readdir(spool)).toEqual([]);
-    expect(await readdir(tmp)).toEqual([]);
+  /** The whole bar: the traced scan, then the same scan stopped by SIGTERM. */
+  async function expectContained(r: TracedScan, target: string, reason: RegExp, decoys: string[] = [], extra: string[] = []): Promise<void> {
+    await expectContainedScan(c, r, target, { reason, decoys });
+    await expectSigtermLeavesNothing(c, target, extra);
   }
 
   it('a VMDK descriptor inside an OVA resolves its extents inside the OVA, never beside it', async () => {
@@ -87,7 +67,7 @@ describe('hostile disks (traced child scans)', () => {
     await truncate(path.join(dir, 'overlay.qcow2'), 2 << 20);
     await sh(`zip -q -j ${scratch}/evil.zip ${dir}/overlay.qcow2`);
     const r = await scan(path.join(scratch, 'evil.zip'), '--allow-backing');
-    await expectContained(r, path.join(scratch, 'evil.zip'), /clean\.img: no such member inside/, [path.join(scratch, 'clean.img')]);
+    await expectContained(r, path.join(scratch, 'evil.zip'), /clean\.img: no such member inside/, [path.join(scratch, 'clean.img')], ['--allow-backing']);
   });
 
   it('a VMDK descriptor at the start of a block device names none of the host\'s devices', async () => {
@@ -117,7 +97,7 @@ describe('hostile disks (traced child scans)', () => {
     await sh(`mkfifo ${scratch}/backing-pipe`);
     const target = await qcow2Overlay(path.join(scratch, 'fifo-backed.qcow2'), '/var/lib/libvirt/images/backing-pipe');
     const r = await scan(target, '--allow-backing');
-    await expectContained(r, target, /backing-pipe: is a FIFO, not a regular file/, [path.join(scratch, 'backing-pipe')]);
+    await expectContained(r, target, /backing-pipe: is a FIFO, not a regular file/, [path.join(scratch, 'backing-pipe')], ['--allow-backing']);
   });
 
   it('a VHD parent that is a character device is refused without opening it, with --allow-backing', async () => {
@@ -128,7 +108,7 @@ describe('hostile disks (traced child scans)', () => {
     const target = path.join(scratch, 'child.vhd');
     await writeDifferencingVhd(target, { parent, parentName: 'vhd-parent-dev', writes: [] });
     const r = await scan(target, '--allow-backing');
-    await expectContained(r, target, /vhd-parent-dev: is a character device, not a regular file/, [path.join(scratch, 'vhd-parent-dev')]);
+    await expectContained(r, target, /vhd-parent-dev: is a character device, not a regular file/, [path.join(scratch, 'vhd-parent-dev')], ['--allow-backing']);
   });
 
   it('a zstd frame declaring a 2 GiB window (zstd --long=31) is refused before anything is allocated', async () => {
@@ -156,25 +136,25 @@ describe('hostile disks (traced child scans)', () => {
     const target = path.join(scratch, 'text.gz');
     await sh(`yes minescan | head -c 64M | gzip -1 -c > ${target}`);
     const r = await scan(target, '--spool-budget', '16M');
-    await expectContained(r, target, /spool of gzip .*more than the spool budget of 16777216 bytes/);
+    await expectContained(r, target, /spool of gzip .*more than the spool budget of 16777216 bytes/, [], ['--spool-budget', '16M']);
   });
 
   it('SIGTERM while a spool is being written removes it and exits 143', async () => {
     const target = path.join(scratch, 'big.gz');
     await sh(`yes minescan-spool | head -c 512M | gzip -1 -c > ${target}`);
-    const child = spawn('node', [path.join(REPO, 'bin/minescan.js'), 'scan', target, '--format', 'json', '--spool-dir', spool], {
+    const child = spawn('node', [path.join(REPO, 'bin/minescan.js'), 'scan', target, '--format', 'json', '--spool-dir', c.spool], {
       cwd: REPO,
-      env: { ...process.env, TMPDIR: tmp },
+      env: { ...process.env, TMPDIR: c.tmp },
       stdio: 'ignore',
     });
     const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     // Wait until the spool exists, then stop the scan in the middle of writing it.
-    for (let i = 0; i < 600 && (await readdir(spool)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect((await readdir(spool)).length).toBe(1);
+    for (let i = 0; i < 600 && (await readdir(c.spool)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await readdir(c.spool)).length).toBe(1);
     child.kill('SIGTERM');
     expect(await closed).toBe(143);
-    expect(await readdir(spool)).toEqual([]);
-    expect(await readdir(tmp)).toEqual([]);
+    expect(await readdir(c.spool)).toEqual([]);
+    expect(await readdir(c.tmp)).toEqual([]);
     await rm(target);
   });
 });

@@ -10,11 +10,14 @@
  * - every block must fit Block_Maximum_Size (min(window, 128 KiB)), which bounds what
  *   one block regenerates;
  * - the decoder is handed one block at a time and its output is passed on before the
- *   next, so memory holds the window plus about one block whatever the input.
+ *   next, so memory holds the window plus about one block whatever the input;
+ * - a block whose Huffman weights fzstd would decode forever is refused
+ *   (zstd-huffman.ts).
  * Skippable frames are skipped unread.
  */
 import { Decompress } from 'fzstd';
 import { corrupt, limitExceeded, unsupported } from '../errors.js';
+import { checkHuffmanWeights } from './zstd-huffman.js';
 
 export const ZSTD_WINDOW_CAP = 128 << 20;
 /** RFC 8878 Block_Maximum_Size. */
@@ -139,6 +142,7 @@ export class ZstdFrameWalker {
         if (size > step.blockMax) throw corrupt('zstd block', `${this.description}: a block of ${size} bytes exceeds the ${step.blockMax}-byte maximum`, where);
         const n = 3 + (type === 1 ? 1 : size);
         if (have < n) return 0;
+        checkHuffmanWeights(b.subarray(at, at + n), this.description, where);
         if (last) this.step = step.checksum ? { at: 'checksum' } : { at: 'frame' };
         return n;
       }

@@ -164,7 +164,7 @@ export async function fuzz(
     options.onInput?.(i);
     const outcome = await runOne(target, mutate(base, options.seed, i), dir, options.timeoutMs);
     summary.runs++;
-    const error = outcome.kind === 'crash' ? describe(outcome.error) : undefined;
+    const error = outcome.kind === 'crash' ? describeError(outcome.error) : undefined;
     if (outcome.kind === 'ok') summary.ok++;
     else if (outcome.kind === 'typed') summary.typed++;
     else if (outcome.kind === 'hang') summary.hangs.push(i);
@@ -174,7 +174,7 @@ export async function fuzz(
   return summary;
 }
 
-function describe(err: unknown): string {
+export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}\n${err.stack?.split('\n').slice(1, 4).join('\n') ?? ''}`;
   return String(err);
 }

@@ -1,8 +1,9 @@
 /**
  * Generators of hostile disks at the byte-source level, made with the real tools
  * wherever they can write them (qemu-img, tar, zip, gzip, zstd, mkfifo, mknod): VMDK
- * descriptors and qcow2 overlays that name files on the scanning host, and
- * compressed streams that inflate far beyond their size.
+ * descriptors and qcow2 overlays that name files on the scanning host,
+ * compressed streams that inflate far beyond their size, zips whose central directory
+ * is damaged and zips of many disk members.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -42,4 +43,27 @@ export async function flatDescriptor(file: string, extentName: string): Promise<
 export async function qcow2Overlay(file: string, backing: string): Promise<string> {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', 'raw', file, '8M']);
   return file;
+}
+
+/** Damages the central directory of a zip made by Info-ZIP: its end record's offset of it points past the file. */
+export async function damageCentralDirectory(file: string): Promise<void> {
+  const bytes = await readFile(file);
+  const end = bytes.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
+  if (end < 0) throw new Error(`${file}: no end of central directory record`);
+  bytes.writeUInt32LE(0x7fffff00, end + 16);
+  await writeFile(file, bytes);
+}
+
+/**
+ * `count` 2 MiB GPT disks made by sgdisk with no partition, their middle random so
+ * that a spool of one costs 1.75 MiB: disk members of a zip that hold nothing to scan.
+ */
+export async function emptyGptDisks(dir: string, count: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const disk = path.join(dir, `disk${i}.img`);
+    await run('truncate', ['-s', '2M', disk]);
+    await run('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=64K', 'seek=1', 'count=28', 'conv=notrunc', 'status=none']);
+    await run('sgdisk', ['-o', disk]);
+  }
 }

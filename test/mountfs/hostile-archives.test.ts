@@ -7,7 +7,9 @@
  * (the directory stays: an attacker cannot hide /var/spool/cron/crontabs behind a
  * later decoy), over an empty one (replaced), a directory over a file, and archives
  * cut short (the entries before the cut are kept, and the rest is reported as not
- * read). Work is bounded by counting the bytes read.
+ * read), a zip whose central directory is damaged (read from its local headers), and a
+ * zip of many disk members (each member's spool removed as soon as nothing reads it).
+ * Work is bounded by counting the bytes read and the spools alive at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -15,8 +17,11 @@ import { promisify } from 'node:util';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openTarget } from '../../mountfs/open-target.js';
+import { liveSpools } from '../../mountfs/sources/temp-spool.js';
+import { zipMemberSpoolStats } from '../../mountfs/fs/archive/zip-member-spools.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { damageCentralDirectory, emptyGptDisks } from '../helpers/hostile-disks.js';
 
 const run = promisify(execFile);
 const MALICIOUS = '* * * * * root /tmp/.x/xmrig -o pool.example:3333\n';
@@ -146,5 +151,106 @@ describe('an archive cut short keeps what was read before the cut', () => {
     } finally {
       await opened.close();
     }
+  });
+});
+
+describe('a zip whose central directory is damaged is read from its local headers', () => {
+  let src: string;
+  beforeAll(async () => {
+    src = path.join(scratch, 'zipsrc');
+    await mkdir(path.join(src, 'var/spool/cron/crontabs'), { recursive: true });
+    await mkdir(path.join(src, 'etc'), { recursive: true });
+    await writeFile(path.join(src, 'var/spool/cron/crontabs/root'), MALICIOUS);
+    await writeFile(path.join(src, 'etc/hostname'), 'zipped\n'.repeat(500));
+  });
+
+  // A zip written to a file (sizes in the local headers), and one written to a pipe (zip -fd:
+  // sizes only in data descriptors after each entry's data).
+  it.each([
+    ['to a file', 'cd {src} && zip -qr {out} var etc'],
+    ['to a pipe, with data descriptors', 'cd {src} && zip -qr - var etc | cat > {out}'],
+  ])('written %s: its files are read and the scan is incomplete, saying why', async (name, command) => {
+    const file = path.join(scratch, `damaged-${name.length}.zip`);
+    await run('bash', ['-c', command.replace('{src}', src).replace('{out}', file)]);
+    await damageCentralDirectory(file);
+    const counter = { bytesRead: 0 };
+    const opened = await openTarget(file, counter, { retain: ['/**'] });
+    try {
+      const vfs = opened.filesystems[0]!.vfs;
+      expect((await vfs.readFile('/var/spool/cron/crontabs/root')).toString()).toBe(MALICIOUS);
+      expect((await vfs.readFile('/etc/hostname')).toString()).toBe('zipped\n'.repeat(500));
+      expect(opened.failures.map((f) => (f.error as Error).message)).toEqual([
+        expect.stringMatching(/^zip central directory: .*; \d+ entries were read from their local headers instead, without their Unix modes/),
+      ]);
+      expect(counter.bytesRead).toBeLessThan(64 << 10);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  /** A zip of the tree by Info-ZIP, its central directory damaged, then `edit`ed. */
+  async function damagedZip(name: string, edit: (bytes: Buffer) => void): Promise<string> {
+    const file = path.join(scratch, name);
+    await run('bash', ['-c', `cd ${src} && zip -qr ${file} var etc`]);
+    await damageCentralDirectory(file);
+    const bytes = await readFile(file);
+    edit(bytes);
+    await writeFile(file, bytes);
+    return file;
+  }
+
+  it('with its local headers damaged too, keeps the entries before the damage and says where it stopped', async () => {
+    let second = 0;
+    // The second local header (etc/ or etc/hostname, after var/...) loses its signature.
+    const file = await damagedZip('damaged-both.zip', (bytes) => {
+      second = bytes.indexOf(Buffer.from('PK\x03\x04', 'latin1'), 4);
+      bytes.write('XX', second, 'latin1');
+    });
+    const opened = await openTarget(file, { bytesRead: 0 }, { retain: ['/**'] });
+    try {
+      expect(opened.filesystems).toHaveLength(1);
+      const messages = opened.failures.map((f) => (f.error as Error).message);
+      expect(messages).toEqual([
+        expect.stringMatching(/^zip central directory: .*; 1 entries were read from their local headers instead/),
+        expect.stringMatching(new RegExp(`^zip local header at offset ${second}: no local header signature; the 1 entries before it were read, the rest of the archive was not$`)),
+      ]);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('with no local header either, is unreadable, as before', async () => {
+    // The first local header's name and extra field run past the end of the file.
+    const file = await damagedZip('damaged-all.zip', (bytes) => {
+      bytes.writeUInt16LE(0xffff, 26);
+      bytes.writeUInt16LE(0xffff, 28);
+    });
+    await expect(openTarget(file, { bytesRead: 0 }, { retain: ['/**'] })).rejects.toThrow(/zip central directory/);
+  });
+});
+
+describe('a zip of disk images spools each member only while it is needed', () => {
+  it('12 members holding no filesystem, under a spool budget of about one: spooled one at a time, none left open', async () => {
+    const dir = path.join(scratch, 'members');
+    await emptyGptDisks(dir, 12);
+    // An ext4 member, whose filesystem is read after the open: its spool stays until the close.
+    await run('mkfs.ext4', ['-q', '-F', '-d', path.join(scratch, 'zipsrc'), path.join(dir, 'root.img'), '4M']);
+    const file = path.join(scratch, 'members.zip');
+    await run('bash', ['-c', `cd ${dir} && zip -q -0 ${file} *.img`]);
+    const before = { ...zipMemberSpoolStats };
+    const opened = await openTarget(file, { bytesRead: 0 }, { retain: ['/**'], spool: { dir: scratch, budget: 6 << 20 } });
+    try {
+      expect(zipMemberSpoolStats.spooled - before.spooled).toBe(13);
+      expect(zipMemberSpoolStats.released - before.released).toBe(12);
+      expect(zipMemberSpoolStats.peakLive).toBeLessThanOrEqual(2);
+      expect(liveSpools()).toHaveLength(1);
+      expect(opened.filesystems).toHaveLength(1);
+      expect((await opened.filesystems[0]!.vfs.readFile('/var/spool/cron/crontabs/root')).toString()).toBe(MALICIOUS);
+      expect(opened.failures).toEqual([]);
+    } finally {
+      await opened.close();
+    }
+    expect(liveSpools()).toEqual([]);
+    expect(zipMemberSpoolStats.live).toBe(before.live);
   });
 });

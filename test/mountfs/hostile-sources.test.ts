@@ -103,6 +103,20 @@ describe('byte sources against hostile disks', () => {
     expect((err as Error).message).toMatch(/block of 2097151 bytes exceeds the 131072-byte maximum/);
   });
 
+  it('refuses a zstd block whose FSE-coded Huffman weights fzstd would decode forever', async () => {
+    // Found by npm run fuzz (tar.zst, seed 1, input 16805), cut down to the frame header and the
+    // one compressed block whose literals section starts with the looping description; fzstd
+    // alone spins on it (its weight loop reads no bits once in the zero-bit states).
+    const stream = Buffer.from(
+      '28b52ffd04581d02001663fc3ff06bd406efb2ac9f65b46565e3b110e6ec0dc1e380a016d9ddbdc3a8bbe6a831c29059005f0051008c29291a0f53082845290048c45843028ea46fe2a62a3700000000',
+      'hex',
+    );
+    const err = await drain(decompress(Readable.from([stream]), 'zstd', 'weights.zst')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MountfsError);
+    expect((err as MountfsError).kind).toBe('corrupt');
+    expect((err as Error).message).toMatch(/zstd block at offset 12: .*the Huffman weights of a literals section do not end within 255/);
+  });
+
   it('decodes zstd zeros a block at a time, skippable frames and several frames included', async () => {
     const zeros = path.join(scratch, 'zeros.zst');
     await sh(`head -c 256M /dev/zero | zstd -q -19 -c > ${zeros}`);

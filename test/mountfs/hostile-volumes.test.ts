@@ -7,16 +7,12 @@
  * filesystems opened (the test timeout only catches hangs).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdir, open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
-import path from 'node:path';
+import { open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { openTarget, type OpenedTarget } from '../../mountfs/open-target.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { LoopDevices, lvm, lvmCrc, pvFacts, report, restoreVg, writeLvContents, type LvSpec } from '../helpers/lvm-image.js';
+import { LoopDevices, lvmCrc, type LvSpec } from '../helpers/lvm-image.js';
+import { copyOfFirst, gptDiskWith as gptDiskIn, gptWithEntries as gptIn, hostnameExt4, lvmDisk as lvmDiskIn, lvmMetadataOverCap, overlappingPartitions, unknownFeatureDisk } from '../helpers/hostile-volumes.js';
 
-const run = promisify(execFile);
 const MiB = 1 << 20;
 
 let scratch: string;
@@ -29,24 +25,10 @@ afterAll(async () => {
   if (scratch) await removeScratchDir(scratch);
 });
 
-/** A small root filesystem with one file the tests look for. */
-async function ext4Image(name: string, sizeMiB = 4): Promise<string> {
-  const tree = path.join(scratch, `${name}-tree`);
-  await mkdir(path.join(tree, 'etc'), { recursive: true });
-  await writeFile(path.join(tree, 'etc/hostname'), `${name}\n`);
-  const out = path.join(scratch, `${name}.ext4`);
-  await run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-d', tree, out, `${sizeMiB}M`]);
-  return out;
-}
-
-/** An sgdisk-made GPT disk whose one partition holds `fs`. */
-async function gptDiskWith(fs: string, name: string): Promise<string> {
-  const disk = path.join(scratch, `${name}.img`);
-  await run('truncate', ['-s', '8M', disk]);
-  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8300', disk]);
-  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc', 'status=none']);
-  return disk;
-}
+const ext4Image = (name: string, sizeMiB = 4) => hostnameExt4(scratch, name, sizeMiB);
+const gptDiskWith = (fs: string, name: string) => gptDiskIn(scratch, fs, name);
+const gptWithEntries = (name: string, fs: string, entries: number, edit: (entry: Buffer, i: number, first: Buffer) => void) => gptIn(scratch, name, fs, entries, edit);
+const lvmDisk = (name: string, fs: Buffer, lvs: LvSpec[], fsLv: string) => lvmDiskIn(scratch, loops, name, fs, lvs, fsLv);
 
 async function open(file: string): Promise<{ opened: OpenedTarget; bytesRead: number; hostnames: string[] }> {
   const counter = { bytesRead: 0 };
@@ -54,50 +36,6 @@ async function open(file: string): Promise<{ opened: OpenedTarget; bytesRead: nu
   const hostnames: string[] = [];
   for (const fs of opened.filesystems) hostnames.push((await fs.vfs.readFile('/etc/hostname')).toString().trim());
   return { opened, bytesRead: counter.bytesRead, hostnames };
-}
-
-/**
- * A GPT disk made by sgdisk (table of `entries` entries, partition 1 holding `fs`),
- * whose entries 2.. are then rewritten as `edit` says, in both the primary and the
- * backup array, with every CRC32 recomputed: sgdisk itself refuses overlapping
- * partitions, which is the point of the test.
- */
-async function gptWithEntries(name: string, fs: string, entries: number, edit: (entry: Buffer, i: number, first: Buffer) => void): Promise<string> {
-  const disk = path.join(scratch, `${name}.img`);
-  await run('truncate', ['-s', '24M', disk]);
-  await run('sgdisk', ['-o', `--resize-table=${entries}`, '-n', '1:8192:+8M', '-t', '1:8300', disk]);
-  await run('dd', [`if=${fs}`, `of=${disk}`, 'bs=512', 'seek=8192', 'conv=notrunc', 'status=none']);
-  const f = await openFile(disk, 'r+');
-  try {
-    const primary = Buffer.alloc(512);
-    await f.read(primary, 0, 512, 512);
-    for (const lba of [1, Number(primary.readBigUInt64LE(32))]) {
-      const header = Buffer.alloc(512);
-      await f.read(header, 0, 512, lba * 512);
-      const arrayAt = Number(header.readBigUInt64LE(72)) * 512;
-      const count = header.readUInt32LE(80);
-      const size = header.readUInt32LE(84);
-      const array = Buffer.alloc(count * size);
-      await f.read(array, 0, array.length, arrayAt);
-      const first = Buffer.from(array.subarray(0, size));
-      for (let i = 1; i < count; i++) edit(array.subarray(i * size, (i + 1) * size), i, first);
-      await f.write(array, 0, array.length, arrayAt);
-      header.writeUInt32LE(crc32(array), 88);
-      header.writeUInt32LE(0, 16);
-      header.writeUInt32LE(crc32(header.subarray(0, header.readUInt32LE(12))), 16);
-      await f.write(header, 0, 512, lba * 512);
-    }
-  } finally {
-    await f.close();
-  }
-  return disk;
-}
-
-/** Entry i as a copy of entry 1 moved to start `startShift` sectors later and `shrink` sectors shorter. */
-function copyOfFirst(entry: Buffer, first: Buffer, startShift: number, shrink: number): void {
-  first.copy(entry);
-  entry.writeBigUInt64LE(first.readBigUInt64LE(32) + BigInt(startShift), 32);
-  entry.writeBigUInt64LE(first.readBigUInt64LE(40) - BigInt(shrink), 40);
 }
 
 describe('partitions over the same sectors are read once', () => {
@@ -120,9 +58,7 @@ describe('partitions over the same sectors are read once', () => {
   });
 
   it('partly overlapping partitions are each scanned up to a cap; past it they are listed and the scan is incomplete', async () => {
-    const disk = await gptWithEntries('overlaps', await ext4Image('overlapped', 8), 128, (entry, i, first) => {
-      if (i < 40) copyOfFirst(entry, first, i * 8, 0);
-    });
+    const disk = await overlappingPartitions(scratch, await ext4Image('overlapped', 8));
     const { opened, bytesRead, hostnames } = await open(disk);
     try {
       expect(hostnames).toEqual(['overlapped']);
@@ -137,30 +73,6 @@ describe('partitions over the same sectors are read once', () => {
     }
   });
 });
-
-/**
- * A GPT disk whose partition 1 is an LVM PV, with a VG restored by lvm2 from `lvs`;
- * the filesystem `fs` is written into the LV named `fsLv`. Returns the disk and where
- * the PV starts.
- */
-async function lvmDisk(name: string, fs: Buffer, lvs: LvSpec[], fsLv: string, pvcreateArgs: string[] = []): Promise<string> {
-  const disk = path.join(scratch, `${name}.img`);
-  await run('truncate', ['-s', '40M', disk]);
-  await run('sgdisk', ['-n', '1:2048:0', '-t', '1:8e00', disk]);
-  const dev = await loops.attach(disk, { offset: MiB, size: 39 * MiB });
-  await lvm('pvcreate', ['-y', '-ff', ...pvcreateArgs, dev], [dev]);
-  await lvm('vgcreate', ['hostile', dev], [dev]);
-  const facts = await pvFacts(dev, [dev]);
-  const extentSize = Number(await report('vgs', 'vg_extent_size', 'hostile', [dev]));
-  const id = await report('vgs', 'vg_uuid', 'hostile', [dev]);
-  await restoreVg(scratch, { name: 'hostile', id, seqno: 2, extentSize, pvs: [{ key: 'pv0', ...facts }], lvs }, [dev]);
-  await loops.detach(dev);
-  const lv = lvs.find((l) => l.name === fsLv)!;
-  const padded = Buffer.alloc(lv.segments[0]!.extentCount * extentSize * 512);
-  fs.copy(padded, 0, 0, Math.min(fs.length, padded.length));
-  await writeLvContents(padded, lv, extentSize * 512, new Map([['pv0', { file: disk, extentZero: MiB + facts.peStart * 512 }]]));
-  return disk;
-}
 
 /**
  * Edits the committed metadata text of the PV at `pvStart` (lvm2 refuses to write LVs
@@ -228,14 +140,7 @@ describe('a table over its caps is read up to the cap, and says so', () => {
 describe('LVM metadata over its caps', () => {
   it('a metadata text longer than 16 MiB is not read: the warning names the cap and the area, and nothing is scanned', async () => {
     const fs = await readFile(await ext4Image('bigmeta'));
-    const root: LvSpec = { name: 'root', segments: [{ startExtent: 0, extentCount: 1, stripes: [['pv0', 0]] }] };
-    const disk = await lvmDisk('big-metadata', fs, [root], 'root', ['--metadatasize', '20m']);
-    // The committed text's length, as a hostile PV could claim it (the area itself holds 20 MiB).
-    const img = await readFile(disk);
-    const mda = MiB + 4096;
-    img.writeBigUInt64LE(17n << 20n, mda + 48);
-    img.writeUInt32LE(lvmCrc(img.subarray(mda + 4, mda + 512)), mda);
-    await writeFile(disk, img);
+    const disk = await lvmMetadataOverCap(scratch, loops, fs);
     const counter = { bytesRead: 0 };
     const opened = await openTarget(disk, counter, { retain: [] });
     try {
@@ -270,12 +175,7 @@ describe('what costs nothing is a note, not an error', () => {
 
 describe('a recognised volume that cannot be read makes the scan incomplete', () => {
   it('an ext4 partition with an unknown incompatible feature: a failure naming the volume and the feature', async () => {
-    const fs = await ext4Image('odd');
-    // debugfs writes the feature word (and the superblock checksum) as asked.
-    const sb = await readFile(fs);
-    const current = sb.readUInt32LE(1024 + 0x60);
-    await run('debugfs', ['-w', '-R', `ssv feature_incompat 0x${(current | 0x4000000).toString(16)}`, fs]);
-    const disk = await gptDiskWith(fs, 'odd-gpt');
+    const disk = await unknownFeatureDisk(scratch, await ext4Image('odd'));
 
     const { opened, bytesRead } = await open(disk);
     try {

@@ -10,6 +10,10 @@
  * read behind that point starts over. A few inflaters are kept, least recently used
  * dropped first. They read the archive through streams of their own (the local header
  * gives where an entry's data starts, APPNOTE 4.3.7), so one can be dropped mid-read.
+ *
+ * A central directory the library cannot read does not make the archive unreadable:
+ * the entries are found by walking the local headers (zip-local-headers.ts), what they
+ * hold is read, and the archive reports the damage as unread (the scan is incomplete).
  */
 import { close as closeFile, open as openFd } from 'node:fs';
 import StreamZip from 'node-stream-zip';
@@ -17,10 +21,11 @@ import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { createInflateRaw } from 'node:zlib';
 import { crc32Update } from '../../crc32.js';
-import { corrupt, limitExceeded, unsupported } from '../../errors.js';
+import { corrupt, limitExceeded, MountfsError, unsupported } from '../../errors.js';
 import type { ReadCounter } from '../../sources/byte-source.js';
 import type { FileType, NodeId } from '../types.js';
 import { ArchiveFileSystem } from './archive-fs.js';
+import { walkLocalHeaders, type LocalEntry } from './zip-local-headers.js';
 import { DISK_MEMBER_MIN, looksLikeDisk } from './disk-magic.js';
 
 /** Deflate codes at most 258 bytes in about 2 bits: an entry declaring more than 1032:1 lies about its size. */
@@ -53,7 +58,8 @@ const MODE_TYPES: Record<number, FileType> = {
   0o140000: 'socket',
 };
 
-type ZipEntry = StreamZip.ZipEntry;
+/** An entry from the central directory (node-stream-zip) or from its local header. */
+type ZipEntry = LocalEntry;
 
 export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   readonly kind = 'zip';
@@ -63,9 +69,12 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
   private readonly cursors = new Map<string, Cursor>();
   /** Entry name → the last read queued on it. */
   private readonly turns = new Map<string, Promise<unknown>>();
+  /** Entry name → its last entry, as unzip leaves it. */
+  private readonly byName = new Map<string, ZipEntry>();
 
   private constructor(
-    private readonly zip: StreamZip.StreamZipAsync,
+    /** Absent when the central directory could not be read. */
+    private readonly zip: StreamZip.StreamZipAsync | undefined,
     private readonly file: string,
     private readonly counter?: ReadCounter,
   ) {
@@ -86,7 +95,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
       await zip.entries();
     } catch (err) {
       closeFile(fd, () => undefined);
-      throw corrupt('zip central directory', (err as Error).message);
+      return ZipFileSystem.fromLocalHeaders(file, corrupt('zip central directory', (err as Error).message), counter);
     }
     const fs = new ZipFileSystem(zip, file, counter);
     try {
@@ -99,9 +108,31 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
     return fs;
   }
 
+  /**
+   * The archive read from its local headers after `damage` to its central directory:
+   * the entries found are kept and the damage is unread; with none, the damage is thrown.
+   */
+  private static async fromLocalHeaders(file: string, damage: MountfsError, counter?: ReadCounter): Promise<ZipFileSystem> {
+    const fh = await openFile(file, 'r');
+    let walk;
+    try {
+      walk = await walkLocalHeaders(fh, (await fh.stat()).size);
+    } finally {
+      await fh.close();
+    }
+    if (walk.entries.length === 0) throw damage;
+    const fs = new ZipFileSystem(undefined, file, counter);
+    await fs.addEntries(walk.entries);
+    const kept = `${walk.entries.length} entries were read from their local headers instead, without their Unix modes (symlinks read as files)`;
+    fs.unread.push(new MountfsError(damage.kind, damage.structure, `${damage.message.replace(/^zip central directory: /, '')}; ${kept}`, damage.offset));
+    if (walk.stopped) fs.brokeOff(walk.stopped);
+    return fs;
+  }
+
   private async addEntries(ordered: ZipEntry[]): Promise<void> {
     const fs = this;
     for (const e of ordered) {
+      fs.byName.set(e.name, e);
       const unixMode = e.attr >>> 16;
       const type: FileType = e.isDirectory ? 'directory' : (MODE_TYPES[unixMode & S_IFMT] ?? 'file');
       let linkname: string | undefined;
@@ -138,7 +169,7 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
 
   /** The whole member, front to back (for spooling an image member to a temporary file). */
   async memberStream(name: string): Promise<AsyncIterable<Buffer>> {
-    const entry = await this.zip.entry(name);
+    const entry = this.byName.get(name);
     if (!entry) throw corrupt('zip entry', `${name} is not in the archive`);
     if (entry.encrypted) throw unsupported('zip entry', `${name} is encrypted`, entry.offset);
     checkRatio(entry);
@@ -273,16 +304,15 @@ export class ZipFileSystem extends ArchiveFileSystem<ZipEntry> {
 
   private async entryBytes(e: ZipEntry): Promise<Buffer> {
     checkRatio(e);
-    try {
-      return await this.zip.entryData(e);
-    } catch (err) {
-      throw corrupt('zip entry', `${e.name}: ${(err as Error).message}`, e.offset);
-    }
+    if (e.encrypted) throw unsupported('zip entry', `${e.name} is encrypted`, e.offset);
+    const bytes = await this.readEntry(e, 0, e.size, e.size);
+    this.dropCursor(e.name);
+    return bytes;
   }
 
   override async close(): Promise<void> {
     for (const name of [...this.cursors.keys()]) this.dropCursor(name);
-    await this.zip.close();
+    await this.zip?.close();
   }
 }
 
