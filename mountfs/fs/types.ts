@@ -8,6 +8,20 @@ import type { MountfsError } from '../errors.js';
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'unknown';
 
+/**
+ * The file type byte of a directory entry, as ext4 (EXT4_FT_*) and XFS (XFS_DIR3_FT_*)
+ * both number it; 0 and anything else say nothing.
+ */
+export const DIR_ENTRY_FILE_TYPES: Readonly<Record<number, FileType>> = {
+  1: 'file',
+  2: 'directory',
+  3: 'char',
+  4: 'block',
+  5: 'fifo',
+  6: 'socket',
+  7: 'symlink',
+};
+
 export interface InodeFlags {
   immutable: boolean;
   appendOnly: boolean;

@@ -15,7 +15,7 @@
  */
 import { BlockCache, type CacheRegion } from '../block-cache.js';
 import { ioError } from '../errors.js';
-import type { ByteSource } from './byte-source.js';
+import { readEnd, type ByteSource } from './byte-source.js';
 
 export interface CacheOptions {
   /** Chunk size in bytes, a power of two (default 64 KiB). */
@@ -70,10 +70,7 @@ export class CachedByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
-    const end = Math.min(this.size, offset + length);
+    const end = readEnd(this, offset, length);
     if (end <= offset) return Buffer.alloc(0);
     if (end - offset >= this.bypassBytes) return this.inner.read(offset, end - offset);
 

@@ -18,7 +18,7 @@ import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ioError, limitExceeded, MountfsError, notFound, unsupported } from '../errors.js';
-import type { ByteSource, ReadCounter } from './byte-source.js';
+import { readEnd, type ByteSource, type ReadCounter } from './byte-source.js';
 
 /** One read may not allocate more than this: parsers read structures, not whole disks. */
 export const MAX_READ = 256 * 1024 * 1024;
@@ -73,11 +73,8 @@ export class FileByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
     if (this.closed) throw ioError(this.description, 'read after close', offset);
-    const want = Math.max(0, Math.min(length, this.size - offset));
+    const want = readEnd(this, offset, length) - offset;
     if (want > MAX_READ) throw limitExceeded(this.description, `a single read of ${want} bytes`, offset);
     const buf = Buffer.alloc(want);
     let got = 0;

@@ -5,7 +5,7 @@
  * end is simply empty.
  */
 import { ioError } from '../errors.js';
-import type { ByteSource } from './byte-source.js';
+import { readEnd, type ByteSource } from './byte-source.js';
 
 export class SliceByteSource implements ByteSource {
   readonly size: number;
@@ -25,10 +25,7 @@ export class SliceByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
-    const want = Math.max(0, Math.min(length, this.size - offset));
+    const want = readEnd(this, offset, length) - offset;
     if (want === 0) return Buffer.alloc(0);
     return this.parent.read(this.start + offset, want);
   }

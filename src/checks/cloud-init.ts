@@ -18,7 +18,7 @@
  * persistence/cloud-init); the pack of this check is cloud-init.yaml.
  */
 import type { Check, CheckContext } from '../model/check.js';
-import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
+import { readRunnable } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
@@ -89,26 +89,10 @@ export const cloudInitCheck: Check = {
 // --- scripts ---------------------------------------------------------------------
 
 async function checkScript(ctx: CheckContext, path: string, kind: ScriptKind, seen: Set<string>): Promise<void> {
-  let real: string;
-  let script: ScriptRead;
-  try {
-    real = await ctx.vfs.realpath(path);
-    const stat = await ctx.vfs.stat(real);
-    if (stat.type !== 'file' || seen.has(real)) return;
-    seen.add(real);
-    // cloud-init's runparts skips files that are not executable.
-    if ((stat.mode & 0o111) === 0) {
-      ctx.examined(real);
-      return;
-    }
-    // runparts runs the whole script: every line is read, however much padding comes first.
-    script = await readScriptOnce(ctx.vfs, real, stat.size, MAX_FILE_BYTES);
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(path, err);
-    return;
-  }
-  ctx.examined(real);
-  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
+  // cloud-init's runparts runs only executable files.
+  const runnable = await readRunnable(ctx, path, seen, MAX_FILE_BYTES);
+  if (!runnable) return;
+  const { real, script } = runnable;
   // Report at the instances/ID path, which stays put when `instance` moves to a new one.
   const shown = kind === 'user-data' ? real : path;
   ctx.started({ path: shown, startedBy: `cloud-init ${kind === 'user-data' ? 'scripts-user' : `scripts-${kind}`}` });

@@ -16,7 +16,7 @@
 import type { Check, CheckContext } from '../model/check.js';
 import type { Ownership } from '../facts/package-ownership.js';
 import { isElf } from './shared/file-head.js';
-import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
+import { readRunnable } from './shared/read-script.js';
 import { basename } from '../../mountfs/path.js';
 import { isNotFound } from '../../mountfs/errors.js';
 import { shellQuote } from '../rules/ruleset.js';
@@ -55,29 +55,17 @@ export const systemdGeneratorsCheck: Check = {
 };
 
 async function checkGenerator(ctx: CheckContext, path: string, kind: string, local: boolean, seen: Set<string>): Promise<void> {
-  let real: string;
-  let script: ScriptRead;
   try {
+    // A generator masked by a link to /dev/null does not run.
     if ((await ctx.vfs.lstat(path)).type === 'symlink' && (await ctx.vfs.readlink(path)) === '/dev/null') return;
-    real = await ctx.vfs.realpath(path);
-    const stat = await ctx.vfs.stat(real);
-    if (stat.type !== 'file') return;
-    // /lib and /usr/lib are one directory on merged-/usr systems.
-    if (seen.has(real)) return;
-    seen.add(real);
-    // systemd runs only executable files there.
-    if ((stat.mode & 0o111) === 0) {
-      ctx.examined(real);
-      return;
-    }
-    // systemd runs the whole script: every line of it is read, however much padding comes first.
-    script = await readScriptOnce(ctx.vfs, real, stat.size, MAX_FILE_BYTES);
   } catch (err) {
     if (!isNotFound(err)) ctx.error(path, err);
     return;
   }
-  ctx.examined(real);
-  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
+  // systemd runs only executable files there; /lib and /usr/lib are one directory on merged-/usr systems.
+  const runnable = await readRunnable(ctx, path, seen, MAX_FILE_BYTES);
+  if (!runnable) return;
+  const { real, script } = runnable;
   ctx.started({ path: real, startedBy: `systemd ${kind}` });
 
   const owner = await ctx.facts.packages.ownerOfAny([path, real]);

@@ -86,23 +86,7 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
   const counter: ReadCounter = { bytesRead: 0 };
   const stop = new ScanStop(options.signal, options.timeBudgetMs, options.phaseBudgetsMs);
   const errors = new ErrorLog();
-  const report: ScanReport = {
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'minescan', version: VERSION },
-    target,
-    startedAt: new Date(started).toISOString(),
-    finishedAt: '',
-    source: null,
-    findings: [],
-    summary: emptySummary(),
-    timeline: emptyTimeline(),
-    blocklist: buildBlocklist([]),
-    stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
-    status: 'complete',
-    errors: [],
-    errorsOmitted: 0,
-    notes: [],
-  };
+  const report = emptyReport(target, new Date(started).toISOString());
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
     const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
@@ -177,19 +161,29 @@ export function unreadableReport(target: string, err: unknown): ScanReport {
   const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
   const now = new Date().toISOString();
   return {
+    ...emptyReport(target, now),
+    finishedAt: now,
+    status: 'incomplete',
+    errors: [reportError({ ...typedFields(cause), message: errorMessage(err) })],
+  };
+}
+
+/** A report of nothing found yet, started at `startedAt`. */
+function emptyReport(target: string, startedAt: string): ScanReport {
+  return {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'minescan', version: VERSION },
     target,
-    startedAt: now,
-    finishedAt: now,
+    startedAt,
+    finishedAt: '',
     source: null,
     findings: [],
     summary: emptySummary(),
     timeline: emptyTimeline(),
     blocklist: buildBlocklist([]),
     stats: { filesExamined: 0, bytesRead: 0, bytesHashed: 0, durationMs: 0 },
-    status: 'incomplete',
-    errors: [reportError({ ...typedFields(cause), message: errorMessage(err) })],
+    status: 'complete',
+    errors: [],
     errorsOmitted: 0,
     notes: [],
   };

@@ -17,20 +17,10 @@
  */
 import type { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
-import type { FileType, RawDirEntry } from '../types.js';
+import { DIR_ENTRY_FILE_TYPES, type RawDirEntry } from '../types.js';
 
 const STRUCT = 'ext4 directory entry';
 const HEADER = 8;
-
-const FILE_TYPES: Record<number, FileType> = {
-  1: 'file',
-  2: 'directory',
-  3: 'char',
-  4: 'block',
-  5: 'fifo',
-  6: 'socket',
-  7: 'symlink',
-};
 
 export interface DirentFormat {
   /** INCOMPAT_FILETYPE: byte 7 is the file type rather than the name length's high byte. */
@@ -73,7 +63,7 @@ export function parseDirents(v: BinaryView, format: DirentFormat, out: RawDirEnt
       const nameBytes = v.bytes(pos + HEADER, nameLen);
       const isDot = (nameLen === 1 && nameBytes[0] === 0x2e) || (nameLen === 2 && nameBytes[0] === 0x2e && nameBytes[1] === 0x2e);
       if (!isDot) {
-        const type = format.fileType ? FILE_TYPES[v.u8(pos + 7)] : undefined;
+        const type = format.fileType ? DIR_ENTRY_FILE_TYPES[v.u8(pos + 7)] : undefined;
         out.push(type ? { name: nameBytes.toString('utf8'), node: inode, type } : { name: nameBytes.toString('utf8'), node: inode });
       }
     }

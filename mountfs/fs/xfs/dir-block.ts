@@ -16,21 +16,10 @@
  */
 import { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
-import type { FileType, RawDirEntry } from '../types.js';
+import { DIR_ENTRY_FILE_TYPES, type RawDirEntry } from '../types.js';
 
 /** Checks an inode number found in a directory; throws a corrupt error when it cannot exist. */
 export type InodeCheck = (ino: number, structure: string, offset: number) => void;
-
-/** The ftype byte (XFS_DIR3_FT_*), the same values as ext4's file type. */
-export const DIR_FILE_TYPES: Record<number, FileType> = {
-  1: 'file',
-  2: 'directory',
-  3: 'char',
-  4: 'block',
-  5: 'fifo',
-  6: 'socket',
-  7: 'symlink',
-};
 
 const MAGIC = {
   XD2B: 0x58443242,
@@ -83,7 +72,7 @@ export function parseDirBlock(buf: Buffer, offset: number, version: 4 | 5, hasFt
     const name = v.bytes(pos + 9, nameLen).toString('utf8');
     if (name !== '.' && name !== '..') {
       checkIno(ino, v.structure, offset + pos);
-      out.push({ name, node: ino, type: hasFtype ? DIR_FILE_TYPES[v.u8(pos + 9 + nameLen)] : undefined });
+      out.push({ name, node: ino, type: hasFtype ? DIR_ENTRY_FILE_TYPES[v.u8(pos + 9 + nameLen)] : undefined });
     }
     pos += entryLen;
   }

@@ -13,7 +13,8 @@
 import type { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
 import type { RawDirEntry } from '../types.js';
-import { DIR_FILE_TYPES, type InodeCheck } from './dir-block.js';
+import { type InodeCheck } from './dir-block.js';
+import { DIR_ENTRY_FILE_TYPES } from '../types.js';
 
 export function parseShortformDir(fork: BinaryView, size: number, hasFtype: boolean, checkIno: InodeCheck): RawDirEntry[] {
   if (size > fork.length) throw corrupt(fork.structure, `short-form directory of ${size} bytes overflows the ${fork.length}-byte data fork`, fork.baseOffset);
@@ -33,7 +34,7 @@ export function parseShortformDir(fork: BinaryView, size: number, hasFtype: bool
     const ftype = hasFtype ? v.u8(at++) : 0;
     const ino = readIno(at);
     checkIno(ino, v.structure, v.baseOffset + at);
-    out.push({ name, node: ino, type: hasFtype ? DIR_FILE_TYPES[ftype] : undefined });
+    out.push({ name, node: ino, type: hasFtype ? DIR_ENTRY_FILE_TYPES[ftype] : undefined });
     pos = at + inoBytes;
   }
   return out;

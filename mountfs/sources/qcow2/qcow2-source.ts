@@ -9,7 +9,7 @@
  * read of the inner source, so reading a file laid out contiguously costs one read.
  */
 import { corrupt, ioError, limitExceeded, MountfsError, unsupported } from '../../errors.js';
-import type { ByteSource } from '../byte-source.js';
+import { readEnd, type ByteSource } from '../byte-source.js';
 import { inflateBounded } from '../decompress.js';
 import { readExtensions } from './extensions.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, isQcow2, parseHeader, parseLayout, type Qcow2Header } from './header.js';
@@ -103,10 +103,7 @@ export class Qcow2Source implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
-    const end = Math.min(this.size, offset + length);
+    const end = readEnd(this, offset, length);
     if (end <= offset) return Buffer.alloc(0);
     const out = Buffer.alloc(end - offset);
     const pieces: Piece[] = [];

@@ -6,8 +6,8 @@
  * in the file into one read. The extent's embedded descriptor is checked for a parent:
  * a delta disk's unallocated grains belong to a parent this reader does not open.
  */
-import { corrupt, ioError, limitExceeded, unsupported } from '../../errors.js';
-import type { ByteSource } from '../byte-source.js';
+import { corrupt, limitExceeded, unsupported } from '../../errors.js';
+import { readEnd, type ByteSource } from '../byte-source.js';
 import { cacheOrOwn, type BlockCache, type CacheRegion } from '../../block-cache.js';
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from './descriptor.js';
 import { GrainTables } from './grain-table.js';
@@ -57,10 +57,7 @@ export class SparseExtent implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
-    const end = Math.min(this.size, offset + length);
+    const end = readEnd(this, offset, length);
     if (end <= offset) return Buffer.alloc(0);
     const out = Buffer.alloc(end - offset);
     const pieces: Piece[] = [];

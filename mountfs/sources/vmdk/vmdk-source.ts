@@ -10,7 +10,7 @@
  */
 import type { BlockCache } from '../../block-cache.js';
 import { corrupt, ioError, limitExceeded, MountfsError, unsupported } from '../../errors.js';
-import type { ByteSource } from '../byte-source.js';
+import { readEnd, type ByteSource } from '../byte-source.js';
 import { checkExtentName, isDescriptorText, MAX_DESCRIPTOR_BYTES, parseDescriptor, type ExtentLine, type VmdkDescriptor } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
 import { hasSparseMagic, SECTOR, SPARSE_HEADER_SIZE } from './sparse-header.js';
@@ -89,10 +89,7 @@ export class VmdkSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw ioError(this.description, `invalid read of ${length} bytes at ${offset}`);
-    }
-    const end = Math.min(this.size, offset + length);
+    const end = readEnd(this, offset, length);
     if (end <= offset) return Buffer.alloc(0);
     if (this.extents.length === 1) return this.extents[0]!.read(offset, end - offset);
     const out = Buffer.alloc(end - offset);

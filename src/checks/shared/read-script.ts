@@ -7,7 +7,8 @@
  * whole file again would read the start twice and let the file change in between.
  */
 import type { Vfs } from '../../../mountfs/vfs.js';
-import type { MountfsError } from '../../../mountfs/errors.js';
+import { isNotFound, type MountfsError } from '../../../mountfs/errors.js';
+import type { CheckContext } from '../../model/check.js';
 import { wholeTextFrom } from '../../facts/vfs-lines.js';
 import { TEXT_PROBE_BYTES, isBinary } from './file-head.js';
 
@@ -64,4 +65,40 @@ export async function readScriptOnce(
   }
   const whole = await wholeTextFrom(rest(), path, size, { commentChars: '#' });
   return { kind: 'script', head: first, text: whole.text, ...(whole.unread ? { unread: whole.unread } : {}) };
+}
+
+/**
+ * A program a runner starts from a directory of its own (cloud-init's scripts, systemd's
+ * generators), as the runner does: the path resolved inside the root, only a regular
+ * executable file (the runners skip the rest, which is examined and nothing more), each
+ * real file once (`seen`), read once. A read that fails for another reason than absence
+ * is an error of the scan, and a script's unread rest too.
+ */
+export async function readRunnable(
+  ctx: CheckContext,
+  path: string,
+  seen: Set<string>,
+  binaryBytes: number,
+): Promise<{ real: string; script: ScriptRead } | undefined> {
+  let real: string;
+  let script: ScriptRead;
+  try {
+    real = await ctx.vfs.realpath(path);
+    const stat = await ctx.vfs.stat(real);
+    // Two names of one file (merged /usr, a symlinked script) run it once.
+    if (stat.type !== 'file' || seen.has(real)) return undefined;
+    seen.add(real);
+    if ((stat.mode & 0o111) === 0) {
+      ctx.examined(real);
+      return undefined;
+    }
+    // The runner runs the whole script: every line is read, however much padding comes first.
+    script = await readScriptOnce(ctx.vfs, real, stat.size, binaryBytes);
+  } catch (err) {
+    if (!isNotFound(err)) ctx.error(path, err);
+    return undefined;
+  }
+  ctx.examined(real);
+  if (script.kind === 'script' && script.unread) ctx.error(real, script.unread);
+  return { real, script };
 }
