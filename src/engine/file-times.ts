@@ -7,7 +7,7 @@
  */
 import type { Stat, Vfs } from '../../mountfs/vfs.js';
 import type { FileTimes, Finding } from '../model/finding.js';
-import type { ReportTimes } from '../model/report.js';
+import { isoTime } from '../report/iso-time.js';
 
 /** The times of a stat, or undefined when mtime or ctime is no usable time. */
 export function fileTimes(stat: Stat): FileTimes | undefined {
@@ -45,19 +45,3 @@ export async function lstatTimes(vfs: Vfs, path: string): Promise<FileTimes | un
   }
 }
 
-/** ISO-8601 in UTC, or undefined for a value that is not a time a Date can hold. */
-export function isoTime(seconds: number): string | undefined {
-  if (!Number.isFinite(seconds)) return undefined;
-  const d = new Date(seconds * 1000);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
-export function isoTimes(times: FileTimes): ReportTimes | undefined {
-  const mtime = isoTime(times.mtime);
-  const ctime = isoTime(times.ctime);
-  if (mtime === undefined || ctime === undefined) return undefined;
-  const out: ReportTimes = { mtime, ctime };
-  const crtime = times.crtime === undefined ? undefined : isoTime(times.crtime);
-  if (crtime !== undefined) out.crtime = crtime;
-  return out;
-}

@@ -15,7 +15,8 @@
 import type { Vfs } from '../../mountfs/vfs.js';
 import { severityRank, type Finding } from '../model/finding.js';
 import type { Check } from '../model/check.js';
-import { changeTime, isoTime, isoTimes, lstatTimes } from './file-times.js';
+import { changeTime, lstatTimes } from './file-times.js';
+import { isoTime, isoTimes } from '../report/iso-time.js';
 import type { ChangedFile, ReportTimeline, TimelineEntry } from '../model/report.js';
 
 export interface TimelineSpan {

@@ -8,7 +8,7 @@ import { SEVERITIES } from '../model/finding.js';
 import type { ReportFinding, ScanReport } from '../model/report.js';
 import type { DiskReport } from '../../mountfs/open-target.js';
 import type { FileTimes } from '../model/finding.js';
-import { isoTime } from '../engine/file-times.js';
+import { isoTime } from './iso-time.js';
 
 const COLORS: Record<Severity, string> = {
   critical: '\x1b[1;31m',
