@@ -76,9 +76,17 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
     const extract = tar.extract();
     const input = Readable.from(chunks);
     input.on('error', (err) => extract.destroy(err));
+    // tar-stream does not end or destroy the entry being read when the archive is
+    // destroyed (damage in the compressed stream further on): the entry is destroyed
+    // here, or reading it would wait on a promise that never settles.
+    let current: { destroy(err?: Error): void } | undefined;
+    let failure: Error | undefined;
+    extract.on('error', (err: Error) => void (failure ??= err));
+    extract.on('close', () => current?.destroy(failure ?? new Error('the archive stream closed inside an entry')));
     input.pipe(extract);
     try {
       for await (const entry of extract) {
+        current = entry;
         const h = entry.header;
         const type = TYPES[h.type ?? 'file'];
         const path = '/' + ArchiveTree.components(h.name).join('/');
@@ -125,8 +133,9 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
           }
           if (md5 && sha256) content.digests = { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
         } else {
-          entry.resume();
-          await new Promise<void>((resolve) => entry.on('end', resolve));
+          // Drained as an iterator, not by waiting for 'end': an entry destroyed by damage
+          // further on never ends, and the scan would wait on a promise that never settles.
+          for await (const _ of entry as AsyncIterable<Buffer>) void _;
         }
         if (!type) continue;
         fs.addEntry({
