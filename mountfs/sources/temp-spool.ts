@@ -70,11 +70,13 @@ let exitHookInstalled = false;
 export function removeAllSpools(): void {
   for (const dir of [...live]) {
     try {
-      rmSync(dir, { recursive: true, force: true });
+      // Retried: a write still in flight in the thread pool may create the spool's file
+      // while the directory is being removed (ENOTEMPTY).
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      live.delete(dir);
     } catch {
-      // Nothing more can be done at exit; the name says what it is.
+      // Kept in `live`, so the 'exit' hook tries again; the name says what it is.
     }
-    live.delete(dir);
   }
 }
 
@@ -101,15 +103,22 @@ export async function spoolToTempFile(chunks: AsyncIterable<Buffer>, container: 
   live.add(dir);
   const file = path.join(dir, 'image');
   let written = 0;
+  let removed = false;
   const remove = async () => {
-    if (!live.delete(dir)) return;
+    if (removed) return;
+    removed = true;
     budget.used -= written;
-    await rm(dir, { recursive: true, force: true });
+    // Still listed while it is being removed: a stop that comes in the meantime removes
+    // it too (synchronously), instead of exiting with the removal half done.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    live.delete(dir);
   };
   let pos = 0;
   try {
     const fh = await open(file, 'wx', 0o600);
     try {
+      // Removed by a stop while the file was being created: it must not stay behind.
+      if (!live.has(dir)) throw ioError('temporary spool', `${container}: minescan is stopping; the spool was removed`);
       for await (const chunk of chunks) {
         for (let at = 0; at < chunk.length; at += ZERO_RUN) {
           const piece = chunk.subarray(at, Math.min(chunk.length, at + ZERO_RUN));
