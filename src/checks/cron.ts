@@ -86,7 +86,7 @@ async function scanLinkedFile(ctx: CheckContext, path: string, links: Map<string
   }
   const kind = kindOf(path);
   // The same file means the same jobs only when read the same way (a user crontab's owner is its name).
-  const key = `${stat.ino}\0${kind}\0${kind === 'user' ? basename(path) : ''}`;
+  const key = `${stat.id}\0${kind}\0${kind === 'user' ? basename(path) : ''}`;
   const known = links.get(key);
   if (known && (known.findings === 0 || known.scans >= MAX_LINK_REPORTS)) {
     ctx.examined(path);
