@@ -6,7 +6,7 @@
  */
 import type { BlockCache } from './block-cache.js';
 import { Readable } from 'node:stream';
-import { limitExceeded, unsupported } from './errors.js';
+import { limitExceeded, unsupported, within, type MountfsError } from './errors.js';
 import type { ByteSource, ReadCounter } from './sources/byte-source.js';
 import { FileByteSource } from './sources/file-source.js';
 import { SliceByteSource } from './sources/slice-source.js';
@@ -61,8 +61,8 @@ export interface OpenedParts {
   format: string;
   volumes: VolumeReport[];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }>;
-  /** Parts of the image that could not be read (each means data was missed). */
-  warnings: string[];
+  /** Damage in the image's tables that may hide data (each means data was missed), typed: kind, structure, offset. */
+  warnings: MountfsError[];
   failures: OpenFailure[];
   /** Worth saying, but nothing was missed (a dirty bit, a damaged header whose copy was used). */
   notes: string[];
@@ -73,7 +73,7 @@ class Parts implements OpenedParts {
   formats: string[] = [];
   volumes: VolumeReport[] = [];
   filesystems: Array<{ volumeIndex: number; vfs: Vfs }> = [];
-  warnings: string[] = [];
+  warnings: MountfsError[] = [];
   failures: OpenFailure[] = [];
   notes: string[] = [];
   private closers: Array<() => Promise<void>> = [];
@@ -294,7 +294,7 @@ async function openLogicalVolumes(pvs: ByteSource[], parts: Parts, container: st
     parts.failures.push({ where: 'LVM', error: err });
     return;
   }
-  parts.warnings.push(...layout.warnings.map((w) => `LVM: ${w}`));
+  parts.warnings.push(...layout.warnings.map((w) => within('LVM', w)));
   parts.notes.push(...layout.notes.map((n) => `LVM: ${n}`));
   let ordinal = 0;
   for (const lv of layout.logicalVolumes) {

@@ -18,6 +18,7 @@ import { openImage, type ImageOptions, type OpenedParts, type OpenFailure } from
 import { besideHostFile, nowhere } from './sources/named-files.js';
 import { SpoolBudget, type SpoolOptions } from './sources/temp-spool.js';
 import type { Vfs } from './vfs.js';
+import type { MountfsError } from './errors.js';
 import type { VolumeReport } from './volume-report.js';
 
 export type { DiskReport, VolumeReport } from './volume-report.js';
@@ -38,10 +39,11 @@ export interface OpenedTarget {
   volumes: VolumeReport[];
   filesystems: OpenedFilesystem[];
   /**
-   * Parts of the target that could not be read, while the rest was: each becomes an
-   * `errors` entry of the report, which makes the scan incomplete.
+   * Damage in the target's tables (a partition table, LVM metadata) that may hide data,
+   * while the rest was read: each becomes an `errors` entry of the report with its kind,
+   * structure and offset, and makes the scan incomplete.
    */
-  warnings: string[];
+  warnings: MountfsError[];
   /** The same, typed: volumes recognised but unreadable, archive members that failed. */
   failures: OpenFailure[];
   /** Worth telling, but nothing was missed (a qcow2 dirty bit, a header copy used). */
@@ -117,7 +119,7 @@ export async function openTarget(target: string, counter: ReadCounter, options: 
   if (foundNothing(parts)) {
     await parts.close();
     await file.close();
-    throw new UnreadableTargetError(nothingFound(target, parts));
+    throw new UnreadableTargetError(nothingFound(target, parts), { cause: parts.warnings[0] });
   }
   return {
     kind: device ? 'block-device' : 'image',
@@ -152,7 +154,7 @@ export async function openSourceTarget(source: ByteSource, kind: SourceKind, cou
   }
   if (foundNothing(parts)) {
     await parts.close();
-    throw new UnreadableTargetError(nothingFound(source.description, parts));
+    throw new UnreadableTargetError(nothingFound(source.description, parts), { cause: parts.warnings[0] });
   }
   const { format, volumes, filesystems, warnings, failures, notes } = parts;
   return { kind, format, volumes, filesystems, warnings, failures, notes, close: () => parts.close() };
@@ -168,7 +170,7 @@ function foundNothing(parts: OpenedParts): boolean {
 }
 
 function nothingFound(name: string, parts: OpenedParts): string {
-  const why = parts.warnings.length ? ` (${parts.warnings.join('; ')})` : '';
+  const why = parts.warnings.length ? ` (${parts.warnings.map((w) => w.message).join('; ')})` : '';
   return `${name}: no partition table or filesystem found at offset 0${why}`;
 }
 

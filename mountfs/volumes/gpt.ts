@@ -12,7 +12,7 @@
  */
 import { BinaryView } from '../binary.js';
 import { crc32 } from '../crc32.js';
-import { corrupt, limitExceeded, MountfsError } from '../errors.js';
+import { corrupt, limitExceeded, MountfsError, within } from '../errors.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
 import { gptTypeName } from './gpt-types.js';
@@ -24,6 +24,7 @@ const SIGNATURE = 'EFI PART';
 const MIN_HEADER_SIZE = 92;
 export const MAX_GPT_ENTRIES = 16384;
 const MAX_ENTRY_SIZE = 4096;
+const ENTRY_ARRAY = 'GPT partition entry array';
 /** 128 entries of 128 bytes is the norm (16 KiB); this allows 16384 of them. */
 const MAX_ENTRY_ARRAY_BYTES = MAX_GPT_ENTRIES * 128;
 
@@ -44,17 +45,17 @@ export interface GptResult {
   /** The table was read from a backup header although LBA 1 holds no GPT signature at all. */
   backupOnly: boolean;
   /** With no layout: the damaged headers that were seen (empty when there is no GPT trace). */
-  warnings: string[];
+  warnings: MountfsError[];
 }
 
 /** One header and its entries, or why they could not be used. */
 type TableRead =
   | { kind: 'absent' }
-  | { kind: 'damaged'; reason: string; header?: GptHeader }
-  | { kind: 'ok'; header: GptHeader; volumes: Volume[]; warnings: string[] };
+  | { kind: 'damaged'; error: MountfsError; header?: GptHeader }
+  | { kind: 'ok'; header: GptHeader; volumes: Volume[]; warnings: MountfsError[] };
 
 export async function readGpt(disk: ByteSource): Promise<GptResult> {
-  const seen: string[] = [];
+  const seen: MountfsError[] = [];
   for (const sectorSize of GPT_SECTOR_SIZES) {
     const result = await readAtSectorSize(disk, sectorSize);
     if (result.layout) return result;
@@ -67,7 +68,7 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
   const totalSectors = Math.floor(disk.size / sectorSize);
   // LBA 0 (MBR), LBA 1 (header) and at least one sector of entries.
   if (totalSectors < 3) return { layout: null, backupOnly: false, warnings: [] };
-  const layout = (volumes: Volume[], warnings: string[], notes: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings, notes });
+  const layout = (volumes: Volume[], warnings: MountfsError[], notes: string[]): VolumeLayout => ({ scheme: 'gpt', sectorSize, volumes, warnings, notes });
 
   // Whichever copy of the table is used, the other one's state is a note: the partitions were all listed.
   const primary = await readTable(disk, 1, sectorSize, totalSectors);
@@ -75,8 +76,9 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
     return { layout: layout(primary.volumes, primary.warnings, await checkBackup(disk, primary.header, sectorSize, totalSectors)), backupOnly: false, warnings: [] };
   }
 
-  const warnings: string[] = [];
-  if (primary.kind === 'damaged') warnings.push(`primary GPT at LBA 1 (${sectorSize}-byte sectors) is damaged: ${primary.reason}`);
+  // The damage seen: the scan's errors when no copy can be used, notes when one can.
+  const damage: MountfsError[] = [];
+  if (primary.kind === 'damaged') damage.push(within(`primary GPT at LBA 1 (${sectorSize}-byte sectors) is damaged`, primary.error));
   // A primary header that is itself sound (only its entries are bad) says where its backup is.
   const candidates = new Set<number>();
   if (primary.kind === 'damaged' && primary.header && primary.header.alternateLba > 1 && primary.header.alternateLba < totalSectors) {
@@ -86,16 +88,16 @@ async function readAtSectorSize(disk: ByteSource, sectorSize: number): Promise<G
   for (const lba of candidates) {
     const backup = await readTable(disk, lba, sectorSize, totalSectors);
     if (backup.kind === 'ok') {
-      warnings.push(
+      const used =
         primary.kind === 'absent'
           ? `no GPT header at LBA 1 (${sectorSize}-byte sectors): the backup GPT header at LBA ${lba} was used`
-          : `the backup GPT header at LBA ${lba} was used instead`,
-      );
-      return { layout: layout(backup.volumes, backup.warnings, warnings), backupOnly: primary.kind === 'absent', warnings: [] };
+          : `the backup GPT header at LBA ${lba} was used instead`;
+      const notes = [...damage.map((d) => d.message), used];
+      return { layout: layout(backup.volumes, backup.warnings, notes), backupOnly: primary.kind === 'absent', warnings: [] };
     }
-    if (backup.kind === 'damaged') warnings.push(`backup GPT at LBA ${lba} is damaged too: ${backup.reason}`);
+    if (backup.kind === 'damaged') damage.push(within(`backup GPT at LBA ${lba} is damaged too`, backup.error));
   }
-  return { layout: null, backupOnly: false, warnings };
+  return { layout: null, backupOnly: false, warnings: damage };
 }
 
 /** Warnings about the backup of a good primary: missing past a truncated end, damaged, or different. */
@@ -115,7 +117,7 @@ async function checkBackup(disk: ByteSource, primary: GptHeader, sectorSize: num
     throw err;
   }
   if (backup.kind === 'absent') return [`no backup GPT header at LBA ${lba}`];
-  if (backup.kind === 'damaged') return [`the backup GPT at LBA ${lba} is damaged: ${backup.reason}`];
+  if (backup.kind === 'damaged') return [within(`the backup GPT at LBA ${lba} is damaged`, backup.error).message];
   if (backup.header.entriesCrc !== primary.entriesCrc || backup.header.entryCount !== primary.entryCount) {
     return [`the backup GPT at LBA ${lba} lists different partitions from the primary; the primary was used`];
   }
@@ -130,7 +132,7 @@ async function readTable(disk: ByteSource, lba: number, sectorSize: number, tota
   try {
     header = parseHeader(new BinaryView(sector, 'GPT header', offset), lba, sectorSize, totalSectors);
   } catch (err) {
-    if (err instanceof MountfsError) return { kind: 'damaged', reason: err.message };
+    if (err instanceof MountfsError) return { kind: 'damaged', error: err };
     throw err;
   }
   const arrayOffset = header.entriesLba * sectorSize;
@@ -141,19 +143,19 @@ async function readTable(disk: ByteSource, lba: number, sectorSize: number, tota
   const capped = readCount < header.entryCount;
   const array = await disk.read(arrayOffset, readCount * header.entrySize);
   if (array.length < readCount * header.entrySize) {
-    return { kind: 'damaged', reason: 'the partition entry array runs past the end of the disk', header };
+    return { kind: 'damaged', error: corrupt(ENTRY_ARRAY, 'the partition entry array runs past the end of the disk', arrayOffset), header };
   }
   if (!capped && crc32(array) !== header.entriesCrc) {
-    return { kind: 'damaged', reason: `the partition entry array at byte ${arrayOffset} fails its CRC32`, header };
+    return { kind: 'damaged', error: corrupt(ENTRY_ARRAY, `the partition entry array at byte ${arrayOffset} fails its CRC32`, arrayOffset), header };
   }
-  const { volumes, warnings } = parseEntries(disk, new BinaryView(array, 'GPT partition entry array', arrayOffset), { ...header, entryCount: readCount }, sectorSize, totalSectors);
+  const { volumes, warnings } = parseEntries(disk, new BinaryView(array, ENTRY_ARRAY, arrayOffset), { ...header, entryCount: readCount }, sectorSize, totalSectors);
   if (capped) {
     const cap = limitExceeded(
       'GPT header',
       `${header.entryCount} partition entries of ${header.entrySize} bytes: only the first ${readCount} are read (at most ${MAX_GPT_ENTRIES} entries, ${MAX_ENTRY_ARRAY_BYTES} bytes) and the entry array's CRC32 is not checked`,
       offset + 80,
     );
-    warnings.unshift(cap.message);
+    warnings.unshift(cap);
   }
   return { kind: 'ok', header, volumes, warnings };
 }
@@ -202,9 +204,9 @@ function parseEntries(
   h: GptHeader,
   sectorSize: number,
   totalSectors: number,
-): { volumes: Volume[]; warnings: string[] } {
+): { volumes: Volume[]; warnings: MountfsError[] } {
   const volumes: Volume[] = [];
-  const warnings: string[] = [];
+  const warnings: MountfsError[] = [];
   // A primary whose backup belongs past the end was written on a larger disk: the image was cut.
   const truncated = h.lba === 1 && h.alternateLba >= totalSectors;
   for (let i = 0; i < h.entryCount; i++) {
@@ -218,20 +220,22 @@ function parseEntries(
       first = e.u64le(32);
       last = e.u64le(40);
     } catch (err) {
-      warnings.push(`GPT partition ${index}: ${(err as Error).message}; skipped`);
+      if (!(err instanceof MountfsError)) throw err;
+      warnings.push(within(`GPT partition ${index}`, err, 'skipped'));
       continue;
     }
+    const entry = `GPT partition entry ${index}`;
     if (first > last) {
-      warnings.push(`GPT partition ${index} ends (LBA ${last}) before it starts (LBA ${first}); skipped`);
+      warnings.push(corrupt(entry, `GPT partition ${index} ends (LBA ${last}) before it starts (LBA ${first}); skipped`, e.baseOffset + 32));
       continue;
     }
     if (first < 2 || first >= totalSectors || (last >= totalSectors && !truncated)) {
-      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) lies outside the disk of ${totalSectors} sectors; skipped`);
+      warnings.push(corrupt(entry, `GPT partition ${index} (LBA ${first}-${last}) lies outside the disk of ${totalSectors} sectors; skipped`, e.baseOffset + 32));
       continue;
     }
     const notes: string[] = [];
     if (last >= totalSectors) {
-      warnings.push(`GPT partition ${index} (LBA ${first}-${last}) runs past the end of the truncated image; only its first ${totalSectors - first} sectors are read`);
+      warnings.push(corrupt(entry, `GPT partition ${index} (LBA ${first}-${last}) runs past the end of the truncated image; only its first ${totalSectors - first} sectors are read`, e.baseOffset + 40));
     } else if (first < h.firstUsableLba || last > h.lastUsableLba) {
       // Odd, but every sector of it is read: a note, not missed data.
       notes.push(`lies outside the usable LBAs ${h.firstUsableLba}-${h.lastUsableLba} of the GPT header`);

@@ -14,6 +14,7 @@
  * wrongly would only produce warnings, never reads outside the disk.
  */
 import { BinaryView } from '../binary.js';
+import { corrupt, limitExceeded, type MountfsError } from '../errors.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { SliceByteSource } from '../sources/slice-source.js';
 import { mbrTypeName } from './mbr-types.js';
@@ -73,12 +74,12 @@ export function hasProtectiveEntry(sector: Buffer): boolean {
 export async function readMbr(disk: ByteSource): Promise<VolumeLayout> {
   const diskSectors = Math.floor(disk.size / MBR_SECTOR);
   const volumes: Volume[] = [];
-  const warnings: string[] = [];
+  const warnings: MountfsError[] = [];
 
-  const add = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string): void => {
+  const add = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string, entryAt: number): void => {
     let end = firstLba + sectors;
     if (end > limitLba) {
-      warnings.push(`MBR partition ${index} (sectors ${firstLba}-${end - 1}) runs past the end of ${where}; only its first ${limitLba - firstLba} sectors are read`);
+      warnings.push(corrupt(ENTRY, `MBR partition ${index} (sectors ${firstLba}-${end - 1}) runs past the end of ${where}; only its first ${limitLba - firstLba} sectors are read`, entryAt));
       end = limitLba;
     }
     const start = firstLba * MBR_SECTOR;
@@ -92,69 +93,85 @@ export async function readMbr(disk: ByteSource): Promise<VolumeLayout> {
   for (let i = 0; i < 4; i++) {
     const e = primaries[i]!;
     const index = i + 1;
+    const entryAt = entryOffset(0, i);
     if (e.type === 0 || e.type === PROTECTIVE_TYPE || e.sectors === 0) continue;
     if (e.firstLba === 0 || e.firstLba >= diskSectors) {
-      warnings.push(`MBR partition ${index} starts at sector ${e.firstLba}, outside the disk of ${diskSectors} sectors; skipped`);
+      warnings.push(corrupt(ENTRY, `MBR partition ${index} starts at sector ${e.firstLba}, outside the disk of ${diskSectors} sectors; skipped`, entryAt));
       continue;
     }
     if (!EXTENDED_TYPES.has(e.type)) {
-      add(index, e.type, e.firstLba, e.sectors, diskSectors, 'the disk');
+      add(index, e.type, e.firstLba, e.sectors, diskSectors, 'the disk', entryAt);
       continue;
     }
     const extEnd = Math.min(diskSectors, e.firstLba + e.sectors);
-    if (e.firstLba + e.sectors > diskSectors) warnings.push(`extended partition ${index} runs past the end of the disk`);
-    nextLogical = await readLogicals(disk, e.firstLba, extEnd, nextLogical, add, warnings);
+    if (e.firstLba + e.sectors > diskSectors) warnings.push(corrupt(ENTRY, `extended partition ${index} runs past the end of the disk`, entryAt));
+    nextLogical = await readLogicals(disk, { start: e.firstLba, end: extEnd, entryAt }, nextLogical, add, warnings);
   }
   warnings.push(...markPartitionOverlaps(volumes, 'MBR'));
   return { scheme: 'mbr', sectorSize: MBR_SECTOR, volumes, warnings };
 }
 
-type AddVolume = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string) => void;
+type AddVolume = (index: number, type: number, firstLba: number, sectors: number, limitLba: number, where: string, entryAt: number) => void;
 
-/** Walks one extended partition's EBR chain; returns the next free logical number. */
+const ENTRY = 'MBR partition entry';
+const EBR = 'extended boot record';
+
+/** Byte offset of entry `i` of the boot record at byte `record`. */
+function entryOffset(record: number, i: number): number {
+  return record + TABLE_OFFSET + i * 16;
+}
+
+/**
+ * Walks one extended partition's EBR chain; returns the next free logical number.
+ * `ext.entryAt` is the byte offset of the entry naming the extended partition: a link
+ * that goes wrong is reported at the entry that holds it.
+ */
 async function readLogicals(
   disk: ByteSource,
-  extStart: number,
-  extEnd: number,
+  ext: { start: number; end: number; entryAt: number },
   firstNumber: number,
   add: AddVolume,
-  warnings: string[],
+  warnings: MountfsError[],
 ): Promise<number> {
   let next = firstNumber;
   const visited = new Set<number>();
-  let ebr = extStart;
+  let ebr = ext.start;
+  let linkAt = ext.entryAt;
   for (;;) {
     if (visited.has(ebr)) {
-      warnings.push(`the chain of extended boot records loops back to sector ${ebr}; it is cut there`);
+      warnings.push(corrupt(EBR, `the chain of extended boot records loops back to sector ${ebr}; it is cut there`, linkAt));
       break;
     }
-    if (ebr < extStart || ebr >= extEnd) {
-      warnings.push(`the chain of extended boot records leaves its extended partition (sector ${ebr}); it is cut there`);
+    if (ebr < ext.start || ebr >= ext.end) {
+      warnings.push(corrupt(EBR, `the chain of extended boot records leaves its extended partition (sector ${ebr}); it is cut there`, linkAt));
       break;
     }
     if (visited.size >= MAX_LOGICAL_PARTITIONS || next - firstNumber >= MAX_LOGICAL_PARTITIONS) {
-      warnings.push(`the extended partition at sector ${extStart} holds more than ${MAX_LOGICAL_PARTITIONS} logical partitions (the cap); the chain is cut at the record at sector ${ebr}, and the rest are not read`);
+      const message = `the extended partition at sector ${ext.start} holds more than ${MAX_LOGICAL_PARTITIONS} logical partitions (the cap); the chain is cut at the record at sector ${ebr}, and the rest are not read`;
+      warnings.push(limitExceeded(EBR, message, ebr * MBR_SECTOR));
       break;
     }
     visited.add(ebr);
     const sector = await disk.read(ebr * MBR_SECTOR, MBR_SECTOR);
     if (!hasBootSignature(sector)) {
-      warnings.push(`the extended boot record at sector ${ebr} has no 0x55AA signature; the chain is cut there`);
+      warnings.push(corrupt(EBR, `the extended boot record at sector ${ebr} has no 0x55AA signature; the chain is cut there`, ebr * MBR_SECTOR + 510));
       break;
     }
     const entries = mbrEntries(sector, ebr * MBR_SECTOR);
-    for (const e of entries) {
-      if (e.type === 0 || e.sectors === 0 || EXTENDED_TYPES.has(e.type)) continue;
-      if (e.firstLba === 0 || ebr + e.firstLba >= extEnd) {
-        warnings.push(`logical partition ${next} in the record at sector ${ebr} starts outside its extended partition; skipped`);
-        continue;
+    let linkIndex = -1;
+    entries.forEach((e, i) => {
+      if (linkIndex === -1 && EXTENDED_TYPES.has(e.type) && e.sectors > 0) linkIndex = i;
+      if (e.type === 0 || e.sectors === 0 || EXTENDED_TYPES.has(e.type)) return;
+      if (e.firstLba === 0 || ebr + e.firstLba >= ext.end) {
+        warnings.push(corrupt(ENTRY, `logical partition ${next} in the record at sector ${ebr} starts outside its extended partition; skipped`, entryOffset(ebr * MBR_SECTOR, i)));
+        return;
       }
-      add(next, e.type, ebr + e.firstLba, e.sectors, extEnd, 'its extended partition');
+      add(next, e.type, ebr + e.firstLba, e.sectors, ext.end, 'its extended partition', entryOffset(ebr * MBR_SECTOR, i));
       next++;
-    }
-    const link = entries.find((e) => EXTENDED_TYPES.has(e.type) && e.sectors > 0);
-    if (!link) break;
-    ebr = extStart + link.firstLba;
+    });
+    if (linkIndex === -1) break;
+    linkAt = entryOffset(ebr * MBR_SECTOR, linkIndex);
+    ebr = ext.start + entries[linkIndex]!.firstLba;
   }
   return next;
 }

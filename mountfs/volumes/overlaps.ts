@@ -12,6 +12,8 @@
  *    the cap, which makes the scan incomplete.
  * Everything here is a sort and a sweep: O(n log n) in the number of extents.
  */
+import { limitExceeded, type MountfsError } from '../errors.js';
+
 export const MAX_OVERLAPPING_SCANNED = 16;
 
 /** A run of bytes on one underlying source, in the volume's own order. */
@@ -26,6 +28,8 @@ export interface ExtentVolume {
   /** How the report names it: "GPT partition 3", "LV vg0/root". */
   name: string;
   extents: Extent[];
+  /** Its byte offset on the disk, for the report (a partition's start; an LV has none of its own). */
+  offset?: number;
 }
 
 export interface OverlapPlan {
@@ -36,7 +40,7 @@ export interface OverlapPlan {
   /** Per volume: why it is listed but not scanned (over the cap). */
   skipped: Array<string | undefined>;
   /** Damage the report must count as missed data (the cap was hit). */
-  warnings: string[];
+  warnings: MountfsError[];
 }
 
 export function planOverlaps(volumes: ExtentVolume[], what: string, cap = MAX_OVERLAPPING_SCANNED): OverlapPlan {
@@ -82,15 +86,20 @@ export function planOverlaps(volumes: ExtentVolume[], what: string, cap = MAX_OV
   }
   let scanned = 0;
   let over = 0;
+  let firstOver: ExtentVolume | undefined;
   for (let i = 0; i < n; i++) {
     if (!overlapping[i]) continue;
     if (scanned < cap) scanned++;
     else {
       plan.skipped[i] = `not scanned: more than ${cap} ${what} volumes share sectors with others`;
+      firstOver ??= volumes[i];
       over++;
     }
   }
-  if (over > 0) plan.warnings.push(`${scanned + over} ${what} volumes share sectors with others; only the first ${cap} of them are scanned (the cap on overlapping volumes), ${over} are listed unscanned`);
+  if (firstOver) {
+    const message = `${scanned + over} ${what} volumes share sectors with others; only the first ${cap} of them are scanned (the cap on overlapping volumes), ${over} are listed unscanned`;
+    plan.warnings.push(limitExceeded(firstOver.name, message, firstOver.offset));
+  }
   return plan;
 }
 
@@ -107,9 +116,9 @@ function isPrefix(a: Extent[], b: Extent[]): boolean {
 }
 
 /** The aliases and overlaps of a partition table's volumes, as notes on them; returns the warnings. */
-export function markPartitionOverlaps(volumes: Array<{ index: number; start: number; size: number; aliasOf?: string; notes?: string[]; skipReason?: string }>, scheme: string): string[] {
+export function markPartitionOverlaps(volumes: Array<{ index: number; start: number; size: number; aliasOf?: string; notes?: string[]; skipReason?: string }>, scheme: string): MountfsError[] {
   const plan = planOverlaps(
-    volumes.map((v) => ({ name: `${scheme} partition ${v.index}`, extents: [{ source: 0, offset: v.start, length: v.size }] })),
+    volumes.map((v) => ({ name: `${scheme} partition ${v.index}`, extents: [{ source: 0, offset: v.start, length: v.size }], offset: v.start })),
     scheme,
   );
   volumes.forEach((v, i) => applyPlan(v, plan, i));

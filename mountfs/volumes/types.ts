@@ -1,6 +1,7 @@
 /**
  * Volume systems split a byte source into the byte sources of its partitions.
  */
+import type { MountfsError } from '../errors.js';
 import type { ByteSource } from '../sources/byte-source.js';
 
 export type PartitionScheme = 'gpt' | 'mbr' | 'none';
@@ -32,8 +33,8 @@ export interface VolumeLayout {
   /** Logical sector size the table was found with (512 or 4096); absent for "none". */
   sectorSize?: number;
   volumes: Volume[];
-  /** Damage that may have hidden volumes or data: each makes the scan incomplete. */
-  warnings: string[];
+  /** Damage that may have hidden volumes or data, typed (kind, structure, offset): each makes the scan incomplete. */
+  warnings: MountfsError[];
   /** Oddities that cost nothing, e.g. "primary GPT header damaged, backup used": the report says them, the scan is still complete. */
   notes?: string[];
 }

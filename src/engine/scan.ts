@@ -98,7 +98,7 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
       if (!stop.stopped) {
         report.source = { kind: opened.kind, format: opened.format, volumes: opened.volumes };
         report.notes.push(...opened.notes);
-        for (const message of opened.warnings) errors.add({ kind: 'other', message });
+        for (const w of opened.warnings) errors.add({ ...typedFields(w), message: errorMessage(w) });
         for (const f of opened.failures) {
           errors.add({ ...typedFields(f.error), ...(f.volume !== undefined ? { volume: f.volume } : {}), message: `${f.where ? `${f.where}: ` : ''}${errorMessage(f.error)}` });
         }

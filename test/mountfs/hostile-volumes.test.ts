@@ -66,7 +66,14 @@ describe('partitions over the same sectors are read once', () => {
       expect(opened.volumes[0]!.notes.join()).toMatch(/shares sectors with GPT partition 2/);
       const skipped = opened.volumes.filter((v) => v.notes.some((n) => /not scanned: more than 16 GPT volumes share sectors/.test(n)));
       expect(skipped.map((v) => v.index)).toEqual(Array.from({ length: 24 }, (_, k) => k + 17));
-      expect(opened.warnings).toEqual(['40 GPT volumes share sectors with others; only the first 16 of them are scanned (the cap on overlapping volumes), 24 are listed unscanned']);
+      // Typed, so the report's error names the first partition left unscanned and where it lies.
+      expect(opened.warnings).toHaveLength(1);
+      expect(opened.warnings[0]).toMatchObject({
+        kind: 'limit',
+        structure: 'GPT partition 17',
+        offset: opened.volumes[16]!.start,
+        detail: '40 GPT volumes share sectors with others; only the first 16 of them are scanned (the cap on overlapping volumes), 24 are listed unscanned',
+      });
       expect(bytesRead).toBeLessThan(4 * MiB);
     } finally {
       await opened.close();
@@ -128,7 +135,7 @@ describe('a table over its caps is read up to the cap, and says so', () => {
       // Two capped entry arrays of 2 MiB and one filesystem's metadata.
       expect(bytesRead).toBeLessThan(6 * MiB);
       expect(opened.volumes[0]).toMatchObject({ scheme: 'gpt', index: 1, scanned: true });
-      expect(opened.warnings).toEqual([
+      expect(opened.warnings.map((w) => w.message)).toEqual([
         expect.stringMatching(/^GPT header at offset 592: 16512 partition entries of 128 bytes: only the first 16384 are read \(at most 16384 entries/),
       ]);
     } finally {
@@ -146,8 +153,9 @@ describe('LVM metadata over its caps', () => {
     try {
       expect(opened.filesystems).toHaveLength(0);
       expect(opened.volumes).toEqual([expect.objectContaining({ scheme: 'gpt', filesystem: 'LVM2_member' })]);
-      expect(opened.warnings.join('\n')).toMatch(/^LVM: .* metadata area at 4096: LVM metadata area header at offset 4144: 17825792 bytes of metadata text \(at most 16777216 are read\)$/m);
-      expect(opened.warnings.join('\n')).toMatch(/belongs to no volume group that could be read/);
+      expect(opened.warnings.map((w) => w.message).join('\n')).toMatch(/^LVM: .* metadata area at 4096: LVM metadata area header at offset 4144: 17825792 bytes of metadata text \(at most 16777216 are read\)$/m);
+      expect(opened.warnings.map((w) => w.message).join('\n')).toMatch(/belongs to no volume group that could be read/);
+      expect(opened.warnings[0]).toMatchObject({ kind: 'limit', structure: 'LVM metadata area header', offset: 4144 });
       expect(counter.bytesRead).toBeLessThan(MiB);
     } finally {
       await opened.close();

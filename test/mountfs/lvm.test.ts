@@ -313,7 +313,7 @@ describe('LVM2 reader', () => {
     damaged[4096 + 5]! ^= 0xff;
     const again = await detectLvm([new BufferSource(damaged, 'damaged copy')]);
     expect(again.volumeGroups.map((v) => v.seqno)).toEqual([seqno]);
-    expect(again.warnings.join()).toMatch(/metadata area at 4096: .*magic/);
+    expect(again.warnings.map((w) => w.message).join()).toMatch(/metadata area at 4096: .*magic/);
   });
 
   describe('PVs written byte by byte', () => {
@@ -438,17 +438,17 @@ describe('LVM2 reader', () => {
         const a = pvImage(uuidA, text);
         damage(a);
         const layout = await detectLvm([new BufferSource(a, `A (${name})`)]);
-        expect(layout.warnings.join('\n'), name).toMatch(warning);
+        expect(layout.warnings.map((w) => w.message).join('\n'), name).toMatch(warning);
         expect(layout.logicalVolumes, name).toEqual([]);
       }
       const garbage = pvImage(uuidA, 'vg { id = "x" seqno = 1 extent_size = ');
-      expect((await detectLvm([new BufferSource(garbage, 'garbage')])).warnings.join()).toMatch(/unexpected end of text/);
+      expect((await detectLvm([new BufferSource(garbage, 'garbage')])).warnings.map((w) => w.message).join()).toMatch(/unexpected end of text/);
       const deep = pvImage(uuidA, 'a { '.repeat(5000));
-      expect((await detectLvm([new BufferSource(deep, 'deep')])).warnings.join()).toMatch(/nested more than/);
+      expect((await detectLvm([new BufferSource(deep, 'deep')])).warnings.map((w) => w.message).join()).toMatch(/nested more than/);
 
       const a = pvImage(uuidA, text);
       const dup = await detectLvm([new BufferSource(a, 'first'), new BufferSource(a, 'second'), new BufferSource(pvImage(uuidB, text), 'B')]);
-      expect(dup.warnings.join()).toMatch(/second: PV .* was already found on first/);
+      expect(dup.warnings.map((w) => w.message).join()).toMatch(/second: LVM PV label at offset 512: PV .* was already found on first/);
       expect(lvNamed(dup, 'data').source).toBeDefined();
     });
 

@@ -226,7 +226,7 @@ describe('GPT', () => {
     await patchFile(img.path, (await stat(img.path)).size - 512, Buffer.alloc(512));
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('mbr');
-      expect(layout.warnings.join('\n')).toMatch(/hybrid MBR/);
+      expect(layout.warnings.map((w) => w.message).join('\n')).toMatch(/hybrid MBR/);
       const want = partitionsInOrder(img.table).filter((p) => [2, 3].includes(partitionNumber(p)));
       expect(layout.volumes.map((v) => [v.start, v.size])).toEqual(want.map((p) => [p.start * 512, p.size * 512]));
       expect(await probeFilesystem(layout.volumes[0]!.source)).toBe('ext4');
@@ -305,7 +305,7 @@ describe('GPT', () => {
       expect(layout.scheme).toBe('none');
       expect(layout.volumes).toHaveLength(1);
       expect(layout.volumes[0]).toMatchObject({ index: 0, start: 0, size: (await stat(img.path)).size });
-      expect(layout.warnings).toEqual([expect.stringMatching(/protective MBR .* no valid GPT header/)]);
+      expect(layout.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/protective MBR .* no valid GPT header/)]);
     });
   });
 
@@ -322,7 +322,7 @@ describe('GPT', () => {
     await resealGptHeader(img.path, lba, 512, false);
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('none');
-      const all = layout.warnings.join('\n');
+      const all = layout.warnings.map((w) => w.message).join('\n');
       expect(all).toMatch(/4294967295 partition entries/);
       expect(all).toMatch(/partition entry size 100/);
     });
@@ -343,7 +343,7 @@ describe('GPT', () => {
     }
     await withLayout(img.path, async (layout) => {
       expect(layout.volumes.map((v) => v.index)).toEqual([1, 2, 4, 5]);
-      expect(layout.warnings).toEqual([expect.stringMatching(/GPT partition 3 .* outside the disk .*skipped/)]);
+      expect(layout.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/GPT partition 3 .* outside the disk .*skipped/)]);
     });
 
     // Cut the image inside partition 2: it is read up to the cut, the later ones are skipped.
@@ -357,7 +357,7 @@ describe('GPT', () => {
         [1, parts[0]!.start * 512, parts[0]!.size * 512],
         [2, p2.start * 512, 100 * 512],
       ]);
-      const all = layout.warnings.join('\n');
+      const all = layout.warnings.map((w) => w.message).join('\n');
       expect((layout.notes ?? []).join('\n')).toMatch(/image looks truncated/);
       expect(all).toMatch(/GPT partition 2 .* truncated image; only its first 100 sectors/);
       expect(all).toMatch(/GPT partition 3 .* outside the disk/);
@@ -394,7 +394,7 @@ describe('MBR', () => {
     await patchFile(img.path, chain[2]! * 512 + 446 + 16, link);
     await withLayout(img.path, async (layout) => {
       expect(layout.volumes.map((v) => v.index)).toEqual([1, 2, 5, 6, 7]);
-      expect(layout.warnings).toEqual([expect.stringMatching(/loops back to sector \d+/)]);
+      expect(layout.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/loops back to sector \d+/)]);
     });
   });
 
@@ -414,7 +414,7 @@ describe('MBR', () => {
     expect(layout.scheme).toBe('mbr');
     expect(layout.volumes).toHaveLength(128);
     expect(layout.volumes.at(-1)!.index).toBe(132);
-    expect(layout.warnings.join('\n')).toMatch(/more than 128 logical partitions/);
+    expect(layout.warnings.map((w) => w.message).join('\n')).toMatch(/more than 128 logical partitions/);
     expect(source.reads.length).toBeLessThan(140);
   });
 
@@ -425,7 +425,7 @@ describe('MBR', () => {
     await withLayout(img.path, async (layout) => {
       expect(layout.scheme).toBe('mbr');
       expect(layout.volumes.map((v) => [v.index, v.start, v.size])).toEqual([[1, p1.start * 512, 50 * 512]]);
-      const all = layout.warnings.join('\n');
+      const all = layout.warnings.map((w) => w.message).join('\n');
       expect(all).toMatch(/partition 1 .* runs past the end of the disk; only its first 50 sectors/);
       expect(all).toMatch(/partition 2 starts at sector \d+, outside the disk/);
       expect(all).toMatch(/partition 3 starts at sector \d+, outside the disk/);
@@ -562,7 +562,7 @@ describe('truncated and damaged input', () => {
     await withLayout(empty, async (layout) => {
       expect(layout.scheme).toBe('none');
       expect(layout.volumes).toMatchObject([{ index: 0, size: 0 }]);
-      expect(layout.warnings).toEqual([expect.stringMatching(/empty/)]);
+      expect(layout.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/empty/)]);
       expect(await probeFilesystem(layout.volumes[0]!.source)).toBeNull();
     });
     const tiny = path.join(scratch, 'tiny.img');

@@ -7,7 +7,7 @@
  * thin, snapshot, raid, mirror, cache and VDO volumes are listed with the reason they
  * are not read. Formats: LVM2 source (lib/format_text, lib/label), dm-stripe mapping.
  */
-import { corrupt, MountfsError } from '../../errors.js';
+import { corrupt, MountfsError, within } from '../../errors.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import { formatPvUuid, readPvLabel, SECTOR, type PvLabel } from './label.js';
 import { readMetadataArea } from './metadata-area.js';
@@ -66,7 +66,7 @@ export interface LvmLayout {
   volumeGroups: LvmVolumeGroup[];
   logicalVolumes: LvmLogicalVolume[];
   /** Damage that did not stop the rest from being read but may hide volumes: a bad label, a damaged metadata copy. */
-  warnings: string[];
+  warnings: MountfsError[];
   /** What costs nothing: PVs holding older copies of metadata that a newer copy replaces. */
   notes: string[];
 }
@@ -77,7 +77,7 @@ interface FoundPv {
 }
 
 export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
-  const warnings: string[] = [];
+  const warnings: MountfsError[] = [];
   const found = new Map<string, FoundPv>();
   for (const source of pvs) {
     let label: PvLabel | null;
@@ -85,12 +85,13 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
       label = await readPvLabel(source);
     } catch (err) {
       if (!(err instanceof MountfsError) || err.kind === 'io') throw err;
-      warnings.push(`${source.description}: ${err.message}; not used as an LVM PV`);
+      warnings.push(within(source.description, err, 'not used as an LVM PV'));
       continue;
     }
     if (!label) continue;
     if (found.has(label.uuid)) {
-      warnings.push(`${source.description}: PV ${formatPvUuid(label.uuid)} was already found on ${found.get(label.uuid)!.source.description}; the first is used`);
+      const message = `PV ${formatPvUuid(label.uuid)} was already found on ${found.get(label.uuid)!.source.description}; the first is used`;
+      warnings.push(within(source.description, corrupt('LVM PV label', message, label.sector * SECTOR)));
       continue;
     }
     found.set(label.uuid, { source, label });
@@ -110,13 +111,16 @@ export async function detectLvm(pvs: ByteSource[]): Promise<LvmLayout> {
   for (const [uuid, pv] of found) {
     const vg = pvVg.get(uuid);
     layout.physicalVolumes.push({ uuid: formatPvUuid(uuid), description: pv.source.description, ...(vg ? { vg } : {}) });
-    if (!vg && pv.label.metadataAreas.length > 0) warnings.push(`${pv.source.description}: PV ${formatPvUuid(uuid)} belongs to no volume group that could be read`);
+    if (!vg && pv.label.metadataAreas.length > 0) {
+      const area = pv.label.metadataAreas[0]!;
+      warnings.push(within(pv.source.description, corrupt('LVM metadata area', `PV ${formatPvUuid(uuid)} belongs to no volume group that could be read`, area.offset)));
+    }
   }
   return layout;
 }
 
 /** Reads every metadata copy on every PV and keeps, per VG id, the one with the highest seqno. */
-async function newestMetadata(pvs: FoundPv[], warnings: string[], notes: string[]): Promise<VolumeGroupMetadata[]> {
+async function newestMetadata(pvs: FoundPv[], warnings: MountfsError[], notes: string[]): Promise<VolumeGroupMetadata[]> {
   const parsed = new Map<string, VolumeGroupMetadata | null>();
   const best = new Map<string, { vg: VolumeGroupMetadata; where: string }>();
   const seqnos = new Map<string, Set<number>>();
@@ -146,7 +150,7 @@ async function newestMetadata(pvs: FoundPv[], warnings: string[], notes: string[
         if (!current || vg.seqno > current.vg.seqno) best.set(vg.id, { vg, where });
       } catch (err) {
         if (!(err instanceof MountfsError) || err.kind === 'io') throw err;
-        warnings.push(`${where}: ${err.message}`);
+        warnings.push(within(where, err));
       }
     }
   }
@@ -161,7 +165,7 @@ async function newestMetadata(pvs: FoundPv[], warnings: string[], notes: string[
  * LVs mapped onto the same PV extents (hand-edited metadata: lvm2 never allocates an
  * extent twice) are aliases or overlaps, handled as partitions are (overlaps.ts).
  */
-function markSharedExtents(lvs: LvmLogicalVolume[]): string[] {
+function markSharedExtents(lvs: LvmLogicalVolume[]): MountfsError[] {
   const ids = new Map<ByteSource, number>();
   const id = (s: ByteSource) => ids.get(s) ?? (ids.set(s, ids.size), ids.size - 1);
   const readable = lvs.filter((lv) => lv.source instanceof LvmVolumeSource);
