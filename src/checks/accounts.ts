@@ -44,6 +44,7 @@ export const accountsCheck: Check = {
   id: 'accounts',
   ruleIds: ['accounts.malformed-line', 'accounts.extra-uid0', 'accounts.empty-password', 'accounts.system-account-login', 'accounts.system-account-admin-group', 'accounts.admin-group-member', 'accounts.uid-changed-to-0', 'accounts.created-suspicious', 'accounts.created-then-removed', 'accounts.created'],
   persistence: true,
+  watched: [{ what: 'account database', globs: ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'] }],
   description: 'Extra uid-0 accounts, known malicious accounts, system accounts with logins, empty passwords, administrators, account creation in the logs',
   paths: [PASSWD, SHADOW, GROUP, LOGIN_DEFS, ...ACCOUNT_LOG_GLOBS],
   async run(ctx) {

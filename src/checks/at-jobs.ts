@@ -33,6 +33,7 @@ export const atJobsCheck: Check = {
   id: 'at-jobs',
   ruleIds: ['at.pending-job', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [{ what: 'at job', globs: ['/var/spool/cron/atjobs', '/var/spool/cron/atjobs/*', '/var/spool/at', '/var/spool/at/*'] }],
   description: 'Jobs queued with at and batch in the atd spool directories',
   paths: SPOOLS.map((d) => `${d}/*`),
   async run(ctx) {

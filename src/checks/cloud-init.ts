@@ -55,6 +55,12 @@ export const cloudInitCheck: Check = {
   id: 'cloud-init',
   ruleIds: ['cloud-init.per-boot-script', 'cloud-init.write-files-persistence', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [
+    {
+      what: 'cloud-init script or configuration',
+      globs: ['/var/lib/cloud/scripts/per-boot', '/var/lib/cloud/scripts/per-boot/*', '/var/lib/cloud/scripts/per-instance/*', '/var/lib/cloud/scripts/per-once/*', '/etc/cloud/cloud.cfg', '/etc/cloud/cloud.cfg.d', '/etc/cloud/cloud.cfg.d/*'],
+    },
+  ],
   description: 'cloud-init per-boot, per-instance, per-once and user-data scripts, and bootcmd, runcmd and write_files of /etc/cloud',
   paths: [
     ...SCRIPT_DIRS.map((d) => `${CLOUD}/scripts/${d}/*`),

@@ -31,6 +31,7 @@ import { ANACRONTAB, CRON_GLOBS, CRON_SCRIPT_DIRS } from './shared/whole-file-pl
 import { readWholeText, type WholeText } from '../facts/vfs-lines.js';
 
 const CATEGORY = 'persistence/cron';
+const CRON_SPOOL_DIRS = ['/var/spool/cron', '/var/spool/cron/crontabs', '/var/spool/cron/tabs'];
 
 type CronFileKind = 'system' | 'user' | 'anacron' | 'script';
 
@@ -38,6 +39,12 @@ export const cronCheck: Check = {
   id: 'cron',
   ruleIds: ['cron.binary-job', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [
+    {
+      what: 'cron configuration',
+      globs: ['/etc/crontab', '/etc/anacrontab', '/etc/cron.allow', '/etc/cron.deny', '/etc/cron.d', '/etc/cron.d/*', ...CRON_SCRIPT_DIRS, ...CRON_SCRIPT_DIRS.map((d) => `${d}/*`), ...CRON_SPOOL_DIRS, ...CRON_SPOOL_DIRS.map((d) => `${d}/*`)],
+    },
+  ],
   description: 'Scheduled tasks: /etc/crontab, cron.d, anacrontab, cron.{hourly,daily,weekly,monthly} scripts and per-user crontabs',
   paths: CRON_GLOBS,
   async run(ctx) {

@@ -44,6 +44,8 @@ export const hijackedCommandsCheck: Check = {
   id: 'hijacked-commands',
   ruleIds: [MOVED_RULE, WRAPPER_RULE, NOT_ELF_RULE],
   description: 'System commands replaced by wrapper scripts, and their moved-aside originals (ps.original)',
+  /** Not a persistence place, but a locked wrapper there survives cleaning as a locked cron line does. */
+  watched: [{ what: 'system command', globs: ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'].flatMap((d) => [d, `${d}/*`]) }],
   /**
    * The listed commands and anything named like a moved copy of one (ps.*), in every
    * command directory: sources read only once keep just those, not all of /usr/bin.

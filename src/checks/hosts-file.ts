@@ -28,6 +28,7 @@ const MAX_NAME = 253;
 export const hostsFileCheck: Check = {
   id: 'hosts-file',
   persistence: true,
+  watched: [{ what: 'hosts file', globs: ['/etc/hosts'] }],
   description: '/etc/hosts entries that block security-agent domains or pin mining pools',
   paths: [HOSTS],
   async run(ctx) {

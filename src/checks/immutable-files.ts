@@ -12,7 +12,9 @@
  * from being added, renamed or removed (the files in it are reported on their own), and
  * it is as often the leftover of a recursive lock as the lock that matters.
  *
- * Only those places are looked at, never the whole disk. Flags come from the inode on
+ * The places are the checks' own (Check.watched, handed over by the engine as
+ * ctx.watchedPlaces()), so a new persistence check's place is watched as soon as the
+ * check declares it. Only those places are looked at, never the whole disk. Flags come from the inode on
  * filesystem images and from lsattr (once per directory) on a mounted directory; a
  * symlink is judged by the file it leads to.
  */
@@ -24,42 +26,7 @@ import { isNotFound } from '../../mountfs/errors.js';
 import { flagWords } from './shared/unlock.js';
 import { LIBRARY_PATH_CONFIG, PRELOAD, parsePreload, resolvePreloadEntry } from '../facts/ld-so.js';
 
-const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
-const COMMAND_DIRS = ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
-const CRON_SCRIPT_DIRS = ['/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly'];
-const SPOOL_DIRS = ['/var/spool/cron', '/var/spool/cron/crontabs', '/var/spool/cron/tabs'];
 const MAX_PRELOAD_ENTRIES = 256;
-
-interface Place {
-  /** What the place is, for the message: "cron job", "systemd unit". */
-  what: string;
-  globs: string[];
-}
-
-/** The places, in the order a path is attributed to them. */
-export const WATCHED_PLACES: Place[] = [
-  {
-    what: 'cron configuration',
-    globs: ['/etc/crontab', '/etc/anacrontab', '/etc/cron.allow', '/etc/cron.deny', '/etc/cron.d', '/etc/cron.d/*', ...CRON_SCRIPT_DIRS, ...CRON_SCRIPT_DIRS.map((d) => `${d}/*`), ...SPOOL_DIRS, ...SPOOL_DIRS.map((d) => `${d}/*`)],
-  },
-  { what: 'systemd unit', globs: UNIT_DIRS.flatMap((d) => [d, `${d}/*`, `${d}/*/*`]) },
-  {
-    what: 'boot script',
-    globs: ['/etc/rc.local', '/etc/inittab', '/etc/init.d', '/etc/init.d/*', '/etc/rc.d', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d', '/etc/rc[0-6S].d/*'],
-  },
-  { what: 'dynamic linker configuration', globs: [PRELOAD, ...LIBRARY_PATH_CONFIG, '/etc/ld.so.conf.d'] },
-  { what: 'account database', globs: ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'] },
-  { what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] },
-  { what: 'system command', globs: COMMAND_DIRS.flatMap((d) => [d, `${d}/*`]) },
-  { what: 'systemd user unit or generator', globs: ['/etc/systemd/user', '/etc/systemd/user/*', '/etc/systemd/user/*/*', '/etc/systemd/system-generators', '/etc/systemd/system-generators/*', '/etc/systemd/user-generators', '/etc/systemd/user-generators/*'] },
-  { what: 'cloud-init script or configuration', globs: ['/var/lib/cloud/scripts/per-boot', '/var/lib/cloud/scripts/per-boot/*', '/var/lib/cloud/scripts/per-instance/*', '/var/lib/cloud/scripts/per-once/*', '/etc/cloud/cloud.cfg', '/etc/cloud/cloud.cfg.d', '/etc/cloud/cloud.cfg.d/*'] },
-  { what: 'at job', globs: ['/var/spool/cron/atjobs', '/var/spool/cron/atjobs/*', '/var/spool/at', '/var/spool/at/*'] },
-  { what: 'shell start-up file', globs: ['/etc/profile', '/etc/profile.d', '/etc/profile.d/*', '/etc/bash.bashrc', '/etc/bashrc', '/etc/environment', '/root/.bashrc', '/root/.profile', '/root/.bash_profile'] },
-  { what: 'udev rule', globs: ['/etc/udev/rules.d', '/etc/udev/rules.d/*'] },
-  { what: 'kernel module configuration', globs: ['/etc/modules', '/etc/modules-load.d', '/etc/modules-load.d/*', '/etc/modprobe.d', '/etc/modprobe.d/*'] },
-  { what: 'SSH server configuration', globs: ['/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d', '/etc/ssh/sshd_config.d/*'] },
-  { what: 'hosts file', globs: ['/etc/hosts'] },
-];
 
 interface CompiledPlace {
   what: string;
@@ -79,8 +46,9 @@ export const immutableFilesCheck: Check = {
   paths: [PRELOAD, ...LIBRARY_PATH_CONFIG, '/etc/passwd'],
   async run(ctx) {
     const judged = new Set<string>();
-    const places: CompiledPlace[] = WATCHED_PLACES.map((p) => ({ what: p.what, globs: p.globs.map(compileGlob) }));
-    const globs = WATCHED_PLACES.flatMap((p) => p.globs);
+    const watched = ctx.watchedPlaces();
+    const places: CompiledPlace[] = watched.map((p) => ({ what: p.what, globs: p.globs.map(compileGlob) }));
+    const globs = watched.flatMap((p) => p.globs);
     for await (const entry of ctx.vfs.walk(globs, { onError: (p, e) => ctx.error(p, e) })) {
       const place = places.find((p) => p.globs.some((g) => g.matches(entry.path)));
       if (place) await judge(ctx, entry.path, entry.stat, place.what, judged);

@@ -43,6 +43,7 @@ export const kernelModulesCheck: Check = {
   id: 'kernel-modules',
   ruleIds: ['kernel-modules.unpackaged-module', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [{ what: 'kernel module configuration', globs: ['/etc/modules', '/etc/modprobe.conf', '/etc/modules-load.d', '/etc/modules-load.d/*', '/etc/modprobe.d', '/etc/modprobe.d/*'] }],
   description: 'Kernel modules loaded at boot (/etc/modules, modules-load.d) and commands of modprobe.d install/remove lines',
   paths: [
     ETC_MODULES,

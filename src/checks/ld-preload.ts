@@ -30,6 +30,7 @@ export const ldPreloadCheck: Check = {
   id: 'ld-preload',
   ruleIds: ['preload.missing-library', 'preload.unowned-library', 'preload.entry'],
   persistence: true,
+  watched: [{ what: 'dynamic linker configuration', globs: [PRELOAD, ...LIBRARY_PATH_CONFIG, '/etc/ld.so.conf.d'] }],
   description: 'Libraries forced into every program by /etc/ld.so.preload',
   // The libraries themselves are only looked up (stat); the hash check reads them.
   paths: [PRELOAD, ...LIBRARY_PATH_CONFIG],

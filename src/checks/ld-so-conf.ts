@@ -44,6 +44,8 @@ export const ldSoConfCheck: Check = {
   id: 'ld-so-conf',
   ruleIds: ['linker.unpackaged-drop-in'],
   persistence: true,
+  // Its files are the dynamic linker's place (ld-preload) and the shell's environment files (shell-startup).
+  watched: [],
   description: 'Library directories of /etc/ld.so.conf and ld.so.conf.d; LD_AUDIT and LD_LIBRARY_PATH in /etc/environment, LD_PRELOAD in systemd DefaultEnvironment=',
   paths: [LD_SO_CONF, DROP_INS, ...ENVIRONMENT_FILES, ...SYSTEMD_FILES],
   async run(ctx) {

@@ -35,6 +35,10 @@ export const servicesCheck: Check = {
   id: 'services',
   ruleIds: ['init.binary-script', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [
+    { what: 'systemd unit', globs: UNIT_DIRS.flatMap((d) => [d, `${d}/*`, `${d}/*/*`]) },
+    { what: 'boot script', globs: ['/etc/rc.local', '/etc/inittab', '/etc/init.d', '/etc/init.d/*', '/etc/rc.d', '/etc/rc.d/*', '/etc/rc.d/*/*', '/etc/rc[0-6S].d', '/etc/rc[0-6S].d/*'] },
+  ],
   description: 'Self-starting services: systemd units with their enabled state, rc.local, inittab and init scripts',
   paths: SERVICE_PATHS,
   async run(ctx) {

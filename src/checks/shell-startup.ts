@@ -41,6 +41,18 @@ export const shellStartupCheck: Check = {
   id: 'shell-startup',
   ruleIds: [...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  // Every home's files follow from the accounts and are not walked: root's and the skeleton's are.
+  watched: [
+    {
+      what: 'shell start-up file',
+      globs: [
+        ...SHELL_SYSTEM_FILES,
+        ...PAM_ENV_FILES,
+        ...SHELL_SYSTEM_DIRS.flatMap((d) => [d, `${d}/*`]),
+        ...SHELL_HOME_FILES.flatMap((f) => [`${SKEL}/${f}`, `/root/${f}`]),
+      ],
+    },
+  ],
   description: 'Shell start-up files (profile, bashrc, zshrc and friends, system-wide and per account) and PAM environment files',
   paths: SHELL_STARTUP_PATHS,
   async run(ctx) {

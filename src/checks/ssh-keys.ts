@@ -39,6 +39,8 @@ export const sshKeysCheck: Check = {
   id: 'ssh-keys',
   ruleIds: [...KEY_FILE_RULE_IDS, ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  // Each login home's ~/.ssh follows from the accounts: immutable-files judges them from the login homes.
+  watched: [],
   description: 'Keys in ~/.ssh/authorized_keys and authorized_keys2 of root and of every account',
   paths: SSH_KEY_GLOBS,
   async run(ctx) {

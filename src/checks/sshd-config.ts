@@ -52,6 +52,7 @@ export const sshdConfigCheck: Check = {
   id: 'sshd-config',
   ruleIds: ['sshd.keys-command-unpackaged', 'sshd.root-password-login', ...COMMAND_SCAN_RULE_IDS, ...KEY_FILE_RULE_IDS],
   persistence: true,
+  watched: [{ what: 'SSH server configuration', globs: ['/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d', '/etc/ssh/sshd_config.d/*'] }],
   description: 'sshd_config and its Include files: key files moved elsewhere, key commands, empty and root passwords',
   paths: [SSHD_CONFIG, '/etc/ssh/sshd_config.d/*', '/etc/passwd'],
   async run(ctx) {

@@ -53,6 +53,8 @@ export const startedScriptsCheck: Check = {
   phase: 'follow',
   ruleIds: [...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  // It reads what the other checks' places start: those places are theirs.
+  watched: [],
   description: 'Scripts that persistence points start, and the scripts those start, scanned with the command-line rules',
   // Which files are started is known only after the persistence checks ran, so nothing
   // can be declared: like the hash check, this relies on what sources read only once

@@ -39,6 +39,7 @@ export const sudoersCheck: Check = {
   id: 'sudoers',
   ruleIds: ['sudoers.unpackaged-grant', 'sudoers.cloud-init-nopasswd', 'sudoers.nopasswd-all', 'sudoers.all-to-odd-account', 'sudoers.grant'],
   persistence: true,
+  watched: [{ what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] }],
   description: 'sudo rules of /etc/sudoers and the files it includes (sudoers.d)',
   paths: [SUDOERS, '/etc/sudoers.d/*', '/etc/passwd'],
   async run(ctx) {

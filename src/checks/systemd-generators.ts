@@ -36,6 +36,12 @@ export const systemdGeneratorsCheck: Check = {
   id: 'systemd-generators',
   ruleIds: ['generator.unpackaged-local', 'generator.unpackaged', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [
+    {
+      what: 'systemd user unit or generator',
+      globs: ['/etc/systemd/system-generators', '/etc/systemd/system-generators/*', '/etc/systemd/user-generators', '/etc/systemd/user-generators/*'],
+    },
+  ],
   description: 'systemd generators: programs systemd runs as root at every boot and daemon-reload',
   paths: [...LOCAL_BASES, ...PACKAGE_BASES].flatMap((b) => KINDS.map((k) => `${b}/${k}/*`)),
   async run(ctx) {

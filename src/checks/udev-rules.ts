@@ -39,6 +39,7 @@ export const udevRulesCheck: Check = {
   id: 'udev-rules',
   ruleIds: ['udev.unpackaged-run', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [{ what: 'udev rule', globs: ['/etc/udev/rules.d', '/etc/udev/rules.d/*'] }],
   description: 'udev rules that run programs on device events (RUN, PROGRAM, IMPORT{program})',
   paths: RULE_DIRS.map((d) => `${d}/*.rules`),
   async run(ctx) {

@@ -32,6 +32,7 @@ export const userServicesCheck: Check = {
   id: 'user-services',
   ruleIds: ['user-service.enabled-home-unit', ...COMMAND_SCAN_RULE_IDS],
   persistence: true,
+  watched: [{ what: 'systemd user unit or generator', globs: ['/etc/systemd/user', '/etc/systemd/user/*', '/etc/systemd/user/*/*'] }],
   description: 'systemd user units and timers of every account and the global user unit directories, with enablement and lingering',
   paths: [
     '/etc/passwd',

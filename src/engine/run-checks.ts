@@ -14,7 +14,8 @@ import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { rulesForCheck } from '../rules/check-rules.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import { CHECK_PHASES, phaseOf, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
+import { CHECK_PHASES, phaseOf, watchedPlaces, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
+import { ALL_CHECKS } from '../checks/index.js';
 import { applyPrecedence } from './precedence.js';
 import { Facts } from '../facts/facts.js';
 import type { Finding } from '../model/finding.js';
@@ -59,6 +60,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   const started: StartedFile[] = [];
   const startedKeys = new Set<string>();
   let bytesHashed = 0;
+  const places = watchedPlaces([...ALL_CHECKS, ...checks]);
   const error = (path: string | undefined, err: unknown) => {
     if (stop?.stopped) return;
     log.add({ ...(path !== undefined ? { path } : {}), ...typedFields(err), message: errorMessage(err) });
@@ -87,6 +89,9 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
       return [...started];
     },
     hashed: (n) => void (bytesHashed += n),
+    // Every check's places, whichever checks this run includes: a lock keeps a place's
+    // persistence in place whether or not the check that reads it runs.
+    watchedPlaces: () => places,
   };
   const failed = (step: string, label: string, err: unknown) => {
     if (stop?.stopped) return;

@@ -39,7 +39,32 @@ export interface Check {
    * (src/rules/check-rules.ts); the rule set the check is given refuses other ids.
    */
   readonly ruleIds?: readonly string[];
+  /**
+   * The places whose files and directories keep this check's persistence in place, so a
+   * chattr +i or +a lock on them is reported (the immutable-files check walks the places
+   * of every check). A persistence check declares them, empty only when its places are
+   * declared by another check or follow from the root's facts (the login homes).
+   */
+  readonly watched?: readonly WatchedPlace[];
   run(ctx: CheckContext): Promise<void>;
+}
+
+/** A place a check reads, as the lock on it is reported. */
+export interface WatchedPlace {
+  /** What the place is, for the finding's message: "cron configuration", "systemd unit". */
+  readonly what: string;
+  /** Its files and the directories holding them (a locked directory stops new entries). */
+  readonly globs: readonly string[];
+}
+
+/**
+ * The places of these checks, in the order a path is attributed to them: by check id,
+ * so the order the checks are listed in does not count.
+ */
+export function watchedPlaces(checks: readonly Check[]): WatchedPlace[] {
+  const byId = new Map<string, Check>();
+  for (const c of checks) byId.set(c.id, c);
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).flatMap((c) => c.watched ?? []);
 }
 
 /** The engine's phases, in the order they run. */
@@ -80,4 +105,6 @@ export interface CheckContext {
   startedFiles(): StartedFile[];
   /** Adds to stats.bytesHashed. */
   hashed(bytes: number): void;
+  /** The places every check minescan has declares as watched (Check.watched), in attribution order. */
+  watchedPlaces(): readonly WatchedPlace[];
 }
