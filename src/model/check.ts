@@ -9,6 +9,13 @@
  * record more (a script that starts another); 'combine' checks read everything
  * recorded and record nothing. Which of two findings on one path stands is the
  * engine's to decide, from the rule packs (src/engine/precedence.ts), never a check's.
+ *
+ * Why the model names Vfs, RuleSet, HashLookup and Facts with `import type`: a check's
+ * context is made of the services the engine hands it, and each is defined where it is
+ * implemented (a narrow copy here would be a second definition of every method checks
+ * call, kept in step by hand). A type import is erased at build, so src/model loads no
+ * code from another layer and no import cycle can arise at run time; it names the
+ * services only, never the engine, the checks or the reports (test/layers.test.ts).
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';

@@ -8,6 +8,10 @@
  * timestomping there (`touch -d` leaves a zero fraction), which a millisecond string
  * would hide. Everything in the timeline section, written to be read, is ISO-8601 in
  * UTC with milliseconds ("2026-03-01T04:05:06.789Z"), like startedAt.
+ *
+ * The volume listing and the error kinds are mountfs's own shapes, named with `import
+ * type` (erased at build): mountfs is the layer below all of src/, and a copy here
+ * could drift from what the readers report (test/layers.test.ts holds the rule).
  */
 import type { Finding, Severity } from './finding.js';
 import type { VolumeReport, SourceKind } from '../../mountfs/open-target.js';
