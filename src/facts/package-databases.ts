@@ -1,5 +1,5 @@
 /**
- * Which package databases a root has (dpkg, RPM), and the paths the package tools manage without
+ * Which package databases a root has (dpkg, RPM, apk), and the paths the package tools manage without
  * any package listing them (dpkg diversions, alternatives links). The integrity check
  * and package ownership both start here, so neither knows which package manager a
  * root uses.
@@ -10,13 +10,14 @@ import { DPKG_PATHS, DpkgDatabase, openDpkgDatabase } from './dpkg-db.js';
 import { ALTERNATIVES_PATHS, readAlternativeLinks } from './alternatives.js';
 import { LOCAL_DIVERSION } from './dpkg-diversions.js';
 import { openRpmDatabase } from './rpm/rpm-db.js';
+import { APK_PATHS, openApkDatabase } from './apk-db.js';
 
 /** rpm's %_dbpath (classic and /usr/lib/sysimage) and the backend files src/facts/rpm reads. */
 const RPM_PATHS = ['/var/lib/rpm', '/usr/lib/sysimage/rpm'].flatMap((d) =>
   ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db'].map((f) => `${d}/${f}`),
 );
 /** Everything the databases and managed paths are read from. */
-export const PACKAGE_DB_PATHS = [...DPKG_PATHS, ...RPM_PATHS, ...ALTERNATIVES_PATHS];
+export const PACKAGE_DB_PATHS = [...DPKG_PATHS, ...RPM_PATHS, ...APK_PATHS, ...ALTERNATIVES_PATHS];
 
 type OnError = (path: string, err: unknown) => void;
 
@@ -27,6 +28,8 @@ export async function openPackageDatabases(vfs: Vfs, onError: OnError): Promise<
   if (dpkg) out.push(dpkg);
   const rpm = await openRpmDatabase(vfs, onError);
   if (rpm) out.push(rpm);
+  const apk = await openApkDatabase(vfs, onError);
+  if (apk) out.push(apk);
   return out.map((db) => new ReadOnce(db));
 }
 

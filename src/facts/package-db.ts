@@ -2,7 +2,8 @@
  * What every package database reader gives the integrity checks: the files a package
  * installed, with the digest the package recorded for each. dpkg (info/*.md5sums,
  * info/*.list) and RPM (rpmdb.sqlite, Berkeley DB Packages) readers both produce this
- * shape, so the checks never know which package manager a root uses.
+ * shape, and so does apk's installed database (apk-db.ts), so the checks never know
+ * which package manager a root uses.
  */
 
 export type PackageDigestAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512' | 'sha224';
@@ -22,10 +23,12 @@ export interface PackagedFile {
    * (dpkg-divert): `path` then holds something else by design, and this is what to verify.
    */
   divertedTo?: string;
+  /** When the file is a symlink, `digest` is of its target's text (apk sums links so), not of what it leads to. */
+  linkDigest?: boolean;
 }
 
 export interface PackageDatabase {
-  readonly kind: 'dpkg' | 'rpm';
+  readonly kind: 'dpkg' | 'rpm' | 'apk';
   /** Where the database was read from, e.g. "/var/lib/dpkg/info" or "/var/lib/rpm/rpmdb.sqlite". */
   readonly location: string;
   /** Every file record with a digest or ownership; damaged records go to onError, the rest are yielded. */

@@ -1,5 +1,5 @@
 /**
- * Installed packages verified offline, as `debsums -c` / `dpkg --verify` and `rpm -V`
+ * Installed packages verified offline, as `debsums -c` / `dpkg --verify`, `rpm -V` and `apk audit`
  * would on the running system: every program in the command directories, every shared
  * library directly in a library directory, every PAM module and every library
  * /etc/ld.so.preload names (src/checks/package-integrity/scope.ts) is hashed in the algorithm
@@ -19,6 +19,7 @@
  * say so, the engine applies it), and a changed command with a moved copy beside it
  * says so in its finding.
  */
+import { createHash } from 'node:crypto';
 import type { Check, CheckContext } from '../../model/check.js';
 import type { Finding } from '../../model/finding.js';
 import { basename, dirname, joinPath } from '../../../mountfs/path.js';
@@ -76,7 +77,9 @@ export const packageIntegrityCheck: Check = {
       noteMovedCopy(ctx, entry.path, movedCopies);
       const expected = records.get(entry.path);
       if (expected) {
-        if (verifiable(expected)) await verifier.add(entry.path, expected, type === 'file' ? entry.stat.size : undefined);
+        if (verifiable(expected) && !(type === 'symlink' && (await linkAsRecorded(ctx, entry.path, expected)))) {
+          await verifier.add(entry.path, expected, type === 'file' ? entry.stat.size : undefined);
+        }
       } else if (type === 'file' && !managed.has(entry.path)) {
         const place = placeOf(entry.path);
         if (place === 'command' || place === 'local-command') unowned.push(entry.path);
@@ -104,6 +107,20 @@ export const packageIntegrityCheck: Check = {
     for (const f of findings) ctx.report(f);
   },
 };
+
+/** A packaged symlink whose target text has the digest its database recorded (apk sums links so). */
+async function linkAsRecorded(ctx: CheckContext, path: string, expected: Expected): Promise<boolean> {
+  if (!expected.linkDigest) return false;
+  let target: string;
+  try {
+    target = await ctx.vfs.readlink(path);
+  } catch {
+    return false;
+  }
+  return expected.digests.some((d) => d.algorithm in LINK_HASHES && createHash(d.algorithm).update(target).digest('hex') === d.digest);
+}
+
+const LINK_HASHES = { md5: 1, sha1: 1, sha256: 1 };
 
 function verifiable(expected: Expected): boolean {
   return expected.digests.length > 0 && !expected.config;

@@ -23,6 +23,8 @@ export interface Expected {
   digests: RecordedDigest[];
   config: boolean;
   database: PackageDatabase;
+  /** A symlink found here is compared by its target's text (apk's records). */
+  linkDigest: boolean;
 }
 
 /** Resolves the directory part of recorded paths inside the root, once per directory. */
@@ -61,7 +63,8 @@ export async function scopeRecords(databases: PackageDatabase[], canon: Canonica
       const path = await canon.path(recorded);
       if (placeOf(path) === undefined && !(maybeExtra && extra.has(path))) continue;
       let e = byPath.get(path);
-      if (!e) byPath.set(path, (e = { packages: [], digests: [], config: false, database }));
+      if (!e) byPath.set(path, (e = { packages: [], digests: [], config: false, database, linkDigest: false }));
+      if (file.linkDigest) e.linkDigest = true;
       if (!e.packages.includes(file.package)) e.packages.push(file.package);
       if (file.config) e.config = true;
       if (file.digest && file.algorithm) e.digests.push({ digest: file.digest.toLowerCase(), algorithm: file.algorithm, package: file.package });
