@@ -21,7 +21,6 @@
 import type { Check, CheckContext, StartedFile } from '../model/check.js';
 import { looksLikeText } from './shared/file-head.js';
 import { readScriptOnce } from './shared/read-script.js';
-import { isNotFound } from '../../mountfs/errors.js';
 import { basename } from '../../mountfs/path.js';
 import { compileGlob, type CompiledGlob } from '../../mountfs/glob.js';
 import { WHOLE_FILE_PLACES } from './shared/whole-file-places.js';
@@ -31,6 +30,7 @@ import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
 import { stripShellComment } from './parsers/shell-lexer.js';
 import { activeLines, type WholeText } from '../facts/vfs-lines.js';
+import { realPathOf } from './shared/real-path.js';
 
 /** Levels of "started by" followed: a script a persistence line starts is level 1. */
 const MAX_DEPTH = 4;
@@ -142,16 +142,9 @@ interface ScriptInfo {
   startedBy: string[];
 }
 
+/** A persistence line naming a file that is gone is common (cleaned up, or never dropped). */
 async function resolveFile(ctx: CheckContext, path: string): Promise<string | undefined> {
-  if (!path.startsWith('/')) return undefined;
-  try {
-    const real = await ctx.vfs.realpath(path);
-    return (await ctx.vfs.stat(real)).type === 'file' ? real : undefined;
-  } catch (err) {
-    // A persistence line naming a file that is gone is common (cleaned up, or never dropped).
-    if (!isNotFound(err)) ctx.error(path, err);
-    return undefined;
-  }
+  return path.startsWith('/') ? realPathOf(ctx, path, 'file') : undefined;
 }
 
 /**

@@ -22,8 +22,8 @@
  * typed error per file (MountfsError `corrupt` or `limit`) naming the first line.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
-import { corrupt, isNotFound, limitExceeded, type MountfsError } from '../../mountfs/errors.js';
-import type { PackageDatabase, PackageDigestAlgorithm, PackagedFile } from './package-db.js';
+import { corrupt, limitExceeded, type MountfsError } from '../../mountfs/errors.js';
+import { hasDatabaseAt, type PackageDatabase, type PackageDigestAlgorithm, type PackagedFile } from './package-db.js';
 import { packagePath } from './package-path.js';
 import { describeSkips, noSkips, vfsLines, type LineLimits } from './vfs-lines.js';
 
@@ -47,13 +47,7 @@ type OnError = (path: string, err: unknown) => void;
 
 /** Alpine's database, or null when the root has none. */
 export async function openApkDatabase(vfs: Vfs, onError: OnError): Promise<ApkDatabase | null> {
-  try {
-    if ((await vfs.stat(APK_INSTALLED)).type !== 'file') return null;
-  } catch (err) {
-    if (!isNotFound(err)) onError(APK_INSTALLED, err);
-    return null;
-  }
-  return new ApkDatabase(vfs, onError);
+  return (await hasDatabaseAt(vfs, APK_INSTALLED, 'file', onError)) ? new ApkDatabase(vfs, onError) : null;
 }
 
 /** A Z: value as a digest: "Q1" base64 SHA-1, "Q2" base64 SHA-256, or hex MD5. */

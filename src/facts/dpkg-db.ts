@@ -20,8 +20,7 @@
  * reported once through onError, and the rest of it still counts.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
-import { isNotFound } from '../../mountfs/errors.js';
-import type { PackageDatabase, PackagedFile } from './package-db.js';
+import { hasDatabaseAt, type PackageDatabase, type PackagedFile } from './package-db.js';
 import { packagePath } from './package-path.js';
 import { describeSkips, noSkips, vfsLines, type LineLimits } from './vfs-lines.js';
 import { DIVERSIONS, readDiversions, type Diversion } from './dpkg-diversions.js';
@@ -47,13 +46,7 @@ type OnError = (path: string, err: unknown) => void;
 
 /** dpkg's database, or null when the root has none. */
 export async function openDpkgDatabase(vfs: Vfs, onError: OnError): Promise<DpkgDatabase | null> {
-  try {
-    if ((await vfs.stat(DPKG_INFO)).type !== 'directory') return null;
-  } catch (err) {
-    if (!isNotFound(err)) onError(DPKG_INFO, err);
-    return null;
-  }
-  return new DpkgDatabase(vfs, onError);
+  return (await hasDatabaseAt(vfs, DPKG_INFO, 'directory', onError)) ? new DpkgDatabase(vfs, onError) : null;
 }
 
 export class DpkgDatabase implements PackageDatabase {

@@ -5,6 +5,8 @@
  * shape, and so does apk's installed database (apk-db.ts), so the checks never know
  * which package manager a root uses.
  */
+import type { FileType, Vfs } from '../../mountfs/vfs.js';
+import { isNotFound } from '../../mountfs/errors.js';
 
 export type PackageDigestAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512' | 'sha224';
 
@@ -33,4 +35,17 @@ export interface PackageDatabase {
   readonly location: string;
   /** Every file record with a digest or ownership; damaged records go to onError, the rest are yielded. */
   files(): AsyncIterable<PackagedFile>;
+}
+
+/**
+ * Whether the root holds a package database at `path` (of `type`): absent is no
+ * database, and any other failure to look is said through `onError` too.
+ */
+export async function hasDatabaseAt(vfs: Vfs, path: string, type: FileType, onError: (path: string, err: unknown) => void): Promise<boolean> {
+  try {
+    return (await vfs.stat(path)).type === type;
+  } catch (err) {
+    if (!isNotFound(err)) onError(path, err);
+    return false;
+  }
 }

@@ -14,6 +14,7 @@ import { readEnd, type ByteSource } from '../byte-source.js';
 import { checkExtentName, isDescriptorText, MAX_DESCRIPTOR_BYTES, parseDescriptor, type ExtentLine, type VmdkDescriptor } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
 import { hasSparseMagic, SECTOR, SPARSE_HEADER_SIZE } from './sparse-header.js';
+import { lastStartingBy } from '../../sorted-starts.js';
 
 export { resolveExtentPath } from './descriptor.js';
 
@@ -93,7 +94,7 @@ export class VmdkSource implements ByteSource {
     if (end <= offset) return Buffer.alloc(0);
     if (this.extents.length === 1) return this.extents[0]!.read(offset, end - offset);
     const out = Buffer.alloc(end - offset);
-    for (let i = this.extentAt(offset), pos = offset; pos < end && i < this.extents.length; i++) {
+    for (let i = lastStartingBy(this.extents, offset), pos = offset; pos < end && i < this.extents.length; i++) {
       const e = this.extents[i]!;
       const n = Math.min(end, e.start + e.size) - pos;
       if (n <= 0) continue; // a zero-sector extent
@@ -107,18 +108,6 @@ export class VmdkSource implements ByteSource {
   async close(): Promise<void> {
     await this.single?.close();
     await this.files?.closeAll();
-  }
-
-  /** Index of the extent holding byte `offset` (binary search over the starts). */
-  private extentAt(offset: number): number {
-    let lo = 0;
-    let hi = this.extents.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.extents[mid]!.start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
   }
 }
 

@@ -14,6 +14,7 @@ import { readMetadataArea } from './metadata-area.js';
 import { parseMetadataText } from './metadata-text.js';
 import { readVolumeGroup, type LvSegment, type VgLv, type VolumeGroupMetadata } from './layout.js';
 import { applyPlan, planOverlaps } from '../overlaps.js';
+import { lastStartingBy } from '../../sorted-starts.js';
 
 export { hasLvmLabel } from './label.js';
 export type { LvSegment } from './layout.js';
@@ -286,7 +287,7 @@ export class LvmVolumeSource implements ByteSource {
     if (!(end > offset) || offset < 0) return Buffer.alloc(0);
     const out = Buffer.alloc(end - offset);
     const pieces: Promise<void>[] = [];
-    for (let i = this.firstSegment(offset); i < this.segments.length && this.segments[i]!.start < end; i++) {
+    for (let i = lastStartingBy(this.segments, offset); i < this.segments.length && this.segments[i]!.start < end; i++) {
       const seg = this.segments[i]!;
       if (!seg.chunk) continue; // zero segment: out is zero-filled
       const stripes = seg.areas.length;
@@ -313,16 +314,5 @@ export class LvmVolumeSource implements ByteSource {
     const got = await source.read(at, n);
     if (got.length < n) throw corrupt(this.description, `${source.description} ends inside the volume's extents`, at + got.length);
     got.copy(out, to);
-  }
-
-  private firstSegment(offset: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
   }
 }

@@ -24,6 +24,7 @@ import type { Stat } from '../../../mountfs/vfs.js';
 import { scanCommandLines, type CommandFile, type CommandLine } from './command-scan.js';
 import type { ShellVars } from '../parsers/shell-commands.js';
 import { textLines } from '../../facts/vfs-lines.js';
+import { realPathOf } from './real-path.js';
 
 const UNIT_SUFFIX = /\.(?:service|socket|timer|path|mount|automount|swap|target|slice)$/;
 const LINK_DIR = /\.(?:wants|requires|upholds)$/;
@@ -72,7 +73,7 @@ export async function indexUnits(ctx: CheckContext, dirs: readonly string[]): Pr
   const candidates: Candidate[] = [];
   const realDirs: { dir: string; real: string }[] = [];
   for (const dir of dirs) {
-    const real = await realDir(ctx, dir);
+    const real = await realPathOf(ctx, dir, 'directory');
     // /lib/systemd/system is /usr/lib/systemd/system on merged-/usr systems: list it once.
     if (real === undefined || realDirs.some((d) => d.real === real)) continue;
     realDirs.push({ dir, real });
@@ -154,16 +155,6 @@ async function indexTrigger(ctx: CheckContext, index: UnitIndex, file: UnitFile)
   }
   if (file.name.endsWith('.timer') && !elapses) return;
   push(index.triggers, unit ?? file.name.replace(TRIGGER_SUFFIX, '.service'), file.name);
-}
-
-async function realDir(ctx: CheckContext, dir: string): Promise<string | undefined> {
-  try {
-    const real = await ctx.vfs.realpath(dir);
-    return (await ctx.vfs.stat(real)).type === 'directory' ? real : undefined;
-  } catch (err) {
-    if (!isNotFound(err)) ctx.error(dir, err);
-    return undefined;
-  }
 }
 
 /** Entries of a directory with their own (not followed) type; missing directories are empty. */

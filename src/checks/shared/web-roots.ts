@@ -13,6 +13,7 @@ import type { CheckContext } from '../../model/check.js';
 import { textLines } from '../../facts/vfs-lines.js';
 import { isNotFound } from '../../../mountfs/errors.js';
 import { normalizePath } from '../../../mountfs/path.js';
+import { realPathOf } from './real-path.js';
 
 /** Fixed web roots, walked recursively. */
 export const WEB_ROOT_GLOBS = [
@@ -85,16 +86,9 @@ export async function configuredWebRoots(ctx: CheckContext): Promise<string[]> {
   }
   const resolved = new Set<string>();
   for (const dir of roots) {
-    let real: string;
-    try {
-      real = await ctx.vfs.realpath(dir);
-      if ((await ctx.vfs.stat(real)).type !== 'directory') continue;
-    } catch (err) {
-      // A site whose root is gone (an old vhost) is ordinary.
-      if (!isNotFound(err)) ctx.error(dir, err);
-      continue;
-    }
-    if (!SYSTEM_TREES.has(real)) resolved.add(real);
+    // A site whose root is gone (an old vhost) is ordinary.
+    const real = await realPathOf(ctx, dir, 'directory');
+    if (real !== undefined && !SYSTEM_TREES.has(real)) resolved.add(real);
   }
   return [...resolved];
 }
