@@ -94,8 +94,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function withVfs<T>(fn: (vfs: RawVfs) => Promise<T>): Promise<T> {
-  const vfs = new RawVfs(await DirectoryFileSystem.open(root));
+async function withVfs<T>(fn: (vfs: RawVfs) => Promise<T>, at = root): Promise<T> {
+  const vfs = new RawVfs(await DirectoryFileSystem.open(at));
   try {
     return await fn(vfs);
   } finally {
@@ -169,16 +169,13 @@ describe('a hostile installed database', () => {
     const hostile = path.join(dir, `hostile-${Math.random().toString(36).slice(2)}`);
     await mkdir(path.join(hostile, 'lib/apk/db'), { recursive: true });
     await writeFile(path.join(hostile, 'lib/apk/db/installed'), text);
-    const vfs = new RawVfs(await DirectoryFileSystem.open(hostile));
-    try {
+    return withVfs(async (vfs) => {
       const errors: MountfsError[] = [];
       const db = (await openApkDatabase(vfs, (_p, e) => errors.push(e as MountfsError)))!;
       const files: PackagedFile[] = [];
       for await (const f of db.files()) files.push(f);
       return { files, errors };
-    } finally {
-      await vfs.close();
-    }
+    }, hostile);
   }
 
   it('leaves out the records that break the format, keeps the rest, and names the first bad line once', async () => {
