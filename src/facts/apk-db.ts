@@ -25,7 +25,7 @@ import type { Vfs } from '../../mountfs/vfs.js';
 import { corrupt, limitExceeded, type MountfsError } from '../../mountfs/errors.js';
 import { hasDatabaseAt, type PackageDatabase, type PackageDigestAlgorithm, type PackagedFile } from './package-db.js';
 import { packagePath } from './package-path.js';
-import { describeSkips, noSkips, vfsLines, type LineLimits } from './vfs-lines.js';
+import { describeSkips, noSkips, vfsLines, type LineLimits, type LineSkips } from './vfs-lines.js';
 
 export const APK_INSTALLED = '/lib/apk/db/installed';
 /** Everything the reader opens, declared so single-pass sources keep it. */
@@ -72,7 +72,7 @@ class Damage {
     this.first ??= { line, why };
   }
 
-  errors(skips: ReturnType<typeof noSkips>): MountfsError[] {
+  errors(skips: LineSkips): MountfsError[] {
     const out: MountfsError[] = [];
     if (this.first) {
       const more = this.count > 1 ? ` (and ${this.count - 1} more line(s) left out)` : '';
@@ -105,7 +105,7 @@ export class ApkDatabase implements PackageDatabase {
     for (const err of damage.errors(skips)) this.onError(APK_INSTALLED, err);
   }
 
-  private async *records(skips: ReturnType<typeof noSkips>, damage: Damage): AsyncGenerator<PackagedFile> {
+  private async *records(skips: LineSkips, damage: Damage): AsyncGenerator<PackagedFile> {
     let pkg: string | undefined;
     let packages = 0;
     let records = 0;
