@@ -39,6 +39,8 @@ const IMAGE_TESTS = [
   'test/checks/accounts-keys-preload.test.ts',
   'test/checks/ld-preload.test.ts',
   'test/checks/ssh-keys.test.ts',
+  // The detection corpus.
+  'test/report/corpus-outputs.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.
