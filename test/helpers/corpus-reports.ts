@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { scanTarget } from '../../src/engine/scan.js';
+import { scanTarget, type ScanOptions } from '../../src/engine/scan.js';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { EMPTY_HASH_LIST } from '../../src/hashes/empty-hash-list.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
@@ -26,8 +26,8 @@ export function corpusCase(name: string): string {
   return path.join(fixture('detectionCorpus'), name);
 }
 
-export async function scanReport(target: string, hashes: HashLookup = EMPTY_HASH_LIST): Promise<ScanReport> {
-  return scanTarget(target, { checks: ALL_CHECKS, rules: await builtinRules(), hashes });
+export async function scanReport(target: string, hashes: HashLookup = EMPTY_HASH_LIST, options: Partial<ScanOptions> = {}): Promise<ScanReport> {
+  return scanTarget(target, { checks: ALL_CHECKS, rules: await builtinRules(), hashes, ...options });
 }
 
 /** Every case's report, by case name, and the demo image's as "demo". */

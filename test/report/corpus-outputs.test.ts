@@ -2,7 +2,9 @@
  * minescan's machine-readable outputs of real scans: the demo image and every case of
  * the detection corpus. Each JSON report, and the fleet summary made of them, must
  * validate against the published JSON Schema (schema/), which refuses an unknown or a
- * missing field.
+ * missing field. Their SARIF (one log per scan, an incomplete scan's, and a fleet's of
+ * all of them) must pass Microsoft's SARIF Multitool with no error and the SARIF 2.1.0
+ * JSON schema, and say what the JSON says.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
@@ -11,8 +13,16 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { ScanReport } from '../../src/model/report.js';
 import { renderJson } from '../../src/report/json.js';
 import { emptyCounts, rowFromReport, summarize } from '../../src/fleet/summary.js';
-import { corpusAndDemoReports } from '../helpers/corpus-reports.js';
-import { REPO } from '../helpers/images.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type * as Sarif from 'sarif';
+import { corpusAndDemoReports, corpusCase, scanReport } from '../helpers/corpus-reports.js';
+import { REPO, makeScratchDir, removeScratchDir } from '../helpers/images.js';
+import { builtinRules } from '../helpers/scan-dir.js';
+import { multitoolValidate, sarifSchemaValidator, type MultitoolFinding } from '../helpers/sarif-validate.js';
+import { renderSarif, ruleLookup, type RuleLookup } from '../../src/report/sarif.js';
+import { writeFleetSarif } from '../../src/report/fleet-sarif.js';
+import { FINGERPRINT_NAME } from '../../src/report/fingerprint.js';
+import { afterAll } from 'vitest';
 
 let reports: Map<string, ScanReport>;
 let validateReport: ValidateFunction;
@@ -69,5 +79,107 @@ describe('the JSON report schema', () => {
     expect(validateSummary(summary), JSON.stringify(validateSummary.errors)).toBe(true);
     summary.instances[0].owner = 'x';
     expect(validateSummary(summary)).toBe(false);
+  });
+});
+
+describe('SARIF 2.1.0', () => {
+  let dir: string;
+  let rules: RuleLookup;
+  let incomplete: ScanReport;
+  const logs = new Map<string, Sarif.Log>();
+  let judged: MultitoolFinding[];
+
+  beforeAll(async () => {
+    dir = await makeScratchDir('minescan-sarif-');
+    rules = ruleLookup(await builtinRules());
+    // A checks budget of nothing stops the scan at its first read of the checks: a real incomplete report.
+    incomplete = await scanReport(corpusCase('user-unit-miner'), undefined, { phaseBudgetsMs: { checks: 0 } });
+    const all: Array<[string, ScanReport]> = [...reports, ['incomplete', incomplete]];
+    for (const [name, report] of all) {
+      const text = renderSarif([{ report }], rules);
+      logs.set(name, JSON.parse(text));
+      await writeFile(path.join(dir, `${name}.sarif`), text);
+    }
+    // A fleet's output directory: one report per instance, and one that could not be scanned.
+    const fleet = path.join(dir, 'fleet');
+    await mkdir(path.join(fleet, 'eu-west-1'), { recursive: true });
+    const rows = [];
+    for (const [name, report] of reports) {
+      await writeFile(path.join(fleet, 'eu-west-1', `i-${name}.json`), renderJson([report]));
+      rows.push(rowFromReport(`i-${name}`, 'eu-west-1', report, `eu-west-1/i-${name}.json`));
+    }
+    rows.push({ instance: 'i-failed', region: 'eu-west-1', status: 'failed' as const, volumes: 0, verdict: 'none' as const, bySeverity: emptyCounts(), families: [], findings: 0, errors: 0, reason: 'AccessDenied' });
+    const sarifFile = await writeFleetSarif(fleet, summarize(rows), rules, 'aws');
+    const fleetText = await readFile(sarifFile, 'utf8');
+    logs.set('fleet', JSON.parse(fleetText));
+    await writeFile(path.join(dir, 'fleet.sarif'), fleetText);
+    judged = await multitoolValidate(dir, path.join(dir, 'multitool.log'));
+  }, 900_000);
+
+  afterAll(() => removeScratchDir(dir));
+
+  it('passes the SARIF Multitool with no error, and only warnings that are justified', () => {
+    expect(judged.filter((j) => j.level === 'error')).toEqual([]);
+    // SARIF2005 asks for tool.driver.informationUri: minescan publishes no home page to point at.
+    // SARIF2017 asks for a region on every location: a finding about a whole file (a miner
+    // binary, a file that must not exist) has no line, and a made-up region would point at one.
+    const justified = new Set(['SARIF2005', 'SARIF2017']);
+    expect(judged.filter((j) => j.level === 'warning' && !justified.has(j.rule))).toEqual([]);
+    // The Multitool did judge them: its notes (message strings, rule names) are always there.
+    expect(judged.length).toBeGreaterThan(reports.size);
+  });
+
+  it('validates against the SARIF 2.1.0 JSON schema', async () => {
+    const validate = await sarifSchemaValidator();
+    const invalid = [...logs].filter(([, log]) => !validate(log)).map(([name]) => ({ name, errors: validate.errors }));
+    expect(invalid).toEqual([]);
+  });
+
+  it('has one run per target, and for a fleet one per instance, the failed one included', () => {
+    for (const name of reports.keys()) expect(logs.get(name)!.runs).toHaveLength(1);
+    const fleet = logs.get('fleet')!;
+    expect(fleet.runs).toHaveLength(reports.size + 1);
+    expect(fleet.runs.map((r) => r.automationDetails?.id)).toContain('eu-west-1/i-demo/');
+    const failed = fleet.runs.find((r) => r.automationDetails?.id === 'eu-west-1/i-failed/')!;
+    expect(failed.invocations![0]!.executionSuccessful).toBe(false);
+    expect(failed.invocations![0]!.toolExecutionNotifications![0]!.message.text).toContain('AccessDenied');
+  });
+
+  it('gives each result its rule from the packs, a level and security-severity from its severity, its file inside the root and its line', () => {
+    const demo = reports.get('demo')!;
+    const run = logs.get('demo')!.runs[0]!;
+    const levels = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
+    expect(run.results).toHaveLength(demo.findings.length);
+    run.results!.forEach((r, i) => {
+      const f = demo.findings[i]!;
+      const rule = run.tool.driver.rules![r.ruleIndex!]!;
+      expect(rule.id).toBe(f.rule);
+      expect(rule.help?.text).toBeTruthy();
+      expect(rule.shortDescription?.text).toBeTruthy();
+      expect(r.level).toBe(levels[f.severity]);
+      expect(Number(r.properties!['security-severity'])).toBeGreaterThanOrEqual(0);
+      const location = r.locations![0]!.physicalLocation!;
+      expect(location.artifactLocation!.uriBaseId).toBe('SCANROOT');
+      expect(`/${decodeURIComponent(location.artifactLocation!.uri!)}`).toBe(f.path);
+      expect(location.region?.startLine).toBe(f.line);
+      expect(r.partialFingerprints![FINGERPRINT_NAME]).toMatch(/^[0-9a-f]{64}$/);
+    });
+    expect(run.invocations![0]!.executionSuccessful).toBe(true);
+  });
+
+  it('keeps fingerprints across two scans of the same disk', async () => {
+    const again = JSON.parse(renderSarif([{ report: await scanReport(corpusCase('user-unit-miner')) }], rules)) as Sarif.Log;
+    const prints = (log: Sarif.Log) => log.runs[0]!.results!.map((r) => r.partialFingerprints![FINGERPRINT_NAME]).sort();
+    expect(prints(again)).toEqual(prints(logs.get('user-unit-miner')!));
+    expect(prints(again).length).toBeGreaterThan(0);
+  });
+
+  it('reports an incomplete scan as not successful, each error a notification', () => {
+    expect(incomplete.status).toBe('incomplete');
+    const invocation = logs.get('incomplete')!.runs[0]!.invocations![0]!;
+    expect(invocation.executionSuccessful).toBe(false);
+    const errors = invocation.toolExecutionNotifications!.filter((n) => n.level === 'error');
+    expect(errors).toHaveLength(incomplete.errors.length + (incomplete.errorsOmitted > 0 ? 1 : 0));
+    expect(errors[0]!.descriptor!.id).toBe(incomplete.errors[0]!.kind);
   });
 });
