@@ -41,6 +41,7 @@ const IMAGE_TESTS = [
   'test/checks/ssh-keys.test.ts',
   // The detection corpus.
   'test/report/corpus-outputs.test.ts',
+  'test/report/ignore-diff.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.
