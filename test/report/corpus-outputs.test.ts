@@ -4,7 +4,8 @@
  * validate against the published JSON Schema (schema/), which refuses an unknown or a
  * missing field. Their SARIF (one log per scan, an incomplete scan's, and a fleet's of
  * all of them) must pass Microsoft's SARIF Multitool with no error and the SARIF 2.1.0
- * JSON schema, and say what the JSON says.
+ * JSON schema, and say what the JSON says: the JSON and the SARIF rendered from one
+ * scan hold the same findings, in the same order, with the same counts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +24,9 @@ import { renderSarif, ruleLookup, type RuleLookup } from '../../src/report/sarif
 import { writeFleetSarif } from '../../src/report/fleet-sarif.js';
 import { FINGERPRINT_NAME } from '../../src/report/fingerprint.js';
 import { afterAll } from 'vitest';
+import { SEVERITIES } from '../../src/model/finding.js';
+import { parseIgnoreFile } from '../../src/report/ignore-file.js';
+import { applyIgnores } from '../../src/report/suppress.js';
 
 let reports: Map<string, ScanReport>;
 let validateReport: ValidateFunction;
@@ -181,5 +185,37 @@ describe('SARIF 2.1.0', () => {
     const errors = invocation.toolExecutionNotifications!.filter((n) => n.level === 'error');
     expect(errors).toHaveLength(incomplete.errors.length + (incomplete.errorsOmitted > 0 ? 1 : 0));
     expect(errors[0]!.descriptor!.id).toBe(incomplete.errors[0]!.kind);
+  });
+});
+
+describe('JSON and SARIF of one scan', () => {
+  /** What both outputs say of one finding. */
+  const jsonView = (r: ScanReport) => r.findings.map((f) => ({ rule: f.rule, path: f.path, line: f.line, severity: f.severity, message: f.message, suppressed: f.suppressed?.reason }));
+  const sarifView = (run: Sarif.Run) =>
+    run.results!.map((x) => ({
+      rule: x.ruleId,
+      path: `/${decodeURIComponent(x.locations![0]!.physicalLocation!.artifactLocation!.uri!)}`,
+      line: x.locations![0]!.physicalLocation!.region?.startLine,
+      severity: x.properties!.severity,
+      message: x.message.text,
+      suppressed: x.suppressions?.[0]?.justification,
+    }));
+  const counts = (run: Sarif.Run) => Object.fromEntries(SEVERITIES.map((s) => [s, run.results!.filter((x) => x.properties!.severity === s).length]));
+
+  it('agree on every finding and every count, for the demo image and every corpus case', async () => {
+    const rules = ruleLookup(await builtinRules());
+    // The demo with one of its rules accepted by an --ignore entry, so suppressions are compared too.
+    const accepted = parseIgnoreFile('ignore:\n  - rule: "ssh.*"\n    path: /root/**\n    reason: the analyst\'s own key\n', 'accepted.yaml');
+    const all: Array<[string, ScanReport]> = [...reports, ['demo with --ignore', applyIgnores(reports.get('demo')!, accepted)]];
+    expect(all.at(-1)![1].suppressions!.suppressed).toBeGreaterThan(0);
+    for (const [name, report] of all) {
+      const json = JSON.parse(renderJson([report])) as ScanReport;
+      const run = (JSON.parse(renderSarif([{ report }], rules)) as Sarif.Log).runs[0]!;
+      expect(sarifView(run), name).toEqual(jsonView(json));
+      expect(counts(run), name).toEqual(json.summary);
+      expect(run.properties!.summary, name).toEqual(json.summary);
+      expect(run.results!.filter((x) => x.suppressions?.length).length, name).toBe(json.suppressions?.suppressed ?? 0);
+      expect(run.invocations![0]!.executionSuccessful, name).toBe(json.status === 'complete');
+    }
   });
 });
