@@ -42,6 +42,8 @@ const IMAGE_TESTS = [
   // The detection corpus.
   'test/report/corpus-outputs.test.ts',
   'test/report/ignore-diff.test.ts',
+  // Disk images built for a fake AWS fleet.
+  'test/report/fleet-outputs.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.
