@@ -40,6 +40,11 @@ const IMAGE_TESTS = [
   'test/checks/ld-preload.test.ts',
   'test/checks/ssh-keys.test.ts',
   'test/checks/immutable-files-places.test.ts',
+  // The detection corpus.
+  'test/report/corpus-outputs.test.ts',
+  'test/report/ignore-diff.test.ts',
+  // Disk images built for a fake AWS fleet.
+  'test/report/fleet-outputs.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.

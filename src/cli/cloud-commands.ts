@@ -19,6 +19,9 @@ import { cleanupAliyun } from '../../cloud/aliyun/cleanup.js';
 import { parseShard } from '../fleet/shard.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import { mergeSummaries, writeSummary, type FailOn, type FleetSummary } from '../fleet/summary.js';
+import { writeFleetSarif } from '../report/fleet-sarif.js';
+import { loadIgnoreFile } from '../report/ignore-file.js';
+import { ruleLookup } from '../report/sarif.js';
 import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cacheSizeOption, timeBudgets, TIME_BUDGET_OPTIONS, type Io } from './io.js';
 
 /** Audits every instance of a fleet (or of one shard of it), one report per instance and a summary. */
@@ -41,6 +44,8 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
       'device-wait': { type: 'string' },
       hashes: { type: 'string', multiple: true, default: [] },
       rules: { type: 'string', multiple: true, default: [] },
+      sarif: { type: 'boolean', default: false },
+      ignore: { type: 'string' },
       ...TIME_BUDGET_OPTIONS,
     },
   });
@@ -65,6 +70,7 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
   const regions = values.region.length ? values.region : defaultRegion ? [defaultRegion] : [];
   if (regions.length === 0) throw new UsageError('fleet needs --region');
   const rules = await RuleSet.load(values.rules);
+  const ignore = values.ignore === undefined ? undefined : await loadIgnoreFile(values.ignore);
   const hashes = await loadHashLists(values.hashes).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -89,18 +95,21 @@ export async function fleetCommand(args: string[], io: Io): Promise<number> {
     },
     cloud: { endpoint: values.endpoint, keepSnapshots: values['keep-snapshots'], scannerInstance: values['scanner-instance'], scannerZone: values['scanner-zone'], deviceWaitMs, cacheBytes: cacheSizeOption() },
     progress: { write: io.stderr, tty: io.isTty },
+    ignore,
   }).finally(() => drained?.());
+  if (values.sarif) await writeFleetSarif(outputDir, summary, ruleLookup(rules), provider);
   io.stdout(`${summary.totals.scanned} instances scanned, ${summary.totals.failed} failed; summary in ${path.join(outputDir, 'summary.json')}\n`);
   return fleetExitCode(summary);
 }
 /** Combines the output directories of shards into one summary. */
 export async function mergeCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' }, 'fail-on': { type: 'string', default: 'high' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' }, 'fail-on': { type: 'string', default: 'high' }, sarif: { type: 'boolean', default: false }, rules: { type: 'string', multiple: true, default: [] } } });
   if (positionals.length === 0 || !values['output-dir']) throw new UsageError('merge needs shard directories and --output-dir');
   const failOn = values['fail-on'];
   if (failOn !== 'none' && (!isSeverity(failOn) || failOn === 'info')) throw new UsageError(`--fail-on must be critical, high, medium, low or none`);
   const summary = await mergeSummaries(positionals, failOn as FailOn);
   await writeSummary(values['output-dir'], summary);
+  if (values.sarif) await writeFleetSarif(values['output-dir'], summary, ruleLookup(await RuleSet.load(values.rules)));
   io.stdout(`${summary.totals.instances} instances from ${positionals.length} directories; summary in ${path.join(values['output-dir'], 'summary.json')}\n`);
   return fleetExitCode(summary);
 }

@@ -20,8 +20,12 @@ import { EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError, cac
 import { onShutdown, shutdownExitCode, shutdownSignal } from './shutdown.js';
 import { parseDuration } from '../../cloud/aws/cleanup.js';
 import { cleanupCommand, fleetCommand, mergeCommand } from './cloud-commands.js';
+import { diffCommand } from './diff-command.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
+import { renderSarif, ruleLookup } from '../report/sarif.js';
+import { loadIgnoreFile } from '../report/ignore-file.js';
+import { applyIgnores, countedFindings, expiredIgnoreWarnings } from '../report/suppress.js';
 import type { ScanReport } from '../model/report.js';
 import { parseTimelineWindow } from '../engine/timeline.js';
 import { removeAllSpools } from '../../mountfs/sources/temp-spool.js';
@@ -30,10 +34,10 @@ export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE, type Io } from 
 export { installShutdown } from './shutdown.js';
 
 const USAGE = `Usage:
-  minescan scan <target...> [--format json|text] [--output FILE] [--hashes FILE]...
+  minescan scan <target...> [--format json|text|sarif] [--output FILE] [--hashes FILE]...
                 [--no-bundled-hashes]
                 [--rules DIR]... [--fail-on critical|high|medium|low|none] [--quiet]
-                [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
+                [--ignore FILE] [--allow-backing] [--region R] [--endpoint URL] [--keep-snapshots]
                 [--scanner-instance ID] [--scanner-zone ZONE] [--device-wait 2m]
                 [--cache-size SIZE (default 256M for a snapshot, 64M otherwise)]
                 [--timeline-window BEFORE:AFTER (default 1h:24h)]
@@ -45,9 +49,11 @@ const USAGE = `Usage:
                 [--concurrency N] [--shard I/N] [--resume] [--keep-snapshots]
                 [--fail-on SEV] [--endpoint URL] [--scanner-instance ID]
                 [--scanner-zone ZONE] [--device-wait 2m] [--time-budget DURATION]
-                [--open-time-budget DURATION] [--checks-time-budget DURATION]
-  minescan merge DIR... --output-dir DIR [--fail-on SEV]
+                [--open-time-budget DURATION] [--checks-time-budget DURATION] [--sarif] [--ignore FILE]
+  minescan merge DIR... --output-dir DIR [--fail-on SEV] [--sarif]
   minescan cleanup aws|aliyun [--older-than 6h] [--region R] [--endpoint URL]
+  minescan diff OLD NEW [--format json|text] [--fail-on SEV] [--ignore FILE] [--output FILE]
+                (OLD, NEW: JSON reports, or fleet output directories)
   minescan --version
 
 A target is a directory (an image already mounted read-only), a disk image file
@@ -77,6 +83,10 @@ its device, read it read-only and remove it all afterwards
 --time-budget 30m (s, m, h) bounds the whole scan of a target; --open-time-budget
 and --checks-time-budget bound opening it and running the checks. When one runs
 out, the report of what was done is written, marked incomplete.
+
+--ignore FILE: a YAML list of accepted findings (rule, path glob, optional target
+or instance, reason, optional expires: YYYY-MM-DD); they stay in the report, marked
+suppressed, and fail nothing. An expired entry is reported and suppresses nothing.
 
 Exit codes: 0 no finding at or above --fail-on (default high), 1 such findings,
 2 a target could not be read, or bad usage, 3 incomplete: something the scan
@@ -108,6 +118,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await fleetCommand(rest, io);
       case 'merge':
         return await mergeCommand(rest, io);
+      case 'diff':
+        return await diffCommand(rest, io);
       case '--version':
       case 'version':
         io.stdout(`minescan ${VERSION}\n`);
@@ -159,11 +171,12 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
       ...TIME_BUDGET_OPTIONS,
       'spool-dir': { type: 'string' },
       'spool-budget': { type: 'string' },
+      ignore: { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('scan needs at least one target');
   const format = values.format ?? (io.isTty && !values.output ? 'text' : 'json');
-  if (format !== 'json' && format !== 'text') throw new UsageError(`--format must be json or text, not "${format}"`);
+  if (format !== 'json' && format !== 'text' && format !== 'sarif') throw new UsageError(`--format must be json, text or sarif, not "${format}"`);
   const failOn = values['fail-on'];
   if (failOn !== 'none' && !isSeverity(failOn)) throw new UsageError(`--fail-on must be critical, high, medium, low or none, not "${failOn}"`);
   if (failOn === 'info') throw new UsageError('--fail-on info would fail every scan: use low');
@@ -181,6 +194,7 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   const cacheBytes = cacheSizeOption(values['cache-size']);
 
   const rules = await RuleSet.load(values.rules);
+  const ignore = values.ignore === undefined ? undefined : await loadIgnoreFile(values.ignore);
   let hashes;
   try {
     hashes = await loadHashLists(values.hashes, { bundled: !values['no-bundled-hashes'] });
@@ -204,20 +218,26 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
         signal: shutdownSignal,
       };
       const options = { checks: ALL_CHECKS, rules, hashes, allowBacking: values['allow-backing'], opener: cloudTargetOpener(cloud), timelineWindow, ...budgets, spool, cacheBytes, signal: shutdownSignal };
-      const report = await scanTarget(target, options);
+      let report = await scanTarget(target, options);
+      if (ignore) report = applyIgnores(report, ignore);
+      if (!values.quiet) for (const line of expiredIgnoreWarnings(report)) io.stderr(`minescan: ${line}\n`);
       reports.push(report);
       if (report.status === 'incomplete' && !values.quiet) io.stderr(`minescan: ${target}: INCOMPLETE, ${report.errors.length + report.errorsOmitted} thing(s) the scan needed could not be read (the report's errors)\n`);
     } catch (err) {
       if (!(err instanceof UnreadableTargetError)) throw err;
       unreadable = true;
       io.stderr(`minescan: ${err.message}\n`);
-      reports.push(unreadableReport(target, err));
+      const report = unreadableReport(target, err);
+      reports.push(ignore ? applyIgnores(report, ignore) : report);
     }
   }
 
   // A scan that ended after a signal may have read disks being taken away: no report.
   if (shutdownSignal.aborted) throw new Error('interrupted: no report written');
-  const rendered = format === 'json' ? renderJson(reports) : renderText(reports, { color: io.isTty && !values.output });
+  const rendered =
+    format === 'json' ? renderJson(reports)
+    : format === 'sarif' ? renderSarif(reports.map((report) => ({ report })), ruleLookup(rules))
+    : renderText(reports, { color: io.isTty && !values.output });
   if (values.output) {
     // Whole or not at all: a signal while writing leaves no half report.
     const temp = `${values.output}.${process.pid}.partial`;
@@ -230,7 +250,8 @@ async function scanCommand(args: string[], io: Io): Promise<number> {
   if (reports.some((r) => r.status === 'incomplete')) return EXIT_INCOMPLETE;
   if (failOn === 'none') return EXIT_CLEAN;
   const threshold = severityRank(failOn as Severity);
-  const failing = reports.some((r) => r.findings.some((f) => severityRank(f.severity) >= threshold));
+  // A finding an --ignore entry accepted stays in the report but fails nothing.
+  const failing = reports.some((r) => countedFindings(r.findings).some((f) => severityRank(f.severity) >= threshold));
   return failing ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 

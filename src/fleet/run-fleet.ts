@@ -21,6 +21,8 @@ import type { CloudOptions } from '../../cloud/targets.js';
 import { cloudTargetOpener } from '../../cloud/open-cloud-target.js';
 import { emptyCounts, rowFromReport, summarize, writeSummary, type FailOn, type FleetRow, type FleetSummary } from './summary.js';
 import { Progress } from './progress.js';
+import type { IgnoreList } from '../report/ignore-file.js';
+import { applyIgnores } from '../report/suppress.js';
 
 export interface FleetOptions {
   provider: 'aws' | 'aliyun';
@@ -39,6 +41,8 @@ export interface FleetOptions {
   /** How instances are reached; the region is each instance's, the signal the fleet's. */
   cloud?: Omit<CloudOptions, 'region' | 'signal'>;
   progress: { write: (s: string) => void; tty: boolean };
+  /** Accepted findings (--ignore): marked suppressed in each report, they make no verdict. */
+  ignore?: IgnoreList;
 }
 
 /** The fleet was stopped: nothing after the stop was reported, no summary was written. */
@@ -65,7 +69,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
     const file = path.join(options.outputDir, rel);
     const target = `${options.provider}:instance/${instance.id}`;
     if (options.resume) {
-      const prior = await readCompleteReport(file, target);
+      let prior = await readCompleteReport(file, target);
+      // The ignore file of this run decides, not the one the report was written with.
+      if (prior && options.ignore) prior = applyIgnores(prior, options.ignore, { instance: instance.id });
       if (prior) {
         state.done++;
         progress.instanceDone(instance.id, 'already scanned (resume)');
@@ -79,6 +85,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetSummary> {
       try {
         const opener = cloudTargetOpener({ ...options.cloud, region: instance.region, signal });
         report = await scanTarget(target, { ...options.scan, signal, opener });
+        if (options.ignore) report = applyIgnores(report, options.ignore, { instance: instance.id });
       } catch (err) {
         // Whatever failed once minescan is stopping failed because it stopped.
         if (signal.aborted) return undefined;

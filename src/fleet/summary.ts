@@ -16,8 +16,10 @@ export interface FleetRow {
   volumes: number;
   /** The most severe finding at or above --fail-on, or "none" (also for --fail-on none). */
   verdict: Severity | 'none';
-  /** Every finding, counted by severity. */
+  /** Every finding, counted by severity, but those an --ignore entry accepted. */
   bySeverity: Record<Severity, number>;
+  /** Findings an --ignore entry accepted (listed in the report, counted nowhere else). */
+  suppressed?: number;
   families: string[];
   /** Mining pools the findings name (the report's blocklist); JSON only, the CSV columns stay. */
   pools?: string[];
@@ -55,7 +57,7 @@ export function verdictOf(counts: Record<Severity, number>, failOn: FailOn): Sev
 
 export function rowFromReport(instance: string, region: string, report: ScanReport, reportPath: string, failOn: FailOn = 'high'): FleetRow {
   const counts = emptyCounts();
-  for (const f of report.findings) counts[f.severity]++;
+  for (const f of report.findings) if (!f.suppressed) counts[f.severity]++;
   return {
     instance,
     region,
@@ -67,6 +69,7 @@ export function rowFromReport(instance: string, region: string, report: ScanRepo
     // Reports written before the blocklist existed (--resume) have none.
     pools: (report.blocklist?.pools ?? []).map((p) => p.pool).sort(),
     findings: report.findings.length,
+    ...(report.suppressions ? { suppressed: report.suppressions.suppressed } : {}),
     errors: report.errors.length,
     // Reports written before the status existed (--resume) are incomplete when they have errors.
     reportStatus: report.status ?? (report.errors.length > 0 ? 'incomplete' : 'complete'),

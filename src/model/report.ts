@@ -22,6 +22,39 @@ export const SCHEMA_VERSION = 1;
 export interface ReportFinding extends Finding {
   /** Index into source.volumes when the disk held more than one scanned filesystem. */
   volume?: number;
+  /** Set when an entry of the --ignore file accepts the finding: it is listed, and does not count for --fail-on. */
+  suppressed?: FindingSuppression;
+}
+
+/** Why a finding was accepted: an entry of the --ignore file. */
+export interface FindingSuppression {
+  /** The entry's reason, as written. */
+  reason: string;
+  /** "FILE:LINE" of the entry. */
+  entry: string;
+  /** The entry's expiry date (YYYY-MM-DD), when it has one. */
+  expires?: string;
+}
+
+/** What the --ignore file did to this report. */
+export interface ReportSuppressions {
+  /** The ignore file, as named on the command line. */
+  file: string;
+  /** Findings an entry accepted. */
+  suppressed: number;
+  /** Entries for this target whose expiry date has passed: they no longer suppress anything. */
+  expired: ExpiredIgnoreEntry[];
+}
+
+export interface ExpiredIgnoreEntry {
+  /** "FILE:LINE" of the entry. */
+  entry: string;
+  rule: string;
+  path: string;
+  reason: string;
+  expires: string;
+  /** Findings it would have accepted, now counted again. */
+  findings: number;
 }
 
 export interface ReportTimes {
@@ -163,4 +196,6 @@ export interface ScanReport {
   errorsOmitted: number;
   /** Worth saying, but nothing was missed (a qcow2 dirty bit, a damaged header whose copy was used). */
   notes: string[];
+  /** Present when the scan was given an --ignore file. */
+  suppressions?: ReportSuppressions;
 }

@@ -9,6 +9,7 @@ import type { ReportFinding, ScanReport } from '../model/report.js';
 import type { DiskReport } from '../../mountfs/open-target.js';
 import type { FileTimes } from '../model/finding.js';
 import { isoTime } from './iso-time.js';
+import { expiredIgnoreWarnings } from './suppress.js';
 
 const COLORS: Record<Severity, string> = {
   critical: '\x1b[1;31m',
@@ -50,6 +51,7 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
     out.push(`${paint(f.severity, f.severity.toUpperCase().padEnd(8))} ${where}`);
     out.push(`         ${f.message}${f.family ? ` (family: ${f.family})` : ''}`);
     out.push(`         rule ${f.rule} · ${f.category}`);
+    if (f.suppressed) out.push(`         SUPPRESSED by ${f.suppressed.entry}${f.suppressed.expires ? ` (until ${f.suppressed.expires})` : ''}: ${f.suppressed.reason}`);
     if (f.evidence) out.push(`         evidence: ${f.evidence}`);
     if (f.related?.startedBy?.length) out.push(`         started by: ${f.related.startedBy.join(', ')}`);
     if (f.related?.starts?.length) out.push(`         starts: ${f.related.starts.join(', ')}`);
@@ -71,6 +73,12 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
     if (report.errorsOmitted) out.push(`  … and ${report.errorsOmitted} more`);
     out.push('');
   }
+  const expired = expiredIgnoreWarnings(report);
+  if (expired.length) {
+    out.push('Expired ignore entries (they suppress nothing now):');
+    for (const e of expired) out.push(`  ${e}`);
+    out.push('');
+  }
   if (report.notes?.length) {
     out.push('Notes:');
     for (const n of report.notes) out.push(`  ${n}`);
@@ -78,7 +86,8 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
   }
   const counts = SEVERITIES.map((s) => `${report.summary[s]} ${s}`).join(', ');
   const s = report.stats;
-  out.push(`Summary${report.status === 'incomplete' ? ' (INCOMPLETE)' : ''}: ${counts}. ${s.filesExamined} files examined, ${s.bytesRead} bytes read, ${s.bytesHashed} hashed, ${s.durationMs} ms.`);
+  const suppressed = report.suppressions ? ` (${report.suppressions.suppressed} suppressed by ${report.suppressions.file})` : '';
+  out.push(`Summary${report.status === 'incomplete' ? ' (INCOMPLETE)' : ''}: ${counts}${suppressed}. ${s.filesExamined} files examined, ${s.bytesRead} bytes read, ${s.bytesHashed} hashed, ${s.durationMs} ms.`);
   return out.join('\n') + '\n';
 }
 
