@@ -9,7 +9,8 @@
  * debuggers and Winlogon hijacks, in variations of names, places, wording and letter
  * case of the Windows folders; each must be found at its severity, with the hive, key
  * and value named and a remediation the operator can run, and nothing else medium or
- * above. A damaged hive and a dirty one with logs end in typed errors, the scan going on.
+ * above. A damaged hive and a dirty one whose log cannot be replayed end in typed
+ * errors, the scan going on; a dirty one with new-format logs is replayed and read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -273,15 +274,22 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
     const root = await makeRoot('damaged', { config: 'Windows/System32/config', users: 'Users', system: 'SYSTEM' }, { software: { [RUN]: { x: sz('C:\\Users\\Public\\x.exe') } } });
     await mkdir(path.join(root, 'Users/broken'), { recursive: true });
     await copyFile(await sampleFile('yarp/GarbageHive', scratch), path.join(root, 'Users/broken/NTUSER.DAT'));
-    const dirty = path.join(root, 'Users/dirty');
-    await mkdir(dirty, { recursive: true });
-    for (const [from, to] of [['transactions_NTUSER.DAT', 'NTUSER.DAT'], ['transactions_ntuser.dat.log1', 'ntuser.dat.LOG1']]) {
-      await writeFile(path.join(dirty, to), await readFile(await sampleFile(`regipy/${from}`, scratch)));
+    // Dirty with new-format logs: replayed, read as Windows would load it, no error.
+    const replayed = path.join(root, 'Users/replayed');
+    await mkdir(replayed, { recursive: true });
+    for (const [from, to] of [['transactions_NTUSER.DAT', 'NTUSER.DAT'], ['transactions_ntuser.dat.log1', 'ntuser.dat.LOG1'], ['transactions_ntuser.dat.log2', 'NTUSER.DAT.log2']]) {
+      await writeFile(path.join(replayed, to), await readFile(await sampleFile(`regipy/${from}`, scratch)));
+    }
+    // Dirty with an old-format log, which minescan does not replay: the newest changes may be missing.
+    const old = path.join(root, 'Users/old');
+    await mkdir(old, { recursive: true });
+    for (const [from, to] of [['OldDirtyHive', 'NTUSER.DAT'], ['OldDirtyHive.LOG1', 'NTUSER.DAT.LOG1']]) {
+      await writeFile(path.join(old, to), await readFile(path.join(SAMPLES, 'hives/yarp/OldDirtyHive', from)));
     }
     const result = await scanDirectory(root, CHECKS);
     const errors = result.errors.map((e) => `${e.kind} ${e.path} ${e.structure}`);
-    expect(errors).toContain('corrupt /Users/broken/NTUSER.DAT registry base block');
-    expect(errors).toContain('unsupported /Users/dirty/NTUSER.DAT registry transaction log');
+    expect(errors.sort()).toEqual(['corrupt /Users/broken/NTUSER.DAT registry base block', 'unsupported /Users/old/NTUSER.DAT registry transaction log']);
+    expect(result.examined.map((e) => e.path)).toContain('/Users/replayed/NTUSER.DAT');
     expect(result.findings.some((f) => f.rule === 'windows-registry.program-in-temp' && f.evidence.includes('Run\\x'))).toBe(true);
   });
 });

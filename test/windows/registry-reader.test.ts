@@ -155,6 +155,62 @@ describe.skipIf(!HAVE_SAMPLES)('registry hive reader', () => {
     }
   });
 
+  it('replays the new-format logs of a dirty hive to what Windows 10 itself recovered', async () => {
+    const dir = path.join(SAMPLES, 'hives/yarp/NewDirtyHive1');
+    const dirty = await openHostHive(path.join(dir, 'NewDirtyHive'));
+    const replayed = await openHostHive(path.join(dir, 'NewDirtyHive'), [path.join(dir, 'NewDirtyHive.LOG1'), path.join(dir, 'NewDirtyHive.LOG2')]);
+    const recovered = await openHostHive(path.join(dir, 'RecoveredHive_Windows10'));
+    try {
+      expect(dirty.hive.dirty).toBe(true);
+      expect(replayed.hive.dirty).toBe(false);
+      expect(replayed.hive.replay?.entries).toBeGreaterThan(0);
+      const expected = listingLines(await readerListing(recovered.hive));
+      expect(listingLines(await readerListing(dirty.hive))).not.toEqual(expected);
+      expect(listingLines(await readerListing(replayed.hive))).toEqual(expected);
+      expect(expected).toEqual(listingLines(await hivexListing(path.join(dir, 'RecoveredHive_Windows10'))));
+    } finally {
+      for (const h of [dirty, replayed, recovered]) await h.close();
+    }
+  });
+
+  it.each([
+    ['regipy/SYSTEM_B', ['regipy/SYSTEM_B.LOG1', 'regipy/SYSTEM_B.LOG2']],
+    ['regipy/transactions_NTUSER.DAT', ['regipy/transactions_ntuser.dat.log1', 'regipy/transactions_ntuser.dat.log2']],
+    ['regipy/UsrClass.dat', ['regipy/UsrClass.dat.LOG1', 'regipy/UsrClass.dat.LOG2']],
+  ])('replays the logs of the dirty %s and reads the result whole', async (rel, logs) => {
+    const { hive, close } = await openHostHive(await sampleFile(rel, scratch), await Promise.all(logs.map((l) => sampleFile(l, scratch))));
+    try {
+      expect(hive.dirty).toBe(false);
+      expect(hive.replay!.entries).toBeGreaterThan(0);
+      expect((await countHive(hive)).keys).toBeGreaterThan(1000);
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps a hive dirty, saying why, when its only log is old-format or fails its hash check', async () => {
+    const dir = path.join(SAMPLES, 'hives/yarp');
+    const old = await openHostHive(path.join(dir, 'OldDirtyHive/OldDirtyHive'), [path.join(dir, 'OldDirtyHive/OldDirtyHive.LOG1')]);
+    try {
+      expect(old.hive.dirty).toBe(true);
+      expect(old.hive.logNotes.join()).toMatch(/old-format log/);
+    } finally {
+      await old.close();
+    }
+    const log = await readFile(path.join(dir, 'NewDirtyHive1/NewDirtyHive.LOG2'));
+    // A byte of the first entry's pages changed: Hash-1 no longer matches.
+    log[512 + 4096] = log[512 + 4096]! ^ 0xff;
+    const damaged = path.join(scratch, 'NewDirtyHive.LOG2');
+    await writeFile(damaged, log);
+    const bad = await openHostHive(path.join(dir, 'NewDirtyHive1/NewDirtyHive'), [damaged]);
+    try {
+      expect(bad.hive.dirty).toBe(true);
+      expect(bad.hive.logNotes.join()).toMatch(/fails its hash check/);
+    } finally {
+      await bad.close();
+    }
+  });
+
   it('looks a key up in an 11 MiB SYSTEM hive reading a few pages, not the hive', async () => {
     const { hive, close } = await openHostHive(await sampleFile('regipy/SYSTEM', scratch));
     try {

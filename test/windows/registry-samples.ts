@@ -39,21 +39,30 @@ export async function sampleFile(rel: string, scratch: string): Promise<string> 
 }
 
 /** Opens a host file as a hive, reading it only through ranges; close() releases the file. */
-export async function openHostHive(file: string): Promise<{ hive: Hive; reads: () => number; close: () => Promise<void> }> {
-  const fh = await open(file, 'r');
-  const { size } = await fh.stat();
+export async function openHostHive(file: string, logs: string[] = []): Promise<{ hive: Hive; reads: () => number; close: () => Promise<void> }> {
+  const handles = await Promise.all([file, ...logs].map((f) => open(f, 'r')));
   let reads = 0;
-  const read = async (offset: number, length: number) => {
-    reads++;
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, offset);
-    return buf.subarray(0, bytesRead);
+  const sources = await Promise.all(
+    handles.map(async (fh, i) => ({
+      size: (await fh.stat()).size,
+      label: path.basename([file, ...logs][i]!),
+      read: async (offset: number, length: number) => {
+        reads++;
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        return buf.subarray(0, bytesRead);
+      },
+    })),
+  );
+  const close = async () => {
+    for (const fh of handles) await fh.close();
   };
   try {
-    const hive = await Hive.open(read, size, path.basename(file));
-    return { hive, reads: () => reads, close: () => fh.close() };
+    const [primary, ...logFiles] = sources;
+    const hive = await Hive.open(primary!.read, primary!.size, primary!.label, logFiles);
+    return { hive, reads: () => reads, close };
   } catch (err) {
-    await fh.close();
+    await close();
     throw err;
   }
 }

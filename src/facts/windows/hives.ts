@@ -9,12 +9,15 @@
  * time, comparing names case-insensitively.
  *
  * A hive whose sequence numbers differ was not cleanly written: the newest changes may
- * be only in its transaction logs (.LOG1/.LOG2), which minescan does not replay yet, so
- * when a log beside it holds data the hive's reading is reported as incomplete.
+ * be only in its transaction logs (.LOG1/.LOG2). New-format logs are replayed over it
+ * (registry/transaction-log.ts); when the logs beside it hold data none of which could be
+ * applied (an old-format log, a damaged one), the hive's reading is reported as
+ * incomplete.
  */
 import type { Vfs } from '../../../mountfs/vfs.js';
 import { MountfsError, isNotFound } from '../../../mountfs/errors.js';
 import { Hive, type RegistryKey } from './registry/hive.js';
+import type { LogFile } from './registry/transaction-log.js';
 import { decodeValue, valueText } from './registry/value-data.js';
 
 export interface HiveFile {
@@ -188,8 +191,9 @@ async function openHiveAt(vfs: Vfs, dir: string, name: string, onError: (path: s
   try {
     const stat = await vfs.stat(path);
     if (stat.type !== 'file') return undefined;
-    const hive = await Hive.open((offset, length) => vfs.readFile(path, { offset, maxBytes: length }), stat.size, path);
-    if (hive.dirty) await reportUnreplayedLogs(vfs, dir, name, hive, onError);
+    const logs = await logFiles(vfs, dir, name);
+    const hive = await Hive.open((offset, length) => vfs.readFile(path, { offset, maxBytes: length }), stat.size, path, logs);
+    if (hive.dirty && logs.length > 0) reportUnreplayedLogs(hive, logs, onError);
     return { path, hive };
   } catch (err) {
     if (!isNotFound(err)) onError(path, err);
@@ -197,21 +201,27 @@ async function openHiveAt(vfs: Vfs, dir: string, name: string, onError: (path: s
   }
 }
 
-/** A dirty hive whose .LOG1/.LOG2 hold data: the newest changes were not read. */
-async function reportUnreplayedLogs(vfs: Vfs, dir: string, name: string, hive: Hive, onError: (path: string, err: unknown) => void): Promise<void> {
-  const logs: string[] = [];
+/** The hive's .LOG1 and .LOG2 (.LOG on old systems) that hold data, in the order they are replayed. */
+async function logFiles(vfs: Vfs, dir: string, name: string): Promise<LogFile[]> {
+  const out: LogFile[] = [];
   for (const suffix of ['.LOG1', '.LOG2', '.LOG']) {
     const log = await findPath(vfs, [...dir.split('/').filter(Boolean), name + suffix]);
-    if (log && (await vfs.stat(log).catch(() => undefined))?.size) logs.push(log);
+    const stat = log ? await vfs.stat(log).catch(() => undefined) : undefined;
+    if (!log || stat?.type !== 'file' || stat.size === 0) continue;
+    out.push({ read: (offset, length) => vfs.readFile(log, { offset, maxBytes: length }), size: stat.size, label: log });
   }
-  if (logs.length === 0) return;
+  return out;
+}
+
+/** A dirty hive whose logs hold data none of which could be applied: the newest changes were not read. */
+function reportUnreplayedLogs(hive: Hive, logs: LogFile[], onError: (path: string, err: unknown) => void): void {
   const { primarySequence, secondarySequence } = hive.baseBlock;
   onError(
     hive.label,
     new MountfsError(
       'unsupported',
       'registry transaction log',
-      `the hive was not cleanly written (sequence numbers ${primarySequence} and ${secondarySequence}): its newest changes may be only in ${logs.join(', ')}, which minescan does not replay`,
+      `the hive was not cleanly written (sequence numbers ${primarySequence} and ${secondarySequence}) and its logs ${logs.map((l) => l.label).join(', ')} could not be replayed (${hive.logNotes.join('; ')}): its newest changes may be missing`,
     ),
   );
 }

@@ -43,9 +43,12 @@ export function baseBlockChecksum(view: BinaryView): number {
   return x;
 }
 
+/** The part of a base block a transaction log keeps (its first sector): what the checksum covers. */
+export const LOG_BASE_BLOCK_SIZE = 512;
+
 export function parseBaseBlock(buf: Buffer, fileOffset = 0): BaseBlock {
-  if (buf.length < BASE_BLOCK_SIZE) throw corrupt(STRUCTURE, `only ${buf.length} bytes, a base block has ${BASE_BLOCK_SIZE}`, fileOffset);
-  const v = new BinaryView(buf.subarray(0, BASE_BLOCK_SIZE), STRUCTURE, fileOffset);
+  if (buf.length < LOG_BASE_BLOCK_SIZE) throw corrupt(STRUCTURE, `only ${buf.length} bytes, a base block has ${BASE_BLOCK_SIZE}`, fileOffset);
+  const v = new BinaryView(buf.subarray(0, Math.min(buf.length, BASE_BLOCK_SIZE)), STRUCTURE, fileOffset);
   if (v.bytes(0, 4).toString('latin1') !== 'regf') throw corrupt(STRUCTURE, 'no "regf" signature: not a registry hive', fileOffset);
   const majorVersion = v.u32le(20);
   const minorVersion = v.u32le(24);

@@ -19,6 +19,7 @@ import { BinaryView } from '../../../../mountfs/binary.js';
 import { corrupt, limitExceeded, unsupported } from '../../../../mountfs/errors.js';
 import { BASE_BLOCK_SIZE, parseBaseBlock, type BaseBlock } from './base-block.js';
 import { PagedFile, type RangeReader } from './paged-file.js';
+import { replayLogs, type LogFile, type Replay } from './transaction-log.js';
 import {
   NO_CELL,
   nameHash,
@@ -80,28 +81,51 @@ export class Hive {
     readonly baseBlock: BaseBlock,
     /** What the hive is called in messages (its path in the scanned root). */
     readonly label: string,
+    /** The transaction log entries applied when the hive was dirty, and why replay stopped where it did. */
+    readonly replay?: Replay,
+    /** Why logs given for a dirty hive were not used. */
+    readonly logNotes: string[] = [],
   ) {}
 
-  /** Opens a hive through a range reader; the file's size bounds every read. */
-  static async open(read: RangeReader, size: number, label: string): Promise<Hive> {
-    const file = new PagedFile(read, size, `registry hive ${label}`);
+  /**
+   * Opens a hive through a range reader; the file's size bounds every read. A dirty
+   * hive's new-format transaction logs, when given, are replayed over it
+   * (transaction-log.ts); the hive is then read as Windows would load it.
+   */
+  static async open(read: RangeReader, size: number, label: string, logs: LogFile[] = []): Promise<Hive> {
+    let file = new PagedFile(read, size, `registry hive ${label}`);
     if (size < BASE_BLOCK_SIZE) throw corrupt('registry base block', `the file has ${size} bytes, less than a base block`, 0);
-    const base = parseBaseBlock(await file.read(0, BASE_BLOCK_SIZE));
+    let base = parseBaseBlock(await file.read(0, BASE_BLOCK_SIZE));
     if (!base.checksumOk) throw corrupt('registry base block', 'checksum mismatch: the base block is damaged (Windows would recover it from a transaction log)', 508);
     if (base.fileType !== 0) throw unsupported('registry base block', `file type ${base.fileType} is a transaction log or an external file, not a primary hive`, 28);
+    let replay: Replay | undefined;
+    const logNotes: string[] = [];
+    if (base.dirty && logs.length > 0) {
+      try {
+        const r = await replayLogs(base, logs);
+        if (r.entries > 0) {
+          replay = r;
+          base = { ...base, primarySequence: r.sequence, secondarySequence: r.sequence, hiveBinsSize: r.hiveBinsSize, dirty: false };
+          file = new PagedFile(read, Math.max(size, BASE_BLOCK_SIZE + r.hiveBinsSize), `registry hive ${label}`, size, r.patches);
+        } else logNotes.push(...r.notes);
+      } catch (err) {
+        // A damaged log leaves the hive as its primary file has it, still dirty.
+        logNotes.push(`the logs could not be replayed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     if (base.hiveBinsSize === 0 || base.hiveBinsSize % HBIN_ALIGN !== 0) {
       throw corrupt('registry base block', `hive bins data size ${base.hiveBinsSize} is not a positive multiple of 4096`, 40);
     }
     if (BASE_BLOCK_SIZE + base.hiveBinsSize > size) {
       throw corrupt('registry base block', `the hive bins data (${base.hiveBinsSize} bytes) runs past the end of the ${size}-byte file: the hive is truncated`, 40);
     }
-    const hive = new Hive(file, base, label);
+    const hive = new Hive(file, base, label, replay, logNotes);
     // The root must be a key: reading it now makes a damaged root an error of the open.
     await hive.root();
     return hive;
   }
 
-  /** Sequence numbers differ: a write was interrupted and the newest changes may be in .LOG1/.LOG2 only. */
+  /** Sequence numbers differ (and no log replayed them): the newest changes may be in .LOG1/.LOG2 only. */
   get dirty(): boolean {
     return this.baseBlock.dirty;
   }
@@ -339,3 +363,4 @@ export class Hive {
     this.bins.splice(i, 0, bin);
   }
 }
+
