@@ -144,6 +144,25 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
     expect(mediumOrAbove(result.findings).map(shown)).toEqual([]);
   });
 
+  it('raises nothing medium or above on a Windows 10 SYSTEM hive replayed from its logs and real profiles with Run entries', async () => {
+    const root = path.join(scratch, 'clean-win10');
+    const config = path.join(root, 'Windows/System32/config');
+    await mkdir(config, { recursive: true });
+    for (const [from, to] of [['regipy/SYSTEM_B', 'SYSTEM'], ['regipy/SYSTEM_B.LOG1', 'SYSTEM.LOG1'], ['regipy/SYSTEM_B.LOG2', 'SYSTEM.LOG2']]) {
+      await copyFile(await sampleFile(from!, scratch), path.join(config, to!));
+    }
+    await copyFile(software, path.join(config, 'SOFTWARE'));
+    // Google Update and Skype (Windows 7), ctfmon (XP), OneDrive-era Windows 10 profile.
+    for (const [user, from] of [['nfury', 'plaso/NTUSER-WIN7.DAT'], ['joe', 'plaso/NTUSER-XP.DAT'], ['tony', 'regipy/transactions_NTUSER.DAT']]) {
+      await mkdir(path.join(root, 'Users', user!), { recursive: true });
+      await copyFile(await sampleFile(from!, scratch), path.join(root, 'Users', user!, 'NTUSER.DAT'));
+    }
+    const result = await scanDirectory(root, CHECKS);
+    expect(result.errors).toEqual([]);
+    expect(result.examined.length).toBe(5);
+    expect(mediumOrAbove(result.findings).map(shown)).toEqual([]);
+  });
+
   describe('planted persistence', () => {
     let findings: Finding[];
     let errors: unknown[];
