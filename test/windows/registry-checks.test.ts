@@ -289,6 +289,62 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
     });
   });
 
+  describe('planted persistence, other names, places and wording', () => {
+    let findings: Finding[];
+    beforeAll(async () => {
+      const root = await makeRoot('variants', { config: 'windows/SYSTEM32/config', users: 'Users', system: 'SYSTEM' }, {
+        system: {
+          // Unquoted, with a space in the folder name, started by cmd.exe.
+          'ControlSet001\\Services\\AudioSrvHelper': { ImagePath: expand(`cmd.exe /c start "" "C:\\Users\\Public\\Videos\\audio host.exe" --url=pool.hashvault.pro:443 --user=${WALLET}`), Start: dw(2), ObjectName: sz('LocalSystem') },
+          // The WinRing0 driver a miner loads, from its own folder.
+          'ControlSet001\\Services\\WinRing0_1_2_0': { ImagePath: expand('\\??\\C:\\ProgramData\\Intel\\WinRing0x64.sys'), Start: dw(3), Type: dw(1) },
+        },
+        software: {
+          [`Wow6432Node\\${NT}\\Image File Execution Options\\MRT.exe`]: { Debugger: sz('cmd.exe /c exit') },
+          [`${NT}\\SilentProcessExit\\notepad.exe`]: { MonitorProcess: sz('C:\\Windows\\Temp\\mon.exe'), ReportingMode: dw(1) },
+          [`${NT}\\Windows`]: { AppInit_DLLs: sz('C:\\ProgramData\\hook.dll'), LoadAppInit_DLLs: dw(1) },
+          'Microsoft\\Windows Defender\\Exclusions\\Paths': { 'C:\\': dw(0), '%ProgramData%\\cache': dw(0), 'C:\\Users\\Public\\Downloads': dw(0) },
+          'Policies\\Microsoft\\Windows Defender': { DisableAntiSpyware: dw(1) },
+          'Microsoft\\Windows Defender\\Spynet': { SpynetReporting: dw(0) },
+          [`${RUN}Once`]: { cleanup: expand('%TEMP%\\setup\\svchost.exe -o 185.165.171.78:5555 -u x -p x -k') },
+        },
+        users: {
+          Administrator: {
+            'Software\\Microsoft\\Windows\\CurrentVersion\\Run': { Teams: expand('%APPDATA%\\msedge.exe'), ms: sz(`pwsh -WindowStyle Hidden -ec ${Buffer.from('Start-Process $env:TEMP\\\\nanominer.exe', 'utf16le').toString('base64')}`) },
+            'Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows': { Load: sz('C:\\Users\\Administrator\\AppData\\Roaming\\l.exe') },
+          },
+        },
+      });
+      const result = await scanDirectory(root, CHECKS);
+      expect(result.errors).toEqual([]);
+      findings = result.findings;
+    });
+
+    it.each([
+      ['high', 'windows-registry.program-in-temp', 'Services\\AudioSrvHelper\\ImagePath'],
+      ['high', 'command.miner', 'Services\\AudioSrvHelper\\ImagePath'],
+      ['medium', 'windows-registry.winring0-driver', 'Services\\WinRing0_1_2_0\\ImagePath'],
+      ['high', 'windows-registry.ifeo-debugger', 'Wow6432Node\\Microsoft\\Windows NT\\CurrentVersion\\Image File Execution Options\\MRT.exe\\Debugger = cmd.exe /c exit'],
+      ['high', 'windows-registry.silent-process-exit-monitor', 'SilentProcessExit\\notepad.exe\\MonitorProcess'],
+      ['high', 'windows-registry.appinit-dlls', 'AppInit_DLLs = C:\\ProgramData\\hook.dll'],
+      ['high', 'windows-defender.exclusion-writable-place', 'Exclusions\\Paths\\C:\\ = 0'],
+      ['high', 'windows-defender.exclusion-writable-place', 'Exclusions\\Paths\\%ProgramData%\\cache'],
+      ['high', 'windows-defender.exclusion-writable-place', 'Exclusions\\Paths\\C:\\Users\\Public\\Downloads'],
+      ['high', 'windows-defender.protection-disabled', 'Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware = 1'],
+      ['medium', 'windows-defender.cloud-reporting-off', 'Spynet\\SpynetReporting = 0'],
+      ['high', 'windows-registry.program-in-temp', 'RunOnce\\cleanup = %TEMP%\\setup\\svchost.exe'],
+      ['medium', 'windows-registry.program-in-writable-folder', 'Run\\Teams = %APPDATA%\\msedge.exe'],
+      ['high', 'windows-registry.encoded-powershell', 'Run\\ms = pwsh -WindowStyle Hidden -ec'],
+      ['high', 'windows-registry.miner-program', 'Run\\ms: PowerShell -EncodedCommand decoded: Start-Process'],
+      ['medium', 'windows-registry.user-load', 'Windows\\Load = C:\\Users\\Administrator\\AppData\\Roaming\\l.exe'],
+    ])('finds %s %s: %s', (severity, rule, evidence) => {
+      const hits = findings.filter((f) => f.rule === rule && f.evidence.toLowerCase().includes(evidence.toLowerCase()));
+      expect(hits.map(shown), `${rule} on ${evidence} among\n${findings.map(shown).join('\n')}`).not.toEqual([]);
+      expect(hits[0]!.severity).toBe(severity);
+      expect(unfilledTemplates(hits)).toEqual([]);
+    });
+  });
+
   it('reports a damaged hive and a dirty hive with logs as errors and reads the others', async () => {
     const root = await makeRoot('damaged', { config: 'Windows/System32/config', users: 'Users', system: 'SYSTEM' }, { software: { [RUN]: { x: sz('C:\\Users\\Public\\x.exe') } } });
     await mkdir(path.join(root, 'Users/broken'), { recursive: true });
