@@ -9,6 +9,7 @@
  * registry-value rules of windows-registry.yaml.
  */
 import type { Check, CheckContext } from '../../model/check.js';
+import { limitExceeded } from '../../../mountfs/errors.js';
 import { HIVE_GLOBS, windowsHives, type HiveFile, type UserHive } from '../../facts/windows/hives.js';
 import { COMMAND_SCAN_RULE_IDS } from '../shared/command-scan.js';
 import { scanEntryCommands } from './registry-commands.js';
@@ -104,7 +105,9 @@ async function collectSubkeys(ctx: CheckContext, place: KeyPlace, base: string, 
   try {
     const key = await hive.openKey(base);
     if (!key) return;
-    for (const program of (await hive.subkeys(key)).slice(0, MAX_IFEO)) {
+    const programs = await hive.subkeys(key);
+    if (programs.length > MAX_IFEO) ctx.error(place.hive.path, limitExceeded('registry subkey list', `${hive.show(key)} has ${programs.length} subkeys; the first ${MAX_IFEO} are read`));
+    for (const program of programs.slice(0, MAX_IFEO)) {
       if (program.node.valueCount === 0) continue;
       for (const e of await keyEntries(ctx, place, program)) {
         const name = e.valueName.toLowerCase();

@@ -16,6 +16,7 @@
  * ("HKLM\SYSTEM\ControlSet001\Services\x\ImagePath = ..."); they carry no line number.
  */
 import type { CheckContext } from '../../model/check.js';
+import { limitExceeded } from '../../../mountfs/errors.js';
 import { severityRank } from '../../model/finding.js';
 import type { Rule } from '../../rules/types.js';
 import type { TemplateVars } from '../../rules/ruleset.js';
@@ -26,6 +27,8 @@ import { cmdQuote } from './command-line.js';
 
 /** Characters of a value's data the rules read; persistence values are far shorter. */
 const MAX_DATA = 8192;
+/** Values of one key read at most: a Run key holds a few dozen; a hostile one is cut, with a `limit` error. */
+const MAX_VALUES_PER_KEY = 4096;
 
 export interface RegistryEntry {
   hive: HiveFile;
@@ -57,7 +60,11 @@ export interface KeyPlace {
 export async function keyEntries(ctx: CheckContext, place: KeyPlace, key: RegistryKey, vars: (valueName: string) => TemplateVars = () => ({})): Promise<RegistryEntry[]> {
   const { hive } = place.hive;
   const out: RegistryEntry[] = [];
-  for (const value of await hive.values(key)) {
+  const values = await hive.values(key);
+  if (values.length > MAX_VALUES_PER_KEY) {
+    ctx.error(place.hive.path, limitExceeded('registry key (nk)', `${hive.show(key)} has ${values.length} values; the first ${MAX_VALUES_PER_KEY} are read`));
+  }
+  for (const value of values.slice(0, MAX_VALUES_PER_KEY)) {
     let data: string;
     try {
       data = valueText(await hive.decoded(value)).replace(/[\r\n]+/g, ' ');

@@ -11,6 +11,7 @@
  * windows-registry-defender.yaml: a Defender service disabled, the WinRing0 driver).
  */
 import type { Check, CheckContext } from '../../model/check.js';
+import { limitExceeded } from '../../../mountfs/errors.js';
 import { HIVE_GLOBS, windowsHives } from '../../facts/windows/hives.js';
 import type { RegistryKey } from '../../facts/windows/registry/hive.js';
 import { COMMAND_SCAN_RULE_IDS } from '../shared/command-scan.js';
@@ -21,6 +22,7 @@ import { cmdQuote, isWindowsProgram, psQuote, windowsProgram } from './command-l
 const CATEGORY = 'persistence/windows-service';
 /** A server has several hundred services and drivers; a hostile hive is cut here. */
 const MAX_SERVICES = 20_000;
+const BATCH = 256;
 /** Values of a service key the rules read. */
 const SERVICE_VALUES = new Set(['imagepath', 'start', 'objectname', 'type']);
 const COMMAND_VALUES = new Set(['imagepath', 'servicedll', 'application']);
@@ -53,17 +55,23 @@ export const windowsServicesCheck: Check = {
       ctx.error(system.path, err);
       return;
     }
-    const valueEntries: RegistryEntry[] = [];
-    const commandEntries: RegistryEntry[] = [];
-    for (const service of services.slice(0, MAX_SERVICES)) {
-      try {
-        await readService(ctx, place, service, valueEntries, commandEntries);
-      } catch (err) {
-        ctx.error(system.path, err);
-      }
+    if (services.length > MAX_SERVICES) {
+      ctx.error(system.path, limitExceeded('registry subkey list', `${services.length} services; the first ${MAX_SERVICES} are read`));
     }
-    reportValueRules(ctx, valueEntries, CATEGORY);
-    await scanEntryCommands(ctx, commandEntries, CATEGORY);
+    // Judged a batch at a time, so memory stays bounded whatever the hive holds.
+    for (let at = 0; at < Math.min(services.length, MAX_SERVICES); at += BATCH) {
+      const valueEntries: RegistryEntry[] = [];
+      const commandEntries: RegistryEntry[] = [];
+      for (const service of services.slice(at, Math.min(at + BATCH, MAX_SERVICES))) {
+        try {
+          await readService(ctx, place, service, valueEntries, commandEntries);
+        } catch (err) {
+          ctx.error(system.path, err);
+        }
+      }
+      reportValueRules(ctx, valueEntries, CATEGORY);
+      await scanEntryCommands(ctx, commandEntries, CATEGORY);
+    }
   },
 };
 
