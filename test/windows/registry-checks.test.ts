@@ -346,7 +346,13 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
   });
 
   it('reports a damaged hive and a dirty hive with logs as errors and reads the others', async () => {
-    const root = await makeRoot('damaged', { config: 'Windows/System32/config', users: 'Users', system: 'SYSTEM' }, { software: { [RUN]: { x: sz('C:\\Users\\Public\\x.exe') } } });
+    const root = await makeRoot('damaged', { config: 'Windows/System32/config', users: 'Users', system: 'SYSTEM' }, {
+      software: {
+        [RUN]: { x: sz('C:\\Users\\Public\\x.exe') },
+        // More values than a check reads from one key: the rest is a limit error, not silence.
+        [`${RUN}Once`]: Object.fromEntries(Array.from({ length: 4100 }, (_, i) => [`v${i}`, sz('C:\\Windows\\System32\\cmd.exe')])),
+      },
+    });
     await mkdir(path.join(root, 'Users/broken'), { recursive: true });
     await copyFile(await sampleFile('yarp/GarbageHive', scratch), path.join(root, 'Users/broken/NTUSER.DAT'));
     // Dirty with new-format logs: replayed, read as Windows would load it, no error.
@@ -363,7 +369,11 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
     }
     const result = await scanDirectory(root, CHECKS);
     const errors = result.errors.map((e) => `${e.kind} ${e.path} ${e.structure}`);
-    expect(errors.sort()).toEqual(['corrupt /Users/broken/NTUSER.DAT registry base block', 'unsupported /Users/old/NTUSER.DAT registry transaction log']);
+    expect(errors.sort()).toEqual([
+      'corrupt /Users/broken/NTUSER.DAT registry base block',
+      'limit /Windows/System32/config/SOFTWARE registry key (nk)',
+      'unsupported /Users/old/NTUSER.DAT registry transaction log',
+    ]);
     expect(result.examined.map((e) => e.path)).toContain('/Users/replayed/NTUSER.DAT');
     expect(result.findings.some((f) => f.rule === 'windows-registry.program-in-temp' && f.evidence.includes('Run\\x'))).toBe(true);
   });
