@@ -136,6 +136,15 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
 
   const shown = (f: Finding) => `${f.severity} ${f.rule} ${f.path} ${f.evidence.slice(0, 160)}`;
 
+  /** A finding of the rule whose evidence names the value (case-insensitively: the Windows 7 SYSTEM hive spells "services"), at that severity, with no line. */
+  function expectFound(findings: Finding[], severity: string, rule: string, evidence: string): void {
+    const hits = findings.filter((f) => f.rule === rule && f.evidence.toLowerCase().includes(evidence.toLowerCase()));
+    expect(hits.map(shown), `${rule} on ${evidence} among\n${findings.map(shown).join('\n')}`).not.toEqual([]);
+    expect(hits[0]!.severity).toBe(severity);
+    expect(hits[0]!.line).toBeUndefined();
+    expect(unfilledTemplates(hits)).toEqual([]);
+  }
+
   it('raises nothing medium or above on a stock Windows root (real SYSTEM and NTUSER.DAT hives)', async () => {
     const root = await makeRoot('clean', { config: 'Windows/System32/config', users: 'Users', system: 'SYSTEM' });
     const result = await scanDirectory(root, CHECKS);
@@ -252,12 +261,7 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
       ['high', 'command.miner', 'OneDriveSync: PowerShell -EncodedCommand decoded'],
       ['high', 'windows-registry.winlogon-shell', 'HKU\\bob (C:\\users\\bob\\NTUSER.DAT)\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\Shell = explorer.exe, C:\\Users\\bob\\AppData\\Local\\Temp\\x.exe'],
       ['high', 'windows-registry.program-in-temp', 'Winlogon\\Shell'],
-    ])('finds %s %s: %s', (severity, rule, evidence) => {
-      const hits = find(rule, evidence);
-      expect(hits.map(shown), `${rule} on ${evidence} among\n${findings.map(shown).join('\n')}`).not.toEqual([]);
-      expect(hits[0]!.severity).toBe(severity);
-      expect(hits[0]!.line).toBeUndefined();
-    });
+    ])('finds %s %s: %s', (severity, rule, evidence) => expectFound(findings, severity, rule, evidence));
 
     it('raises nothing else medium or above, and nothing from a control set that is not current', () => {
       const expected = new Set(['WinSvcHost', 'MsUpdater', 'NetSvcHelper', 'WinDefend', 'Updater', 'RunOnce', 'Exclusions', 'Real-Time Protection', 'MsMpEng.exe', 'Taskmgr.exe', 'Userinit', 'OneDriveSync', 'Winlogon\\Shell']);
@@ -337,12 +341,7 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
       ['high', 'windows-registry.encoded-powershell', 'Run\\ms = pwsh -WindowStyle Hidden -ec'],
       ['high', 'windows-registry.miner-program', 'Run\\ms: PowerShell -EncodedCommand decoded: Start-Process'],
       ['medium', 'windows-registry.user-load', 'Windows\\Load = C:\\Users\\Administrator\\AppData\\Roaming\\l.exe'],
-    ])('finds %s %s: %s', (severity, rule, evidence) => {
-      const hits = findings.filter((f) => f.rule === rule && f.evidence.toLowerCase().includes(evidence.toLowerCase()));
-      expect(hits.map(shown), `${rule} on ${evidence} among\n${findings.map(shown).join('\n')}`).not.toEqual([]);
-      expect(hits[0]!.severity).toBe(severity);
-      expect(unfilledTemplates(hits)).toEqual([]);
-    });
+    ])('finds %s %s: %s', (severity, rule, evidence) => expectFound(findings, severity, rule, evidence));
   });
 
   it('reports a damaged hive and a dirty hive with logs as errors and reads the others', async () => {
