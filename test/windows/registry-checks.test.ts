@@ -360,20 +360,27 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
     for (const [from, to] of [['transactions_NTUSER.DAT', 'NTUSER.DAT'], ['transactions_ntuser.dat.log1', 'ntuser.dat.LOG1'], ['transactions_ntuser.dat.log2', 'NTUSER.DAT.log2']]) {
       await writeFile(path.join(replayed, to), await readFile(await sampleFile(`regipy/${from}`, scratch)));
     }
-    // Dirty with an old-format log, which minescan does not replay: the newest changes may be missing.
+    // Dirty with an old-format log: replayed too.
     const old = path.join(root, 'Users/old');
     await mkdir(old, { recursive: true });
     for (const [from, to] of [['OldDirtyHive', 'NTUSER.DAT'], ['OldDirtyHive.LOG1', 'NTUSER.DAT.LOG1']]) {
       await writeFile(path.join(old, to), await readFile(path.join(SAMPLES, 'hives/yarp/OldDirtyHive', from)));
     }
+    // Dirty with a log whose entry fails its hash check: nothing applies, the newest changes may be missing.
+    const bad = path.join(root, 'Users/badlog');
+    await mkdir(bad, { recursive: true });
+    await copyFile(path.join(SAMPLES, 'hives/yarp/NewDirtyHive1/NewDirtyHive'), path.join(bad, 'NTUSER.DAT'));
+    const log = await readFile(path.join(SAMPLES, 'hives/yarp/NewDirtyHive1/NewDirtyHive.LOG2'));
+    log[512 + 4096] = log[512 + 4096]! ^ 0xff;
+    await writeFile(path.join(bad, 'NTUSER.DAT.LOG2'), log);
     const result = await scanDirectory(root, CHECKS);
     const errors = result.errors.map((e) => `${e.kind} ${e.path} ${e.structure}`);
     expect(errors.sort()).toEqual([
       'corrupt /Users/broken/NTUSER.DAT registry base block',
       'limit /Windows/System32/config/SOFTWARE registry key (nk)',
-      'unsupported /Users/old/NTUSER.DAT registry transaction log',
+      'unsupported /Users/badlog/NTUSER.DAT registry transaction log',
     ]);
-    expect(result.examined.map((e) => e.path)).toContain('/Users/replayed/NTUSER.DAT');
+    expect(result.examined.map((e) => e.path)).toEqual(expect.arrayContaining(['/Users/replayed/NTUSER.DAT', '/Users/old/NTUSER.DAT']));
     expect(result.findings.some((f) => f.rule === 'windows-registry.program-in-temp' && f.evidence.includes('Run\\x'))).toBe(true);
   });
 });

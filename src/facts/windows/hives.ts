@@ -9,10 +9,10 @@
  * time, comparing names case-insensitively.
  *
  * A hive whose sequence numbers differ was not cleanly written: the newest changes may
- * be only in its transaction logs (.LOG1/.LOG2). New-format logs are replayed over it
+ * be only in its transaction logs (.LOG1/.LOG2), which are replayed over it
  * (registry/transaction-log.ts); when the logs beside it hold data none of which could be
- * applied (an old-format log, a damaged one), the hive's reading is reported as
- * incomplete.
+ * applied (a damaged log, one written at another time), the hive's reading is reported
+ * as incomplete.
  */
 import type { Vfs } from '../../../mountfs/vfs.js';
 import { MountfsError, isNotFound } from '../../../mountfs/errors.js';

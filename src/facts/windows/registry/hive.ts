@@ -89,7 +89,7 @@ export class Hive {
 
   /**
    * Opens a hive through a range reader; the file's size bounds every read. A dirty
-   * hive's new-format transaction logs, when given, are replayed over it
+   * hive's transaction logs, when given (.LOG1 before .LOG2), are replayed over it
    * (transaction-log.ts); the hive is then read as Windows would load it.
    */
   static async open(read: RangeReader, size: number, label: string, logs: LogFile[] = []): Promise<Hive> {

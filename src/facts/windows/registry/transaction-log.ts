@@ -8,9 +8,13 @@
  * sequence number on, in sequence order across both logs, are applied; replay stops at
  * the first entry whose hashes or sizes are wrong, or at a gap in the sequence.
  *
+ * Old-format logs (Windows 7 and Server 2012, file type 1) hold one set of dirty pages:
+ * a "DIRT" bitmap of the hive bins data's 512-byte pages in the second sector, then the
+ * pages whose bits are set, in order; such a log applies when its base block is valid
+ * (equal sequence numbers) and was written at the primary's last written time.
+ *
  * Nothing is copied: a replayed page is a reference to its bytes in the log, read when
- * the hive reader reads that part of the hive. Old-format logs (file type 1, a dirty
- * vector) are not replayed.
+ * the hive reader reads that part of the hive.
  */
 import { corrupt, limitExceeded } from '../../../../mountfs/errors.js';
 import { LOG_BASE_BLOCK_SIZE, parseBaseBlock, type BaseBlock } from './base-block.js';
@@ -66,8 +70,14 @@ export async function replayLogs(primary: BaseBlock, logs: LogFile[]): Promise<R
       notes.push(`${log.label}: its base block is damaged`);
       continue;
     }
+    if (base.fileType === 1) {
+      // Old format: one log holds the whole set of dirty pages; the first that applies is used.
+      const old = await readOldFormat(log, base, primary, notes);
+      if (old) return old;
+      continue;
+    }
     if (base.fileType !== 6) {
-      notes.push(`${log.label}: file type ${base.fileType} (an old-format log, not replayed)`);
+      notes.push(`${log.label}: file type ${base.fileType} is not a transaction log`);
       continue;
     }
     entries.push(...(await readEntries(log, notes)));
@@ -133,4 +143,40 @@ async function readEntries(log: LogFile, notes: string[]): Promise<Entry[]> {
     at += size;
   }
   return out;
+}
+
+const SECTOR = 512;
+
+async function readOldFormat(log: LogFile, base: BaseBlock, primary: BaseBlock, notes: string[]): Promise<Replay | undefined> {
+  if (base.primarySequence !== base.secondarySequence) {
+    notes.push(`${log.label}: its sequence numbers differ (${base.primarySequence}, ${base.secondarySequence}): the log itself was not completely written`);
+    return undefined;
+  }
+  if (base.lastWritten !== primary.lastWritten) {
+    notes.push(`${log.label}: written at another time than the hive, so it does not apply`);
+    return undefined;
+  }
+  if (base.hiveBinsSize % 4096 !== 0 || base.hiveBinsSize === 0) throw corrupt('registry transaction log', `hive bins data size ${base.hiveBinsSize}`, 40);
+  const pagesInHive = base.hiveBinsSize / SECTOR;
+  const vectorBytes = 4 + Math.ceil(pagesInHive / 8);
+  if (SECTOR + vectorBytes > log.size) throw corrupt('registry transaction log', `the dirty vector of ${vectorBytes} bytes runs past the end of ${log.label}`, SECTOR);
+  if (vectorBytes > MAX_ENTRY) throw limitExceeded('registry transaction log', `a dirty vector of ${vectorBytes} bytes`, SECTOR);
+  const vector = await log.read(SECTOR, vectorBytes);
+  if (vector.toString('latin1', 0, 4) !== 'DIRT') {
+    notes.push(`${log.label}: no "DIRT" dirty vector`);
+    return undefined;
+  }
+  const patches: Patch[] = [];
+  let logOffset = SECTOR + Math.ceil(vectorBytes / SECTOR) * SECTOR;
+  for (let page = 0; page < pagesInHive; page++) {
+    if (((vector[4 + (page >> 3)]! >> (page & 7)) & 1) === 0) continue;
+    if (logOffset + SECTOR > log.size) throw corrupt('registry transaction log', `${log.label} ends before dirty page ${page}`, logOffset);
+    if (patches.length >= MAX_PAGES) throw limitExceeded('registry transaction log', `more than ${MAX_PAGES} dirty pages`, logOffset);
+    const last = patches[patches.length - 1];
+    // Contiguous pages stored contiguously are one patch.
+    if (last && last.offset + last.length === page * SECTOR && last.logOffset + last.length === logOffset) last.length += SECTOR;
+    else patches.push({ offset: page * SECTOR, length: SECTOR, log, logOffset });
+    logOffset += SECTOR;
+  }
+  return { patches, sequence: base.primarySequence, hiveBinsSize: base.hiveBinsSize, entries: 1, notes };
 }
