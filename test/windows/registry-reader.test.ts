@@ -201,6 +201,21 @@ describe.skipIf(!HAVE_SAMPLES)('registry hive reader', () => {
     }
   });
 
+  it('takes a damaged base block from the old-format log, as Windows does, and replays the log', async () => {
+    const dir = path.join(SAMPLES, 'hives/yarp');
+    // BadBaseBlockHive is OldDirtyHive with a damaged base block: Windows 7's recovery of that is the expected result.
+    const replayed = await openHostHive(path.join(dir, 'BadBaseBlockHive/BadBaseBlockHive'), [path.join(dir, 'BadBaseBlockHive/BadBaseBlockHive.LOG1')]);
+    const recovered = await openHostHive(path.join(dir, 'OldDirtyHive/RecoveredHive_Windows7'));
+    try {
+      expect(replayed.hive.logNotes.join()).toMatch(/base block is damaged; the copy in BadBaseBlockHive.LOG1 was used/);
+      expect(replayed.hive.dirty).toBe(false);
+      expect(listingLines(await readerListing(replayed.hive))).toEqual(listingLines(await readerListing(recovered.hive)));
+    } finally {
+      await replayed.close();
+      await recovered.close();
+    }
+  });
+
   it('keeps a hive dirty, saying why, when its only log fails its hash check', async () => {
     const dir = path.join(SAMPLES, 'hives/yarp');
     const log = await readFile(path.join(dir, 'NewDirtyHive1/NewDirtyHive.LOG2'));

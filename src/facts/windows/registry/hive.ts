@@ -17,7 +17,7 @@
  */
 import { BinaryView } from '../../../../mountfs/binary.js';
 import { corrupt, limitExceeded, unsupported } from '../../../../mountfs/errors.js';
-import { BASE_BLOCK_SIZE, parseBaseBlock, type BaseBlock } from './base-block.js';
+import { BASE_BLOCK_SIZE, LOG_BASE_BLOCK_SIZE, parseBaseBlock, type BaseBlock } from './base-block.js';
 import { PagedFile, type RangeReader } from './paged-file.js';
 import { replayLogs, type LogFile, type Replay } from './transaction-log.js';
 import {
@@ -96,10 +96,16 @@ export class Hive {
     let file = new PagedFile(read, size, `registry hive ${label}`);
     if (size < BASE_BLOCK_SIZE) throw corrupt('registry base block', `the file has ${size} bytes, less than a base block`, 0);
     let base = parseBaseBlock(await file.read(0, BASE_BLOCK_SIZE));
-    if (!base.checksumOk) throw corrupt('registry base block', 'checksum mismatch: the base block is damaged (Windows would recover it from a transaction log)', 508);
+    const logNotes: string[] = [];
+    if (!base.checksumOk) {
+      // Windows takes a damaged base block from a log: an old-format log's copy, written with the hive.
+      const copy = await baseBlockFromLogs(logs);
+      if (!copy) throw corrupt('registry base block', 'checksum mismatch: the base block is damaged and no transaction log holds a copy of it', 508);
+      base = { ...copy.base, fileType: 0, dirty: true };
+      logNotes.push(`the base block is damaged; the copy in ${copy.label} was used`);
+    }
     if (base.fileType !== 0) throw unsupported('registry base block', `file type ${base.fileType} is a transaction log or an external file, not a primary hive`, 28);
     let replay: Replay | undefined;
-    const logNotes: string[] = [];
     if (base.dirty && logs.length > 0) {
       try {
         const r = await replayLogs(base, logs);
@@ -364,3 +370,13 @@ export class Hive {
   }
 }
 
+
+/** The base block copy of the first valid old-format log, for a hive whose own is damaged. */
+async function baseBlockFromLogs(logs: LogFile[]): Promise<{ base: BaseBlock; label: string } | undefined> {
+  for (const log of logs) {
+    if (log.size < LOG_BASE_BLOCK_SIZE) continue;
+    const base = parseBaseBlock(await log.read(0, LOG_BASE_BLOCK_SIZE));
+    if (base.checksumOk && base.fileType === 1 && base.primarySequence === base.secondarySequence) return { base, label: log.label };
+  }
+  return undefined;
+}
