@@ -27,6 +27,9 @@ import { packageIntegrityCheck } from './package-integrity/check.js';
 import { minerFilesCheck } from './miner-files.js';
 import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
+import { windowsServicesCheck } from './windows/services.js';
+import { windowsAutostartCheck } from './windows/autostart.js';
+import { windowsDefenderCheck } from './windows/defender.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -53,4 +56,7 @@ export const ALL_CHECKS: readonly Check[] = [
   minerFilesCheck,
   startedScriptsCheck,
   hashLookupCheck,
+  windowsServicesCheck,
+  windowsAutostartCheck,
+  windowsDefenderCheck,
 ];

@@ -28,6 +28,7 @@ export const CONTENT_SCOPES = [
   'web', // files under web roots (webshells)
   'miner-config', // JSON/text configuration files of miners
   'binary-strings', // printable strings read out of an ELF file
+  'windows-registry', // command lines a Windows registry value runs (service ImagePath and ServiceDll, Run keys, Winlogon, IFEO debuggers)
 ] as const;
 export type ContentScope = (typeof CONTENT_SCOPES)[number];
 
@@ -42,6 +43,7 @@ export const NAME_SCOPES = [
   'started-path', // absolute path of a program a persistence point starts: "/tmp/.x/run"
   'kernel-module', // a module name loaded at boot
   'hosts-domain', // a host name /etc/hosts pins to an address
+  'registry-value', // a Windows registry value as "HKLM\SOFTWARE\<key path>\<value name>=<data>" (CurrentControlSet for the current control set, HKCU for a profile's NTUSER.DAT)
 ] as const;
 export type NameScope = (typeof NAME_SCOPES)[number];
 

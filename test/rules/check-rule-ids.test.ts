@@ -14,10 +14,17 @@ import { builtinRuleDirs } from '../../src/rules/loader.js';
 
 const CHECKS_DIR = path.resolve(import.meta.dirname, '../../src/checks');
 
-/** A check's own module: src/checks/<id>.ts, or src/checks/<id>/check.ts for a check with a folder. */
+/**
+ * A check's own module: src/checks/<id>.ts, src/checks/<id>/check.ts for a check with a
+ * folder, or src/checks/<platform>/<name>.ts for a check of a platform's folder whose id is
+ * "<platform>-<name>" (src/checks/windows/services.ts is windows-services).
+ */
 function checkModule(id: string): string {
   const single = path.join(CHECKS_DIR, `${id}.ts`);
-  return existsSync(single) ? single : path.join(CHECKS_DIR, id, 'check.ts');
+  if (existsSync(single)) return single;
+  const dash = id.indexOf('-');
+  const platform = dash > 0 ? path.join(CHECKS_DIR, id.slice(0, dash), `${id.slice(dash + 1)}.ts`) : '';
+  return platform && existsSync(platform) ? platform : path.join(CHECKS_DIR, id, 'check.ts');
 }
 
 /**
@@ -66,7 +73,9 @@ describe('rule ids named by checks', () => {
   it('a built-in pack is named after the check that reads it, unless several read it', () => {
     // Shared: the command-line rules (every check that scans command lines), the correlation
     // rules (src/engine/correlate.ts), and two data files that hold no rules.
-    const shared = ['command-lines', 'correlation', 'blocklist', 'miner-pools'];
+    // The Windows registry packs are read by the registry checks of src/checks/windows (services,
+    // autostart, defender), through the one registry-value scope.
+    const shared = ['command-lines', 'correlation', 'blocklist', 'miner-pools', 'windows-registry', 'windows-registry-defender'];
     const checks = new Set(ALL_CHECKS.map((c) => c.id));
     const packs = readdirSync(builtinRuleDirs()[0]!).filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -'.yaml'.length));
     expect(packs.filter((p) => !shared.includes(p) && !checks.has(p))).toEqual([]);
