@@ -33,10 +33,7 @@ export async function scanEntryCommands(ctx: CheckContext, entries: RegistryEntr
       if (script !== undefined) add(script, `${entry.where}: PowerShell -EncodedCommand decoded: ${script}`);
     }
     const view: CheckContext = {
-      vfs: ctx.vfs,
-      rules: ctx.rules,
-      hashes: ctx.hashes,
-      facts: ctx.facts,
+      ...ctx,
       report: (finding: Finding) => {
         const entry = finding.line !== undefined ? whereOf.get(finding.line) : undefined;
         if (entry) {
@@ -45,13 +42,9 @@ export async function scanEntryCommands(ctx: CheckContext, entries: RegistryEntr
         }
         ctx.report(finding);
       },
-      error: (p, err) => ctx.error(p, err),
-      examined: (p) => ctx.examined(p),
       // What a registry value starts is not recorded: the correlation pass reads a
       // persistence point as "path:line" of a text file, which a hive is not.
       started: () => undefined,
-      startedFiles: () => ctx.startedFiles(),
-      hashed: (n) => ctx.hashed(n),
     };
     await scanCommandLines(view, { scope: 'windows-registry', path, category, vars: { context: '' }, fix: async (l) => String(l.vars?.fix ?? '') }, lines);
   }
