@@ -28,6 +28,7 @@ export const CONTENT_SCOPES = [
   'web', // files under web roots (webshells)
   'miner-config', // JSON/text configuration files of miners
   'binary-strings', // printable strings read out of an ELF file
+  'windows-command', // a command line Windows persistence runs: task actions, WMI consumers, Run keys, services, startup scripts (windows-commands.yaml)
 ] as const;
 export type ContentScope = (typeof CONTENT_SCOPES)[number];
 
