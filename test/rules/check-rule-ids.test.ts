@@ -14,10 +14,14 @@ import { builtinRuleDirs } from '../../src/rules/loader.js';
 
 const CHECKS_DIR = path.resolve(import.meta.dirname, '../../src/checks');
 
-/** A check's own module: src/checks/<id>.ts, or src/checks/<id>/check.ts for a check with a folder. */
+/**
+ * A check's own module: src/checks/<id>.ts, src/checks/<id>/check.ts for a check with a
+ * folder, or src/checks/windows/<name>.ts for a Windows check whose id is windows-<name>.
+ */
 function checkModule(id: string): string {
   const single = path.join(CHECKS_DIR, `${id}.ts`);
-  return existsSync(single) ? single : path.join(CHECKS_DIR, id, 'check.ts');
+  const windows = path.join(CHECKS_DIR, 'windows', `${id.replace(/^windows-/, '')}.ts`);
+  return existsSync(single) ? single : id.startsWith('windows-') && existsSync(windows) ? windows : path.join(CHECKS_DIR, id, 'check.ts');
 }
 
 /**
