@@ -28,6 +28,7 @@ import { minerFilesCheck } from './miner-files.js';
 import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
 import { windowsScheduledTasksCheck } from './windows/scheduled-tasks.js';
+import { windowsHostsFileCheck } from './windows/hosts-file.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -55,4 +56,5 @@ export const ALL_CHECKS: readonly Check[] = [
   startedScriptsCheck,
   hashLookupCheck,
   windowsScheduledTasksCheck,
+  windowsHostsFileCheck,
 ];

@@ -20,9 +20,12 @@ export function windowsSamplesPresent(): boolean {
   return false;
 }
 
-/** Makes `root` a Windows root: the hives the platform judgement looks for (their content is not read). */
-export async function plantWindowsRoot(root: string, files: Record<string, string | Buffer> = {}): Promise<void> {
-  await plantFiles(root, { 'Windows/System32/config/SYSTEM': 'regf', 'Windows/System32/config/SOFTWARE': 'regf', ...files });
+/**
+ * Makes `root` a Windows root: the hives the platform judgement looks for (their content
+ * is not read), under `system32` as this root spells it.
+ */
+export async function plantWindowsRoot(root: string, files: Record<string, string | Buffer> = {}, system32 = 'Windows/System32'): Promise<void> {
+  await plantFiles(root, { [`${system32}/config/SYSTEM`]: 'regf', [`${system32}/config/SOFTWARE`]: 'regf', ...files });
 }
 
 /** Text as Windows writes task XML: UTF-16LE with a byte-order mark, CRLF line ends. */
