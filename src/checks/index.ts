@@ -29,6 +29,7 @@ import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
 import { windowsScheduledTasksCheck } from './windows/scheduled-tasks.js';
 import { windowsHostsFileCheck } from './windows/hosts-file.js';
+import { windowsStartupFoldersCheck } from './windows/startup-folders.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -57,4 +58,5 @@ export const ALL_CHECKS: readonly Check[] = [
   hashLookupCheck,
   windowsScheduledTasksCheck,
   windowsHostsFileCheck,
+  windowsStartupFoldersCheck,
 ];

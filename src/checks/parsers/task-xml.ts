@@ -12,6 +12,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { corrupt } from '../../../mountfs/errors.js';
+import { decodeWindowsText } from './windows-text.js';
 
 export interface TaskExec {
   command: string;
@@ -49,14 +50,7 @@ const parser = new XMLParser({
 });
 
 /** The text of a task file: UTF-16LE (with or without its BOM) or UTF-8. */
-export function decodeTaskText(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.subarray(3).toString('utf8');
-  // "<\0" is UTF-16LE without a mark.
-  if (bytes[0] === 0x3c && bytes[1] === 0x00) return bytes.toString('utf16le');
-  return bytes.toString('utf8');
-}
+export const decodeTaskText = decodeWindowsText;
 
 export function parseTaskXml(xml: string): ScheduledTask {
   if (/<!(?:DOCTYPE|ENTITY)/i.test(xml)) throw corrupt(STRUCTURE, 'the document declares a DOCTYPE or entities, which Task Scheduler never writes');
