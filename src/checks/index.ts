@@ -30,6 +30,7 @@ import { hashLookupCheck } from './hash-lookup.js';
 import { windowsScheduledTasksCheck } from './windows/scheduled-tasks.js';
 import { windowsHostsFileCheck } from './windows/hosts-file.js';
 import { windowsStartupFoldersCheck } from './windows/startup-folders.js';
+import { windowsWmiSubscriptionsCheck } from './windows/wmi-subscriptions.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -59,4 +60,5 @@ export const ALL_CHECKS: readonly Check[] = [
   windowsScheduledTasksCheck,
   windowsHostsFileCheck,
   windowsStartupFoldersCheck,
+  windowsWmiSubscriptionsCheck,
 ];
