@@ -31,6 +31,7 @@ import { windowsScheduledTasksCheck } from './windows/scheduled-tasks.js';
 import { windowsHostsFileCheck } from './windows/hosts-file.js';
 import { windowsStartupFoldersCheck } from './windows/startup-folders.js';
 import { windowsWmiSubscriptionsCheck } from './windows/wmi-subscriptions.js';
+import { windowsMinerFilesCheck } from './windows/miner-files.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -61,4 +62,5 @@ export const ALL_CHECKS: readonly Check[] = [
   windowsHostsFileCheck,
   windowsStartupFoldersCheck,
   windowsWmiSubscriptionsCheck,
+  windowsMinerFilesCheck,
 ];

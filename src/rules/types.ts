@@ -43,6 +43,7 @@ export const NAME_SCOPES = [
   'started-path', // absolute path of a program a persistence point starts: "/tmp/.x/run"
   'kernel-module', // a module name loaded at boot
   'hosts-domain', // a host name /etc/hosts pins to an address
+  'windows-file', // path of a file in a user-writable Windows folder: "/ProgramData/x/WinRing0x64.sys"
 ] as const;
 export type NameScope = (typeof NAME_SCOPES)[number];
 
