@@ -32,3 +32,13 @@ export async function plantWindowsRoot(root: string, files: Record<string, strin
 export function utf16(text: string): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf16le')]);
 }
+
+/** A minimal PE image: MZ, e_lfanew 0x80, "PE\0\0", a COFF header for x86-64, then the strings. */
+export function peFile(strings: string[]): Buffer {
+  const head = Buffer.alloc(0x200);
+  head.write('MZ', 0, 'latin1');
+  head.writeUInt32LE(0x80, 0x3c);
+  head.write('PE\0\0', 0x80, 'latin1');
+  head.writeUInt16LE(0x8664, 0x84);
+  return Buffer.concat([head, Buffer.from(strings.join('\0') + '\0', 'latin1'), Buffer.alloc(512)]);
+}

