@@ -3,7 +3,8 @@
  * task trees, WMI repositories, shell links; never copied into the repository). Under
  * CI=true a missing folder fails the test file; elsewhere its tests are skipped with a
  * message saying why. Also a Windows root for check tests: the SYSTEM and SOFTWARE hive
- * names that make the engine judge a tree Windows (src/facts/windows/platform.ts).
+ * names that make the engine judge a tree Windows (src/facts/windows/platform.ts), and
+ * files planted in one (UTF-16 text as Task Scheduler writes it, a minimal PE program).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -18,6 +18,7 @@ import { scanDirectory } from '../helpers/scan-dir.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantWindowsRoot, utf16, WINDOWS_SAMPLES, windowsSamplesPresent } from '../helpers/windows-samples.js';
 import type { Finding } from '../../src/model/finding.js';
+import { MountfsError } from '../../mountfs/errors.js';
 
 const SAMPLES = windowsSamplesPresent();
 const TASKS = '/Windows/System32/Tasks';
@@ -149,6 +150,29 @@ describe('Windows scheduled tasks', () => {
       ]),
     );
     expect(result.errors).toHaveLength(3);
+  });
+
+  it.skipIf(!SAMPLES)('gives typed errors, never a crash, on damaged task XML and .job files', async () => {
+    const xml = decodeTaskText(await readFile(path.join(WINDOWS_SAMPLES, 'tasks/server2022-aptsimulator/GameOver')));
+    const job = await readFile(path.join(WINDOWS_SAMPLES, 'tasks/legacy-job/wintask.job'));
+    let typed = 0;
+    const attempt = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(MountfsError);
+        typed++;
+      }
+    };
+    for (let n = 0; n < xml.length; n += 7) attempt(() => parseTaskXml(xml.slice(0, n)));
+    for (let i = 0; i < xml.length; i += 11) attempt(() => parseTaskXml(`${xml.slice(0, i)}<${xml.slice(i + 1)}`));
+    for (let n = 0; n < job.length; n++) attempt(() => parseJob(job.subarray(0, n)));
+    for (let i = 0; i < job.length; i += 2) {
+      const bad = Buffer.from(job);
+      bad.writeUInt16LE(0xffff, i & ~1);
+      attempt(() => parseJob(bad));
+    }
+    expect(typed).toBeGreaterThan(100);
   });
 
   it('decodes UTF-16LE and UTF-8 task text alike', () => {
