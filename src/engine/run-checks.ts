@@ -41,8 +41,8 @@ export interface CheckRunResult {
   /** Every examined file and the checks that examined it, for the timeline. */
   examined: ExaminedFile[];
   bytesHashed: number;
-  /** What the root was judged as, and so which checks ran. */
-  platform: RootPlatform;
+  /** What the root was judged as, and so which checks ran; absent when the scan stopped before any check. */
+  platform?: RootPlatform;
 }
 
 export interface CheckRunOptions {
@@ -56,7 +56,9 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   const findings: Finding[] = [];
   const log = new ErrorLog();
   const stop = options.stop;
-  const platform = await detectPlatform(vfs);
+  // Judged when the first check is about to run, after the stop is asked: a scan stopped
+  // before any check names that check, not the judgement, and then has no platform.
+  let platform: RootPlatform | undefined;
   // Path → ids of the checks that examined it, in order: the timeline names the place.
   const examined = new Map<string, string[]>();
   let current = '';
@@ -100,10 +102,12 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   };
   run: for (phase of CHECK_PHASES) {
     for (const check of checks) {
-      if (phaseOf(check) !== phase || !platformsOf(check).includes(platform.platform)) continue;
+      if (phaseOf(check) !== phase || (platform && !platformsOf(check).includes(platform.platform))) continue;
       // Entered first, so a budget spent between checks names the check that did not run.
       stop?.enterCheck(check.id);
       if (stop?.shouldStop()) break run;
+      platform ??= await detectPlatform(vfs);
+      if (!platformsOf(check).includes(platform.platform)) continue;
       current = check.id;
       try {
         await check.run({ ...ctx, rules: rulesForCheck(check, options.rules) });
@@ -131,7 +135,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     filesExamined: examined.size,
     examined: examinedFiles(examined, started),
     bytesHashed,
-    platform,
+    ...(platform ? { platform } : {}),
   };
 }
 

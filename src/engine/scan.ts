@@ -141,7 +141,7 @@ async function scanFilesystems(opened: OpenedTarget, options: ScanOptions, stop:
     const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes, stop });
     const volume = several ? { volume: fs.volumeIndex } : {};
     report.findings.push(...result.findings.map((f): ReportFinding => ({ ...f, ...volume })));
-    (report.roots ??= []).push({ ...volume, ...result.platform });
+    if (result.platform) (report.roots ??= []).push({ ...volume, ...result.platform });
     for (const e of result.errors) errors.add({ ...e, ...volume });
     report.errorsOmitted += result.errorsOmitted;
     report.stats.filesExamined += result.filesExamined;

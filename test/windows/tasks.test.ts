@@ -101,7 +101,7 @@ describe('Windows scheduled tasks', () => {
 
   it.skipIf(!SAMPLES)('raises nothing medium or above on the 202 stock Windows 10 tasks but the planted GameOver', async () => {
     const result = await scanDirectory(path.join(scratch, 'win10-aptsimulator'), ALL_CHECKS);
-    expect(result.platform.platform).toBe('windows');
+    expect(result.platform?.platform).toBe('windows');
     expect(result.errors).toEqual([]);
     expect(result.filesExamined).toBeGreaterThanOrEqual(202);
     const flagged = new Set(result.findings.filter(serious).map((f) => f.path));
