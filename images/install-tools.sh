@@ -8,7 +8,7 @@
 # Windows disks.
 # minescan itself needs none of them.
 set -euo pipefail
-packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip unzip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time strace rpm db-util gcc libc6-dev ntfs-3g libhivex-bin libwin-hivex-perl)
+packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip unzip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time strace rpm db-util gcc libc6-dev ntfs-3g libhivex-bin libwin-hivex-perl liblnk-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -29,10 +29,11 @@ describe('minescan scan', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(Object.keys(report).sort()).toEqual(
-      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'summary', 'timeline', 'blocklist', 'stats', 'status', 'errors', 'errorsOmitted', 'notes'].sort(),
+      ['schemaVersion', 'tool', 'target', 'startedAt', 'finishedAt', 'source', 'findings', 'roots', 'summary', 'timeline', 'blocklist', 'stats', 'status', 'errors', 'errorsOmitted', 'notes'].sort(),
     );
     expect(report).toMatchObject({ status: 'complete', errors: [], errorsOmitted: 0, notes: [] });
     expect(report.tool.name).toBe('minescan');
+    expect(report.roots).toEqual([{ platform: 'linux', evidence: expect.any(String) }]);
     expect(report.source.volumes[0]).toMatchObject({ index: 1, scheme: 'gpt', type: expect.any(String), filesystem: 'ext4', scanned: true });
     for (const f of report.findings) {
       expect(f).toEqual(expect.objectContaining({ rule: expect.any(String), category: expect.any(String), severity: expect.stringMatching(/^(critical|high|medium|low|info)$/), path: expect.stringMatching(/^\//), message: expect.any(String), evidence: expect.any(String), remediation: expect.any(String) }));

@@ -10,7 +10,7 @@
  * ignored, as the resolver ignores them.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Check } from '../model/check.js';
+import type { Check, CheckContext } from '../model/check.js';
 import { textLines } from '../facts/vfs-lines.js';
 import type { Rule } from '../rules/types.js';
 import { showLine } from './shared/command-remediation.js';
@@ -20,7 +20,7 @@ import { readConfigText } from './shared/config-files.js';
 const HOSTS = '/etc/hosts';
 const CATEGORY = 'tampering/hosts';
 /** Ad-blocking hosts files run to a few hundred thousand lines; 16 MiB holds them. */
-const MAX_HOSTS_BYTES = 16 << 20;
+export const MAX_HOSTS_BYTES = 16 << 20;
 /** Names past this on one line are junk; the resolver's own line buffer is smaller. */
 const MAX_NAMES_PER_LINE = 64;
 const MAX_NAME = 253;
@@ -34,29 +34,45 @@ export const hostsFileCheck: Check = {
   async run(ctx) {
     const file = await readConfigText(ctx, HOSTS, MAX_HOSTS_BYTES);
     if (!file) return;
-    const entries = parseHosts(file.text);
-    if (entries.length === 0) return;
-    const text = entries.map((e) => `${e.addressClass} ${e.address} ${e.name}`).join('\n');
-    const hits = new Map<number, Rule[]>();
-    for (const hit of ctx.rules.matchLines('hosts', HOSTS, text)) hits.set(hit.line - 1, [...(hits.get(hit.line - 1) ?? []), hit.rule]);
-    // One finding per line and rule, naming every host name of the line it fired on.
-    const grouped = new Map<string, { entry: HostsEntry; rule: Rule; names: string[] }>();
-    for (const [i, entry] of entries.entries()) {
-      for (const rule of [...(hits.get(i) ?? []), ...ctx.rules.matchName('hosts-domain', entry.name)]) {
-        const key = `${entry.line} ${rule.id}`;
-        const group = grouped.get(key) ?? { entry, rule, names: [] };
-        if (!group.names.includes(entry.name)) group.names.push(entry.name);
-        grouped.set(key, group);
-      }
-    }
-    const unlock = grouped.size > 0 ? await unlockCommand(ctx, HOSTS) : undefined;
-    for (const { entry, rule, names } of grouped.values()) {
-      const fix = [unlock, `sed -i '${entry.line}d' ${HOSTS}   # deletes line ${entry.line}: ${showLine(entry.lineText.trim())}`].filter(Boolean).join('\n');
-      const vars = { name: names.join(', '), address: entry.address, where: `${HOSTS}:${entry.line}`, fix };
-      ctx.report(ctx.rules.finding(rule, { path: HOSTS, line: entry.line, evidence: entry.lineText.trim(), category: CATEGORY, vars }));
-    }
+    let unlock: Promise<string | undefined> | undefined;
+    await judgeHostsFile(ctx, HOSTS, file.text, CATEGORY, async (entry) => {
+      unlock ??= unlockCommand(ctx, HOSTS);
+      return [await unlock, `sed -i '${entry.line}d' ${HOSTS}   # deletes line ${entry.line}: ${showLine(entry.lineText.trim())}`].filter(Boolean).join('\n');
+    });
   },
 };
+
+/**
+ * The hosts rules over a hosts file's text (the same format on Linux and Windows): one
+ * finding per line and rule, naming every host name of the line it fired on. `fix` gives
+ * the commands that delete a line.
+ */
+export async function judgeHostsFile(
+  ctx: CheckContext,
+  path: string,
+  fileText: string,
+  category: string,
+  fix: (entry: HostsEntry) => Promise<string>,
+): Promise<void> {
+  const entries = parseHosts(fileText);
+  if (entries.length === 0) return;
+  const text = entries.map((e) => `${e.addressClass} ${e.address} ${e.name}`).join('\n');
+  const hits = new Map<number, Rule[]>();
+  for (const hit of ctx.rules.matchLines('hosts', path, text)) hits.set(hit.line - 1, [...(hits.get(hit.line - 1) ?? []), hit.rule]);
+  const grouped = new Map<string, { entry: HostsEntry; rule: Rule; names: string[] }>();
+  for (const [i, entry] of entries.entries()) {
+    for (const rule of [...(hits.get(i) ?? []), ...ctx.rules.matchName('hosts-domain', entry.name)]) {
+      const key = `${entry.line} ${rule.id}`;
+      const group = grouped.get(key) ?? { entry, rule, names: [] };
+      if (!group.names.includes(entry.name)) group.names.push(entry.name);
+      grouped.set(key, group);
+    }
+  }
+  for (const { entry, rule, names } of grouped.values()) {
+    const vars = { name: names.join(', '), address: entry.address, where: `${path}:${entry.line}`, fix: await fix(entry) };
+    ctx.report(ctx.rules.finding(rule, { path, line: entry.line, evidence: entry.lineText.trim(), category, vars }));
+  }
+}
 
 export type AddressClass = 'loopback' | 'unspecified' | 'reserved' | 'private' | 'public';
 

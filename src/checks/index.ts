@@ -30,6 +30,11 @@ import { hashLookupCheck } from './hash-lookup.js';
 import { windowsServicesCheck } from './windows/services.js';
 import { windowsAutostartCheck } from './windows/autostart.js';
 import { windowsDefenderCheck } from './windows/defender.js';
+import { windowsScheduledTasksCheck } from './windows/scheduled-tasks.js';
+import { windowsHostsFileCheck } from './windows/hosts-file.js';
+import { windowsStartupFoldersCheck } from './windows/startup-folders.js';
+import { windowsWmiSubscriptionsCheck } from './windows/wmi-subscriptions.js';
+import { windowsMinerFilesCheck } from './windows/miner-files.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -59,4 +64,9 @@ export const ALL_CHECKS: readonly Check[] = [
   windowsServicesCheck,
   windowsAutostartCheck,
   windowsDefenderCheck,
+  windowsScheduledTasksCheck,
+  windowsHostsFileCheck,
+  windowsStartupFoldersCheck,
+  windowsWmiSubscriptionsCheck,
+  windowsMinerFilesCheck,
 ];

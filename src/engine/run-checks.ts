@@ -1,7 +1,8 @@
 /**
  * Runs checks over one filesystem, phase by phase (src/model/check.ts: find, follow,
  * combine; within a phase the order they are listed in does not matter), and collects
- * what they report. A check
+ * what they report. Only the checks made for the root's platform run (Linux or Windows,
+ * judged by src/facts/windows/platform.ts), and the result says which it was. A check
  * that throws is recorded in `errors` (naming the check) and the others still run: a
  * damaged region of an image must not hide the rest of it. After the checks, the
  * findings another finding on the same path outranks are dropped (precedence.ts), the
@@ -14,7 +15,7 @@ import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { rulesForCheck } from '../rules/check-rules.js';
 import type { HashLookup } from '../hashes/hash-list.js';
-import { CHECK_PHASES, phaseOf, watchedPlaces, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
+import { CHECK_PHASES, phaseOf, platformsOf, watchedPlaces, type Check, type CheckContext, type CheckPhase, type StartedFile } from '../model/check.js';
 import { ALL_CHECKS } from '../checks/index.js';
 import { applyPrecedence } from './precedence.js';
 import { Facts } from '../facts/facts.js';
@@ -25,6 +26,7 @@ import { fillPackagePlaceholders } from './package-placeholders.js';
 import type { ExaminedFile } from './timeline.js';
 import { ErrorLog, errorMessage, typedFields, type ErrorEntry } from './scan-errors.js';
 import type { ScanStop } from './scan-stop.js';
+import { detectPlatform, type RootPlatform } from '../facts/windows/platform.js';
 
 export { errorMessage } from './scan-errors.js';
 
@@ -40,6 +42,8 @@ export interface CheckRunResult {
   /** Every examined file and the checks that examined it, for the timeline. */
   examined: ExaminedFile[];
   bytesHashed: number;
+  /** What the root was judged as, and so which checks ran; absent when the scan stopped before any check. */
+  platform?: RootPlatform;
 }
 
 export interface CheckRunOptions {
@@ -53,6 +57,9 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   const findings: Finding[] = [];
   const log = new ErrorLog();
   const stop = options.stop;
+  // Judged when the first check is about to run, after the stop is asked: a scan stopped
+  // before any check names that check, not the judgement, and then has no platform.
+  let platform: RootPlatform | undefined;
   // Path → ids of the checks that examined it, in order: the timeline names the place.
   const examined = new Map<string, string[]>();
   let current = '';
@@ -100,10 +107,12 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
   };
   run: for (phase of CHECK_PHASES) {
     for (const check of checks) {
-      if (phaseOf(check) !== phase) continue;
+      if (phaseOf(check) !== phase || (platform && !platformsOf(check).includes(platform.platform))) continue;
       // Entered first, so a budget spent between checks names the check that did not run.
       stop?.enterCheck(check.id);
       if (stop?.shouldStop()) break run;
+      platform ??= await detectPlatform(vfs);
+      if (!platformsOf(check).includes(platform.platform)) continue;
       current = check.id;
       try {
         await check.run({ ...ctx, rules: rulesForCheck(check, options.rules) });
@@ -131,6 +140,7 @@ export async function runChecks(vfs: Vfs, checks: readonly Check[], options: Che
     filesExamined: examined.size,
     examined: examinedFiles(examined, started),
     bytesHashed,
+    ...(platform ? { platform } : {}),
   };
 }
 

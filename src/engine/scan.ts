@@ -12,6 +12,7 @@ import type { SpoolOptions } from '../../mountfs/sources/temp-spool.js';
 import type { ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { declaredPaths, type Check } from '../model/check.js';
 import { FACT_PATHS } from '../facts/facts.js';
+import { PLATFORM_PATHS } from '../facts/windows/platform.js';
 import { SEVERITIES, severityRank, type Severity } from '../model/finding.js';
 import { runChecks } from './run-checks.js';
 import { ErrorLog, errorMessage, reportError, typedFields } from './scan-errors.js';
@@ -89,7 +90,7 @@ async function scan(target: string, options: ScanOptions): Promise<ScanReport> {
   const report = emptyReport(target, new Date(started).toISOString());
   try {
     // Sources that can be read only once keep exactly what the checks declared they read.
-    const retain = [...new Set([...FACT_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
+    const retain = [...new Set([...FACT_PATHS, ...PLATFORM_PATHS, ...options.checks.flatMap((c) => declaredPaths(c, options.rules))])];
     const openOptions = { retain, allowBacking: options.allowBacking, spool: options.spool, checkpoint: stop.checkpoint, cacheBytes: options.cacheBytes };
     stop.enter('open', 'opening the target');
     const opened = (await options.opener?.(target, counter, openOptions)) ?? (await openTarget(target, counter, openOptions));
@@ -140,6 +141,7 @@ async function scanFilesystems(opened: OpenedTarget, options: ScanOptions, stop:
     const result = await runChecks(fs.vfs, options.checks, { rules: options.rules, hashes: options.hashes, stop });
     const volume = several ? { volume: fs.volumeIndex } : {};
     report.findings.push(...result.findings.map((f): ReportFinding => ({ ...f, ...volume })));
+    if (result.platform) (report.roots ??= []).push({ ...volume, ...result.platform });
     for (const e of result.errors) errors.add({ ...e, ...volume });
     report.errorsOmitted += result.errorsOmitted;
     report.stats.filesExamined += result.filesExamined;
@@ -178,6 +180,7 @@ function emptyReport(target: string, startedAt: string): ScanReport {
     finishedAt: '',
     source: null,
     findings: [],
+    roots: [],
     summary: emptySummary(),
     timeline: emptyTimeline(),
     blocklist: buildBlocklist([]),

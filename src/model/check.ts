@@ -35,6 +35,8 @@ export interface Check {
   readonly persistence?: boolean;
   /** When it runs; 'find' when absent. */
   readonly phase?: CheckPhase;
+  /** The kinds of root it reads (src/facts/windows/platform.ts judges each root); ['linux'] when absent. */
+  readonly platforms?: readonly Platform[];
   /**
    * Globs (absolute, picomatch segments, `**` spans directories) of everything this
    * check reads; a function when they follow from the loaded rules.
@@ -80,6 +82,14 @@ export type CheckPhase = (typeof CHECK_PHASES)[number];
 
 export function phaseOf(check: Check): CheckPhase {
   return check.phase ?? 'find';
+}
+
+/** The operating systems a scanned root can be judged as. */
+export const PLATFORMS = ['linux', 'windows'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export function platformsOf(check: Check): readonly Platform[] {
+  return check.platforms ?? ['linux'];
 }
 
 /** A file some persistence point starts: the hash check looks each one up. */

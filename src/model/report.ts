@@ -16,6 +16,7 @@
 import type { Finding, Severity } from './finding.js';
 import type { VolumeReport, SourceKind } from '../../mountfs/open-target.js';
 import type { MountfsErrorKind } from '../../mountfs/errors.js';
+import type { Platform } from './check.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -173,6 +174,15 @@ export interface ReportError {
   count?: number;
 }
 
+/** What one scanned root (a filesystem) was judged as: only the checks made for that platform ran on it. */
+export interface RootReport {
+  /** Index into source.volumes when the disk held more than one scanned filesystem. */
+  volume?: number;
+  platform: Platform;
+  /** What the verdict rests on: the hive found, or what was missing. */
+  evidence: string;
+}
+
 /** `incomplete` when `errors` is not empty: something the checks needed was not read. */
 export type ScanStatus = 'complete' | 'incomplete';
 
@@ -185,6 +195,8 @@ export interface ScanReport {
   /** null when the target could not be read at all. */
   source: { kind: SourceKind; format: string; volumes: VolumeReport[] } | null;
   findings: ReportFinding[];
+  /** Each scanned root and the platform it was judged as (absent in reports written before it existed). */
+  roots?: RootReport[];
   summary: Record<Severity, number>;
   timeline: ReportTimeline;
   blocklist: ReportBlocklist;

@@ -44,6 +44,7 @@ function renderOne(report: ScanReport, { color }: TextOptions): string {
       out.push(`  volume ${position} [${v.scheme} ${v.type}] partition ${v.index} offset ${v.start} size ${v.size}${diskText(v.disk)}: ${fs}, ${state}${notes}`);
     });
   }
+  for (const r of report.roots ?? []) out.push(`judged as ${r.platform}${r.volume !== undefined ? ` [volume ${r.volume}]` : ''}: ${r.evidence}`);
   out.push('');
   if (report.findings.length === 0) out.push('No findings.');
   for (const f of report.findings) {

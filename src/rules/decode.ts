@@ -52,6 +52,13 @@ const PATTERNS: RegExp[] = [
   new RegExp(`\\b(?:decode_base64|base64_decode)\\(\\s*(?<q>["'])${B64}\\k<q>`, 'g'),
 ];
 
+/**
+ * powershell -EncodedCommand <b64> (and its abbreviations -e, -ec, -enc): base64 of
+ * UTF-16LE text. Looked for only on lines that name PowerShell.
+ */
+const POWERSHELL = /\b(?:powershell|pwsh)\b/i;
+const POWERSHELL_ENCODED = new RegExp(`(?<![\\w-])[-/](?:e|ec|en|enc|encodedcommand)\\s+(?<q>["']?)${B64}\\k<q>`, 'gi');
+
 /** Quoted or bare text a decoder is fed: its body is group s1, s2 or s3. */
 const ARG = `(?:'(?<s1>[^']{1,${MAX_ENCODED}})'|"(?<s2>[^"]{1,${MAX_ENCODED}})"|(?<s3>[^\\s|;&()'"]{1,${MAX_ENCODED}}))`;
 const HEX_PATTERNS: RegExp[] = [
@@ -84,6 +91,9 @@ export function findEncodedPayloads(line: string): Base64Payload[] {
   };
   for (const pattern of PATTERNS) {
     for (const m of text.matchAll(pattern)) add(m.index, 'base64', m.groups!.b64!, Buffer.from(m.groups!.b64!, 'base64'));
+  }
+  if (POWERSHELL.test(text)) {
+    for (const m of text.matchAll(POWERSHELL_ENCODED)) add(m.index, 'base64', m.groups!.b64!, Buffer.from(Buffer.from(m.groups!.b64!, 'base64').toString('utf16le'), 'utf8'));
   }
   for (const pattern of HEX_PATTERNS) {
     for (const m of text.matchAll(pattern)) add(m.index, 'hex', m.groups!.hex!, Buffer.from(m.groups!.hex!, 'hex'));

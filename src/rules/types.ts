@@ -29,6 +29,7 @@ export const CONTENT_SCOPES = [
   'miner-config', // JSON/text configuration files of miners
   'binary-strings', // printable strings read out of an ELF file
   'windows-registry', // command lines a Windows registry value runs (service ImagePath and ServiceDll, Run keys, Winlogon, IFEO debuggers)
+  'windows-command', // a command line Windows persistence runs: task actions, WMI consumers, Run keys, services, startup scripts (windows-commands.yaml)
 ] as const;
 export type ContentScope = (typeof CONTENT_SCOPES)[number];
 
@@ -44,6 +45,7 @@ export const NAME_SCOPES = [
   'kernel-module', // a module name loaded at boot
   'hosts-domain', // a host name /etc/hosts pins to an address
   'registry-value', // a Windows registry value as "HKLM\SOFTWARE\<key path>\<value name>=<data>" (CurrentControlSet for the current control set, HKCU for a profile's NTUSER.DAT)
+  'windows-file', // path of a file in a user-writable Windows folder: "/ProgramData/x/WinRing0x64.sys"
 ] as const;
 export type NameScope = (typeof NAME_SCOPES)[number];
 

@@ -72,10 +72,11 @@ describe('rule ids named by checks', () => {
 
   it('a built-in pack is named after the check that reads it, unless several read it', () => {
     // Shared: the command-line rules (every check that scans command lines), the correlation
-    // rules (src/engine/correlate.ts), and two data files that hold no rules.
-    // The Windows registry packs are read by the registry checks of src/checks/windows (services,
-    // autostart, defender), through the one registry-value scope.
-    const shared = ['command-lines', 'correlation', 'blocklist', 'miner-pools', 'windows-registry', 'windows-registry-defender'];
+    // rules (src/engine/correlate.ts), two data files that hold no rules, the Windows
+    // command-line rules (every Windows check that scans command lines), and the Windows
+    // registry packs, read by the registry checks of src/checks/windows (services, autostart,
+    // defender) through the one registry-value scope.
+    const shared = ['command-lines', 'correlation', 'blocklist', 'miner-pools', 'windows-commands', 'windows-registry', 'windows-registry-defender'];
     const checks = new Set(ALL_CHECKS.map((c) => c.id));
     const packs = readdirSync(builtinRuleDirs()[0]!).filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -'.yaml'.length));
     expect(packs.filter((p) => !shared.includes(p) && !checks.has(p))).toEqual([]);

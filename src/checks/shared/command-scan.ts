@@ -13,6 +13,7 @@ import type { TemplateVars } from '../../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
 import { extractMinerIndicators } from '../../miners/pool-indicators.js';
 import { textLines } from '../../facts/vfs-lines.js';
+import { startedByWindowsCommand } from '../parsers/windows-command.js';
 import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
@@ -23,8 +24,8 @@ export interface CommandLine {
   text: string;
   /** The line as written, for evidence and remediation. */
   evidence: string;
-  /** The command it runs, when it runs one: shell syntax or a systemd Exec*= value. */
-  run?: { syntax: 'shell' | 'exec'; command: string };
+  /** The command it runs, when it runs one: shell syntax, a systemd Exec*= value or a Windows command line. */
+  run?: { syntax: 'shell' | 'exec' | 'windows'; command: string };
   /** Variables for this line's findings, over the file's (a crontab line's user and schedule). */
   vars?: TemplateVars;
 }
@@ -78,7 +79,8 @@ export async function scanCommandLines(
   for (const l of lines) {
     const started = new Set<string>();
     if (l.run) {
-      const found = l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : startedByShellLine(l.run.command, vars);
+      const found =
+        l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : l.run.syntax === 'windows' ? startedByWindowsCommand(l.run.command) : startedByShellLine(l.run.command, vars);
       for (const p of found) started.add(p);
     }
     for (const payload of findEncodedPayloads(l.text)) {
