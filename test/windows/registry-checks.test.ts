@@ -258,7 +258,7 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
       ['high', 'windows-registry.winlogon-userinit', `HKLM\\SOFTWARE\\${NT}\\Winlogon\\Userinit = C:\\Windows\\system32\\userinit.exe,C:\\ProgramData\\svc\\svc.exe`],
       ['high', 'windows-registry.encoded-powershell', 'HKU\\Administrator (C:\\users\\Administrator\\NTUSER.DAT)\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\OneDriveSync'],
       ['medium', 'windows-registry.hidden-powershell', 'Run\\OneDriveSync'],
-      ['high', 'command.miner', 'OneDriveSync: PowerShell -EncodedCommand decoded'],
+      ['high', 'command.miner', 'OneDriveSync: base64-decoded'],
       ['high', 'windows-registry.winlogon-shell', 'HKU\\bob (C:\\users\\bob\\NTUSER.DAT)\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\Shell = explorer.exe, C:\\Users\\bob\\AppData\\Local\\Temp\\x.exe'],
       ['high', 'windows-registry.program-in-temp', 'Winlogon\\Shell'],
     ])('finds %s %s: %s', (severity, rule, evidence) => expectFound(findings, severity, rule, evidence));
@@ -339,7 +339,7 @@ describe.skipIf(!HAVE_SAMPLES)('Windows registry checks', () => {
       ['high', 'windows-registry.program-in-temp', 'RunOnce\\cleanup = %TEMP%\\setup\\svchost.exe'],
       ['medium', 'windows-registry.program-in-writable-folder', 'Run\\Teams = %APPDATA%\\msedge.exe'],
       ['high', 'windows-registry.encoded-powershell', 'Run\\ms = pwsh -WindowStyle Hidden -ec'],
-      ['high', 'windows-registry.miner-program', 'Run\\ms: PowerShell -EncodedCommand decoded: Start-Process'],
+      ['high', 'windows-registry.miner-program', 'Run\\ms: base64-decoded: Start-Process'],
       ['medium', 'windows-registry.user-load', 'Windows\\Load = C:\\Users\\Administrator\\AppData\\Roaming\\l.exe'],
     ])('finds %s %s: %s', (severity, rule, evidence) => expectFound(findings, severity, rule, evidence));
   });

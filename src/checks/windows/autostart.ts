@@ -35,6 +35,7 @@ const WINLOGON_DEFAULTS: Record<string, string> = { shell: 'explorer.exe', useri
 
 export const windowsAutostartCheck: Check = {
   id: 'windows-autostart',
+  platforms: ['windows'],
   persistence: true,
   description: 'Windows autostart registry keys: Run/RunOnce (machine and every profile, Wow6432Node too), Winlogon Shell/Userinit, IFEO debuggers, SilentProcessExit monitors, AppInit_DLLs',
   paths: HIVE_GLOBS,

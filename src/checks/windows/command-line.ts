@@ -37,16 +37,6 @@ export function isWindowsProgram(program: string): boolean {
   return parts.length === 0 || parts[0]!.toLowerCase() === 'windows' || !program.includes('\\');
 }
 
-const ENCODED = /\b(?:powershell|pwsh)(?:\.exe)?["']?\s.{0,400}?[-/](?:e|ec|en[a-z]*)\s+["']?([A-Za-z0-9+/]{16,}={0,2})/i;
-
-/** The script a PowerShell -EncodedCommand (and its abbreviations -e, -ec, -enc...) carries. */
-export function decodedPowerShell(commandLine: string): string | undefined {
-  const m = ENCODED.exec(commandLine);
-  if (!m) return undefined;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf16le').replace(/\u0000/g, '');
-  return /[\x20-\x7e]{4}/.test(text) ? text : undefined;
-}
-
 /** A string quoted for PowerShell: single quotes, a quote doubled. */
 export function psQuote(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;

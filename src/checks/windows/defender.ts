@@ -23,6 +23,7 @@ const SERVICES = ['WinDefend', 'WdNisSvc', 'WdNisDrv', 'WdFilter', 'WdBoot', 'Se
 
 export const windowsDefenderCheck: Check = {
   id: 'windows-defender',
+  platforms: ['windows'],
   persistence: true,
   description: 'Microsoft Defender exclusions (paths, processes, extensions; preference and policy) and protection or services turned off',
   paths: HIVE_GLOBS,

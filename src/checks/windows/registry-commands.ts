@@ -2,13 +2,12 @@
  * Values that run a command (a service's ImagePath, Run entries, debuggers) through
  * scanCommandLines with the `windows-registry` content scope, so the command-line rules
  * of every persistence place apply (pools, wallets, miner options) with the Windows
- * rules of windows-registry.yaml; a PowerShell -EncodedCommand is decoded and scanned
- * as one more line.
+ * rules of windows-registry.yaml; a PowerShell -EncodedCommand is decoded by the command
+ * scan (src/rules/decode.ts) and its script judged too.
  */
 import type { CheckContext } from '../../model/check.js';
 import type { Finding } from '../../model/finding.js';
 import { scanCommandLines, type CommandLine } from '../shared/command-scan.js';
-import { decodedPowerShell } from './command-line.js';
 import { baseVars, type RegistryEntry } from './registry-entries.js';
 
 /**
@@ -29,8 +28,6 @@ export async function scanEntryCommands(ctx: CheckContext, entries: RegistryEntr
         lines.push({ line, text, evidence, vars: { ...baseVars(entry), ...entry.vars } });
       };
       add(entry.data, `${entry.where} = ${entry.data}`);
-      const script = decodedPowerShell(entry.data);
-      if (script !== undefined) add(script, `${entry.where}: PowerShell -EncodedCommand decoded: ${script}`);
     }
     const view: CheckContext = {
       ...ctx,
@@ -38,6 +35,9 @@ export async function scanEntryCommands(ctx: CheckContext, entries: RegistryEntr
         const entry = finding.line !== undefined ? whereOf.get(finding.line) : undefined;
         if (entry) {
           finding.message = finding.message.split(`${path}:${finding.line}`).join(entry.where);
+          // A payload decoded from the value (a PowerShell -EncodedCommand, src/rules/decode.ts)
+          // is quoted alone: name the value it came from.
+          if (!finding.evidence.startsWith(entry.where)) finding.evidence = `${entry.where}: ${finding.evidence}`;
           delete finding.line;
         }
         ctx.report(finding);

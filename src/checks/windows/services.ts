@@ -30,6 +30,7 @@ const START_TYPES: Record<string, string> = { '0': 'boot start', '1': 'system st
 
 export const windowsServicesCheck: Check = {
   id: 'windows-services',
+  platforms: ['windows'],
   persistence: true,
   description: 'Windows services (SYSTEM CurrentControlSet\\Services): programs, service DLLs and wrappers run from writable places, miners, pools, encoded PowerShell',
   paths: HIVE_GLOBS,
