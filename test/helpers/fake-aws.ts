@@ -15,7 +15,10 @@
  * (tag:KEY and volume-id) comes in pages of `pageSize`. A CreateSnapshot can lose its
  * answer after making the snapshot (`loseCreateAnswers`), as a 500 or a dropped
  * connection. Any answer can be held (`holds`) to stop a run
- * at a phase.
+ * at a phase. EC2's eventual consistency can be had (`lag`): a snapshot CreateSnapshot
+ * just made is unknown for a while (InvalidSnapshot.NotFound to DescribeSnapshots by id
+ * and to DeleteSnapshot) and missing from filtered listings, as EC2 answers right
+ * after a create; only snapshots are lagged, as they are all minescan creates in EC2.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -35,6 +38,18 @@ export interface FakeSnapshot {
   tags: Record<string, string>;
   deleted: boolean;
   startTime: Date;
+  /** Requests naming it by id still answered InvalidSnapshot.NotFound (eventual consistency). */
+  unknownFor?: number;
+  /** Filtered DescribeSnapshots listings that still leave it out (eventual consistency). */
+  unlistedFor?: number;
+}
+
+/** How long a new snapshot stays out of sight, counted in requests (so whatever the machine's speed). */
+export interface FakeLag {
+  /** DescribeSnapshots by id and DeleteSnapshot calls naming it that answer InvalidSnapshot.NotFound. */
+  byId?: number;
+  /** Filtered DescribeSnapshots listings (tag:…, volume-id) it would match that leave it out. */
+  listings?: number;
 }
 
 export interface FakeAwsOptions {
@@ -68,6 +83,8 @@ export interface FakeAwsOptions {
   tokenLifetime?: number;
   /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
   throttleActions?: string[];
+  /** Eventual consistency of the snapshots CreateSnapshot makes. */
+  lag?: FakeLag;
 }
 
 export interface FakeInstance {
@@ -267,7 +284,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const id = `snap-${(++counter).toString(16).padStart(17, '0')}`;
         const tags: Record<string, string> = {};
         for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
-        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date() });
+        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date(), unknownFor: options.lag?.byId ?? 0, unlistedFor: options.lag?.listings ?? 0 });
         if (state.loseCreateAnswers > 0) {
           state.loseCreateAnswers--;
           if (state.cutCreateAnswers) return void state.holds.pass(action).then(drop);
@@ -282,7 +299,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
           const filters: Array<[string, string]> = [];
           for (let i = 1; p.has(`Filter.${i}.Name`); i++) filters.push([p.get(`Filter.${i}.Name`)!, p.get(`Filter.${i}.Value.1`) ?? '']);
           const matches = (s: FakeSnapshot, [name, value]: [string, string]) => (name === 'volume-id' ? s.volumeId === value : name.startsWith('tag:') && s.tags[name.slice(4)] === value);
-          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)));
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)) && (!s.unlistedFor || (s.unlistedFor--, false)));
           const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
           const start = Number(p.get('NextToken') ?? 0);
           for (const s of matching.slice(start, start + size)) {
@@ -294,7 +311,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         }
         for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
           const s = snapshots.get(p.get(`SnapshotId.${i}`)!);
-          if (!s || s.deleted) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
+          if (!s || s.deleted || unknown(s)) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
           const status = s.pendingPolls > 0 ? 'pending' : 'completed';
           if (s.pendingPolls > 0) s.pendingPolls--;
           items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>${status}</status><progress>${status === 'completed' ? '100%' : '50%'}</progress></item>`);
@@ -303,7 +320,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       case 'DeleteSnapshot': {
         const s = snapshots.get(p.get('SnapshotId') ?? '');
-        if (!s || s.deleted) return error('InvalidSnapshot.NotFound', 'no such snapshot');
+        if (!s || s.deleted || unknown(s)) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get('SnapshotId')}' does not exist.`);
         s.deleted = true;
         return xml(200, `<DeleteSnapshotResponse ${ns}><requestId>r</requestId><return>true</return></DeleteSnapshotResponse>`);
       }
@@ -329,6 +346,13 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     const next = start + pageSize < ids.length ? `<nextToken>${start + pageSize}</nextToken>` : '';
     const items = page.map((id) => `<item><reservationId>r-${id}</reservationId><instancesSet><item><instanceId>${id}</instanceId></item></instancesSet></item>`).join('');
     xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet>${items}</reservationSet>${next}</DescribeInstancesResponse>`);
+  }
+
+  /** Whether a request naming the snapshot is still too early to see it (and counts one more such request). */
+  function unknown(s: FakeSnapshot): boolean {
+    if (!s.unknownFor) return false;
+    s.unknownFor--;
+    return true;
   }
 
   function count(code: string): void {
