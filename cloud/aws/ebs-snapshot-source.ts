@@ -15,8 +15,11 @@
  *
  * Block tokens expire (ListSnapshotBlocks gives an ExpiryTime; a GetSnapshotBlock
  * with an expired token fails with ValidationException INVALID_BLOCK_TOKEN), and a
- * long scan outlives them: the range around a refused block is listed again, once
- * for every reader that met the expiry, and the read goes on with the fresh token.
+ * long scan outlives them. A block whose token is close to its ExpiryTime (within a
+ * minute, or half the token's lifetime when that is shorter) has its range listed again
+ * before it is fetched; a token refused all the same (clocks differ, a backoff outlived
+ * it) has the range around it listed again too. Either listing is done once for every
+ * reader that needs it, and the read goes on with the fresh token.
  */
 import { createHash } from 'node:crypto';
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
@@ -38,6 +41,8 @@ const CHECKSUM_ATTEMPTS = 3;
 const RELIST_SPAN = 1024;
 /** Fresh tokens one read of a block may ask for: a service that refuses each new one is not expiring them. */
 const TOKEN_REFRESHES = 3;
+/** A token is renewed this long before its ExpiryTime (or half its lifetime before, when it lives less than twice this). */
+const RENEW_BEFORE_MS = 60_000;
 
 export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -68,6 +73,8 @@ export class EbsSnapshotSource implements ByteSource {
     readonly size: number,
     readonly blockSize: number,
     private readonly tokens: Map<number, string>,
+    /** When each block's token is due for renewal (ms since the epoch), from its listing's ExpiryTime. */
+    private readonly renewAt: Map<number, number>,
     private readonly counter?: ReadCounter,
     private readonly signal?: AbortSignal,
   ) {
@@ -76,20 +83,27 @@ export class EbsSnapshotSource implements ByteSource {
 
   static async open(options: EbsSnapshotOptions): Promise<EbsSnapshotSource> {
     const tokens = new Map<number, string>();
+    const renewAt = new Map<number, number>();
     let nextToken: string | undefined;
     let volumeGiB = 0;
     let blockSize = 0;
     do {
+      const listedAt = Date.now();
       const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`, { signal: options.signal });
       volumeGiB = page.VolumeSize ?? volumeGiB;
       blockSize = page.BlockSize ?? blockSize;
-      for (const b of page.Blocks ?? []) if (b.BlockIndex !== undefined && b.BlockToken) tokens.set(b.BlockIndex, b.BlockToken);
+      const due = renewalTime(listedAt, page.ExpiryTime);
+      for (const b of page.Blocks ?? []) {
+        if (b.BlockIndex === undefined || !b.BlockToken) continue;
+        tokens.set(b.BlockIndex, b.BlockToken);
+        if (due !== undefined) renewAt.set(b.BlockIndex, due);
+      }
       nextToken = page.NextToken;
     } while (nextToken);
     // The API documents 512 KiB blocks; the cache needs a power of two.
     if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
     if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
-    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter, options.signal);
+    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, renewAt, options.counter, options.signal);
   }
 
   /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
@@ -128,7 +142,15 @@ export class EbsSnapshotSource implements ByteSource {
     const what = `GetSnapshotBlock ${this.snapshotId} block ${index}`;
     let token = listed;
     let refreshes = 0;
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
+      // Renewed ahead of its expiry once per read (a listing that hands out tokens due at once is not looped on).
+      if (!renewed && Date.now() >= (this.renewAt.get(index) ?? Infinity)) {
+        renewed = true;
+        token = await this.freshToken(index, token).catch((e: unknown) => {
+          throw ioError('EBS snapshot block', `block ${index}: its token was due for renewal and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
+        });
+      }
       try {
         return await withRetries(() => this.fetch(index, token), what, { signal: this.signal });
       } catch (err) {
@@ -166,16 +188,22 @@ export class EbsSnapshotSource implements ByteSource {
   private async relist(start: number): Promise<void> {
     let nextToken: string | undefined;
     do {
+      const listedAt = Date.now();
       const page = await withRetries(
         () => this.client.send(new ListSnapshotBlocksCommand({ SnapshotId: this.snapshotId, StartingBlockIndex: start, MaxResults: RELIST_SPAN, NextToken: nextToken })),
         `ListSnapshotBlocks ${this.snapshotId} from block ${start}`,
         { signal: this.signal },
       );
+      const due = renewalTime(listedAt, page.ExpiryTime);
       let past = false;
       for (const b of page.Blocks ?? []) {
         if (b.BlockIndex === undefined || !b.BlockToken) continue;
         if (b.BlockIndex >= start + RELIST_SPAN) past = true;
-        else if (this.tokens.has(b.BlockIndex)) this.tokens.set(b.BlockIndex, b.BlockToken);
+        else if (this.tokens.has(b.BlockIndex)) {
+          this.tokens.set(b.BlockIndex, b.BlockToken);
+          if (due === undefined) this.renewAt.delete(b.BlockIndex);
+          else this.renewAt.set(b.BlockIndex, due);
+        }
       }
       nextToken = past ? undefined : page.NextToken;
     } while (nextToken);
@@ -197,6 +225,18 @@ export class EbsSnapshotSource implements ByteSource {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * When tokens listed at `listedAt` (by this machine's clock) that expire at `expiry` are
+ * renewed: a minute before, or halfway through a shorter life. No renewal ahead of time
+ * when the service gives no expiry, or one this clock already sees passed (clocks that
+ * differ): a refused token is still listed again then.
+ */
+function renewalTime(listedAt: number, expiry: Date | undefined): number | undefined {
+  const life = expiry ? expiry.getTime() - listedAt : NaN;
+  if (!(life > 0)) return undefined;
+  return listedAt + life - Math.min(RENEW_BEFORE_MS, life / 2);
 }
 
 /** The service's answer to a block token past its ExpiryTime. */

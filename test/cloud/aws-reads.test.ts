@@ -5,7 +5,8 @@
  * errors the APIs call final are not retried; a block that cannot be had is an io
  * error, never zeros; the block cache fetches no block twice while under its budget
  * and stays correct under a tiny one; block tokens that expire mid-scan are listed
- * again; an instance's disks are listed root first with their ids.
+ * again, and renewed before their ExpiryTime; an instance's disks are listed root
+ * first with their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EBSClient } from '@aws-sdk/client-ebs';
@@ -173,6 +174,26 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     const served = [...f.blockRequests.get(SNAP)!.values()];
     expect(Math.max(...served)).toBe(1);
     expect(report.stats.bytesRead).toBe(served.length * EBS_BLOCK);
+  });
+
+  it('block tokens are renewed shortly before their ExpiryTime: a scan that outlives them meets no refusal and is complete', async () => {
+    const calm = await fake();
+    const baseline = await scan(`aws:snapshot/${SNAP}`, calm);
+    expect(calm.blockRequests.get(SNAP)!.size).toBeGreaterThan(2);
+    // Tokens live 3 s by their ExpiryTime, and the fake refuses them after it. The scan is held
+    // on its first block (the partition table) for longer than that: every block read after it
+    // needs a renewed token.
+    const f = await fake({ tokenExpiryMs: 3000 });
+    const held = f.holds.hold('GetSnapshotBlock');
+    void held.reached.then(() => setTimeout(held.release, 4000));
+    const { code, report } = await scan(`aws:snapshot/${SNAP}`, f);
+    expect(f.expiredTokens).toBe(0);
+    expect(report.errors).toEqual([]);
+    expect(code).toBe(baseline.code);
+    expect(found(report)).toEqual(found(baseline.report));
+    // Renewed by listing again, and no block was fetched twice for it.
+    expect(f.listings.get(SNAP)!).toBeGreaterThan(1);
+    expect(Math.max(...f.blockRequests.get(SNAP)!.values())).toBe(1);
   });
 
   it('a block whose every fresh token is refused is an io error after a bounded number of listings', async () => {

@@ -81,6 +81,12 @@ export interface FakeAwsOptions {
    * token fails with ValidationException, Reason INVALID_BLOCK_TOKEN.
    */
   tokenLifetime?: number;
+  /**
+   * Block tokens expire this many milliseconds after the listing that gave them, as the
+   * ExpiryTime of that listing says: GetSnapshotBlock with a token past it fails with
+   * ValidationException, Reason INVALID_BLOCK_TOKEN (counted in expiredTokens). Default 1 hour.
+   */
+  tokenExpiryMs?: number;
   /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
   throttleActions?: string[];
   /** Eventual consistency of the snapshots CreateSnapshot makes. */
@@ -230,18 +236,19 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       const blocks = img.blocks.filter((b) => b >= from);
       const start = Number(url.searchParams.get('pageToken') ?? 0);
       const next = start + pageSize < blocks.length ? String(start + pageSize) : undefined;
+      const expiry = Date.now() + (options.tokenExpiryMs ?? 3_600_000);
       return json(200, {
-        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}` })),
+        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}-${expiry}` })),
         BlockSize: EBS_BLOCK,
         VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
-        ExpiryTime: Date.now() / 1000 + 3600,
+        ExpiryTime: expiry / 1000,
         ...(next ? { NextToken: next } : {}),
       });
     }
     const index = Number(get![2]);
-    const token = /^token-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
+    const token = /^token-(\d+)-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
     if (Number(token?.[1] ?? -1) !== index) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
-    if (options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) {
+    if ((options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) || Date.now() > Number(token![3])) {
       state.expiredTokens++;
       return ebsError('ValidationException', 400, 'The block token has expired.', 'INVALID_BLOCK_TOKEN');
     }
