@@ -19,15 +19,18 @@
  * minute, or half the token's lifetime when that is shorter) has its range listed again
  * before it is fetched; a token refused all the same (clocks differ, a backoff outlived
  * it) has the range around it listed again too. Either listing is done once for every
- * reader that needs it, and the read goes on with the fresh token.
+ * reader that needs it, and the read goes on with the fresh token. A listing that
+ * loops or does not end (ebs-block-listing.ts) fails the open, or the read of the
+ * blocks it was to renew, with a typed error: never a hang, never a block read as zeros.
  */
 import { createHash } from 'node:crypto';
-import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
+import { EBSClient, GetSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import pLimit from 'p-limit';
 import { corrupt, ioError, MountfsError } from '../../mountfs/errors.js';
 import type { ByteSource, ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { CachedByteSource } from '../../mountfs/sources/cached-source.js';
 import { errorCode, withRetries } from '../retry.js';
+import { listSnapshotBlocks } from './ebs-block-listing.js';
 
 const CONCURRENCY = 8;
 /** At most this many blocks fetched ahead of a reader walking forward through the snapshot (4 MiB). */
@@ -41,8 +44,6 @@ const CHECKSUM_ATTEMPTS = 3;
 const RELIST_SPAN = 1024;
 /** Fresh tokens one read of a block may ask for: a service that refuses each new one is not expiring them. */
 const TOKEN_REFRESHES = 3;
-/** A token is renewed this long before its ExpiryTime (or half its lifetime before, when it lives less than twice this). */
-const RENEW_BEFORE_MS = 60_000;
 
 export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -84,26 +85,11 @@ export class EbsSnapshotSource implements ByteSource {
   static async open(options: EbsSnapshotOptions): Promise<EbsSnapshotSource> {
     const tokens = new Map<number, string>();
     const renewAt = new Map<number, number>();
-    let nextToken: string | undefined;
-    let volumeGiB = 0;
-    let blockSize = 0;
-    do {
-      const listedAt = Date.now();
-      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`, { signal: options.signal });
-      volumeGiB = page.VolumeSize ?? volumeGiB;
-      blockSize = page.BlockSize ?? blockSize;
-      const due = renewalTime(listedAt, page.ExpiryTime);
-      for (const b of page.Blocks ?? []) {
-        if (b.BlockIndex === undefined || !b.BlockToken) continue;
-        tokens.set(b.BlockIndex, b.BlockToken);
-        if (due !== undefined) renewAt.set(b.BlockIndex, due);
-      }
-      nextToken = page.NextToken;
-    } while (nextToken);
-    // The API documents 512 KiB blocks; the cache needs a power of two.
-    if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
-    if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
-    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, renewAt, options.counter, options.signal);
+    const geometry = await listSnapshotBlocks(options.client, options.snapshotId, {}, options.signal, (index, token, due) => {
+      tokens.set(index, token);
+      if (due !== undefined) renewAt.set(index, due);
+    });
+    return new EbsSnapshotSource(options.client, options.snapshotId, geometry.size, geometry.blockSize, tokens, renewAt, options.counter, options.signal);
   }
 
   /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
@@ -147,9 +133,7 @@ export class EbsSnapshotSource implements ByteSource {
       // Renewed ahead of its expiry once per read (a listing that hands out tokens due at once is not looped on).
       if (!renewed && Date.now() >= (this.renewAt.get(index) ?? Infinity)) {
         renewed = true;
-        token = await this.freshToken(index, token).catch((e: unknown) => {
-          throw ioError('EBS snapshot block', `block ${index}: its token was due for renewal and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
-        });
+        token = await this.renewed(index, token, 'its token was due for renewal');
       }
       try {
         return await withRetries(() => this.fetch(index, token), what, { signal: this.signal });
@@ -157,9 +141,7 @@ export class EbsSnapshotSource implements ByteSource {
         const checksum = err instanceof MountfsError && err.kind === 'corrupt';
         if (checksum && attempt < CHECKSUM_ATTEMPTS) continue;
         if (expiredToken(err) && refreshes++ < TOKEN_REFRESHES) {
-          token = await this.freshToken(index, token).catch((e: unknown) => {
-            throw ioError('EBS snapshot block', `block ${index}: its token expired and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
-          });
+          token = await this.renewed(index, token, 'its token expired');
           continue;
         }
         if (err instanceof MountfsError) throw err;
@@ -167,6 +149,13 @@ export class EbsSnapshotSource implements ByteSource {
         throw ioError('EBS snapshot block', `${code ? `${code}: ` : ''}${(err as Error).message ?? String(err)}`, index * this.blockSize);
       }
     }
+  }
+
+  /** A fresh token for the block, or an io error saying why it was wanted and why there is none. */
+  private renewed(index: number, stale: string, why: string): Promise<string> {
+    return this.freshToken(index, stale).catch((e: unknown) => {
+      throw ioError('EBS snapshot block', `block ${index}: ${why} and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
+    });
   }
 
   /** A token for the block newer than `stale`: the range around it is listed again unless a reader already did. */
@@ -186,27 +175,12 @@ export class EbsSnapshotSource implements ByteSource {
   }
 
   private async relist(start: number): Promise<void> {
-    let nextToken: string | undefined;
-    do {
-      const listedAt = Date.now();
-      const page = await withRetries(
-        () => this.client.send(new ListSnapshotBlocksCommand({ SnapshotId: this.snapshotId, StartingBlockIndex: start, MaxResults: RELIST_SPAN, NextToken: nextToken })),
-        `ListSnapshotBlocks ${this.snapshotId} from block ${start}`,
-        { signal: this.signal },
-      );
-      const due = renewalTime(listedAt, page.ExpiryTime);
-      let past = false;
-      for (const b of page.Blocks ?? []) {
-        if (b.BlockIndex === undefined || !b.BlockToken) continue;
-        if (b.BlockIndex >= start + RELIST_SPAN) past = true;
-        else if (this.tokens.has(b.BlockIndex)) {
-          this.tokens.set(b.BlockIndex, b.BlockToken);
-          if (due === undefined) this.renewAt.delete(b.BlockIndex);
-          else this.renewAt.set(b.BlockIndex, due);
-        }
-      }
-      nextToken = past ? undefined : page.NextToken;
-    } while (nextToken);
+    await listSnapshotBlocks(this.client, this.snapshotId, { from: start, span: RELIST_SPAN, geometry: { size: this.size, blockSize: this.blockSize } }, this.signal, (index, token, due) => {
+      if (!this.tokens.has(index)) return;
+      this.tokens.set(index, token);
+      if (due === undefined) this.renewAt.delete(index);
+      else this.renewAt.set(index, due);
+    });
   }
 
   private async fetch(index: number, token: string): Promise<Buffer> {
@@ -225,18 +199,6 @@ export class EbsSnapshotSource implements ByteSource {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * When tokens listed at `listedAt` (by this machine's clock) that expire at `expiry` are
- * renewed: a minute before, or halfway through a shorter life. No renewal ahead of time
- * when the service gives no expiry, or one this clock already sees passed (clocks that
- * differ): a refused token is still listed again then.
- */
-function renewalTime(listedAt: number, expiry: Date | undefined): number | undefined {
-  const life = expiry ? expiry.getTime() - listedAt : NaN;
-  if (!(life > 0)) return undefined;
-  return listedAt + life - Math.min(RENEW_BEFORE_MS, life / 2);
 }
 
 /** The service's answer to a block token past its ExpiryTime. */

@@ -5,8 +5,9 @@
  * errors the APIs call final are not retried; a block that cannot be had is an io
  * error, never zeros; the block cache fetches no block twice while under its budget
  * and stays correct under a tiny one; block tokens that expire mid-scan are listed
- * again, and renewed before their ExpiryTime; an instance's disks are listed root
- * first with their ids.
+ * again, and renewed before their ExpiryTime; a block listing that loops or never
+ * ends is a typed error (the target unreadable, or the blocks it was to renew), never
+ * a hang; an instance's disks are listed root first with their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EBSClient } from '@aws-sdk/client-ebs';
@@ -208,6 +209,46 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  const LOOPS = [
+    ['same-token', /gives NextToken "loop" again/],
+    ['same-blocks', /lists block \d+ twice.*loops/],
+    ['empty-pages', /page after page without a block/],
+  ] as const;
+
+  it.each(LOOPS)('a block listing that never ends (%s) fails the target with a typed error after a bounded number of pages, and its snapshot is deleted', async (kind, reason) => {
+    const f = await fake({ listingLoop: { kind }, pageSize: 7 });
+    const { code, stdout, stderr } = await cli(['scan', 'aws:volume/vol-root', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(reason);
+    // The report says the target could not be read, and why: never a clean verdict.
+    const report = JSON.parse(stdout);
+    expect(report.status).toBe('incomplete');
+    expect(report.errors).toEqual([expect.objectContaining({ kind: expect.stringMatching(/^(corrupt|limit)$/), structure: 'EBS snapshot block listing', message: expect.stringMatching(reason) })]);
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId === 'vol-root');
+    expect(made.map((s) => s.deleted)).toEqual([true]);
+    expect(f.listings.get(made[0]!.id)).toBeLessThanOrEqual(10);
+  });
+
+  it.each(LOOPS)('a listing again that never ends (%s) makes the blocks it was to renew io errors, and the scan incomplete', async (kind, reason) => {
+    const f = await fake({ tokenLifetime: 0, listingLoop: { kind, relistsOnly: true } });
+    const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
+    try {
+      const source = await EbsSnapshotSource.open({ client, snapshotId: SNAP });
+      const block = Array.from({ length: 256 }, (_, i) => i).find((i) => source.holds(i))!;
+      await expect(source.read(block * EBS_BLOCK, 10)).rejects.toSatisfy((e: unknown) => e instanceof MountfsError && e.kind === 'io' && /its token expired and listing it again failed/.test(e.message) && reason.test(e.message));
+      expect(f.listings.get(SNAP)).toBeLessThanOrEqual(11);
+    } finally {
+      client.destroy();
+    }
+    if (kind !== 'same-blocks') return;
+    // The verdict: tokens die mid-scan and cannot be renewed, so the scan is incomplete, never clean.
+    const scanned = await cli(['scan', `aws:snapshot/${SNAP}`, '--format', 'json', '--region', 'us-east-1', '--endpoint', (await fake({ tokenLifetime: 2, listingLoop: { kind, relistsOnly: true } })).endpoint]);
+    const report = JSON.parse(scanned.stdout);
+    expect(report.status).toBe('incomplete');
+    expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(reason);
+    expect(scanned.code).not.toBe(0);
   });
 
   it('a refused backup GPT costs its check, not the partitions; a refused first block makes the target unreadable, saying why', async () => {

@@ -89,6 +89,13 @@ export interface FakeAwsOptions {
   tokenExpiryMs?: number;
   /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
   throttleActions?: string[];
+  /**
+   * ListSnapshotBlocks never ends (of every listing, or only of those from a
+   * StartingBlockIndex, the listings again): `same-token` gives the same NextToken
+   * after the first page, `same-blocks` the first page's blocks again under a new
+   * NextToken each time, `empty-pages` pages without blocks, each with a new NextToken.
+   */
+  listingLoop?: { kind: 'same-token' | 'same-blocks' | 'empty-pages'; relistsOnly?: boolean };
   /** Eventual consistency of the snapshots CreateSnapshot makes. */
   lag?: FakeLag;
 }
@@ -234,11 +241,14 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       const pageSize = Math.min(Number(url.searchParams.get('maxResults') ?? 10000), options.pageSize ?? 10000);
       const from = Number(url.searchParams.get('startingBlockIndex') ?? 0);
       const blocks = img.blocks.filter((b) => b >= from);
-      const start = Number(url.searchParams.get('pageToken') ?? 0);
-      const next = start + pageSize < blocks.length ? String(start + pageSize) : undefined;
+      const loop = options.listingLoop && (!options.listingLoop.relistsOnly || url.searchParams.has('startingBlockIndex')) ? options.listingLoop.kind : undefined;
+      const pageToken = url.searchParams.get('pageToken');
+      const start = loop ? 0 : Number(pageToken ?? 0);
+      const next = loop ? (loop === 'same-token' ? 'loop' : `loop-${state.requests}`) : start + pageSize < blocks.length ? String(start + pageSize) : undefined;
+      const shown = (loop === 'same-token' && pageToken) || loop === 'empty-pages' ? [] : blocks.slice(start, start + pageSize);
       const expiry = Date.now() + (options.tokenExpiryMs ?? 3_600_000);
       return json(200, {
-        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}-${expiry}` })),
+        Blocks: shown.map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}-${expiry}` })),
         BlockSize: EBS_BLOCK,
         VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
         ExpiryTime: expiry / 1000,
