@@ -16,7 +16,7 @@ import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
+import { EBS_BLOCK, EBS_REFUSALS, EC2_REFUSALS, refusalKey, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 import { findingSummary } from '../helpers/findings.js';
 
 const SNAP = 'snap-0123456789abcdef0';
@@ -82,7 +82,11 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     expect(throttled.report.findings.some((f) => f.severity === 'critical')).toBe(true);
 
     // Both services refused a good share of requests, with their own errors.
-    for (const code of ['RequestThrottledException', 'ThrottlingException', 'InternalServerException', 'RequestLimitExceeded', 'Unavailable', 'InternalError']) expect(busy.throttled.get(code), code).toBeGreaterThan(0);
+    for (const code of ['RequestThrottledException', 'ThrottlingException', 'ConcurrentLimitExceededException', 'InternalServerException', 'RequestLimitExceeded', 'Unavailable', 'InternalError']) expect(busy.throttled.get(code), code).toBeGreaterThan(0);
+    // Every answer each service documents, with its HTTP status (and the EBS Reason), was met and got past.
+    const documented = [...EBS_REFUSALS.map(([status, code, , reason]) => refusalKey(status, code, reason)), ...EC2_REFUSALS.map(([status, code]) => refusalKey(status, code))];
+    expect([...busy.refusedWith].sort()).toEqual([...new Set(documented)].sort());
+    expect(documented).toEqual(expect.arrayContaining(['400 RequestThrottledException RESOURCE_LEVEL_THROTTLE', '400 RequestThrottledException ACCOUNT_THROTTLED', '400 ThrottlingException', '500 InternalServerException', '503 RequestLimitExceeded', '503 Unavailable', '500 InternalError']));
     const refused = [...busy.throttled.values()].reduce((a, b) => a + b, 0);
     expect(refused / busy.requests).toBeGreaterThan(0.2);
     // Under the cache budget no block was served twice, throttled or not.
@@ -248,7 +252,7 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     const report = JSON.parse(scanned.stdout);
     expect(report.status).toBe('incomplete');
     expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(reason);
-    expect(scanned.code).not.toBe(0);
+    expect(scanned.code).toBe(3);
   });
 
   it('a refused backup GPT costs its check, not the partitions; a refused first block makes the target unreadable, saying why', async () => {
@@ -273,6 +277,17 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     }
   });
 
+  it('a block holding the ext4 superblock that fails its checksum is named as such, not as "no filesystem found"', async () => {
+    // The GPT's first partition starts at 1 MiB: EBS block 2 holds its superblock (at 1 KiB into it).
+    const f = await fake({ corruptBlocks: [2] });
+    const { code, stdout, stderr } = await cli(['scan', `aws:snapshot/${SNAP}`, '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    const said = `${stderr}\n${JSON.parse(stdout || '{"errors":[]}').errors.map((e: { message: string }) => e.message).join('\n')}`;
+    expect(said).toMatch(/block 2 fails its SHA-256 checksum/);
+    expect(said).not.toMatch(/no partition table or filesystem/);
+    expect([2, 3]).toContain(code);
+    expect(f.blockAttempts.get(SNAP)!.get(2)).toBe(3);
+  });
+
   it('a scan that cannot have a block it needs reports an error instead of reading zeros', async () => {
     const calm = await fake();
     await scan(`aws:snapshot/${SNAP}`, calm);
@@ -283,9 +298,16 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     process.env.MINESCAN_CLOUD_RETRY_TIME = '200ms';
     try {
       const f = await fake({ refuseBlocks: { [needed]: 'RequestThrottledException' } });
-      const { report } = await scan(`aws:snapshot/${SNAP}`, f);
+      const { code, report } = await scan(`aws:snapshot/${SNAP}`, f);
       expect(report.errors.length).toBeGreaterThan(0);
       expect(report.errors.map((e) => e.message).join('\n')).toMatch(/RequestThrottledException/);
+      // Incomplete, whatever was found besides (exit 3 outranks the findings' 1), and each
+      // unreadable path (or stopped check) listed once, with the block and the service's error.
+      expect((report as unknown as { status: string }).status).toBe('incomplete');
+      expect(code).toBe(3);
+      const entries = (report.errors as Array<{ path?: string; check?: string; message: string }>).map((e) => `${e.path ?? ''}\0${e.check ?? ''}\0${e.message}`);
+      expect(new Set(entries).size).toBe(entries.length);
+      expect(report.errors.every((e) => new RegExp(`block ${needed}\\b`).test(e.message))).toBe(true);
     } finally {
       delete process.env.MINESCAN_CLOUD_RETRY_TIME;
     }

@@ -117,6 +117,8 @@ export interface FakeAws {
   blockAttempts: Map<string, Map<number, number>>;
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
+  /** The throttling and transient answers `throttleRate` sent, as "STATUS Code [Reason]" (refusalKey). */
+  refusedWith: Set<string>;
   requests: number;
   /** Requests received, answered or refused, by action. */
   requestsByAction: Map<string, number>;
@@ -142,7 +144,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), refusedWith: new Set(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
@@ -208,9 +210,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       if (isQuery) {
         const [status, code, message] = EC2_REFUSALS[refusals.ec2++ % EC2_REFUSALS.length]!;
         count(code);
+        state.refusedWith.add(refusalKey(status, code));
         return xml(status, `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`);
       }
       const [status, code, message, reason] = EBS_REFUSALS[refusals.ebs++ % EBS_REFUSALS.length]!;
+      state.refusedWith.add(refusalKey(status, code, reason));
       return ebsError(code, status, message, reason);
     }
     if (options.throttleActions?.includes(action)) {
@@ -394,8 +398,11 @@ const BLOCK_REFUSALS = {
   ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
 } as const;
 
+/** How a refusal is named in `refusedWith`: the HTTP status, the error code and the EBS Reason if any. */
+export const refusalKey = (status: number, code: string, reason?: string) => [status, code, reason].filter((x) => x !== undefined).join(' ');
+
 /** Throttling and transient answers of the EBS direct APIs: status, error type, message, Reason. */
-const EBS_REFUSALS: Array<[number, string, string, string?]> = [
+export const EBS_REFUSALS: Array<[number, string, string, string?]> = [
   [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit for the snapshot.', 'RESOURCE_LEVEL_THROTTLE'],
   [400, 'ThrottlingException', 'Rate exceeded'],
   [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit.', 'ACCOUNT_THROTTLED'],
@@ -405,7 +412,7 @@ const EBS_REFUSALS: Array<[number, string, string, string?]> = [
 ];
 
 /** Throttling and transient answers of the EC2 Query API. */
-const EC2_REFUSALS: Array<[number, string, string]> = [
+export const EC2_REFUSALS: Array<[number, string, string]> = [
   [503, 'RequestLimitExceeded', 'Request limit exceeded.'],
   [503, 'Unavailable', 'The server is overloaded and cannot handle the request.'],
   [500, 'InternalError', 'An internal error has occurred.'],
