@@ -6,36 +6,17 @@
  * fails for good and a stop while a create is in flight still leave nothing minescan
  * made in the account.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/run-cli.js';
-import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { startFakeAws, type FakeAws, type FakeLag } from '../helpers/fake-aws.js';
+import { awsScene } from '../helpers/aws-scene.js';
+import type { FakeAws, FakeLag } from '../helpers/fake-aws.js';
 import { signalAt, STOP_SIGNALS } from '../helpers/cli-process.js';
 
 describe('EC2 eventual consistency', () => {
-  let scratch: string;
-  let infected: string;
-  let clean: string;
-  const fakes: FakeAws[] = [];
-
-  beforeAll(async () => {
-    setCloudTestEnv();
-    scratch = await makeScratchDir();
-    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 24, cleanTable: 'mbr' }));
-  });
-  afterAll(async () => {
-    for (const f of fakes) {
-      f.holds.releaseAll();
-      await f.close();
-    }
-    if (scratch) await removeScratchDir(scratch);
-  });
+  const scene = awsScene({ sizeMiB: 24, cleanTable: 'mbr' });
 
   const fake = async (lag: FakeLag) => {
-    const f = await startFakeAws({ volumes: { 'vol-infected': infected, 'vol-clean': clean }, instances: { 'i-web': ['vol-infected', 'vol-clean'] }, pendingPolls: 1, lag });
-    fakes.push(f);
-    return f;
+    return scene.start({ volumes: { 'vol-infected': scene.infected, 'vol-clean': scene.clean }, instances: { 'i-web': ['vol-infected', 'vol-clean'] }, pendingPolls: 1, lag });
   };
   const args = (f: FakeAws, target: string) => ['scan', target, '--format', 'json', '--fail-on', 'critical', '--region', 'us-east-1', '--endpoint', f.endpoint];
   /** The snapshots minescan made (all tagged at creation); none may be left. */
