@@ -35,13 +35,19 @@ export interface RetryOptions {
    * calls that undo what a scan made pass none, so they run to their end.
    */
   signal?: AbortSignal;
+  /**
+   * Answers that mean "not yet" rather than "no" (EC2's NotFound for a resource minescan
+   * has just created, eventual-consistency.ts): retried like a passing error until
+   * `until` (ms since the epoch), then taken as the answer.
+   */
+  notYet?: { test: (err: unknown) => boolean; until: number };
 }
 
 /** "120", "120s", "2m", "500ms" → milliseconds; the default when unset. */
-export function parseRetryTime(text: string | undefined, fallbackMs = 120_000): number {
+export function parseRetryTime(text: string | undefined, fallbackMs = 120_000, name = 'MINESCAN_CLOUD_RETRY_TIME'): number {
   if (text === undefined || text.trim() === '') return fallbackMs;
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new Error(`MINESCAN_CLOUD_RETRY_TIME "${text}" is not a duration like 120s, 2m or 500ms`);
+  if (!m) throw new Error(`${name} "${text}" is not a duration like 120s, 2m or 500ms`);
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'];
 }
 
@@ -62,7 +68,8 @@ export async function withRetries<T>(fn: () => Promise<T>, what: string, options
       if (err instanceof StoppingError) throw err;
       // Full jitter: a fleet of scanners backing off together must not retry in step.
       const delay = Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 30));
-      if (!isRetryable(err) || attempt >= attempts || Date.now() + delay > deadline) {
+      const notYet = options.notYet?.test(err) === true && Date.now() + delay <= options.notYet.until;
+      if (!(isRetryable(err) || notYet) || attempt >= attempts || Date.now() + delay > deadline) {
         if (err instanceof Error && attempt > 1) err.message = `${what}: ${err.message} (gave up after ${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s)`;
         throw err;
       }

@@ -36,12 +36,14 @@ export async function acquireAws(target: { kind: string; id: string }, counter: 
       const volumes = target.kind === 'volume' ? [namedDisk(target.id)] : await instanceVolumes(ec2, target.id, options.signal);
       const scanId = newScanId();
       snapshots = [];
+      const visible = new Map<string, number>();
       for (const volume of volumes) {
         // A snapshot kept for a later look is kept alone: the extra ones a retried create made go.
         const made = await scope.create(`snapshot of ${volume.volumeId}`, () => createTaggedSnapshot(ec2, volume.volumeId, scanId, options.signal), (m) => deleteCreated(ec2, m, !!options.keepSnapshots));
         snapshots.push({ ...volume, snapshotId: made.snapshotId });
+        visible.set(made.snapshotId, made.visibleBy);
       }
-      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId, { signal: options.signal });
+      for (const s of snapshots) await waitForSnapshot(ec2, s.snapshotId, { signal: options.signal, visibleBy: visible.get(s.snapshotId) });
     }
     // One budget for the target, shared by its disks.
     const cacheBytes = Math.floor((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / snapshots.length);

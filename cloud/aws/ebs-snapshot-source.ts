@@ -15,16 +15,22 @@
  *
  * Block tokens expire (ListSnapshotBlocks gives an ExpiryTime; a GetSnapshotBlock
  * with an expired token fails with ValidationException INVALID_BLOCK_TOKEN), and a
- * long scan outlives them: the range around a refused block is listed again, once
- * for every reader that met the expiry, and the read goes on with the fresh token.
+ * long scan outlives them. A block whose token is close to its ExpiryTime (within a
+ * minute, or half the token's lifetime when that is shorter) has its range listed again
+ * before it is fetched; a token refused all the same (clocks differ, a backoff outlived
+ * it) has the range around it listed again too. Either listing is done once for every
+ * reader that needs it, and the read goes on with the fresh token. A listing that
+ * loops or does not end (ebs-block-listing.ts) fails the open, or the read of the
+ * blocks it was to renew, with a typed error: never a hang, never a block read as zeros.
  */
 import { createHash } from 'node:crypto';
-import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
+import { EBSClient, GetSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import pLimit from 'p-limit';
 import { corrupt, ioError, MountfsError } from '../../mountfs/errors.js';
 import type { ByteSource, ReadCounter } from '../../mountfs/sources/byte-source.js';
 import { CachedByteSource } from '../../mountfs/sources/cached-source.js';
 import { errorCode, withRetries } from '../retry.js';
+import { listSnapshotBlocks } from './ebs-block-listing.js';
 
 const CONCURRENCY = 8;
 /** At most this many blocks fetched ahead of a reader walking forward through the snapshot (4 MiB). */
@@ -68,6 +74,8 @@ export class EbsSnapshotSource implements ByteSource {
     readonly size: number,
     readonly blockSize: number,
     private readonly tokens: Map<number, string>,
+    /** When each block's token is due for renewal (ms since the epoch), from its listing's ExpiryTime. */
+    private readonly renewAt: Map<number, number>,
     private readonly counter?: ReadCounter,
     private readonly signal?: AbortSignal,
   ) {
@@ -76,20 +84,12 @@ export class EbsSnapshotSource implements ByteSource {
 
   static async open(options: EbsSnapshotOptions): Promise<EbsSnapshotSource> {
     const tokens = new Map<number, string>();
-    let nextToken: string | undefined;
-    let volumeGiB = 0;
-    let blockSize = 0;
-    do {
-      const page = await withRetries(() => options.client.send(new ListSnapshotBlocksCommand({ SnapshotId: options.snapshotId, NextToken: nextToken, MaxResults: 10000 })), `ListSnapshotBlocks ${options.snapshotId}`, { signal: options.signal });
-      volumeGiB = page.VolumeSize ?? volumeGiB;
-      blockSize = page.BlockSize ?? blockSize;
-      for (const b of page.Blocks ?? []) if (b.BlockIndex !== undefined && b.BlockToken) tokens.set(b.BlockIndex, b.BlockToken);
-      nextToken = page.NextToken;
-    } while (nextToken);
-    // The API documents 512 KiB blocks; the cache needs a power of two.
-    if (!blockSize || blockSize % 512 !== 0 || blockSize > 64 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt('EBS snapshot', `block size ${blockSize} is impossible`);
-    if (!volumeGiB) throw corrupt('EBS snapshot', 'the service gave no volume size');
-    return new EbsSnapshotSource(options.client, options.snapshotId, volumeGiB * 2 ** 30, blockSize, tokens, options.counter, options.signal);
+    const renewAt = new Map<number, number>();
+    const geometry = await listSnapshotBlocks(options.client, options.snapshotId, {}, options.signal, (index, token, due) => {
+      tokens.set(index, token);
+      if (due !== undefined) renewAt.set(index, due);
+    });
+    return new EbsSnapshotSource(options.client, options.snapshotId, geometry.size, geometry.blockSize, tokens, renewAt, options.counter, options.signal);
   }
 
   /** Whether the snapshot holds data for a block (ListSnapshotBlocks listed it). */
@@ -128,16 +128,20 @@ export class EbsSnapshotSource implements ByteSource {
     const what = `GetSnapshotBlock ${this.snapshotId} block ${index}`;
     let token = listed;
     let refreshes = 0;
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
+      // Renewed ahead of its expiry once per read (a listing that hands out tokens due at once is not looped on).
+      if (!renewed && Date.now() >= (this.renewAt.get(index) ?? Infinity)) {
+        renewed = true;
+        token = await this.renewed(index, token, 'its token was due for renewal');
+      }
       try {
         return await withRetries(() => this.fetch(index, token), what, { signal: this.signal });
       } catch (err) {
         const checksum = err instanceof MountfsError && err.kind === 'corrupt';
         if (checksum && attempt < CHECKSUM_ATTEMPTS) continue;
         if (expiredToken(err) && refreshes++ < TOKEN_REFRESHES) {
-          token = await this.freshToken(index, token).catch((e: unknown) => {
-            throw ioError('EBS snapshot block', `block ${index}: its token expired and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
-          });
+          token = await this.renewed(index, token, 'its token expired');
           continue;
         }
         if (err instanceof MountfsError) throw err;
@@ -145,6 +149,13 @@ export class EbsSnapshotSource implements ByteSource {
         throw ioError('EBS snapshot block', `${code ? `${code}: ` : ''}${(err as Error).message ?? String(err)}`, index * this.blockSize);
       }
     }
+  }
+
+  /** A fresh token for the block, or an io error saying why it was wanted and why there is none. */
+  private renewed(index: number, stale: string, why: string): Promise<string> {
+    return this.freshToken(index, stale).catch((e: unknown) => {
+      throw ioError('EBS snapshot block', `block ${index}: ${why} and listing it again failed: ${(e as Error).message}`, index * this.blockSize);
+    });
   }
 
   /** A token for the block newer than `stale`: the range around it is listed again unless a reader already did. */
@@ -164,21 +175,12 @@ export class EbsSnapshotSource implements ByteSource {
   }
 
   private async relist(start: number): Promise<void> {
-    let nextToken: string | undefined;
-    do {
-      const page = await withRetries(
-        () => this.client.send(new ListSnapshotBlocksCommand({ SnapshotId: this.snapshotId, StartingBlockIndex: start, MaxResults: RELIST_SPAN, NextToken: nextToken })),
-        `ListSnapshotBlocks ${this.snapshotId} from block ${start}`,
-        { signal: this.signal },
-      );
-      let past = false;
-      for (const b of page.Blocks ?? []) {
-        if (b.BlockIndex === undefined || !b.BlockToken) continue;
-        if (b.BlockIndex >= start + RELIST_SPAN) past = true;
-        else if (this.tokens.has(b.BlockIndex)) this.tokens.set(b.BlockIndex, b.BlockToken);
-      }
-      nextToken = past ? undefined : page.NextToken;
-    } while (nextToken);
+    await listSnapshotBlocks(this.client, this.snapshotId, { from: start, span: RELIST_SPAN, geometry: { size: this.size, blockSize: this.blockSize } }, this.signal, (index, token, due) => {
+      if (!this.tokens.has(index)) return;
+      this.tokens.set(index, token);
+      if (due === undefined) this.renewAt.delete(index);
+      else this.renewAt.set(index, due);
+    });
   }
 
   private async fetch(index: number, token: string): Promise<Buffer> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { cli } from '../helpers/run-cli.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
+import { ECS_REFUSALS, startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
 import { findingSummary } from '../helpers/findings.js';
 
 
@@ -95,6 +95,9 @@ describe('aliyun targets', () => {
     expect(busy.code).toBe(1);
     expect(found(busy.report)).toEqual(found(calm.report));
     for (const code of ['Throttling.User', 'Throttling.Api', 'Throttling', 'ServiceUnavailable', 'InternalError']) expect(busy.fake.throttled.get(code), code).toBeGreaterThan(0);
+    // Every answer ECS documents for throttling and passing failures, with its HTTP status, was met and got past.
+    expect([...busy.fake.refusedWith].sort()).toEqual(ECS_REFUSALS.map(([status, code]) => `${status} ${code}`).sort());
+    expect([...busy.fake.refusedWith]).toEqual(expect.arrayContaining(['400 Throttling.User', '400 Throttling.Api', '400 Throttling', '503 ServiceUnavailable', '500 InternalError']));
     const listed = busy.report.source.volumes.map((v: { disk: { index: number; volumeId: string; device: string; root: boolean; snapshotId: string } }) => v.disk);
     expect(listed.map((d: { index: number; volumeId: string; device: string; root: boolean }) => `${d.index} ${d.volumeId} ${d.device} ${d.root}`)).toEqual(['0 d-app-system /dev/xvda true', '1 d-app-data /dev/vdb false']);
     const made = new Map([...busy.fake.snapshots.values()].map((s) => [s.disk, s.id]));

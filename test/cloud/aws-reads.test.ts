@@ -5,7 +5,9 @@
  * errors the APIs call final are not retried; a block that cannot be had is an io
  * error, never zeros; the block cache fetches no block twice while under its budget
  * and stays correct under a tiny one; block tokens that expire mid-scan are listed
- * again; an instance's disks are listed root first with their ids.
+ * again, and renewed before their ExpiryTime; a block listing that loops or never
+ * ends is a typed error (the target unreadable, or the blocks it was to renew), never
+ * a hang; an instance's disks are listed root first with their ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EBSClient } from '@aws-sdk/client-ebs';
@@ -14,7 +16,7 @@ import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
+import { EBS_BLOCK, EBS_REFUSALS, EC2_REFUSALS, refusalKey, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 import { findingSummary } from '../helpers/findings.js';
 
 const SNAP = 'snap-0123456789abcdef0';
@@ -80,7 +82,11 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     expect(throttled.report.findings.some((f) => f.severity === 'critical')).toBe(true);
 
     // Both services refused a good share of requests, with their own errors.
-    for (const code of ['RequestThrottledException', 'ThrottlingException', 'InternalServerException', 'RequestLimitExceeded', 'Unavailable', 'InternalError']) expect(busy.throttled.get(code), code).toBeGreaterThan(0);
+    for (const code of ['RequestThrottledException', 'ThrottlingException', 'ConcurrentLimitExceededException', 'InternalServerException', 'RequestLimitExceeded', 'Unavailable', 'InternalError']) expect(busy.throttled.get(code), code).toBeGreaterThan(0);
+    // Every answer each service documents, with its HTTP status (and the EBS Reason), was met and got past.
+    const documented = [...EBS_REFUSALS.map(([status, code, , reason]) => refusalKey(status, code, reason)), ...EC2_REFUSALS.map(([status, code]) => refusalKey(status, code))];
+    expect([...busy.refusedWith].sort()).toEqual([...new Set(documented)].sort());
+    expect(documented).toEqual(expect.arrayContaining(['400 RequestThrottledException RESOURCE_LEVEL_THROTTLE', '400 RequestThrottledException ACCOUNT_THROTTLED', '400 ThrottlingException', '500 InternalServerException', '503 RequestLimitExceeded', '503 Unavailable', '500 InternalError']));
     const refused = [...busy.throttled.values()].reduce((a, b) => a + b, 0);
     expect(refused / busy.requests).toBeGreaterThan(0.2);
     // Under the cache budget no block was served twice, throttled or not.
@@ -175,6 +181,26 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     expect(report.stats.bytesRead).toBe(served.length * EBS_BLOCK);
   });
 
+  it('block tokens are renewed shortly before their ExpiryTime: a scan that outlives them meets no refusal and is complete', async () => {
+    const calm = await fake();
+    const baseline = await scan(`aws:snapshot/${SNAP}`, calm);
+    expect(calm.blockRequests.get(SNAP)!.size).toBeGreaterThan(2);
+    // Tokens live 3 s by their ExpiryTime, and the fake refuses them after it. The scan is held
+    // on its first block (the partition table) for longer than that: every block read after it
+    // needs a renewed token.
+    const f = await fake({ tokenExpiryMs: 3000 });
+    const held = f.holds.hold('GetSnapshotBlock');
+    void held.reached.then(() => setTimeout(held.release, 4000));
+    const { code, report } = await scan(`aws:snapshot/${SNAP}`, f);
+    expect(f.expiredTokens).toBe(0);
+    expect(report.errors).toEqual([]);
+    expect(code).toBe(baseline.code);
+    expect(found(report)).toEqual(found(baseline.report));
+    // Renewed by listing again, and no block was fetched twice for it.
+    expect(f.listings.get(SNAP)!).toBeGreaterThan(1);
+    expect(Math.max(...f.blockRequests.get(SNAP)!.values())).toBe(1);
+  });
+
   it('a block whose every fresh token is refused is an io error after a bounded number of listings', async () => {
     const f = await fake({ tokenLifetime: 0 });
     const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
@@ -187,6 +213,46 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  const LOOPS = [
+    ['same-token', /gives NextToken "loop" again/],
+    ['same-blocks', /lists block \d+ twice.*loops/],
+    ['empty-pages', /page after page without a block/],
+  ] as const;
+
+  it.each(LOOPS)('a block listing that never ends (%s) fails the target with a typed error after a bounded number of pages, and its snapshot is deleted', async (kind, reason) => {
+    const f = await fake({ listingLoop: { kind }, pageSize: 7 });
+    const { code, stdout, stderr } = await cli(['scan', 'aws:volume/vol-root', '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(reason);
+    // The report says the target could not be read, and why: never a clean verdict.
+    const report = JSON.parse(stdout);
+    expect(report.status).toBe('incomplete');
+    expect(report.errors).toEqual([expect.objectContaining({ kind: expect.stringMatching(/^(corrupt|limit)$/), structure: 'EBS snapshot block listing', message: expect.stringMatching(reason) })]);
+    const made = [...f.snapshots.values()].filter((s) => s.volumeId === 'vol-root');
+    expect(made.map((s) => s.deleted)).toEqual([true]);
+    expect(f.listings.get(made[0]!.id)).toBeLessThanOrEqual(10);
+  });
+
+  it.each(LOOPS)('a listing again that never ends (%s) makes the blocks it was to renew io errors, and the scan incomplete', async (kind, reason) => {
+    const f = await fake({ tokenLifetime: 0, listingLoop: { kind, relistsOnly: true } });
+    const client = new EBSClient({ region: 'us-east-1', endpoint: f.endpoint, maxAttempts: 1 });
+    try {
+      const source = await EbsSnapshotSource.open({ client, snapshotId: SNAP });
+      const block = Array.from({ length: 256 }, (_, i) => i).find((i) => source.holds(i))!;
+      await expect(source.read(block * EBS_BLOCK, 10)).rejects.toSatisfy((e: unknown) => e instanceof MountfsError && e.kind === 'io' && /its token expired and listing it again failed/.test(e.message) && reason.test(e.message));
+      expect(f.listings.get(SNAP)).toBeLessThanOrEqual(11);
+    } finally {
+      client.destroy();
+    }
+    if (kind !== 'same-blocks') return;
+    // The verdict: tokens die mid-scan and cannot be renewed, so the scan is incomplete, never clean.
+    const scanned = await cli(['scan', `aws:snapshot/${SNAP}`, '--format', 'json', '--region', 'us-east-1', '--endpoint', (await fake({ tokenLifetime: 2, listingLoop: { kind, relistsOnly: true } })).endpoint]);
+    const report = JSON.parse(scanned.stdout);
+    expect(report.status).toBe('incomplete');
+    expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(reason);
+    expect(scanned.code).toBe(3);
   });
 
   it('a refused backup GPT costs its check, not the partitions; a refused first block makes the target unreadable, saying why', async () => {
@@ -211,6 +277,17 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     }
   });
 
+  it('a block holding the ext4 superblock that fails its checksum is named as such, not as "no filesystem found"', async () => {
+    // The GPT's first partition starts at 1 MiB: EBS block 2 holds its superblock (at 1 KiB into it).
+    const f = await fake({ corruptBlocks: [2] });
+    const { code, stdout, stderr } = await cli(['scan', `aws:snapshot/${SNAP}`, '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint]);
+    const said = `${stderr}\n${JSON.parse(stdout || '{"errors":[]}').errors.map((e: { message: string }) => e.message).join('\n')}`;
+    expect(said).toMatch(/block 2 fails its SHA-256 checksum/);
+    expect(said).not.toMatch(/no partition table or filesystem/);
+    expect([2, 3]).toContain(code);
+    expect(f.blockAttempts.get(SNAP)!.get(2)).toBe(3);
+  });
+
   it('a scan that cannot have a block it needs reports an error instead of reading zeros', async () => {
     const calm = await fake();
     await scan(`aws:snapshot/${SNAP}`, calm);
@@ -221,9 +298,16 @@ describe('reading EBS snapshots under throttling and cache pressure', () => {
     process.env.MINESCAN_CLOUD_RETRY_TIME = '200ms';
     try {
       const f = await fake({ refuseBlocks: { [needed]: 'RequestThrottledException' } });
-      const { report } = await scan(`aws:snapshot/${SNAP}`, f);
+      const { code, report } = await scan(`aws:snapshot/${SNAP}`, f);
       expect(report.errors.length).toBeGreaterThan(0);
       expect(report.errors.map((e) => e.message).join('\n')).toMatch(/RequestThrottledException/);
+      // Incomplete, whatever was found besides (exit 3 outranks the findings' 1), and each
+      // unreadable path (or stopped check) listed once, with the block and the service's error.
+      expect((report as unknown as { status: string }).status).toBe('incomplete');
+      expect(code).toBe(3);
+      const entries = (report.errors as Array<{ path?: string; check?: string; message: string }>).map((e) => `${e.path ?? ''}\0${e.check ?? ''}\0${e.message}`);
+      expect(new Set(entries).size).toBe(entries.length);
+      expect(report.errors.every((e) => new RegExp(`block ${needed}\\b`).test(e.message))).toBe(true);
     } finally {
       delete process.env.MINESCAN_CLOUD_RETRY_TIME;
     }

@@ -4,41 +4,25 @@
  * the pre-restore snapshot check, volume and instance flows that create, wait on and
  * delete snapshots, retries, checksum failures, and a run killed mid-scan.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { cli } from '../helpers/run-cli.js';
 import { EbsSnapshotSource } from '../../cloud/aws/ebs-snapshot-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
-import { REPO, makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { EBS_BLOCK, startFakeAws, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
+import { REPO } from '../helpers/images.js';
+import { awsScene } from '../helpers/aws-scene.js';
+import { EBS_BLOCK, type FakeAws, type FakeAwsOptions } from '../helpers/fake-aws.js';
 
 const SNAP = 'snap-0123456789abcdef0';
 
 
 describe('AWS targets', () => {
-  let scratch: string;
-  let infected: string;
-  let clean: string;
-  const fakes: FakeAws[] = [];
+  const scene = awsScene({ sizeMiB: 64, cleanMiB: 32, cleanTable: 'mbr' });
 
-  beforeAll(async () => {
-    setCloudTestEnv();
-    scratch = await makeScratchDir();
-    ({ infected, clean } = await plantedImages(scratch, { sizeMiB: 64, cleanMiB: 32, cleanTable: 'mbr' }));
-  });
-  afterAll(async () => {
-    for (const f of fakes) await f.close();
-    if (scratch) await removeScratchDir(scratch);
-  });
-
-  const fake = async (options: FakeAwsOptions = {}) => {
-    const f = await startFakeAws({ snapshots: { [SNAP]: infected }, volumes: { 'vol-infected': infected, 'vol-clean': clean }, instances: { 'i-web': ['vol-infected', 'vol-clean'] }, ...options });
-    fakes.push(f);
-    return f;
-  };
+  const fake = (options: FakeAwsOptions = {}) =>
+    scene.start({ snapshots: { [SNAP]: scene.infected }, volumes: { 'vol-infected': scene.infected, 'vol-clean': scene.clean }, instances: { 'i-web': ['vol-infected', 'vol-clean'] }, ...options });
   const scan = (target: string, f: FakeAws, ...extra: string[]) => cli(['scan', target, '--format', 'json', '--region', 'us-east-1', '--endpoint', f.endpoint, ...extra]);
 
   it('pre-restore check: finds the planted artifacts in a snapshot while fetching a fraction of its blocks', async () => {

@@ -1,21 +1,24 @@
 /**
- * SIGTERM and SIGINT at every phase of `fleet aliyun`, sent to a real minescan process
+ * SIGTERM and SIGINT at every phase of `fleet aliyun` and of `scan aliyun:instance/…`
+ * and `scan aliyun:disk/…`, sent to a real minescan process
  * while the fake ECS endpoint holds the answer that marks the phase: the listing, a
  * CreateSnapshot or CreateDisk whose answer is still on its way, the waits, AttachDisk,
  * a disk attached and open while the next is created, a disk being read (seen in the
  * process's open files), a scan done and its disks being released before its report
  * is written, the next instance after a report was written; and during the throttled
- * retries of a create whose answer was lost. The fake's disks pass through Creating, Attaching and Detaching and
+ * retries of a create whose answer was lost; for a single scan also the wait for an
+ * attached disk's device (one that never appears). The fake's disks pass through Creating, Attaching and Detaching and
  * refuse DetachDisk/DeleteDisk in the wrong state, as ECS does. After each: exit
  * 130/143, no snapshot or disk minescan created is left, nothing is attached, and every
- * report on disk is one the same scan writes when nothing stops it.
+ * report on disk is one the same scan writes when nothing stops it (a stopped single
+ * scan writes none, and prints none).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { mkdir, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
 import { plantedImages, setCloudTestEnv } from '../helpers/cloud-test-env.js';
-import { startFakeAliyun, type FakeAliyun } from '../helpers/fake-aliyun.js';
+import { startFakeAliyun, type FakeAliyun, type FakeAliyunOptions } from '../helpers/fake-aliyun.js';
 import { signalAt, startCli, STOP_SIGNALS, type CliProcess } from '../helpers/cli-process.js';
 import { comparableReport, filesUnder, reportsUnder } from '../helpers/fleet-output.js';
 import { cli } from '../helpers/run-cli.js';
@@ -83,7 +86,7 @@ describe('signals during fleet aliyun', () => {
     if (scratch) await removeScratchDir(scratch);
   });
 
-  const fake = async () => {
+  const fake = async (extra: Partial<FakeAliyunOptions> = {}) => {
     const deviceDir = path.join(scratch, `by-id-${n++}`);
     await mkdir(deviceDir);
     const f = await startFakeAliyun({
@@ -95,6 +98,7 @@ describe('signals during fleet aliyun', () => {
         'd-a-data': { image: clean, instance: 'i-a', type: 'data' },
         'd-b-system': { image: infected, instance: 'i-b', type: 'system' },
       },
+      ...extra,
     });
     fakes.push(f);
     return Object.assign(f, { deviceDir });
@@ -169,6 +173,64 @@ describe('signals during fleet aliyun', () => {
       const files = await filesUnder(dir);
       expect(files).toEqual(['cn-hangzhou/i-a.json']);
       expect(await comparableReport(path.join(dir, files[0]!))).toEqual(baseline.get(files[0]!));
+    }, 60_000);
+  });
+  describe.each(STOP_SIGNALS)('%s during a single scan', (signal, exitCode) => {
+    const env = (f: FakeAliyun & { deviceDir: string }) => ({ MINESCAN_DEVICE_DIR: f.deviceDir, MINESCAN_ALIYUN_METADATA_URL: f.metadataUrl });
+    /** The scan's command line, its JSON report to a file that must never appear; the folder it would be in. */
+    const scanArgs = async (f: FakeAliyun, target: string, name: string) => {
+      const out = path.join(scratch, `scan-${signal}-${name.replace(/\W+/g, '-')}-${n++}`);
+      await mkdir(out);
+      return { out, args: ['scan', target, '--format', 'json', '--output', path.join(out, 'report.json'), '--region', 'cn-hangzhou', '--endpoint', f.endpoint] };
+    };
+    const stoppedRight = async (f: FakeAliyun & { deviceDir: string }, out: string, run: { code: number; stdout: string; stderr: string }) => {
+      expect(run.code).toBe(exitCode);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).not.toMatch(/cleanup of .* failed|did not finish/);
+      expect(await readdir(out)).toEqual([]);
+      await nothingLeft(f);
+    };
+
+    // i-b has one disk, the infected one; aliyun:disk/d-b-system is that disk.
+    const SCAN_PHASES = [
+      { phase: 'listing the instance\'s disks', target: 'aliyun:instance/i-b', hold: 'DescribeDisks', skip: 0, made: 0 },
+      { phase: 'snapshot create in flight', target: 'aliyun:instance/i-b', hold: 'CreateSnapshot', skip: 0, made: 1 },
+      { phase: 'waiting for the snapshot', target: 'aliyun:instance/i-b', hold: 'DescribeSnapshots', skip: 0, made: 1 },
+      { phase: 'disk create in flight', target: 'aliyun:instance/i-b', hold: 'CreateDisk', skip: 0, made: 2 },
+      { phase: 'waiting for the disk (Creating)', target: 'aliyun:instance/i-b', hold: 'DescribeDisks', skip: 1, made: 2 },
+      { phase: 'attaching', target: 'aliyun:instance/i-b', hold: 'AttachDisk', skip: 0, made: 2 },
+      { phase: 'writing the report (the scan done, its disk being released)', target: 'aliyun:instance/i-b', hold: 'DetachDisk', skip: 0, made: 2 },
+      { phase: 'disk create in flight', target: 'aliyun:disk/d-b-system', hold: 'CreateDisk', skip: 0, made: 2 },
+      { phase: 'writing the report (the scan done, its disk being released)', target: 'aliyun:disk/d-b-system', hold: 'DetachDisk', skip: 0, made: 2 },
+    ] as const;
+
+    it.each(SCAN_PHASES)('$target, $phase: exits with the signal, removes what it made, writes and prints no report', async (phase) => {
+      const f = await fake();
+      const { out, args } = await scanArgs(f, phase.target, phase.phase);
+      await stoppedRight(f, out, await signalAt(f.holds, phase, args, signal, env(f)));
+      expect(f.snapshots.size + [...f.disks.values()].filter((d) => d.fromSnapshot).length).toBe(phase.made);
+    }, 60_000);
+
+    it('aliyun:instance/i-b, waiting for the device of the attached disk: exits with the signal, detaches and removes it', async () => {
+      const f = await fake({ devicesAppear: false });
+      const { out, args } = await scanArgs(f, 'aliyun:instance/i-b', 'device');
+      const run = startCli(args, env(f));
+      // The disk is attached once a look after AttachDisk sees it In_use (the fake's disks show each state once); its device never appears.
+      const lookedAfterAttach = () => f.actions.slice(f.actions.indexOf('AttachDisk') + 1).filter((a) => a === 'DescribeDisks').length;
+      await until(run, async () => f.actions.includes('AttachDisk') && lookedAfterAttach() >= 2);
+      run.child.kill(signal);
+      await stoppedRight(f, out, { code: await run.exit, stdout: run.stdout(), stderr: run.stderr() });
+      expect(f.actions.filter((a) => a === 'DetachDisk')).toHaveLength(1);
+    }, 60_000);
+
+    it('aliyun:instance/i-b, scanning: the attached disk open and being read, no report', async () => {
+      const f = await fake();
+      const { out, args } = await scanArgs(f, 'aliyun:instance/i-b', 'scanning');
+      const run = startCli(args, env(f));
+      await until(run, () => holdsOpen(run.child.pid!, infected));
+      run.child.kill(signal);
+      await stoppedRight(f, out, { code: await run.exit, stdout: run.stdout(), stderr: run.stderr() });
+      expect(f.actions.filter((a) => a === 'DetachDisk')).toHaveLength(1);
     }, 60_000);
   });
 });

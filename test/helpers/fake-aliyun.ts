@@ -51,6 +51,8 @@ export interface FakeAliyun {
   actions: string[];
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
+  /** The throttling and transient answers `throttleRate` sent, as "STATUS Code". */
+  refusedWith: Set<string>;
   holds: Holds;
   /**
    * The next this many CreateSnapshot and CreateDisk calls create their resource but answer
@@ -91,7 +93,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
   const disks = new Map<string, FakeDisk>();
   for (const [id, d] of Object.entries(options.sourceDisks)) disks.set(id, { id, image: d.image, status: 'In_use', instance: d.instance, type: d.type, device: d.device, tags: {}, deleted: false, created: new Date() });
   const snapshots = new Map<string, FakeSnapshotA>();
-  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), holds: new Holds(), loseCreateAnswers: 0, throttleActions: [], close: async () => undefined };
+  const state: FakeAliyun = { endpoint: '', metadataUrl: '', disks, snapshots, actions: [], throttled: new Map(), refusedWith: new Set(), holds: new Holds(), loseCreateAnswers: 0, throttleActions: [], close: async () => undefined };
   const random = prng(options.seed ?? 1);
   let refusals = 0;
   let n = 0;
@@ -136,8 +138,9 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
     }
     if (options.throttleRate && random() < options.throttleRate) {
       // Each error in turn, so every one of them is met.
-      const [status, code, message] = REFUSALS[refusals++ % REFUSALS.length]!;
+      const [status, code, message] = ECS_REFUSALS[refusals++ % ECS_REFUSALS.length]!;
       state.throttled.set(code, (state.throttled.get(code) ?? 0) + 1);
+      state.refusedWith.add(`${status} ${code}`);
       return json(status, { HostId: 'ecs.aliyuncs.com', Code: code, Message: message, Recommend: `https://api.aliyun.com/troubleshoot?q=${code}` });
     }
     const tags = () => {
@@ -272,7 +275,7 @@ export async function startFakeAliyun(options: FakeAliyunOptions): Promise<FakeA
 }
 
 /** Throttling and transient answers of the ECS RPC API: status, Code, Message. */
-const REFUSALS: Array<[number, string, string]> = [
+export const ECS_REFUSALS: Array<[number, string, string]> = [
   [400, 'Throttling.User', 'Request was denied due to user flow control.'],
   [503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
   [400, 'Throttling.Api', 'Request was denied due to api flow control.'],

@@ -15,7 +15,10 @@
  * (tag:KEY and volume-id) comes in pages of `pageSize`. A CreateSnapshot can lose its
  * answer after making the snapshot (`loseCreateAnswers`), as a 500 or a dropped
  * connection. Any answer can be held (`holds`) to stop a run
- * at a phase.
+ * at a phase. EC2's eventual consistency can be had (`lag`): a snapshot CreateSnapshot
+ * just made is unknown for a while (InvalidSnapshot.NotFound to DescribeSnapshots by id
+ * and to DeleteSnapshot) and missing from filtered listings, as EC2 answers right
+ * after a create; only snapshots are lagged, as they are all minescan creates in EC2.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -35,6 +38,18 @@ export interface FakeSnapshot {
   tags: Record<string, string>;
   deleted: boolean;
   startTime: Date;
+  /** Requests naming it by id still answered InvalidSnapshot.NotFound (eventual consistency). */
+  unknownFor?: number;
+  /** Filtered DescribeSnapshots listings that still leave it out (eventual consistency). */
+  unlistedFor?: number;
+}
+
+/** How long a new snapshot stays out of sight, counted in requests (so whatever the machine's speed). */
+export interface FakeLag {
+  /** DescribeSnapshots by id and DeleteSnapshot calls naming it that answer InvalidSnapshot.NotFound. */
+  byId?: number;
+  /** Filtered DescribeSnapshots listings (tag:…, volume-id) it would match that leave it out. */
+  listings?: number;
 }
 
 export interface FakeAwsOptions {
@@ -66,8 +81,23 @@ export interface FakeAwsOptions {
    * token fails with ValidationException, Reason INVALID_BLOCK_TOKEN.
    */
   tokenLifetime?: number;
+  /**
+   * Block tokens expire this many milliseconds after the listing that gave them, as the
+   * ExpiryTime of that listing says: GetSnapshotBlock with a token past it fails with
+   * ValidationException, Reason INVALID_BLOCK_TOKEN (counted in expiredTokens). Default 1 hour.
+   */
+  tokenExpiryMs?: number;
   /** Every request of these actions is throttled (EC2 503 RequestLimitExceeded, EBS ThrottlingException), for as long as they are listed. */
   throttleActions?: string[];
+  /**
+   * ListSnapshotBlocks never ends (of every listing, or only of those from a
+   * StartingBlockIndex, the listings again): `same-token` gives the same NextToken
+   * after the first page, `same-blocks` the first page's blocks again under a new
+   * NextToken each time, `empty-pages` pages without blocks, each with a new NextToken.
+   */
+  listingLoop?: { kind: 'same-token' | 'same-blocks' | 'empty-pages'; relistsOnly?: boolean };
+  /** Eventual consistency of the snapshots CreateSnapshot makes. */
+  lag?: FakeLag;
 }
 
 export interface FakeInstance {
@@ -87,6 +117,8 @@ export interface FakeAws {
   blockAttempts: Map<string, Map<number, number>>;
   /** Requests answered with a throttling or transient error, by error code. */
   throttled: Map<string, number>;
+  /** The throttling and transient answers `throttleRate` sent, as "STATUS Code [Reason]" (refusalKey). */
+  refusedWith: Set<string>;
   requests: number;
   /** Requests received, answered or refused, by action. */
   requestsByAction: Map<string, number>;
@@ -112,7 +144,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
   const snapshots = new Map<string, FakeSnapshot>();
   for (const [id, image] of Object.entries(options.snapshots ?? {})) snapshots.set(id, { id, volumeId: 'vol-unknown', image, pendingPolls: 0, tags: {}, deleted: false, startTime: new Date() });
   const handles = new Map<string, { fh: FileHandle; size: number; blocks: number[] }>();
-  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
+  const state: FakeAws = { endpoint: '', options, snapshots, blockRequests: new Map(), blockAttempts: new Map(), throttled: new Map(), refusedWith: new Set(), requests: 0, requestsByAction: new Map(), listedBlocks: new Map(), listings: new Map(), expiredTokens: 0, actions: [], holds: new Holds(), loseCreateAnswers: 0, cutCreateAnswers: false, close: async () => undefined };
   const random = prng(options.seed ?? 1);
   const refusals = { ec2: 0, ebs: 0 };
   const cut = new Set<number>();
@@ -178,9 +210,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       if (isQuery) {
         const [status, code, message] = EC2_REFUSALS[refusals.ec2++ % EC2_REFUSALS.length]!;
         count(code);
+        state.refusedWith.add(refusalKey(status, code));
         return xml(status, `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`);
       }
       const [status, code, message, reason] = EBS_REFUSALS[refusals.ebs++ % EBS_REFUSALS.length]!;
+      state.refusedWith.add(refusalKey(status, code, reason));
       return ebsError(code, status, message, reason);
     }
     if (options.throttleActions?.includes(action)) {
@@ -211,20 +245,24 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       const pageSize = Math.min(Number(url.searchParams.get('maxResults') ?? 10000), options.pageSize ?? 10000);
       const from = Number(url.searchParams.get('startingBlockIndex') ?? 0);
       const blocks = img.blocks.filter((b) => b >= from);
-      const start = Number(url.searchParams.get('pageToken') ?? 0);
-      const next = start + pageSize < blocks.length ? String(start + pageSize) : undefined;
+      const loop = options.listingLoop && (!options.listingLoop.relistsOnly || url.searchParams.has('startingBlockIndex')) ? options.listingLoop.kind : undefined;
+      const pageToken = url.searchParams.get('pageToken');
+      const start = loop ? 0 : Number(pageToken ?? 0);
+      const next = loop ? (loop === 'same-token' ? 'loop' : `loop-${state.requests}`) : start + pageSize < blocks.length ? String(start + pageSize) : undefined;
+      const shown = (loop === 'same-token' && pageToken) || loop === 'empty-pages' ? [] : blocks.slice(start, start + pageSize);
+      const expiry = Date.now() + (options.tokenExpiryMs ?? 3_600_000);
       return json(200, {
-        Blocks: blocks.slice(start, start + pageSize).map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}` })),
+        Blocks: shown.map((b) => ({ BlockIndex: b, BlockToken: `token-${b}-${served}-${expiry}` })),
         BlockSize: EBS_BLOCK,
         VolumeSize: Math.max(1, Math.ceil(img.size / 2 ** 30)),
-        ExpiryTime: Date.now() / 1000 + 3600,
+        ExpiryTime: expiry / 1000,
         ...(next ? { NextToken: next } : {}),
       });
     }
     const index = Number(get![2]);
-    const token = /^token-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
+    const token = /^token-(\d+)-(\d+)-(\d+)$/.exec(url.searchParams.get('blockToken') ?? '');
     if (Number(token?.[1] ?? -1) !== index) return json(400, { message: 'bad token' }, { 'x-amzn-errortype': 'ValidationException' });
-    if (options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) {
+    if ((options.tokenLifetime !== undefined && served - Number(token![2]) >= options.tokenLifetime) || Date.now() > Number(token![3])) {
       state.expiredTokens++;
       return ebsError('ValidationException', 400, 'The block token has expired.', 'INVALID_BLOCK_TOKEN');
     }
@@ -267,7 +305,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         const id = `snap-${(++counter).toString(16).padStart(17, '0')}`;
         const tags: Record<string, string> = {};
         for (let i = 1; p.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags[p.get(`TagSpecification.1.Tag.${i}.Key`)!] = p.get(`TagSpecification.1.Tag.${i}.Value`) ?? '';
-        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date() });
+        snapshots.set(id, { id, volumeId, image, pendingPolls: options.pendingPolls ?? 2, tags, deleted: false, startTime: new Date(), unknownFor: options.lag?.byId ?? 0, unlistedFor: options.lag?.listings ?? 0 });
         if (state.loseCreateAnswers > 0) {
           state.loseCreateAnswers--;
           if (state.cutCreateAnswers) return void state.holds.pass(action).then(drop);
@@ -282,7 +320,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
           const filters: Array<[string, string]> = [];
           for (let i = 1; p.has(`Filter.${i}.Name`); i++) filters.push([p.get(`Filter.${i}.Name`)!, p.get(`Filter.${i}.Value.1`) ?? '']);
           const matches = (s: FakeSnapshot, [name, value]: [string, string]) => (name === 'volume-id' ? s.volumeId === value : name.startsWith('tag:') && s.tags[name.slice(4)] === value);
-          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)));
+          const matching = [...snapshots.values()].filter((s) => !s.deleted && filters.every((f) => matches(s, f)) && (!s.unlistedFor || (s.unlistedFor--, false)));
           const size = Math.min(Number(p.get('MaxResults') ?? 1000), options.pageSize ?? 1000);
           const start = Number(p.get('NextToken') ?? 0);
           for (const s of matching.slice(start, start + size)) {
@@ -294,7 +332,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         }
         for (let i = 1; p.has(`SnapshotId.${i}`); i++) {
           const s = snapshots.get(p.get(`SnapshotId.${i}`)!);
-          if (!s || s.deleted) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
+          if (!s || s.deleted || unknown(s)) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get(`SnapshotId.${i}`)}' does not exist.`);
           const status = s.pendingPolls > 0 ? 'pending' : 'completed';
           if (s.pendingPolls > 0) s.pendingPolls--;
           items.push(`<item><snapshotId>${s.id}</snapshotId><volumeId>${s.volumeId}</volumeId><status>${status}</status><progress>${status === 'completed' ? '100%' : '50%'}</progress></item>`);
@@ -303,7 +341,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       case 'DeleteSnapshot': {
         const s = snapshots.get(p.get('SnapshotId') ?? '');
-        if (!s || s.deleted) return error('InvalidSnapshot.NotFound', 'no such snapshot');
+        if (!s || s.deleted || unknown(s)) return error('InvalidSnapshot.NotFound', `The snapshot '${p.get('SnapshotId')}' does not exist.`);
         s.deleted = true;
         return xml(200, `<DeleteSnapshotResponse ${ns}><requestId>r</requestId><return>true</return></DeleteSnapshotResponse>`);
       }
@@ -331,6 +369,13 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     xml(200, `<DescribeInstancesResponse ${ns}><requestId>r</requestId><reservationSet>${items}</reservationSet>${next}</DescribeInstancesResponse>`);
   }
 
+  /** Whether a request naming the snapshot is still too early to see it (and counts one more such request). */
+  function unknown(s: FakeSnapshot): boolean {
+    if (!s.unknownFor) return false;
+    s.unknownFor--;
+    return true;
+  }
+
   function count(code: string): void {
     state.throttled.set(code, (state.throttled.get(code) ?? 0) + 1);
   }
@@ -353,8 +398,11 @@ const BLOCK_REFUSALS = {
   ServiceQuotaExceededException: [402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
 } as const;
 
+/** How a refusal is named in `refusedWith`: the HTTP status, the error code and the EBS Reason if any. */
+export const refusalKey = (status: number, code: string, reason?: string) => [status, code, reason].filter((x) => x !== undefined).join(' ');
+
 /** Throttling and transient answers of the EBS direct APIs: status, error type, message, Reason. */
-const EBS_REFUSALS: Array<[number, string, string, string?]> = [
+export const EBS_REFUSALS: Array<[number, string, string, string?]> = [
   [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit for the snapshot.', 'RESOURCE_LEVEL_THROTTLE'],
   [400, 'ThrottlingException', 'Rate exceeded'],
   [400, 'RequestThrottledException', 'The number of API requests has exceeded the maximum allowed API request throttling limit.', 'ACCOUNT_THROTTLED'],
@@ -364,7 +412,7 @@ const EBS_REFUSALS: Array<[number, string, string, string?]> = [
 ];
 
 /** Throttling and transient answers of the EC2 Query API. */
-const EC2_REFUSALS: Array<[number, string, string]> = [
+export const EC2_REFUSALS: Array<[number, string, string]> = [
   [503, 'RequestLimitExceeded', 'Request limit exceeded.'],
   [503, 'Unavailable', 'The server is overloaded and cannot handle the request.'],
   [500, 'InternalError', 'An internal error has occurred.'],
