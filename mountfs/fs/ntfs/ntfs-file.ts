@@ -108,7 +108,7 @@ export function buildFile(base: MftRecord, attributes: Attribute[], totalCluster
       if (name.namespace !== NAMESPACE.DOS) file.names.push(name);
     } else if (a.type === ATTR.REPARSE_POINT && a.resident) file.reparse = parseReparsePoint(a.value);
     // Names and times are read above; a file has one $FILE_NAME per link, so they are no streams.
-    if (a.type === ATTR.ATTRIBUTE_LIST || a.type === ATTR.FILE_NAME || a.type === ATTR.STANDARD_INFORMATION) continue;
+    if (a.type === ATTR.FILE_NAME || a.type === ATTR.STANDARD_INFORMATION) continue;
     const key = streamKey(a.type, a.name);
     if (a.resident) {
       if (file.streams.has(key) || extents.has(key)) throw corrupt(`NTFS MFT record ${base.number}`, `attribute 0x${a.type.toString(16)} "${a.name}" appears twice`, a.offset);
