@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { link, mkdir, open, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const run = promisify(execFile);
@@ -98,9 +98,9 @@ export async function writeSourceTree(root: string): Promise<void> {
 
 /**
  * Formats `image` (sizeMiB) with mkntfs and writes into it through ntfs-3g: the tree at
- * `tree` (cp -a), a compressed directory holding `compressed` files, a fragmented file
- * (two files appended to in turns), a named stream, and a Windows symlink and junction.
- * `fragmented` and `compressed` are written to the tree too, so the tree is the reference.
+ * `tree` (cp -a), a compressed directory, a fragmented file, named streams, and a Windows
+ * symlink and junction. The compressed and fragmented files are written to the tree too,
+ * so the tree is the reference.
  */
 export async function buildNtfsVolume(image: string, tree: string, mnt: string, sizeMiB = 96): Promise<void> {
   await run('truncate', ['-s', `${sizeMiB}M`, image]);
@@ -120,22 +120,24 @@ export async function buildNtfsVolume(image: string, tree: string, mnt: string, 
       await writeFile(path.join(tree, 'compressed', name), data);
       await writeFile(path.join(mnt, 'compressed', name), data);
     }
-    // Fragmented: two files grown in turns by 64 KiB.
-    const a = await open(path.join(mnt, 'fragmented.bin'), 'w');
-    const b = await open(path.join(mnt, 'filler.bin'), 'w');
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < 40; i++) {
-      const chunk = pattern(64 << 10, 100 + i);
-      chunks.push(chunk);
-      await a.write(chunk);
-      await a.sync();
-      await b.write(pattern(64 << 10, 500 + i));
-      await b.sync();
+    // Fragmented: the volume is filled with 16 KiB files, every other one removed, and the
+    // file written into the holes (ntfs-3g keeps a file contiguous while it can).
+    const data = Buffer.concat(Array.from({ length: 40 }, (_, i) => pattern(64 << 10, 100 + i)));
+    const fill = path.join(mnt, 'fill');
+    await mkdir(fill);
+    let pieces = 0;
+    for (;;) {
+      try {
+        await writeFile(path.join(fill, String(pieces)), pattern(16 << 10, pieces));
+        pieces++;
+      } catch {
+        break;
+      }
     }
-    await a.close();
-    await b.close();
-    await writeFile(path.join(tree, 'fragmented.bin'), Buffer.concat(chunks));
-    await writeFile(path.join(tree, 'filler.bin'), Buffer.concat(Array.from({ length: 40 }, (_, i) => pattern(64 << 10, 500 + i))));
+    for (let i = 0; i <= pieces; i += 2) await rm(path.join(fill, String(i)), { force: true });
+    await writeFile(path.join(mnt, 'fragmented.bin'), data);
+    await rm(fill, { recursive: true, force: true });
+    await writeFile(path.join(tree, 'fragmented.bin'), data);
     // A named stream (alternate data stream), as malware hides a payload in one.
     await setXattr(path.join(mnt, 'resident.txt'), 'user.payload', pattern(20_000, 9));
     await setXattr(path.join(mnt, 'resident.txt'), 'user.Zone.Identifier', Buffer.from('[ZoneTransfer]\r\nZoneId=3\r\n'));
@@ -149,4 +151,29 @@ export async function buildNtfsVolume(image: string, tree: string, mnt: string, 
   } finally {
     await run('umount', [mnt]);
   }
+}
+
+/** What The Sleuth Kit's fls lists of a volume: allocated names and the named data streams. */
+export interface FlsListing {
+  /** "/path" → MFT record number. */
+  entries: Map<string, number>;
+  /** "/path" → names of its named $DATA streams. */
+  streams: Map<string, string[]>;
+}
+
+/** `fls -r -p` of the NTFS volume at sector `sector` of `image`, deleted entries and $OrphanFiles left out. */
+export async function flsListing(image: string, sector = 0): Promise<FlsListing> {
+  const { stdout } = await run('fls', ['-r', '-p', '-o', String(sector), image], { maxBuffer: 64 << 20 });
+  const entries = new Map<string, number>();
+  const streams = new Map<string, string[]>();
+  for (const line of stdout.split('\n')) {
+    const m = /^(\S+) (\*?\s*)(\d+)-(\d+)-\d+:\t(.*)$/.exec(line);
+    if (!m || m[2]!.includes('*') || m[5]!.startsWith('$OrphanFiles')) continue;
+    // Named attributes are listed as "name:attribute" (data streams have type 128), and a
+    // file without an unnamed $DATA only so.
+    const [name, stream] = m[5]!.split(':') as [string, string | undefined];
+    entries.set(`/${name}`, Number(m[3]));
+    if (stream !== undefined && m[4] === '128') streams.set(`/${name}`, [...(streams.get(`/${name}`) ?? []), stream].sort());
+  }
+  return { entries, streams };
 }

@@ -19,7 +19,7 @@ import { RawVfs } from '../../mountfs/vfs.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { hostTree, sorted, vfsTree } from '../helpers/tree-compare.js';
 import { makeScratchDir, removeScratchDir } from '../helpers/images.js';
-import { buildNtfsVolume, pattern, writeSourceTree } from './ntfs-volume.js';
+import { buildNtfsVolume, flsListing, pattern, writeSourceTree } from './ntfs-volume.js';
 
 const run = promisify(execFile);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -68,27 +68,16 @@ describe('NTFS written by ntfs-3g', () => {
   });
 
   it('reads what The Sleuth Kit reads: every allocated name fls lists, and icat contents', async () => {
-    const { stdout } = await run('fls', ['-r', '-p', image], { maxBuffer: 64 << 20 });
-    const fls = new Map<string, string>();
-    const flsStreams = new Map<string, string[]>();
-    for (const line of stdout.split('\n')) {
-      const m = /^(\S+) (\*?\s*)(\d+)-(\d+)-\d+:\t(.*)$/.exec(line);
-      if (!m || m[2]!.includes('*') || m[5]!.startsWith('$OrphanFiles')) continue;
-      // fls lists named attributes as "name:attribute" (data streams have type 128), and a
-      // file with no unnamed $DATA only so.
-      const [name, stream] = m[5]!.split(':') as [string, string | undefined];
-      fls.set(`/${name}`, m[3]!);
-      if (stream !== undefined && m[4] === '128') flsStreams.set(`/${name}`, [...(flsStreams.get(`/${name}`) ?? []), stream]);
-    }
-    expect(flsStreams.get('/resident.txt')?.sort()).toEqual(['Zone.Identifier', 'payload']);
+    const fls = await flsListing(image);
+    expect(fls.streams.get('/resident.txt')).toEqual(['Zone.Identifier', 'payload']);
     const { vfs, close } = await openNtfs();
     try {
-      const ours = new Map<string, string>();
-      for await (const e of vfs.walk(['/**'])) ours.set(e.path, String(e.stat.ino));
-      expect([...ours.entries()].sort()).toEqual([...fls.entries()].sort());
-      for (const [p, names] of flsStreams) expect((await vfs.streams!(p)).map((s) => s.name).sort(), p).toEqual(names.sort());
+      const ours = new Map<string, number>();
+      for await (const e of vfs.walk(['/**'])) ours.set(e.path, e.stat.ino);
+      expect([...ours.entries()].sort()).toEqual([...fls.entries.entries()].sort());
+      for (const [p, names] of fls.streams) expect((await vfs.streams!(p)).map((s) => s.name).sort(), p).toEqual(names);
       for (const p of ['/large.bin', '/compressed/config.txt', '/compressed/mixed.bin', '/sparse.bin', '/fragmented.bin', '/resident.txt']) {
-        const { stdout: icat } = await run('icat', [image, fls.get(p)!], { encoding: 'buffer', maxBuffer: 64 << 20 });
+        const { stdout: icat } = await run('icat', [image, String(fls.entries.get(p)!)], { encoding: 'buffer', maxBuffer: 64 << 20 });
         const chunks: Buffer[] = [];
         for await (const c of vfs.createReadStream(p)) chunks.push(c as Buffer);
         expect(sha256(Buffer.concat(chunks)), p).toBe(sha256(icat));
@@ -180,6 +169,12 @@ describe('NTFS written by ntfs-3g', () => {
       expect(sparse.subarray(5 << 20, (5 << 20) + 6).toString()).toBe('middle');
       expect(sparse.subarray((12 << 20) - 4).toString()).toBe('tail');
       expect(counter.bytesRead - before).toBeLessThan(1 << 20);
+
+      // The fragmented file really is in many runs (ntfsinfo lists them), and reads back whole.
+      const { stdout: info } = await run('ntfsinfo', ['-v', '-F', '/fragmented.bin', image]);
+      const runs = info.split('Dumping attribute $DATA')[1]!.split('\n').filter((l) => /^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s*$/.test(l));
+      expect(runs.length).toBeGreaterThanOrEqual(10);
+      expect(await vfs.readFile('/fragmented.bin', { maxBytes: 4 << 20 })).toEqual(await readFile(path.join(tree, 'fragmented.bin')));
 
       const st = await vfs.stat('/compressed/config.txt');
       expect(st.dosAttributes! & 0x800).toBe(0x800);
