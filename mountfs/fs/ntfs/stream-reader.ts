@@ -9,7 +9,7 @@
  * documentation. Every cluster read is inside the volume (data-runs.ts checked it); a
  * source shorter than the volume (a cut image) is a corrupt error, never short data.
  */
-import { corrupt } from '../../errors.js';
+import { corrupt, unsupported } from '../../errors.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import { findRun, type DataRun } from './data-runs.js';
 import { decompressLznt1 } from './lznt1.js';
@@ -17,6 +17,8 @@ import type { NonResidentStream, Stream } from './ntfs-file.js';
 
 /** Data is read from the source in pieces of at most this many bytes. */
 const MAX_PIECE = 8 << 20;
+/** The largest compression unit read: 16 clusters of 64 KiB. */
+const MAX_UNIT_BYTES = 1 << 20;
 
 export class StreamReader {
   constructor(
@@ -57,6 +59,8 @@ export class StreamReader {
   private async readCompressed(stream: NonResidentStream, from: number, to: number, out: Buffer, structure: string): Promise<void> {
     const unitClusters = 2 ** stream.compressionUnit;
     const unitBytes = unitClusters * this.clusterSize;
+    // Windows compresses only with clusters up to 4 KiB, in units of 16 clusters (64 KiB).
+    if (unitBytes > MAX_UNIT_BYTES) throw unsupported(structure, `compression units of ${unitBytes} bytes (2^${stream.compressionUnit} clusters of ${this.clusterSize} bytes)`, stream.offset);
     for (let unit = Math.floor(from / unitBytes); unit * unitBytes < to; unit++) {
       const unitStart = unit * unitBytes;
       const data = await this.unit(stream, unit, unitClusters, structure);
