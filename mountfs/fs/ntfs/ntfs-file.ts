@@ -15,6 +15,9 @@ import { RECORD_FLAG, type MftRecord } from './mft-record.js';
 import { parseReparsePoint, type ReparsePoint } from './reparse.js';
 import { parseStandardInformation, type StandardInformation } from './standard-information.js';
 
+/** The attributes read as streams ($VOLUME_INFORMATION, 0x70, for the volume's state). */
+const STREAM_TYPES: ReadonlySet<number> = new Set([ATTR.ATTRIBUTE_LIST, 0x70, ATTR.DATA, ATTR.INDEX_ROOT, ATTR.INDEX_ALLOCATION, ATTR.BITMAP, ATTR.REPARSE_POINT]);
+
 /** Runs of one stream; a file fragmented further than this is refused as a `limit`. */
 const MAX_RUNS = 1 << 20;
 
@@ -107,8 +110,9 @@ export function buildFile(base: MftRecord, attributes: Attribute[], totalCluster
       const name = parseFileName(a.value);
       if (name.namespace !== NAMESPACE.DOS) file.names.push(name);
     } else if (a.type === ATTR.REPARSE_POINT && a.resident) file.reparse = parseReparsePoint(a.value);
-    // Names and times are read above; a file has one $FILE_NAME per link, so they are no streams.
-    if (a.type === ATTR.FILE_NAME || a.type === ATTR.STANDARD_INFORMATION) continue;
+    // Only what the reader uses becomes a stream: a damaged security descriptor, object id
+    // or extended attribute must not make the file unreadable.
+    if (!STREAM_TYPES.has(a.type)) continue;
     const key = streamKey(a.type, a.name);
     if (a.resident) {
       if (file.streams.has(key) || extents.has(key)) throw corrupt(`NTFS MFT record ${base.number}`, `attribute 0x${a.type.toString(16)} "${a.name}" appears twice`, a.offset);
