@@ -141,11 +141,22 @@ export async function buildNtfsVolume(image: string, tree: string, mnt: string, 
     // A named stream (alternate data stream), as malware hides a payload in one.
     await setXattr(path.join(mnt, 'resident.txt'), 'user.payload', pattern(20_000, 9));
     await setXattr(path.join(mnt, 'resident.txt'), 'user.Zone.Identifier', Buffer.from('[ZoneTransfer]\r\nZoneId=3\r\n'));
+    // A DOS 8.3 name beside a long one: a second index entry, which is no second file.
+    await setXattr(path.join(mnt, 'wide', 'entry-with-a-long-name-0000.txt'), 'system.ntfs_dos_name', Buffer.from('ENTRY-~1.TXT'));
     // Windows symlinks and a junction, with drive letters as Windows writes them.
     await writeFile(path.join(mnt, 'win-symlink'), '');
     await setXattr(path.join(mnt, 'win-symlink'), 'system.ntfs_reparse_data', reparseBuffer('symlink', '\\??\\C:\\Windows\\System32\\drivers\\etc\\hosts', 'C:\\Windows\\System32\\drivers\\etc\\hosts'));
     await writeFile(path.join(mnt, 'win-relative'), '');
     await setXattr(path.join(mnt, 'win-relative'), 'system.ntfs_reparse_data', reparseBuffer('symlink', '..\\Windows\\System32', '..\\Windows\\System32', true));
+    // A WSL symlink (POSIX target in UTF-8) and a deduplicated file, whose data lives elsewhere.
+    const lx = Buffer.concat([Buffer.from([0x1d, 0x00, 0x00, 0xa0]), Buffer.alloc(4), Buffer.from([2, 0, 0, 0]), Buffer.from('Windows/System32/drivers/etc/hosts')]);
+    lx.writeUInt16LE(lx.length - 8, 4);
+    await writeFile(path.join(mnt, 'wsl-link'), '');
+    await setXattr(path.join(mnt, 'wsl-link'), 'system.ntfs_reparse_data', lx);
+    const dedup = Buffer.concat([Buffer.from([0x13, 0x00, 0x00, 0x80]), Buffer.alloc(4), Buffer.alloc(16, 0x42)]);
+    dedup.writeUInt16LE(16, 4);
+    await writeFile(path.join(mnt, 'deduplicated.dat'), 'stub');
+    await setXattr(path.join(mnt, 'deduplicated.dat'), 'system.ntfs_reparse_data', dedup);
     await mkdir(path.join(mnt, 'junction'));
     await setXattr(path.join(mnt, 'junction'), 'system.ntfs_reparse_data', reparseBuffer('junction', '\\??\\C:\\Windows', 'C:\\Windows'));
   } finally {

@@ -5,8 +5,9 @@
  * resident and large files, 700 entries in one directory, 30 levels deep, Unicode
  * names), and equal what The Sleuth Kit (fls, icat) reads from the same volume. Then
  * what NTFS adds: hard links as one file identity, lookups case-insensitive through
- * $UpCase, named streams, Windows symlinks and junctions resolved inside the volume,
- * DOS attributes and times in the stat, sparse and compressed reads bounded in bytes.
+ * $UpCase, named streams, Windows and WSL symlinks and junctions resolved inside the
+ * volume, other reparse points listed but not followed, DOS attributes and times in the
+ * stat, sparse and compressed reads bounded in bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -24,7 +25,7 @@ import { buildNtfsVolume, flsListing, pattern, writeSourceTree } from './ntfs-vo
 const run = promisify(execFile);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** The entries ntfs-3g's extras add beside the host tree. */
-const EXTRAS = new Set(['/win-symlink', '/win-relative', '/junction']);
+const EXTRAS = new Set(['/win-symlink', '/win-relative', '/junction', '/wsl-link', '/deduplicated.dat']);
 const isMetadata = (p: string) => p.startsWith('/$') || EXTRAS.has(p);
 
 let dir: string;
@@ -59,6 +60,10 @@ describe('NTFS written by ntfs-3g', () => {
       const want = await hostTree(tree);
       expect(sorted(got)).toEqual(sorted(want));
       expect(got.size).toBeGreaterThan(750);
+      // The DOS 8.3 twin of a long name is not listed (fls does not list it either).
+      const { stdout: dos } = await run('ntfsls', ['-a', '-x', '-p', '/wide', image]);
+      expect(dos).toContain('ENTRY-~1.TXT');
+      expect(got.has('/wide/ENTRY-~1.TXT')).toBe(false);
       // The NTFS metadata files are listed too, each once.
       const root = (await vfs.readdir('/')).map((e) => e.name);
       for (const name of ['$MFT', '$MFTMirr', '$LogFile', '$Volume', '$UpCase', '$Extend']) expect(root.filter((n) => n === name)).toHaveLength(1);
@@ -150,6 +155,12 @@ describe('NTFS written by ntfs-3g', () => {
       expect(await vfs.readlink('/junction')).toBe('/Windows');
       expect(await vfs.readFile('/junction/System32/drivers/etc/hosts')).toEqual(hosts);
       expect((await vfs.lstat('/win-symlink')).reparseTag).toBe(0xa000000c);
+      expect(await vfs.readlink('/wsl-link')).toBe('Windows/System32/drivers/etc/hosts');
+      expect(await vfs.readFile('/wsl-link')).toEqual(hosts);
+      // Other reparse points are listed with their tag, not followed, and their data is not guessed at.
+      const dedup = await vfs.lstat('/deduplicated.dat');
+      expect([dedup.type, dedup.reparseTag, dedup.dosAttributes! & 0x400]).toEqual(['file', 0x80000013, 0x400]);
+      await expect(vfs.readFile('/deduplicated.dat')).rejects.toMatchObject({ kind: 'unsupported', message: expect.stringMatching(/deduplication reparse point/) });
       // ntfs-3g's own symlinks are Interix links.
       expect(await vfs.readlink('/absolute-link')).toBe('/Windows/System32');
       expect((await vfs.stat('/absolute-link')).type).toBe('directory');
