@@ -25,6 +25,7 @@ const OPENERS: Record<string, Opener> = {
 export const UNSCANNED_REASONS: Record<string, string> = {
   btrfs: 'btrfs is recognised but not read yet',
   crypto_LUKS: 'LUKS-encrypted: cannot be read without the key',
+  BitLocker: 'BitLocker-encrypted (a Windows volume): cannot be read without the recovery key',
   swap: 'swap space holds no files',
   vfat: 'FAT filesystem (EFI/boot): not a Linux root, not scanned',
   jbd: 'an external ext3/ext4 journal holds no files',

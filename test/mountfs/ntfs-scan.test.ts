@@ -2,12 +2,13 @@
  * `minescan scan` of a disk holding an NTFS volume, end to end: the volume made by
  * mkntfs and written through ntfs-3g, placed in a GPT partition (type 0700, Microsoft
  * basic data) and in an MBR partition (type 0x07), scanned by the built CLI. The report
- * lists the NTFS volume as scanned, and the scan is complete.
+ * lists the NTFS volume as scanned, and the scan is complete; a BitLocker volume is listed
+ * as not read, with the reason, and the scan is incomplete.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeScratchDir, removeScratchDir, REPO } from '../helpers/images.js';
 
@@ -76,6 +77,19 @@ describe('minescan scan of a Windows disk', () => {
     expect(volumes).toHaveLength(1);
     expect(volumes[0]).toMatchObject({ scheme: table, start: START_SECTOR * 512, filesystem: 'ntfs', scanned: true });
     expect(volumes[0]!.type).toMatch(table === 'gpt' ? /Microsoft basic data/i : /NTFS/);
+  });
+
+  it('lists a BitLocker volume as not read, with the reason, and ends incomplete', async () => {
+    const locked = path.join(dir, 'bitlocker.img');
+    await run('cp', ['--sparse=always', volume, locked]);
+    const fh = await open(locked, 'r+');
+    await fh.write(Buffer.from('-FVE-FS-', 'latin1'), 0, 8, 3);
+    await fh.close();
+    const { code, report } = await scan(locked);
+    expect(code).toBe(3);
+    expect(report.status).toBe('incomplete');
+    expect(report.source.volumes).toMatchObject([{ filesystem: 'BitLocker', scanned: false }]);
+    expect(JSON.stringify(report.errors)).toMatch(/BitLocker-encrypted/);
   });
 
   it('scans the bare volume too', async () => {
