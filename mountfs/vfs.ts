@@ -390,7 +390,10 @@ export class RawVfs implements Vfs {
     const map = new Map<string, RawDirEntry>();
     for (const e of list) {
       if (e.name === '.' || e.name === '..' || e.name === '' || e.name.includes('/')) continue;
-      map.set(this.fold(e.name), e);
+      const key = this.fold(e.name);
+      // Names equal once folded (POSIX-namespace twins on NTFS) are both kept for walks; the
+      // later one is looked up by its exact spelling.
+      map.set(this.raw.foldName && map.has(key) ? `\0${e.name}` : key, e);
     }
     if (this.dirCacheEntries + map.size > DIR_CACHE_ENTRIES) {
       this.dirCache.clear();
@@ -420,7 +423,8 @@ export class RawVfs implements Vfs {
       }
       const dir = stack[stack.length - 1]!;
       if (dir.stat.type !== 'directory') throw notFound(normalizePath(path), `${dir.path} is not a directory`);
-      const entry = (await this.entries(dir.node)).get(this.fold(name));
+      const entries = await this.entries(dir.node);
+      const entry = entries.get(`\0${name}`) ?? entries.get(this.fold(name));
       if (!entry) throw notFound(normalizePath(path));
       const stat = await this.statNode(entry.node);
       const childPath = joinPath(dir.path, entry.name);

@@ -88,6 +88,9 @@ export async function writeSourceTree(root: string): Promise<void> {
   await sparse.write(Buffer.from('tail'), 0, 4, (12 << 20) - 4);
   await sparse.close();
   await writeFile(path.join(root, 'empty'), '');
+  // Names that differ only in case: NTFS's POSIX namespace keeps both, Windows sees one.
+  await writeFile(path.join(root, 'Case.txt'), 'upper\n');
+  await writeFile(path.join(root, 'case.txt'), 'lower\n');
   await writeFile(path.join(root, 'resident.txt'), 'small enough to live in the MFT record\n');
   await writeFile(path.join(root, 'xmrig.exe'), pattern(70_000, 3));
   await link(path.join(root, 'xmrig.exe'), path.join(root, 'Windows', 'svchost.exe'));

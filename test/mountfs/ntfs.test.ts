@@ -116,6 +116,9 @@ describe('NTFS written by ntfs-3g', () => {
       expect(await vfs.exists('/üNÏCØDÉ 目录/ファイル — ✓.TXT')).toBe(true);
       expect(fs.foldName('straße')).toBe('STRAßE');
       expect(await vfs.exists('/Windows/System33')).toBe(false);
+      // Case twins: both walked (the tree comparison), each found by its exact spelling.
+      expect((await vfs.readFile('/Case.txt')).toString()).toBe('upper\n');
+      expect((await vfs.readFile('/case.txt')).toString()).toBe('lower\n');
       expect(fs.notes()).toEqual([]);
     } finally {
       await close();
