@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The long fuzzing run of minescan's parsers (CI runs a short form in
 // test/mountfs/fuzz.test.ts): N mutated inputs per parser (GPT, MBR, LVM, ext4, XFS,
-// qcow2, VMDK, VHD, VHDX, tar, zip, tar.gz, tar.zst, tar.xz), each opened through
+// qcow2, VMDK, VHD, VHDX, tar, zip, tar.gz, tar.zst, tar.xz, NTFS), each opened through
 // the whole recognition chain and walked. Counts crashes (anything but a clean result
 // or a typed MountfsError, including a dead process: an uncaught error or a heap over
 // --max-old-space-size) and hangs (an input that uses more than the CPU bound, or makes
@@ -31,7 +31,7 @@ const jobs = Number(args.jobs ?? 1);
 // Per input: at most this much CPU time, and at most this long without any progress.
 const cpuMs = Number(args['cpu-ms'] ?? 20_000);
 const stallMs = Number(args['stall-ms'] ?? 600_000);
-const ALL = ['gpt', 'mbr', 'lvm', 'ext4', 'xfs', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'tar', 'zip', 'tar.gz', 'tar.zst', 'tar.xz'];
+const ALL = ['gpt', 'mbr', 'lvm', 'ext4', 'xfs', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'tar', 'zip', 'tar.gz', 'tar.zst', 'tar.xz', 'ntfs'];
 const targets = args.targets ? args.targets.split(',') : ALL;
 // An input saved by an earlier run, run alone through one target (--targets NAME).
 const replay = args.replay ? path.resolve(args.replay) : undefined;

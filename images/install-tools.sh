@@ -5,10 +5,10 @@
 # util-linux (losetup), strace (the hostile-disk tests trace what a scan opens), rpm and db-util (RPM databases, sqlite and Berkeley DB), gcc and
 # libc6-dev (real ELF programs for the miner-binary tests), ntfs-3g (mkntfs, ntfscp: NTFS
 # volumes), libhivex-bin and libwin-hivex-perl (hivexsh, hivexregedit: registry hives) for
-# Windows disks.
+# Windows disks, liblnk-utils (lnkinfo: shell links), python3 (os.setxattr: ntfs-3g's named streams, reparse points and DOS names).
 # minescan itself needs none of them.
 set -euo pipefail
-packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip unzip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time strace rpm db-util gcc libc6-dev ntfs-3g libhivex-bin libwin-hivex-perl liblnk-utils)
+packages=(e2fsprogs gdisk fdisk util-linux sleuthkit debootstrap openssh-client zip unzip zstd xz-utils qemu-utils xfsprogs lvm2 dosfstools btrfs-progs squashfs-tools time strace rpm db-util gcc libc6-dev ntfs-3g libhivex-bin libwin-hivex-perl liblnk-utils python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -103,6 +103,18 @@ export interface Vfs {
   /** Notes of the underlying filesystem, e.g. the journal needs recovery. */
   notes(): string[];
   close(): Promise<void>;
+  /**
+   * Named data streams (NTFS alternate data streams) of the file the path names
+   * (symlinks followed): [] on filesystems without them.
+   */
+  streams?(path: string): Promise<StreamEntry[]>;
+  /** Up to `maxBytes` (default 1 MiB) of the named stream `name` of the file the path names. */
+  readStream?(path: string, name: string, options?: ReadOptions): Promise<Buffer>;
+}
+
+export interface StreamEntry {
+  name: string;
+  size: number;
 }
 
 interface Resolved {
@@ -192,6 +204,20 @@ export class RawVfs implements Vfs {
       out.push({ name: e.name, type: e.type ?? (await this.raw.stat(e.node)).type });
     }
     return out;
+  }
+
+  async streams(path: string): Promise<StreamEntry[]> {
+    const r = await this.resolve(path, true);
+    if (!this.raw.streams) return [];
+    return (await this.raw.streams(r.node)).map(({ name, size }) => ({ name, size }));
+  }
+
+  async readStream(path: string, name: string, options: ReadOptions = {}): Promise<Buffer> {
+    const r = await this.resolve(path, true);
+    const stream = this.raw.streams ? (await this.raw.streams(r.node)).find((s) => s.name === name) : undefined;
+    if (!stream) throw notFound(`${normalizePath(path)}:${name}`, 'no such stream');
+    this.checkpoint();
+    return this.raw.read(stream.node, options.offset ?? 0, Math.min(stream.size, options.maxBytes ?? DEFAULT_MAX_BYTES));
   }
 
   async readlink(path: string): Promise<string> {
@@ -351,6 +377,11 @@ export class RawVfs implements Vfs {
     return { ...stat, id: `v${this.volume}:${stat.dev ?? 0}:${stat.ino}` };
   }
 
+  /** A name as this filesystem compares it (NTFS: case-insensitively, by its $UpCase table). */
+  private fold(name: string): string {
+    return this.raw.foldName ? this.raw.foldName(name) : name;
+  }
+
   /** Directory entries by name, cached: checks look up the same few directories again and again. */
   private async entries(node: NodeId): Promise<Map<string, RawDirEntry>> {
     const cached = this.dirCache.get(node);
@@ -359,7 +390,10 @@ export class RawVfs implements Vfs {
     const map = new Map<string, RawDirEntry>();
     for (const e of list) {
       if (e.name === '.' || e.name === '..' || e.name === '' || e.name.includes('/')) continue;
-      map.set(e.name, e);
+      const key = this.fold(e.name);
+      // Names equal once folded (POSIX-namespace twins on NTFS) are both kept for walks; the
+      // later one is looked up by its exact spelling.
+      map.set(this.raw.foldName && map.has(key) ? `\0${e.name}` : key, e);
     }
     if (this.dirCacheEntries + map.size > DIR_CACHE_ENTRIES) {
       this.dirCache.clear();
@@ -389,10 +423,11 @@ export class RawVfs implements Vfs {
       }
       const dir = stack[stack.length - 1]!;
       if (dir.stat.type !== 'directory') throw notFound(normalizePath(path), `${dir.path} is not a directory`);
-      const entry = (await this.entries(dir.node)).get(name);
+      const entries = await this.entries(dir.node);
+      const entry = entries.get(`\0${name}`) ?? entries.get(this.fold(name));
       if (!entry) throw notFound(normalizePath(path));
       const stat = await this.statNode(entry.node);
-      const childPath = joinPath(dir.path, name);
+      const childPath = joinPath(dir.path, entry.name);
       if (stat.type === 'symlink' && (pending.length > 0 || followLast)) {
         if (++follows > MAX_SYMLINK_FOLLOWS) {
           throw corrupt('symbolic link', `too many levels of symbolic links resolving ${normalizePath(path)} (loop at ${childPath})`);

@@ -2,7 +2,7 @@
  * What a volume holds, told by magic bytes at the places each format documents (the
  * same places blkid looks), with the names blkid gives: 'ext2', 'ext3', 'ext4', 'jbd',
  * 'xfs', 'btrfs', 'swap', 'LVM2_member', 'crypto_LUKS', 'vfat', 'ntfs', 'squashfs',
- * 'iso9660'. Only the first 68 KiB are read (the btrfs superblock at 64 KiB is the
+ * 'iso9660', 'BitLocker'. Only the first 68 KiB are read (the btrfs superblock at 64 KiB is the
  * furthest magic), and nothing is trusted beyond the magic and a few sanity checks:
  * the filesystem reader validates the rest.
  *
@@ -37,6 +37,8 @@ export async function probeFilesystem(source: ByteSource): Promise<string | null
   }
   if (at(0, 'hsqs') || at(0, 'sqsh')) return 'squashfs';
   if (at(3, 'NTFS    ') && hasSaneBpb(head)) return 'ntfs';
+  // BitLocker (Vista and later) replaces the NTFS OEM identifier with its own.
+  if (at(3, '-FVE-FS-')) return 'BitLocker';
   if ((at(0x52, 'FAT32   ') || at(0x36, 'FAT16   ') || at(0x36, 'FAT12   ') || at(0x36, 'FAT     ')) && hasSaneBpb(head)) return 'vfat';
   // ISO 9660: a volume descriptor ("CD001" after its type byte) at sector 16 of 2048 bytes.
   if (at(0x8001, 'CD001')) return 'iso9660';

@@ -49,6 +49,22 @@ export interface Stat {
   nlink: number;
   /** Immutable / append-only; undefined when this source cannot tell. */
   flags?: InodeFlags;
+  /**
+   * Windows file attributes (FILE_ATTRIBUTE_*: 0x1 read-only, 0x2 hidden, 0x4 system,
+   * 0x20 archive, 0x400 reparse point, 0x800 compressed, ...) on filesystems that keep
+   * them (NTFS); absent elsewhere.
+   */
+  dosAttributes?: number;
+  /** The reparse tag of an NTFS reparse point (0xA000000C symlink, 0xA0000003 junction, ...; 0 an Interix symlink). */
+  reparseTag?: number;
+}
+
+/** A named data stream of a file (an NTFS alternate data stream). */
+export interface RawStream {
+  name: string;
+  size: number;
+  /** The node read() reads the stream's bytes from. */
+  node: NodeId;
 }
 
 /** An opaque handle for a file in one filesystem (an inode number, a host path). */
@@ -82,6 +98,14 @@ export interface RawFileSystem {
   flags?(node: NodeId): Promise<InodeFlags | undefined>;
   /** Digests already known without reading the file again (single-pass sources). */
   digests?(node: NodeId): Promise<FileDigests | undefined>;
+  /**
+   * How this filesystem compares names in lookups: both sides folded with it must be
+   * equal (NTFS upper-cases with the volume's $UpCase table). Absent: names are
+   * compared byte for byte, as on Linux.
+   */
+  foldName?(name: string): string;
+  /** Named data streams of a file (NTFS alternate data streams); absent where there are none. */
+  streams?(node: NodeId): Promise<RawStream[]>;
   /** Things the report should say about this filesystem, e.g. "journal needs recovery". */
   notes(): string[];
   /**

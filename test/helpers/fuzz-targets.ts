@@ -17,6 +17,7 @@ import { nowhere } from '../../mountfs/sources/named-files.js';
 import { SpoolBudget } from '../../mountfs/sources/temp-spool.js';
 import { buildLvmGptDisk } from './lvm-disk.js';
 import { xfsFromTreeByProto } from './xfs-image.js';
+import { parseBootSector } from '../../mountfs/fs/ntfs/boot-sector.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -87,6 +88,33 @@ async function archive(dir: string, name: string, command: string): Promise<Fuzz
   const out = path.join(dir, name);
   await run('bash', ['-c', command.replace('{root}', root).replace('{out}', out)]);
   return whole(await readFile(out));
+}
+
+/**
+ * An NTFS volume (mkntfs) with the tree written through ntfs-3g. Mutated: the boot
+ * sector, the MFT records the tree uses (headers, attributes, runs, index roots) and
+ * every INDX record of the directory indexes.
+ */
+async function ntfsBase(dir: string): Promise<FuzzBase> {
+  const out = path.join(dir, 'ntfs.img');
+  const mnt = path.join(dir, 'ntfs-mnt');
+  await mkdir(mnt, { recursive: true });
+  await run('truncate', ['-s', '6M', out]);
+  await run('mkntfs', ['-F', '-Q', '-q', '-c', '1024', out]);
+  await run('ntfs-3g', [out, mnt]);
+  try {
+    await run('cp', ['-a', `${await tree(dir)}/.`, mnt]);
+  } finally {
+    await run('umount', [mnt]);
+  }
+  const bytes = await readFile(out);
+  const g = parseBootSector(bytes.subarray(0, 512));
+  const mft = g.mftLcn * g.clusterSize;
+  const regions: Array<[number, number]> = [[0, 512], [mft, mft + 300 * g.mftRecordSize]];
+  for (let at = 0; at + g.indexRecordSize <= bytes.length; at += g.clusterSize) {
+    if (bytes.toString('latin1', at, at + 4) === 'INDX') regions.push([at, at + g.indexRecordSize]);
+  }
+  return { bytes, regions };
 }
 
 export const FUZZ_TARGETS: FuzzTarget[] = [
@@ -160,4 +188,5 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
   { name: 'tar.gz', build: (dir) => archive(dir, 'a.tar.gz', 'tar -C {root} -cf - . | gzip -c > {out}'), open: (input) => openAndWalk(input) },
   { name: 'tar.zst', build: (dir) => archive(dir, 'a.tar.zst', 'tar -C {root} -cf - . | zstd -q -c > {out}'), open: (input) => openAndWalk(input) },
   { name: 'tar.xz', build: (dir) => archive(dir, 'a.tar.xz', 'tar -C {root} -cf - . | xz -c > {out}'), open: (input) => openAndWalk(input) },
+  { name: 'ntfs', build: ntfsBase, open: (input) => openAndWalk(input) },
 ];
