@@ -133,7 +133,7 @@ describe('window membership on a host tree (by mtime)', () => {
 
   it('takes the persistence places from the checks themselves', () => {
     expect([...PERSISTENCE].sort()).toEqual(
-      ['accounts', 'at-jobs', 'cloud-init', 'cron', 'hosts-file', 'kernel-modules', 'ld-preload', 'ld-so-conf', 'services', 'shell-startup', 'ssh-keys', 'sshd-config', 'started-scripts', 'sudoers', 'systemd-generators', 'udev-rules', 'user-services', 'windows-hosts-file', 'windows-scheduled-tasks', 'windows-startup-folders', 'windows-wmi-subscriptions'].sort(),
+      ['accounts', 'at-jobs', 'cloud-init', 'cron', 'hosts-file', 'kernel-modules', 'ld-preload', 'ld-so-conf', 'services', 'shell-startup', 'ssh-keys', 'sshd-config', 'started-scripts', 'sudoers', 'systemd-generators', 'udev-rules', 'user-services', 'windows-autostart', 'windows-defender', 'windows-hosts-file', 'windows-scheduled-tasks', 'windows-services', 'windows-startup-folders', 'windows-wmi-subscriptions'].sort(),
     );
   });
 
