@@ -4,7 +4,7 @@
  * command-lines.yaml rules must catch or leave alone.
  */
 import { describe, expect, it } from 'vitest';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/parsers/shell-commands.js';
+import { heredocDelimiters, shellLineStarts, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/parsers/shell-commands.js';
 import { scriptLines } from '../../src/checks/shared/command-scan.js';
 import { findBase64Payloads, findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
@@ -49,6 +49,19 @@ describe('programs a shell line starts', () => {
     'python3 -c "import os; os.system(\'x\')" /tmp/x',
   ])('%s starts nothing in /tmp', (line) => {
     expect(startedByShellLine(line).filter((p) => p.startsWith('/tmp') || p.startsWith('/var/tmp') || p.startsWith('/dev/shm'))).toEqual([]);
+  });
+
+  it('tells a sourced file from a started one', () => {
+    expect(shellLineStarts('. /etc/opt/env.sh && source "/etc/x.sh"')).toEqual([
+      { path: '/etc/opt/env.sh', sourced: true },
+      { path: '/etc/x.sh', sourced: true },
+    ]);
+    expect(shellLineStarts('. /etc/opt/env.sh; /etc/opt/env.sh --run')).toEqual([{ path: '/etc/opt/env.sh', sourced: false }]);
+    expect(shellLineStarts('/opt/a/run; . /opt/a/run')).toEqual([{ path: '/opt/a/run', sourced: false }]);
+    expect(shellLineStarts('bash -c ". /tmp/.e"; /tmp/.k/x')).toEqual([
+      { path: '/tmp/.e', sourced: true },
+      { path: '/tmp/.k/x', sourced: false },
+    ]);
   });
 
   it('follows the assignments a script made', () => {

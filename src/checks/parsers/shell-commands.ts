@@ -26,13 +26,26 @@ interface ParseState {
   cwd?: string;
   depth: number;
   out: Set<string>;
+  /** Paths only read into the shell (`. FILE`, `source FILE`), a subset of out. */
+  sourced: Set<string>;
+}
+
+/** A file a command line starts, or only sources: a sourced file runs in the shell that reads it, as configuration does. */
+export interface StartedProgram {
+  path: string;
+  sourced: boolean;
 }
 
 /** Programs a shell command line starts, as absolute normalised paths, in order. */
 export function startedByShellLine(line: string, vars: ShellVars = new Map()): string[] {
-  const state: ParseState = { vars, depth: 0, out: new Set() };
+  return shellLineStarts(line, vars).map((p) => p.path);
+}
+
+/** What a shell command line starts or sources, in order; a file both started and sourced counts as started. */
+export function shellLineStarts(line: string, vars: ShellVars = new Map()): StartedProgram[] {
+  const state: ParseState = { vars, depth: 0, out: new Set(), sourced: new Set() };
   parseShell(line, state);
-  return [...state.out];
+  return [...state.out].map((path) => ({ path, sourced: state.sourced.has(path) }));
 }
 
 /**
@@ -41,7 +54,7 @@ export function startedByShellLine(line: string, vars: ShellVars = new Map()): s
  * `;` separates commands; a shell it starts with -c is parsed as shell.
  */
 export function startedByExecValue(value: string, vars: ShellVars = new Map()): string[] {
-  const state: ParseState = { vars, depth: 0, out: new Set() };
+  const state: ParseState = { vars, depth: 0, out: new Set(), sourced: new Set() };
   const m = /^\s*([-@:+!]*)\s*/.exec(value)!;
   const argv0Given = m[1]!.includes('@');
   let command: Word[] = [];
@@ -180,7 +193,7 @@ function simpleCommand(words: Word[], state: ParseState): void {
     return;
   }
   if (word === '.' || word === 'source') {
-    addPath(args[0]?.text, state);
+    addPath(args[0]?.text, state, true);
     return;
   }
   if (word === 'su' || word === 'runuser') {
@@ -244,8 +257,8 @@ function startStopDaemon(args: Word[], state: ParseState): void {
   }
 }
 
-/** Records the program if it resolves to an absolute path; returns that path. */
-function addPath(raw: string | undefined, state: ParseState): string | undefined {
+/** Records the program (or the sourced file) if it resolves to an absolute path; returns that path. */
+function addPath(raw: string | undefined, state: ParseState, sourced = false): string | undefined {
   if (raw === undefined) return undefined;
   const value = expand(raw, state.vars);
   if (value === undefined || value === '' || value.startsWith('~')) return undefined;
@@ -253,6 +266,8 @@ function addPath(raw: string | undefined, state: ParseState): string | undefined
   if (!value.includes('/')) return undefined;
   const path = resolve(value, state.cwd);
   if (path === undefined || path === '/dev/null') return undefined;
+  if (!sourced) state.sourced.delete(path);
+  else if (!state.out.has(path)) state.sourced.add(path);
   state.out.add(path);
   return path;
 }

@@ -13,7 +13,7 @@ import type { TemplateVars } from '../../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
 import { extractMinerIndicators } from '../../miners/pool-indicators.js';
 import { textLines } from '../../facts/vfs-lines.js';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
+import { heredocDelimiters, shellLineStarts, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
 export interface CommandLine {
@@ -77,17 +77,26 @@ export async function scanCommandLines(
 
   for (const l of lines) {
     const started = new Set<string>();
+    const sourced = new Set<string>();
     if (l.run) {
-      const found = l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : startedByShellLine(l.run.command, vars);
-      for (const p of found) started.add(p);
+      if (l.run.syntax === 'exec') for (const p of startedByExecValue(l.run.command, vars)) started.add(p);
+      else {
+        for (const p of shellLineStarts(l.run.command, vars)) {
+          started.add(p.path);
+          if (p.sourced) sourced.add(p.path);
+        }
+      }
     }
     for (const payload of findEncodedPayloads(l.text)) {
       const where = `${PAYLOAD_NAME[payload.encoding ?? 'base64']} decoded from ${file.path}:${l.line}`;
       for (const d of matchDecoded(ctx.rules, file.scope, file.path, payload)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
-      for (const p of startedByShellLine(payload.decoded)) started.add(p);
+      for (const p of startedByShellLine(payload.decoded)) {
+        started.add(p);
+        sourced.delete(p);
+      }
     }
     for (const p of started) {
-      ctx.started({ path: p, startedBy: `${file.path}:${l.line}` });
+      ctx.started({ path: p, startedBy: `${file.path}:${l.line}`, ...(sourced.has(p) ? { sourced: true } : {}) });
       for (const rule of ctx.rules.matchName('started-path', p)) {
         addHit(l.line, { rule, evidence: l.evidence, where: `${file.path}:${l.line}`, name: p });
       }
