@@ -27,6 +27,7 @@ import { packageIntegrityCheck } from './package-integrity/check.js';
 import { minerFilesCheck } from './miner-files.js';
 import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
+import { scriptsAtRestCheck } from './scripts-at-rest.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -53,4 +54,5 @@ export const ALL_CHECKS: readonly Check[] = [
   minerFilesCheck,
   startedScriptsCheck,
   hashLookupCheck,
+  scriptsAtRestCheck,
 ];
