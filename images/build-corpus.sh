@@ -115,6 +115,14 @@ plain_elf() { # plain_elf PATH TEXT
   chmod 0755 "./$1"
 }
 
+# A shared object (ET_DYN, no interpreter, no entry point), as `gcc -shared` builds one.
+shared_object() { # shared_object PATH TEXT
+  mkdir -p "$(dirname "./$1")"
+  rm -f "./$1"
+  { printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\003\000\076\000'; head -c 1024 /dev/zero; printf '%s\0' "$2"; } > "./$1"
+  chmod 0755 "./$1"
+}
+
 xmrig_config() { # xmrig_config PATH POOL
   put "$1" 0644 <<EOF
 {
@@ -411,6 +419,8 @@ install usb-storage /bin/false
 blacklist firewire-core
 EOF
   put etc/ld.so.conf.d/cuda.conf 0644 <<<'/usr/local/cuda/lib64'
+  # A vendor's shared object among the libraries, no package's: a library, not a program.
+  shared_object usr/local/lib/libvendorcrypto.so.3 'vendor crypto 3.1'
   mkdir -p home/debian
   put home/debian/.bashrc 0644 < etc/skel/.bashrc
   append home/debian/.bashrc <<'EOF'
@@ -745,6 +755,41 @@ case_miner_launcher_in_root() {
   put root/start-xm.sh 0755 <<EOF
 #!/bin/bash
 nohup /usr/local/games/.cfg/sysmon --url=stratum+tcp://xmr.2miners.com:2222 --user=$WALLET --donate-level=1 >/dev/null 2>&1 &
+EOF
+}
+
+# Programs disguised as something else: a program named like a library, a program among
+# the libraries, SUID root files no package installed, a SUID copy of bash.
+case_library_named_program() {
+  plain_elf usr/lib/x86_64-linux-gnu/libudev-helper.so.1 'udev helper'
+}
+
+case_program_in_libdir() {
+  plain_elf usr/lib/x86_64-linux-gnu/sd-pam-helper 'pam helper'
+}
+
+case_suid_shell_backdoor() {
+  mkdir -p var/lib/dbus
+  rm -f var/lib/dbus/.dbus-broker
+  cp usr/bin/bash var/lib/dbus/.dbus-broker
+  chmod 4755 var/lib/dbus/.dbus-broker
+}
+
+case_suid_unowned_helper() {
+  plain_elf usr/local/sbin/netdiag 'network diagnostics'
+  chmod 4755 usr/local/sbin/netdiag
+  rm -f usr/share/man/man1/.manpath
+  cp usr/bin/dash usr/share/man/man1/.manpath
+  chmod 2755 usr/share/man/man1/.manpath
+}
+
+# sudoers drop-ins sudo skips by name: inert, but written where grants go.
+case_sudoers_skipped_dropin() {
+  put etc/sudoers.d/99-ops.conf 0440 <<'EOF'
+www-data ALL=(ALL) NOPASSWD: ALL
+EOF
+  put 'etc/sudoers.d/backup~' 0440 <<'EOF'
+daemon ALL=(ALL:ALL) NOPASSWD:ALL
 EOF
 }
 

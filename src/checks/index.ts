@@ -28,6 +28,7 @@ import { minerFilesCheck } from './miner-files.js';
 import { startedScriptsCheck } from './started-scripts.js';
 import { hashLookupCheck } from './hash-lookup.js';
 import { scriptsAtRestCheck } from './scripts-at-rest.js';
+import { disguisedProgramsCheck } from './disguised-programs.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -55,4 +56,5 @@ export const ALL_CHECKS: readonly Check[] = [
   startedScriptsCheck,
   hashLookupCheck,
   scriptsAtRestCheck,
+  disguisedProgramsCheck,
 ];
