@@ -419,6 +419,8 @@ install usb-storage /bin/false
 blacklist firewire-core
 EOF
   put etc/ld.so.conf.d/cuda.conf 0644 <<<'/usr/local/cuda/lib64'
+  # SSH moved to one other port and kept to keys: an admin's habit, not an extra way in.
+  put etc/ssh/sshd_config.d/20-port.conf 0644 <<<'Port 2222'
   # A vendor's shared object among the libraries, no package's: a library, not a program.
   shared_object usr/local/lib/libvendorcrypto.so.3 'vendor crypto 3.1'
   mkdir -p home/debian
@@ -491,7 +493,7 @@ case_config_only() {
 }
 
 case_ld_preload() {
-  plain_elf usr/local/lib/libprocesshider.so 'readdir process_to_filter kdevtmpfsi'
+  shared_object usr/local/lib/libprocesshider.so 'readdir process_to_filter kdevtmpfsi'
   put etc/ld.so.preload 0644 <<<'/usr/local/lib/libprocesshider.so'
 }
 
@@ -790,6 +792,25 @@ www-data ALL=(ALL) NOPASSWD: ALL
 EOF
   put 'etc/sudoers.d/backup~' 0440 <<'EOF'
 daemon ALL=(ALL:ALL) NOPASSWD:ALL
+EOF
+}
+
+# sshd opened: a drop-in with a second port and root's password logins; and
+# sshd_config itself edited the same way.
+case_sshd_dropin_opened() {
+  put etc/ssh/sshd_config.d/50-cloudimg-settings.conf 0644 <<'EOF'
+Port 22
+Port 2223
+PermitRootLogin yes
+PasswordAuthentication yes
+EOF
+}
+
+case_sshd_config_edited() {
+  append etc/ssh/sshd_config <<'EOF'
+Port 22
+Port 40022
+PermitRootLogin yes
 EOF
 }
 
