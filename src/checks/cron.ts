@@ -25,6 +25,8 @@ import type { Stat } from '../../mountfs/vfs.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands, showLine } from './shared/command-remediation.js';
 import { unlockCommand } from './shared/unlock.js';
+import { shellVarsFor } from './parsers/shell-commands.js';
+import { runnerHome } from './shared/runner-home.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
 import { crontabLines } from './shared/crontab-lines.js';
 import { ANACRONTAB, CRON_GLOBS, CRON_SCRIPT_DIRS } from './shared/whole-file-places.js';
@@ -151,7 +153,7 @@ async function scanCronFile(ctx: CheckContext, path: string): Promise<void> {
     fix: (line, started) => fixFor(ctx, path, kind, line, started),
   };
   const lines = kind === 'script' ? scriptLines(whole.text) : crontabLines(whole.text, kind, kind === 'user' ? basename(path) : undefined);
-  await scanCommandLines(ctx, file, lines);
+  await scanCommandLines(ctx, file, lines, shellVarsFor(await runnerHome(ctx, path)));
 }
 
 function period(path: string): string {

@@ -35,6 +35,8 @@ import { windowsHostsFileCheck } from './windows/hosts-file.js';
 import { windowsStartupFoldersCheck } from './windows/startup-folders.js';
 import { windowsWmiSubscriptionsCheck } from './windows/wmi-subscriptions.js';
 import { windowsMinerFilesCheck } from './windows/miner-files.js';
+import { scriptsAtRestCheck } from './scripts-at-rest.js';
+import { disguisedProgramsCheck } from './disguised-programs.js';
 
 export const ALL_CHECKS: readonly Check[] = [
   cronCheck,
@@ -69,4 +71,6 @@ export const ALL_CHECKS: readonly Check[] = [
   windowsStartupFoldersCheck,
   windowsWmiSubscriptionsCheck,
   windowsMinerFilesCheck,
+  scriptsAtRestCheck,
+  disguisedProgramsCheck,
 ];

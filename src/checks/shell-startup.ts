@@ -27,7 +27,7 @@ import { unlockCommand } from './shared/unlock.js';
 import { PAM_ENV_FILES, SHELL_HOME_FILES, SHELL_STARTUP_PATHS, SHELL_SYSTEM_DIRS, SHELL_SYSTEM_FILES, SKEL } from './shared/whole-file-places.js';
 import { readWholeText, activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
-import { startedByShellLine } from './parsers/shell-commands.js';
+import { shellLineStarts, shellVarsFor } from './parsers/shell-commands.js';
 import { listDir } from './shared/systemd-units.js';
 
 /** Sourced files followed in all, and from one file: hostile start-up files may source thousands. */
@@ -118,7 +118,7 @@ async function scanStartupFile(ctx: CheckContext, start: StartupFile, seen: Set<
     vars: { context: start.context },
     fix: (line, started) => startupFix(ctx, real, line, functionEnds.get(line.line), started),
   };
-  await scanCommandLines(ctx, file, lines);
+  await scanCommandLines(ctx, file, lines, shellVarsFor(start.home));
   return sourced;
 }
 
@@ -158,20 +158,16 @@ export function joinFunctions(lines: CommandLine[]): Map<number, number> {
  */
 function sourcedFiles(lines: CommandLine[], from: StartupFile): StartupFile[] {
   const out: StartupFile[] = [];
+  const vars = shellVarsFor(from.home);
   for (const l of lines) {
     if (!l.run || out.length >= MAX_SOURCED_PER_FILE) continue;
-    const started = startedByShellLine(l.run.command);
-    const sourced = started.filter((p) => isSourced(l.run!.command, p));
+    const starts = shellLineStarts(l.run.command, vars);
+    const sourced = starts.filter((p) => p.sourced).map((p) => p.path);
     for (const path of sourced) out.push({ path, kind: 'shell', context: ` (sourced by ${from.path}:${l.line}${from.context})`, home: from.home });
     const inOwnHome = (p: string) => from.home !== undefined && from.home !== '/' && p.startsWith(`${from.home}/`);
-    if (started.length > 0 && sourced.length === started.length && sourced.every(inOwnHome)) delete l.run;
+    if (starts.length > 0 && sourced.length === starts.length && sourced.every(inOwnHome)) delete l.run;
   }
   return out;
-}
-
-function isSourced(command: string, path: string): boolean {
-  const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?:^|[\\s;&|({])(?:\\.|source)\\s+["']?${escaped}["']?(?:$|[\\s;&|)}])`).test(command);
 }
 
 async function startupFix(ctx: CheckContext, path: string, line: CommandLine, end: number | undefined, started: string[]): Promise<string> {

@@ -17,7 +17,11 @@
  *   relative to each home) and the key files found are read and reported the way the
  *   ssh-keys check reports ~/.ssh/authorized_keys.
  * - PermitRootLogin yes with password authentication in force (its default is yes) is
- *   reported at low.
+ *   reported at low, and at medium when the file that says it is not as its package
+ *   shipped it (Debian's /etc/ssh/sshd_config is written from the template
+ *   /usr/share/openssh/sshd_config; a drop-in no package owns is someone's change).
+ * - More than one global Port (sshd listens on each): an extra way in, medium. A
+ *   single moved Port is an administrator's habit and is not reported.
  */
 import type { Check, CheckContext } from '../model/check.js';
 import { textLines } from '../facts/vfs-lines.js';
@@ -47,10 +51,14 @@ const DEFAULT_KEY_FILES = new Set(['.ssh/authorized_keys', '.ssh/authorized_keys
 /** Key files read per AuthorizedKeysFile value: one per home, and homes are bounded. */
 const MAX_KEY_FILES = 4096;
 const RELOAD = 'sshd -t && systemctl reload ssh   # checks the configuration, then applies it';
+const ROOT_PASSWORD_CHANGED = 'sshd.root-password-login-changed';
+const EXTRA_PORT = 'sshd.extra-port';
+/** Debian's openssh-server writes /etc/ssh/sshd_config from this template (ucf): the package's version of it. */
+const PACKAGE_TEMPLATE = '/usr/share/openssh/sshd_config';
 
 export const sshdConfigCheck: Check = {
   id: 'sshd-config',
-  ruleIds: ['sshd.keys-command-unpackaged', 'sshd.root-password-login', ...COMMAND_SCAN_RULE_IDS, ...KEY_FILE_RULE_IDS],
+  ruleIds: ['sshd.keys-command-unpackaged', 'sshd.root-password-login', ROOT_PASSWORD_CHANGED, EXTRA_PORT, ...COMMAND_SCAN_RULE_IDS, ...KEY_FILE_RULE_IDS],
   persistence: true,
   watched: [{ what: 'SSH server configuration', globs: ['/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d', '/etc/ssh/sshd_config.d/*'] }],
   description: 'sshd_config and its Include files: key files moved elsewhere, key commands, empty and root passwords',
@@ -61,6 +69,7 @@ export const sshdConfigCheck: Check = {
     await readConfig(ctx, SSHD_CONFIG, 0, false, new Set(), directives, files);
     for (const path of files) await scanFile(ctx, path, directives.filter((d) => d.path === path));
     await judgeRootPassword(ctx, directives);
+    await judgePorts(ctx, directives);
     await readMovedKeyFiles(ctx, directives);
   },
 };
@@ -176,7 +185,7 @@ async function judgeRootPassword(ctx: CheckContext, directives: Directive[]): Pr
   const value = password?.args[0]!.toLowerCase() ?? 'yes';
   if (value !== 'yes') return;
   ctx.report(
-    ctx.rules.finding('sshd.root-password-login', {
+    ctx.rules.finding((await asShipped(ctx, root.path)) ? 'sshd.root-password-login' : ROOT_PASSWORD_CHANGED, {
       path: root.path,
       line: root.line,
       evidence: `${root.text}; ${password ? `${password.text} (${password.path}:${password.line})` : 'PasswordAuthentication not set (default yes)'}`,
@@ -184,6 +193,35 @@ async function judgeRootPassword(ctx: CheckContext, directives: Directive[]): Pr
       vars: { where: `${root.path}:${root.line}`, password: password ? `yes at ${password.path}:${password.line}` : 'yes by default' },
     }),
   );
+}
+
+/**
+ * Whether the file is its package's: a packaged file unchanged, or sshd_config as the
+ * package's template has it (or the root has no package database to tell).
+ */
+async function asShipped(ctx: CheckContext, path: string): Promise<boolean> {
+  const state = await ctx.facts.packageFiles.state(path);
+  // Without a package database nothing says the file differs from anything.
+  if (state.kind === 'unchanged' || (state.kind === 'unknown' && !(await ctx.facts.packages.available()))) return true;
+  if (path !== SSHD_CONFIG || (await ctx.facts.packageFiles.state(PACKAGE_TEMPLATE)).kind !== 'unchanged') return false;
+  try {
+    const [mine, template] = await Promise.all([ctx.vfs.readFile(path, { maxBytes: 1 << 20 }), ctx.vfs.readFile(PACKAGE_TEMPLATE, { maxBytes: 1 << 20 })]);
+    return mine.equals(template);
+  } catch {
+    return false;
+  }
+}
+
+/** More than one global Port: the second and later ones are extra ways in. */
+async function judgePorts(ctx: CheckContext, directives: Directive[]): Promise<void> {
+  const ports = directives.filter((d) => d.keyword === 'port' && !d.inMatch && d.args.length > 0);
+  const distinct = new Set(ports.map((d) => d.args[0]));
+  if (distinct.size < 2) return;
+  const shown = [...distinct].join(', ');
+  for (const d of ports.slice(1)) {
+    const fix = [await removeLine(ctx, d.path, d), RELOAD].join('\n');
+    ctx.report(ctx.rules.finding(EXTRA_PORT, { path: d.path, line: d.line, evidence: d.text, category: CATEGORY, vars: { where: `${d.path}:${d.line}`, ports: shown, fix } }));
+  }
 }
 
 /** Reads the keys of every AuthorizedKeysFile value that is not the default. */

@@ -29,6 +29,8 @@ import { deleteStartedCommands, showLine } from './shared/command-remediation.js
 import { unlockCommand } from './shared/unlock.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
 import { stripShellComment } from './parsers/shell-lexer.js';
+import { shellVarsFor } from './parsers/shell-commands.js';
+import { startersHome } from './shared/runner-home.js';
 import { activeLines, type WholeText } from '../facts/vfs-lines.js';
 import { realPathOf } from './shared/real-path.js';
 
@@ -178,7 +180,7 @@ async function scanStartedScript(ctx: CheckContext, walk: Walk, info: ScriptInfo
     vars: { context: ` (script ${describeStarters(info, walk.scripts)})` },
     fix: (line, started) => fixFor(ctx, info, line, started),
   };
-  await scanCommandLines(ctx, file, shell ? scriptLines(text) : plainLines(text));
+  await scanCommandLines(ctx, file, shell ? scriptLines(text) : plainLines(text), shellVarsFor(await startersHome(ctx, info.path, info.startedBy)));
 }
 
 async function packaged(ctx: CheckContext, info: ScriptInfo): Promise<boolean> {

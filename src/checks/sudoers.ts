@@ -29,6 +29,8 @@ const SUDOERS = '/etc/sudoers';
 const CATEGORY = 'persistence/sudoers';
 /** sudo stops at 128 nested includes; real configurations use one or two. */
 const MAX_INCLUDE_DEPTH = 8;
+/** A drop-in sudo skips (sudoers(5): a name with a "." or ending in "~"). */
+const SKIPPED_DROP_IN = 'sudoers.skipped-drop-in';
 const MAX_LINE = 8 * 1024;
 const MAX_CONTINUED_LINES = 100;
 /** cloud-init's per-user drop-in ("users: sudo: ALL=(ALL) NOPASSWD:ALL"). */
@@ -37,7 +39,7 @@ const FIRST_REGULAR_UID = 1000;
 
 export const sudoersCheck: Check = {
   id: 'sudoers',
-  ruleIds: ['sudoers.unpackaged-grant', 'sudoers.cloud-init-nopasswd', 'sudoers.nopasswd-all', 'sudoers.all-to-odd-account', 'sudoers.grant'],
+  ruleIds: [SKIPPED_DROP_IN, 'sudoers.unpackaged-grant', 'sudoers.cloud-init-nopasswd', 'sudoers.nopasswd-all', 'sudoers.all-to-odd-account', 'sudoers.grant'],
   persistence: true,
   watched: [{ what: 'sudo configuration', globs: ['/etc/sudoers', '/etc/sudoers.d', '/etc/sudoers.d/*'] }],
   description: 'sudo rules of /etc/sudoers and the files it includes (sudoers.d)',
@@ -94,11 +96,37 @@ async function readSudoers(ctx: CheckContext, path: string, depth: number, seen:
     if (include[1]) {
       for (const f of await globFiles(ctx, `${resolved}/*`)) {
         if (!basename(f).endsWith('~') && !basename(f).includes('.')) await readSudoers(ctx, f, depth + 1, seen, out);
+        else await reportSkipped(ctx, f, `${path}:${l.line}`);
       }
     } else {
       await readSudoers(ctx, resolved, depth + 1, seen, out);
     }
   }
+}
+
+/** What package tools leave beside a configuration file they could not replace: skipped, and nobody's plan. */
+const PACKAGE_LEFTOVER = /\.(?:dpkg-(?:old|dist|new|bak|tmp)|rpmnew|rpmsave|rpmorig|ucf-(?:old|new|dist))$/;
+
+/**
+ * A file sudo skips grants nothing, but someone wrote it where grants go: a drop-in
+ * named `90-users.conf` or `admin~` is an intruder's that did not take, or one waiting
+ * to be renamed. Package tools' leftovers and empty files are left alone.
+ */
+async function reportSkipped(ctx: CheckContext, path: string, includedBy: string): Promise<void> {
+  if (PACKAGE_LEFTOVER.test(basename(path))) return;
+  const file = await readIncludedConfig(ctx, path, 0, MAX_INCLUDE_DEPTH, new Set());
+  if (!file) return;
+  const lines = sudoersLines(file.text);
+  if (lines.length === 0) return;
+  const unlock = await unlockCommand(ctx, path);
+  ctx.report(
+    ctx.rules.finding(SKIPPED_DROP_IN, {
+      path,
+      line: lines[0]!.line,
+      evidence: lines.slice(0, 3).map((l) => l.evidence).join('; '),
+      vars: { includedBy, name: basename(path), fix: [...(unlock ? [unlock] : []), `rm -f ${shellQuote(path)}`].join('\n') },
+    }),
+  );
 }
 
 type Aliases = Map<string, string[]>;

@@ -12,7 +12,10 @@
  * for the worst file it starts. Chains count: a cron line starting a script whose line
  * starts a miner is raised too, up to MAX_ROUNDS links deep. A line in a package's own
  * program file with no finding of its own (rc-local.service starting /etc/rc.local) is
- * linked but not raised: the started file is the entry to remove (stock-files.ts).
+ * linked but not raised: the started file is the entry to remove (stock-files.ts). A
+ * line that only sources a file (`. /etc/x`) is linked but not raised either: the
+ * sourced file's own lines are judged where they are, and a finding on it that says
+ * nothing of what it runs (a chattr lock) says nothing of the line that reads it.
  */
 import type { Vfs } from '../../mountfs/vfs.js';
 import type { RuleSet } from '../rules/ruleset.js';
@@ -45,6 +48,8 @@ interface Line {
   line: number;
   /** The files it starts, as written and resolved: findings may sit under either. */
   targets: Set<string>;
+  /** The files it only sources (`. FILE`): linked, never a reason to raise the line. */
+  sourced: Set<string>;
 }
 
 interface Raised {
@@ -131,8 +136,8 @@ async function linesOf(vfs: Vfs, started: readonly StartedFile[]): Promise<Line[
     const linePath = m[1]!;
     // A script that starts itself ("$0") is no link between two things.
     if (targets.includes(linePath)) continue;
-    const line = lines.get(s.startedBy) ?? { where: s.startedBy, linePath, line: Number(m[2]), targets: new Set<string>() };
-    for (const t of targets) line.targets.add(t);
+    const line = lines.get(s.startedBy) ?? { where: s.startedBy, linePath, line: Number(m[2]), targets: new Set<string>(), sourced: new Set<string>() };
+    for (const t of targets) (s.sourced ? line.sourced : line.targets).add(t);
     lines.set(s.startedBy, line);
   }
   return [...lines.values()];
@@ -202,7 +207,7 @@ function linkRelated(findings: Finding[], lines: Line[]): void {
   const byPath = indexBy(findings, (f) => f.path);
   const byLine = indexBy(findings, lineKey);
   for (const link of lines) {
-    const onTargets = [...link.targets].flatMap((t) => byPath.get(t) ?? []);
+    const onTargets = [...link.targets, ...link.sourced].flatMap((t) => byPath.get(t) ?? []);
     if (onTargets.length === 0) continue;
     for (const f of onTargets) add(f, 'startedBy', link.where);
     const startedPaths = [...new Set(onTargets.map((f) => f.path))];

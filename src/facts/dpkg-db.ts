@@ -7,7 +7,9 @@
  * - <pkg>.list: every path the package installed (directories and symlinks too), for
  *   ownership; paths the md5sums already gave are not repeated;
  * - <pkg>.conffiles and the status file's `Conffiles:` fields: configuration files the
- *   admin may change (config: true; their md5 comes from the status file);
+ *   admin may change (config: true; their md5 comes from the status file). A
+ *   .conffiles line may start with flags (deb-conffiles(5): `remove-on-upgrade /etc/x`,
+ *   as bookworm's pkgconf ships), which are not part of the path;
  * - /var/lib/dpkg/diversions: a file of package P diverted by someone else keeps its
  *   path (dpkg -S still names P) and gets divertedTo, where P's bytes now are.
  *
@@ -40,6 +42,8 @@ const MAX_INFO_ENTRIES = 200_000;
 const MAX_RECORDS = 2_000_000;
 /** Debian policy 5.6.1: lower-case letters, digits, + - . ; at least two characters. */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+/** deb-conffiles(5): flags, each a word and a space, before the path; dpkg 1.21 knows `remove-on-upgrade`. */
+const CONFFILE_FLAGS = /^(?:[a-z][a-z-]{0,63} +){1,8}(?=\/)/;
 const MD5SUMS_LINE = /^([0-9a-fA-F]{32}) [ *](.+)$/;
 
 type OnError = (path: string, err: unknown) => void;
@@ -114,7 +118,7 @@ export class DpkgDatabase implements PackageDatabase {
       };
       const conffiles = new Map(statusConffiles.get(pkg));
       if (present.includes('.conffiles')) {
-        for await (const path of this.paths(`${DPKG_INFO}/${stem}.conffiles`)) if (!conffiles.has(path)) conffiles.set(path, undefined);
+        for await (const path of this.paths(`${DPKG_INFO}/${stem}.conffiles`, CONFFILE_FLAGS)) if (!conffiles.has(path)) conffiles.set(path, undefined);
       }
       const given = new Set<string>();
       const record = (path: string, digest: string | undefined): PackagedFile => {
@@ -173,10 +177,11 @@ export class DpkgDatabase implements PackageDatabase {
     }
   }
 
-  /** Absolute paths, one a line (.list, .conffiles). */
-  private async *paths(file: string): AsyncGenerator<string> {
+  /** Absolute paths, one a line (.list, .conffiles), after what `flags` matches at the start of a line. */
+  private async *paths(file: string, flags?: RegExp): AsyncGenerator<string> {
     let bad = 0;
-    for await (const text of this.lines(file, () => bad)) {
+    for await (const line of this.lines(file, () => bad)) {
+      const text = flags ? line.replace(flags, '') : line;
       // Every .list starts with "/.", the root directory itself.
       if (text === '' || text === '/.') continue;
       const path = text.startsWith('/') ? packagePath(text) : undefined;

@@ -14,6 +14,7 @@ import type { PackageDatabase } from './package-db.js';
 import { PACKAGE_DB_PATHS, openPackageDatabases, readManagedPaths, type ManagedPaths } from './package-databases.js';
 import { loginHomes, type Home } from './login-homes.js';
 import { LIBRARY_PATH_CONFIG, PRELOAD, librarySearchDirs, readPreloadText } from './ld-so.js';
+import { PackageFileStates } from './package-file-state.js';
 
 /** What the facts read, declared like a check's paths so single-pass sources keep them. */
 export const FACT_PATHS = ['/etc/passwd', '/etc/shadow', ...PACKAGE_DB_PATHS, ...PACKAGE_MANAGER_PATHS, PRELOAD, ...LIBRARY_PATH_CONFIG];
@@ -28,12 +29,15 @@ export class Facts {
   private preloadP?: Promise<string | undefined>;
   private libraryDirsP?: Promise<string[]>;
   readonly packages: PackageOwnership;
+  /** Whether a file is still what its package installed (owned, digest as recorded). */
+  readonly packageFiles: PackageFileStates;
 
   constructor(
     private readonly vfs: Vfs,
     private readonly onError: (path: string, err: unknown) => void = () => undefined,
   ) {
     this.packages = new PackageOwnership(() => this.packageDatabases());
+    this.packageFiles = new PackageFileStates(vfs, () => this.packageDatabases());
   }
 
   /** /etc/passwd; empty when the file is missing. */

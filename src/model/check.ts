@@ -98,6 +98,8 @@ export interface StartedFile {
   path: string;
   /** Where it is started from, e.g. "/etc/crontab:12". */
   startedBy: string;
+  /** Only read into the starting shell (`. FILE`, `source FILE`): followed, linked, but no reason to raise the line. */
+  sourced?: boolean;
 }
 
 /** The globs a check declares, given the rules in force. */

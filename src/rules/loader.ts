@@ -7,7 +7,7 @@
  *   fragments: {name: regex, ...}                  # optional; (?&name) in this pack's regexes
  *   scope-groups: {name: [scope or group, ...]}     # optional; names for content.scopes (scope-groups.ts)
  *   rules:
- *     - id, category, severity, message, remediation, references?, family?, yields?
+ *     - id, category, severity, message, remediation, references?, family?, yields?, malware-specific?
  *       match: {content: {scopes, regex, flags?, paths?, all?}}  # all: regexes the same text must also match, each
  *            | {path: {globs, contains?, flags?, type?}}
  *            | {name: {scope, values? , regex?, flags?}}
@@ -97,7 +97,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     const bad = (msg: string, key?: string): never =>
       fail((key && fieldNode(key)) || item, `rule ${typeof r?.id === 'string' ? r.id : '#' + (rules.length + 1)}: ${msg}`);
     if (typeof r !== 'object' || r === null) bad('must be a mapping');
-    const known = new Set(['id', 'category', 'severity', 'message', 'remediation', 'references', 'family', 'match', 'yields']);
+    const known = new Set(['id', 'category', 'severity', 'message', 'remediation', 'references', 'family', 'match', 'yields', 'malware-specific']);
     for (const k of Object.keys(r)) if (!known.has(k)) bad(`unknown field "${k}"`, k);
     for (const k of ['id', 'category', 'severity', 'message', 'remediation']) {
       if (typeof r[k] !== 'string' || !(r[k] as string).trim()) bad(`"${k}" must be a non-empty string`, k);
@@ -105,6 +105,7 @@ export function parseRulePack(text: string, file: string): RulePack {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(r.id as string)) bad('id must be lower-case letters, digits, ".", "_" or "-"', 'id');
     if (!isSeverity(r.severity as string)) bad(`severity must be critical, high, medium, low or info`, 'severity');
     if (r.family !== undefined && typeof r.family !== 'string') bad('family must be a string', 'family');
+    if (r['malware-specific'] !== undefined && typeof r['malware-specific'] !== 'boolean') bad('malware-specific must be true or false', 'malware-specific');
     rules.push({
       id: r.id as string,
       category: r.category as string,
@@ -113,6 +114,7 @@ export function parseRulePack(text: string, file: string): RulePack {
       remediation: (r.remediation as string).trim(),
       references: stringList(r.references, () => bad('references must be a list of strings')),
       family: (r.family as string | undefined) ?? family?.id,
+      ...(r['malware-specific'] === true ? { malwareSpecific: true } : {}),
       ...(r.yields !== undefined ? { yields: yieldsList(r.yields, () => bad('yields must be a list of rule ids, "prefix.*" or "match:path"', 'yields')) } : {}),
       match: parseMatcher(r.match, fragments, scopeGroups, (msg, field) => bad(msg, field ? `match.${field}` : 'match')),
       origin: `${file}:${lineOf(item) ?? 1}`,

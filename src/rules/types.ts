@@ -122,3 +122,13 @@ export class RuleError extends Error {
     this.name = 'RuleError';
   }
 }
+
+/** Rule fields added after the first shape, merged into it (interfaces merge in one module). */
+export interface Rule {
+  /**
+   * The rule names malware itself (a pool, a wallet, a miner's options, a family's
+   * artefact), not a behaviour administrators' files share: it keeps its severity on a
+   * package's unchanged file, which caps the others at low (`malware-specific: true`).
+   */
+  malwareSpecific?: boolean;
+}

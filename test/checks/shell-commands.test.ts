@@ -4,7 +4,7 @@
  * command-lines.yaml rules must catch or leave alone.
  */
 import { describe, expect, it } from 'vitest';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/parsers/shell-commands.js';
+import { heredocDelimiters, shellLineStarts, shellVarsFor, startedByExecValue, startedByShellLine, stripShellComment } from '../../src/checks/parsers/shell-commands.js';
 import { scriptLines } from '../../src/checks/shared/command-scan.js';
 import { findBase64Payloads, findEncodedPayloads } from '../../src/rules/decode.js';
 import { builtinRules } from '../helpers/scan-dir.js';
@@ -51,6 +51,19 @@ describe('programs a shell line starts', () => {
     expect(startedByShellLine(line).filter((p) => p.startsWith('/tmp') || p.startsWith('/var/tmp') || p.startsWith('/dev/shm'))).toEqual([]);
   });
 
+  it('tells a sourced file from a started one', () => {
+    expect(shellLineStarts('. /etc/opt/env.sh && source "/etc/x.sh"')).toEqual([
+      { path: '/etc/opt/env.sh', sourced: true },
+      { path: '/etc/x.sh', sourced: true },
+    ]);
+    expect(shellLineStarts('. /etc/opt/env.sh; /etc/opt/env.sh --run')).toEqual([{ path: '/etc/opt/env.sh', sourced: false }]);
+    expect(shellLineStarts('/opt/a/run; . /opt/a/run')).toEqual([{ path: '/opt/a/run', sourced: false }]);
+    expect(shellLineStarts('bash -c ". /tmp/.e"; /tmp/.k/x')).toEqual([
+      { path: '/tmp/.e', sourced: true },
+      { path: '/tmp/.k/x', sourced: false },
+    ]);
+  });
+
   it('follows the assignments a script made', () => {
     const vars = new Map<string, string>();
     expect(startedByShellLine('DAEMON=/dev/shm/.x/miner', vars)).toEqual([]);
@@ -59,6 +72,38 @@ describe('programs a shell line starts', () => {
     expect(startedByShellLine('$UNKNOWN/run', vars)).toEqual([]);
     expect(startedByShellLine('start_daemon -p $PIDFILE $DAEMON $EXTRA_OPTS', vars)).toEqual(['/dev/shm/.x/miner']);
     expect(startedByShellLine('daemon --user nobody --pidfile=/run/x.pid $DAEMON', vars)).toEqual(['/dev/shm/.x/miner']);
+  });
+
+  it('keeps the directory a cd went to for the lines after it, as a shell does', () => {
+    const vars = new Map<string, string>();
+    expect(startedByShellLine('cd /var/tmp/.fonts-cache || exit 1', vars)).toEqual([]);
+    expect(startedByShellLine('chmod +x ./kswapd', vars)).toEqual([]);
+    expect(startedByShellLine('nohup ./kswapd -c cfg.json >/dev/null 2>&1 &', vars)).toEqual(['/var/tmp/.fonts-cache/kswapd']);
+    expect(startedByShellLine('cd .. ; ./update', vars)).toEqual(['/var/tmp/update']);
+    // A cd to an unknown place forgets the directory.
+    expect(startedByShellLine('cd "$WORKDIR"', vars)).toEqual([]);
+    expect(startedByShellLine('./update', vars)).toEqual([]);
+    // A subshell's cd is its own.
+    const sub = new Map<string, string>();
+    expect(startedByShellLine('(cd /opt/x && ./a)', sub)).toEqual(['/opt/x/a']);
+    expect(startedByShellLine('echo "$(cd /dev/shm && pwd)"; ./b', sub)).toEqual([]);
+  });
+
+  it('expands ~/ and $HOME with the home of the account that runs the script, and nothing without one', () => {
+    expect(startedByShellLine('~/.cache/.sys/dbus-launch &', shellVarsFor('/home/ops'))).toEqual(['/home/ops/.cache/.sys/dbus-launch']);
+    expect(startedByShellLine('"$HOME/.local/share/.x/run" -B', shellVarsFor('/root'))).toEqual(['/root/.local/share/.x/run']);
+    expect(startedByShellLine('cd ~/.t && ./p', shellVarsFor('/srv/app'))).toEqual(['/srv/app/.t/p']);
+    expect(startedByShellLine('~/.cache/x')).toEqual([]);
+    expect(startedByShellLine('~bob/.x/run', shellVarsFor('/root'))).toEqual([]);
+  });
+
+  it('follows variables set by export, readonly, local and += as by a bare assignment', () => {
+    const vars = shellVarsFor('/root');
+    expect(startedByShellLine('export WD="$HOME/.config/.htop"', vars)).toEqual([]);
+    expect(startedByShellLine('readonly BIN=$WD/top', vars)).toEqual([]);
+    expect(startedByShellLine('setsid $BIN -o x >/dev/null &', vars)).toEqual(['/root/.config/.htop/top']);
+    expect(startedByShellLine('local D=/dev/shm; D+=/.ks', vars)).toEqual([]);
+    expect(startedByShellLine('"$D/ks"', vars)).toEqual(['/dev/shm/.ks/ks']);
   });
 
   it('ignores case patterns and comments', () => {

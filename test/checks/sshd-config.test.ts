@@ -100,7 +100,8 @@ describe('sshd-config check', () => {
     expect(findingSummary(result.findings)).toEqual(
       [
         'high sshd.keys-file-in-temp /etc/ssh/sshd_config.d/10-tuning.conf:2',
-        'low sshd.root-password-login /etc/ssh/sshd_config.d/10-tuning.conf:3',
+        // A drop-in no package owns is someone's change: root's password logins there are medium.
+        'medium sshd.root-password-login-changed /etc/ssh/sshd_config.d/10-tuning.conf:3',
         'medium sshd.empty-passwords /etc/ssh/sshd_config.d/10-tuning.conf:4',
         'medium sshd.keys-command-unpackaged /etc/ssh/sshd_config.d/10-tuning.conf:5',
         'high sshd.keys-file-hidden /etc/ssh/sshd_config.d/10-tuning.conf:8',
@@ -120,7 +121,7 @@ describe('sshd-config check', () => {
     expect(temp.remediation).toContain('sshd -t && systemctl reload ssh');
     const force = result.findings.find((f) => f.rule === 'command.download-and-run' && f.path.startsWith('/etc/ssh'))!;
     expect(force.message).toContain('instead of what the user asks');
-    const root = result.findings.find((f) => f.rule === 'sshd.root-password-login')!;
+    const root = result.findings.find((f) => f.rule === 'sshd.root-password-login-changed')!;
     expect(root.message).toContain('PasswordAuthentication yes by default');
     const shared = result.findings.find((f) => f.path === '/etc/keys')!;
     expect(shared.message).toContain('every account accepts');

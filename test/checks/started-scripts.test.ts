@@ -151,7 +151,7 @@ describe('started-scripts check', () => {
     // What scripts start is recorded for the hash check, as "script:line".
     expect(started).toContainEqual({ path: '/tmp/.x/run.sh', startedBy: '/usr/local/bin/update.sh:4' });
     expect(started).toContainEqual({ path: '/opt/.u/stage2', startedBy: '/opt/.u/upd.sh:2' });
-    expect(started).toContainEqual({ path: '/etc/profile.d/proxy.sh', startedBy: '/usr/local/bin/nightly:7' });
+    expect(started).toContainEqual({ path: '/etc/profile.d/proxy.sh', startedBy: '/usr/local/bin/nightly:7', sourced: true });
     // A python script is matched, not read as shell: nothing it names is taken as started.
     expect(started.map((s) => s.path)).not.toContain('/tmp/never-started');
     // Packaged, cron.daily (the cron check's), profile.d (the shell start-up check's), binary and missing files give nothing here.

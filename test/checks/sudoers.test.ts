@@ -90,6 +90,8 @@ describe('sudoers check', () => {
     await put(infected, 'etc/sudoers.d/old~', 'ghost ALL=(ALL) NOPASSWD: ALL\n');
 
     await plantStock(clean);
+    // A package tool's leftover beside its configuration: skipped by sudo, and nobody's plan.
+    await put(clean, 'etc/sudoers.d/ops.dpkg-old', 'ops ALL=(ALL) ALL\n');
     await put(clean, 'etc/sudoers.d/90-cloud-init-users', '# Created by cloud-init v. 22.4.2 on Mon, 06 Nov 2023 00:00:00 +0000\n\n# User rules for debian\ndebian ALL=(ALL) NOPASSWD:ALL\n');
 
     await put(hostile, 'etc/passwd', `${PASSWD}\n`);
@@ -118,6 +120,9 @@ describe('sudoers check', () => {
         'high sudoers.keeps-preload /etc/sudoers.d/90-sys:11',
         'high sudoers.authentication-off /etc/sudoers.d/90-sys:12',
         'high sudoers.nopasswd-all /etc/sudoers.extra:1',
+        // Skipped by sudo, reported all the same: written where grants go.
+        'medium sudoers.skipped-drop-in /etc/sudoers.d/backup.bak:1',
+        'medium sudoers.skipped-drop-in /etc/sudoers.d/old~:1',
       ].sort(),
     );
     const byLine = (p: string, line: number, rule: string) => result.findings.find((f) => f.path === p && f.line === line && f.rule === rule)!;
@@ -134,6 +139,9 @@ describe('sudoers check', () => {
     expect(grant.remediation).toContain('visudo -c');
     expect(grant.remediation).toContain('rm -f /etc/sudoers.d/90-sys');
     expect(byLine('/etc/sudoers.extra', 1, 'sudoers.nopasswd-all').message).toContain('#1000');
+    const skipped = byLine('/etc/sudoers.d/old~', 1, 'sudoers.skipped-drop-in');
+    expect(skipped.message).toContain('sudo skips it');
+    expect(skipped.remediation).toContain('rm -f');
   });
 
   it('parses sudoers lines and user specifications', () => {

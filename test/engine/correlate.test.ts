@@ -13,6 +13,7 @@ import { builtinRules, scanDirectory, scanHostile } from '../helpers/scan-dir.js
 import { put } from '../helpers/planted-tree.js';
 import { cronCheck } from '../../src/checks/cron.js';
 import { servicesCheck } from '../../src/checks/services.js';
+import { shellStartupCheck } from '../../src/checks/shell-startup.js';
 import { indicatorPathsCheck } from '../../src/checks/indicator-paths.js';
 import { hashLookupCheck } from '../../src/checks/hash-lookup.js';
 import { loadHashLists } from '../../src/hashes/load-hash-list.js';
@@ -136,6 +137,22 @@ describe('correlation on planted trees', () => {
     const raised = findings.filter((f) => f.rule.startsWith('correlation.'));
     expect(raised.map((f) => [f.path, f.line])).toEqual([['/etc/crontab', 2]]);
     for (const f of rcLocal) expect(f.related?.startedBy).toEqual(['/usr/lib/systemd/system/rc-local.service:7']);
+  });
+
+  it('links but does not raise a start-up line that only sources a flagged file; a line that runs the same file is raised', async () => {
+    const root = path.join(scratch, 'sourced');
+    // The sourced file is flagged critical (its digest is listed): what it runs is judged in it, not in every file that reads it.
+    await put(root, 'etc/opt/monitor/env.sh', MINER_ELF, 0o755);
+    await put(root, 'root/.bashrc', 'alias ll="ls -l"\n. /etc/opt/monitor/env.sh\n');
+    await put(root, 'home/ops/.profile', 'export EDITOR=vi\nsource "/etc/opt/monitor/env.sh"\n/etc/opt/monitor/env.sh --daemon\n');
+    await put(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/bash\n');
+    const hashes = await loadHashLists([hashList], { bundled: false });
+    const { findings } = await scanDirectory(root, [shellStartupCheck, hashLookupCheck], hashes);
+    const target = findings.filter((f) => f.path === '/etc/opt/monitor/env.sh');
+    expect(target.map((f) => [f.rule, f.severity])).toContainEqual(['hash.known-malware', 'critical']);
+    expect(new Set(target.flatMap((f) => f.related?.startedBy ?? []))).toEqual(new Set(['/root/.bashrc:2', '/home/ops/.profile:2', '/home/ops/.profile:3']));
+    const raised = findings.filter((f) => f.rule.startsWith('correlation.'));
+    expect(raised.map((f) => [f.path, f.line, f.severity])).toEqual([['/home/ops/.profile', 3, 'critical']]);
   });
 
   it('gives nothing on an ordinary crontab whose jobs start unflagged files', async () => {

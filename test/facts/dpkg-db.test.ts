@@ -87,6 +87,12 @@ describe('dpkg database reader', () => {
         files: [{ path: '/usr/lib/x86_64-linux-gnu/libdemo.so.1', content: '\x7fELF library\n' }],
       }),
       await buildDeb(scratch, { name: 'demo-override', files: [{ path: '/usr/share/demo-override/README', content: 'x\n' }] }),
+      // As bookworm's pkgconf ships: a conffile it no longer installs, flagged for removal.
+      await buildDeb(scratch, {
+        name: 'demo-pkgconf',
+        files: [{ path: '/usr/share/demo-pkgconf/personality', content: 'Triplet: x86_64-linux-gnu\n' }],
+        removeOnUpgrade: ['/etc/dpkg/dpkg.cfg.d/demo-pkgconf-hook'],
+      }),
     ];
     await installDebs(root, debs);
     await divert(root, '/usr/bin/demo', '/usr/bin/demo.distrib');
@@ -104,7 +110,7 @@ describe('dpkg database reader', () => {
     const digests = got.filter((f) => f.digest).map((f) => `${f.package} ${f.path} ${f.algorithm} ${f.digest}`).sort();
     const info = path.join(root, 'var/lib/dpkg/info');
     const expected: string[] = [];
-    for (const [stem, pkg] of [['demo-tools', 'demo-tools'], ['libdemo1:amd64', 'libdemo1'], ['demo-override', 'demo-override']]) {
+    for (const [stem, pkg] of [['demo-tools', 'demo-tools'], ['libdemo1:amd64', 'libdemo1'], ['demo-override', 'demo-override'], ['demo-pkgconf', 'demo-pkgconf']]) {
       for (const line of (await readFile(path.join(info, `${stem}.md5sums`), 'utf8')).split('\n').filter(Boolean)) {
         const [sum, file] = [line.slice(0, 32), line.slice(34)];
         expected.push(`${pkg} /${file} md5 ${sum}`);
@@ -119,9 +125,18 @@ describe('dpkg database reader', () => {
     const { stdout } = await run('dpkg-query', [`--root=${root}`, '-W', '-f', '${Conffiles}', 'demo-tools']);
     expect(stdout.trim()).toBe(`/etc/demo/demo.conf ${md5('setting=1\n')}`);
     const got = await records(root);
-    const config = got.filter((f) => f.config);
+    const config = got.filter((f) => f.config && f.package === 'demo-tools');
     expect(config).toEqual([{ path: '/etc/demo/demo.conf', package: 'demo-tools', config: true, digest: md5('setting=1\n'), algorithm: 'md5' }]);
     expect(got.filter((f) => f.path === '/usr/bin/demo-helper.real' || f.path === '/usr/bin/demo.distrib')).toEqual([]);
+  });
+
+  it('reads a .conffiles line with flags (remove-on-upgrade) as its path, not as a damaged line', async () => {
+    const info = await readFile(path.join(root, 'var/lib/dpkg/info/demo-pkgconf.conffiles'), 'utf8');
+    expect(info).toBe('remove-on-upgrade /etc/dpkg/dpkg.cfg.d/demo-pkgconf-hook\n');
+    const errs = errors();
+    const got = await records(root, errs);
+    expect(errs.list).toEqual([]);
+    expect(got.filter((f) => f.package === 'demo-pkgconf' && f.config).map((f) => f.path)).toEqual(['/etc/dpkg/dpkg.cfg.d/demo-pkgconf-hook']);
   });
 
   it('keeps a diverted file owned by its package, as dpkg -S does, and says where its bytes went', async () => {

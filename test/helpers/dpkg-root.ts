@@ -25,6 +25,8 @@ export interface DebSpec {
   architecture?: string;
   multiArchSame?: boolean;
   files: DebFile[];
+  /** Conffiles the package no longer ships, listed `remove-on-upgrade /path` (deb-conffiles(5)). */
+  removeOnUpgrade?: string[];
 }
 
 /** An empty dpkg admin directory under root, as debootstrap leaves it. */
@@ -49,7 +51,7 @@ export async function buildDeb(workDir: string, spec: DebSpec): Promise<string> 
     '',
   ].join('\n');
   await writeFile(path.join(tree, 'DEBIAN/control'), control);
-  const conffiles = spec.files.filter((f) => f.conffile).map((f) => f.path);
+  const conffiles = [...spec.files.filter((f) => f.conffile).map((f) => f.path), ...(spec.removeOnUpgrade ?? []).map((p) => `remove-on-upgrade ${p}`)];
   if (conffiles.length > 0) await writeFile(path.join(tree, 'DEBIAN/conffiles'), conffiles.join('\n') + '\n');
   for (const f of spec.files) {
     const p = path.join(tree, f.path);

@@ -14,8 +14,18 @@ import { lexShell, OPAQUE, splitExecWords, type Word } from './shell-lexer.js';
 
 export { heredocDelimiters, shellCommentStart, stripShellComment } from './shell-lexer.js';
 
-/** Assignments a script made so far (`DAEMON=/usr/sbin/cron`), for `$DAEMON` later on. */
+/**
+ * Assignments a script made so far (`DAEMON=/usr/sbin/cron`), for `$DAEMON` later on;
+ * `HOME` when the caller knows whose shell runs the script (for `~/` too), and the
+ * working directory a `cd` left for the lines after it (under CWD, no shell name).
+ */
 export type ShellVars = Map<string, string>;
+/** The key of the working directory in ShellVars: a `cd DIR` line, then `./prog` lines later. */
+export const CWD = '\0cwd';
+/** A ShellVars for a script run by the account whose home is `home`. */
+export function shellVarsFor(home: string | undefined): ShellVars {
+  return home ? new Map([['HOME', home]]) : new Map();
+}
 
 /** `bash -c "sh -c '...'"` and `$(...)` nest; hostile input must not recurse without end. */
 const MAX_DEPTH = 6;
@@ -26,13 +36,30 @@ interface ParseState {
   cwd?: string;
   depth: number;
   out: Set<string>;
+  /** Paths only read into the shell (`. FILE`, `source FILE`), a subset of out. */
+  sourced: Set<string>;
+}
+
+/** A file a command line starts, or only sources: a sourced file runs in the shell that reads it, as configuration does. */
+export interface StartedProgram {
+  path: string;
+  sourced: boolean;
 }
 
 /** Programs a shell command line starts, as absolute normalised paths, in order. */
 export function startedByShellLine(line: string, vars: ShellVars = new Map()): string[] {
-  const state: ParseState = { vars, depth: 0, out: new Set() };
+  return shellLineStarts(line, vars).map((p) => p.path);
+}
+
+/** What a shell command line starts or sources, in order; a file both started and sourced counts as started. */
+export function shellLineStarts(line: string, vars: ShellVars = new Map()): StartedProgram[] {
+  const cwd = vars.get(CWD);
+  const state: ParseState = { vars, depth: 0, out: new Set(), sourced: new Set(), ...(cwd !== undefined ? { cwd } : {}) };
   parseShell(line, state);
-  return [...state.out];
+  // The shell keeps the directory a top-level `cd` went to for the lines that follow.
+  if (state.cwd === undefined) vars.delete(CWD);
+  else vars.set(CWD, state.cwd);
+  return [...state.out].map((path) => ({ path, sourced: state.sourced.has(path) }));
 }
 
 /**
@@ -41,7 +68,7 @@ export function startedByShellLine(line: string, vars: ShellVars = new Map()): s
  * `;` separates commands; a shell it starts with -c is parsed as shell.
  */
 export function startedByExecValue(value: string, vars: ShellVars = new Map()): string[] {
-  const state: ParseState = { vars, depth: 0, out: new Set() };
+  const state: ParseState = { vars, depth: 0, out: new Set(), sourced: new Set() };
   const m = /^\s*([-@:+!]*)\s*/.exec(value)!;
   const argv0Given = m[1]!.includes('@');
   let command: Word[] = [];
@@ -63,26 +90,29 @@ function parseShell(src: string, state: ParseState): void {
   const { tokens, substitutions } = lexShell(src);
   for (const sub of substitutions) parseShell(sub, { ...state, depth: state.depth + 1 });
   let words: Word[] = [];
-  let parens = 0;
+  // The working directory outside each open subshell "( ... )": a cd inside one ends with it.
+  const outside: (string | undefined)[] = [];
   for (const t of tokens) {
     if (t.kind === 'word') {
       words.push(t);
       continue;
     }
-    if (t.text === '(') parens++;
     // A ")" that closes nothing ends a case pattern ("start)", "/tmp/*)"): not a command.
-    if (t.text === ')' && parens-- <= 0) {
-      parens = 0;
+    if (t.text === ')' && outside.length === 0) {
       words = [];
       continue;
     }
     if (words.length > 0) simpleCommand(words, state);
     words = [];
+    if (t.text === '(') outside.push(state.cwd);
+    else if (t.text === ')') setCwd(state, outside.pop());
   }
   if (words.length > 0) simpleCommand(words, state);
 }
 
 const KEYWORDS = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'esac', 'in', 'time', 'coproc']);
+/** Builtins whose `NAME=value` words assign as a bare assignment does. */
+const DECLARERS = new Set(['export', 'readonly', 'declare', 'typeset', 'local']);
 /** Compound commands whose first words are not commands: `for f in /tmp/*`. */
 const NOT_COMMANDS = new Set(['for', 'case', 'select', 'function', 'declare', 'typeset', 'local', 'readonly', 'export', 'alias', 'unset', 'trap']);
 const SHELLS = /^(?:ba|da|z|k|mk|a|c|tc|fi|y|pdk)?sh$/;
@@ -128,12 +158,7 @@ function simpleCommand(words: Word[], state: ParseState): void {
   // Leading assignments: remembered when nothing follows them ("DAEMON=/usr/sbin/cron").
   while (i < n && isAssignment(words[i]!)) i++;
   if (i === n) {
-    for (const w of words) {
-      const eq = w.text.indexOf('=');
-      const value = expand(w.text.slice(eq + 1), state.vars);
-      if (value !== undefined) state.vars.set(w.text.slice(0, eq), value);
-      else state.vars.delete(w.text.slice(0, eq));
-    }
+    remember(words, state.vars);
     return;
   }
   for (;;) {
@@ -143,6 +168,10 @@ function simpleCommand(words: Word[], state: ParseState): void {
     if (KEYWORDS.has(w)) {
       i++;
       continue;
+    }
+    if (DECLARERS.has(w)) {
+      remember(words.slice(i + 1).filter(isAssignment), state.vars);
+      return;
     }
     if (NOT_COMMANDS.has(w)) return;
     if (w === 'command' && i + 1 < n && /^-[vV]/.test(at(i + 1))) return;
@@ -180,7 +209,7 @@ function simpleCommand(words: Word[], state: ParseState): void {
     return;
   }
   if (word === '.' || word === 'source') {
-    addPath(args[0]?.text, state);
+    addPath(args[0]?.text, state, true);
     return;
   }
   if (word === 'su' || word === 'runuser') {
@@ -244,8 +273,8 @@ function startStopDaemon(args: Word[], state: ParseState): void {
   }
 }
 
-/** Records the program if it resolves to an absolute path; returns that path. */
-function addPath(raw: string | undefined, state: ParseState): string | undefined {
+/** Records the program (or the sourced file) if it resolves to an absolute path; returns that path. */
+function addPath(raw: string | undefined, state: ParseState, sourced = false): string | undefined {
   if (raw === undefined) return undefined;
   const value = expand(raw, state.vars);
   if (value === undefined || value === '' || value.startsWith('~')) return undefined;
@@ -253,6 +282,8 @@ function addPath(raw: string | undefined, state: ParseState): string | undefined
   if (!value.includes('/')) return undefined;
   const path = resolve(value, state.cwd);
   if (path === undefined || path === '/dev/null') return undefined;
+  if (!sourced) state.sourced.delete(path);
+  else if (!state.out.has(path)) state.sourced.add(path);
   state.out.add(path);
   return path;
 }
@@ -263,9 +294,18 @@ function resolve(value: string, cwd: string | undefined): string | undefined {
   return normalizePath(joinPath(cwd, value));
 }
 
-/** Substitutes `$NAME` and `${NAME}` from the script's assignments; undefined when something stays unknown. */
-function expand(text: string, vars: ShellVars): string | undefined {
-  if (text.includes(OPAQUE)) return undefined;
+/**
+ * Substitutes `$NAME`, `${NAME}` and a leading `~/` (HOME) from the script's
+ * assignments; undefined when something stays unknown.
+ */
+function expand(raw: string, vars: ShellVars): string | undefined {
+  if (raw.includes(OPAQUE)) return undefined;
+  let text = raw;
+  if (text === '~' || text.startsWith('~/')) {
+    const home = vars.get('HOME');
+    if (home === undefined) return undefined;
+    text = home + text.slice(1);
+  }
   if (!text.includes('$')) return text;
   let unknown = false;
   const out = text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, a?: string, b?: string) => {
@@ -274,6 +314,24 @@ function expand(text: string, vars: ShellVars): string | undefined {
     return v ?? '';
   });
   return unknown || out.includes('$') ? undefined : out;
+}
+
+/** Records `NAME=value` words (`+=` appends); a value that cannot be known forgets the name. */
+function remember(assignments: Word[], vars: ShellVars): void {
+  for (const w of assignments) {
+    const eq = w.text.indexOf('=');
+    const append = w.text[eq - 1] === '+';
+    const name = w.text.slice(0, append ? eq - 1 : eq);
+    const value = expand(w.text.slice(eq + 1), vars);
+    const before = append ? vars.get(name) ?? '' : '';
+    if (value !== undefined) vars.set(name, before + value);
+    else vars.delete(name);
+  }
+}
+
+function setCwd(state: ParseState, cwd: string | undefined): void {
+  if (cwd === undefined) delete state.cwd;
+  else state.cwd = cwd;
 }
 
 function isAssignment(t: Word): boolean {

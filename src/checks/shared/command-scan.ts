@@ -8,13 +8,14 @@
  * several lines gets one more finding for the list.
  */
 import type { CheckContext } from '../../model/check.js';
+import { severityRank, type Finding } from '../../model/finding.js';
 import type { ContentScope, Rule } from '../../rules/types.js';
 import type { TemplateVars } from '../../rules/ruleset.js';
 import { findEncodedPayloads, matchDecoded } from '../../rules/decode.js';
 import { extractMinerIndicators } from '../../miners/pool-indicators.js';
 import { textLines } from '../../facts/vfs-lines.js';
 import { startedByWindowsCommand } from '../parsers/windows-command.js';
-import { heredocDelimiters, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
+import { heredocDelimiters, shellLineStarts, startedByExecValue, startedByShellLine, stripShellComment, type ShellVars } from '../parsers/shell-commands.js';
 
 /** One logical line of a crontab, unit or script, as the checks hand it over. */
 export interface CommandLine {
@@ -40,6 +41,8 @@ export interface CommandFile {
   vars: TemplateVars;
   /** Remediation commands for a line, given what the line starts. */
   fix(line: CommandLine, started: string[]): Promise<string>;
+  /** The severity a finding of `rule` gets here, when the file's place weighs on it (scripts at rest). */
+  weigh?(finding: Finding, rule: Rule): Finding['severity'];
 }
 
 interface Hit {
@@ -78,18 +81,27 @@ export async function scanCommandLines(
 
   for (const l of lines) {
     const started = new Set<string>();
+    const sourced = new Set<string>();
     if (l.run) {
-      const found =
-        l.run.syntax === 'exec' ? startedByExecValue(l.run.command, vars) : l.run.syntax === 'windows' ? startedByWindowsCommand(l.run.command) : startedByShellLine(l.run.command, vars);
-      for (const p of found) started.add(p);
+      if (l.run.syntax === 'exec') for (const p of startedByExecValue(l.run.command, vars)) started.add(p);
+      else if (l.run.syntax === 'windows') for (const p of startedByWindowsCommand(l.run.command)) started.add(p);
+      else {
+        for (const p of shellLineStarts(l.run.command, vars)) {
+          started.add(p.path);
+          if (p.sourced) sourced.add(p.path);
+        }
+      }
     }
     for (const payload of findEncodedPayloads(l.text)) {
       const where = `${PAYLOAD_NAME[payload.encoding ?? 'base64']} decoded from ${file.path}:${l.line}`;
       for (const d of matchDecoded(ctx.rules, file.scope, file.path, payload)) addHit(l.line, { rule: d.rule, evidence: d.evidence, where });
-      for (const p of startedByShellLine(payload.decoded)) started.add(p);
+      for (const p of startedByShellLine(payload.decoded)) {
+        started.add(p);
+        sourced.delete(p);
+      }
     }
     for (const p of started) {
-      ctx.started({ path: p, startedBy: `${file.path}:${l.line}` });
+      ctx.started({ path: p, startedBy: `${file.path}:${l.line}`, ...(sourced.has(p) ? { sourced: true } : {}) });
       for (const rule of ctx.rules.matchName('started-path', p)) {
         addHit(l.line, { rule, evidence: l.evidence, where: `${file.path}:${l.line}`, name: p });
       }
@@ -113,11 +125,38 @@ export async function scanCommandLines(
         const indicators = extractMinerIndicators(h.evidence);
         if (indicators.pools.length > 0 || indicators.wallets.length > 0) finding.indicators = indicators;
       }
+      await capOnUnchangedPackageFile(ctx, finding, h.rule);
+      if (file.weigh) finding.severity = file.weigh(finding, h.rule);
       ctx.report(finding);
     }
   }
   return startedByLine;
 }
+
+/**
+ * A content rule that describes a behaviour (a socket read into a shell, a note on how
+ * to tear AppArmor down) and not malware itself is at most low on a file its package
+ * installed and nobody changed: the line is the distribution's. A changed or unowned
+ * file, or a rule that names malware (`malware-specific`, a family's), keeps its severity.
+ */
+async function capOnUnchangedPackageFile(ctx: CheckContext, finding: Finding, rule: Rule): Promise<void> {
+  if (rule.match.kind !== 'content' || rule.malwareSpecific || rule.family) return;
+  if (severityRank(finding.severity) <= severityRank(CAPPED)) return;
+  const state = await ctx.facts.packageFiles.state(finding.path);
+  if (state.kind !== 'unchanged') return;
+  finding.severity = CAPPED;
+  const note = ctx.rules.finding(UNCHANGED_PACKAGE_FILE, {
+    path: finding.path,
+    evidence: finding.evidence,
+    vars: { message: finding.message, package: state.package },
+  });
+  finding.message = note.message;
+  finding.remediation = note.remediation;
+}
+
+const CAPPED = 'low' as const;
+/** The message of a finding capped by capOnUnchangedPackageFile, around the rule's own. */
+const UNCHANGED_PACKAGE_FILE = 'command.unchanged-package-file';
 
 /** Findings that say a miner runs: their pools and wallets go into Finding.indicators, for block lists. */
 const MINER_RULES = new Set(['command.miner', 'command.started-miner']);
@@ -128,7 +167,7 @@ const PAYLOAD_NAME = { base64: 'a base64 payload', hex: 'a hex payload', reverse
 const KILL_ONE_MINER = 'command.kill-miner';
 const KILL_MINER_LIST = 'command.kill-miners-lines';
 /** The rule ids named here, for the ruleIds of every check that scans command lines. */
-export const COMMAND_SCAN_RULE_IDS = [...MINER_RULES, KILL_ONE_MINER, KILL_MINER_LIST];
+export const COMMAND_SCAN_RULE_IDS = [...MINER_RULES, KILL_ONE_MINER, KILL_MINER_LIST, UNCHANGED_PACKAGE_FILE];
 /** Administrators' cleanup scripts kill one or two; a miner's own script kills a list. */
 const KILL_LIST_LINES = 3;
 
