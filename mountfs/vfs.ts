@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { MountfsError, corrupt, limitExceeded, notFound } from './errors.js';
 import { joinPath, normalizePath, splitPath } from './path.js';
 import type { FileDigests, FileType, InodeFlags, NodeId, RawDirEntry, RawFileSystem, Stat as RawStat } from './fs/types.js';
-import { compileGlob, type CompiledGlob } from './glob.js';
+import { compileGlob, type CompiledGlob, type GlobState } from './glob.js';
 
 export type { FileDigests, FileType, InodeFlags } from './fs/types.js';
 
@@ -123,12 +123,17 @@ interface Resolved {
   stat: Stat;
 }
 
+/** The state of a glob that can match nothing more. */
+const DEAD: GlobState = [];
+
 /** Entries of one directory stat'ed at once during a walk. */
 const STAT_BATCH = 32;
 
 interface WalkCandidate {
   e: RawDirEntry;
   childPath: string;
+  /** Each glob's state at this entry, so a directory's frame steps its entries by one name. */
+  states: GlobState[];
   wantsEntry: boolean;
   mayDescend: boolean;
 }
@@ -277,7 +282,8 @@ export class RawVfs implements Vfs {
     const budget = { left: limits.entries, reported: false };
     const ancestors = new Set<string>([String(this.raw.root)]);
     const stack: WalkFrame[] = [];
-    const root = await this.openFrame(this.raw.root, '/', 0, compiled, budget, limits, report);
+    const startStates = compiled.map((g) => g.start);
+    const root = await this.openFrame(this.raw.root, '/', startStates, 0, compiled, budget, limits, report);
     if (root) stack.push(root);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -290,7 +296,7 @@ export class RawVfs implements Vfs {
         await this.statBatch(top, report);
         continue;
       }
-      const { e, childPath, wantsEntry, mayDescend, stat } = top.ready[top.readyAt++]!;
+      const { e, childPath, states, wantsEntry, mayDescend, stat } = top.ready[top.readyAt++]!;
       if (!stat) continue;
       if (wantsEntry) yield { path: childPath, stat };
       if (!mayDescend || stat.type !== 'directory') continue;
@@ -303,17 +309,22 @@ export class RawVfs implements Vfs {
         report(childPath, limitExceeded('directory walk', `directory ${childPath} is nested ${top.depth + 1} levels deep, past the limit of ${limits.depth}; what it holds was not read`));
         continue;
       }
-      const child = await this.openFrame(e.node, childPath, top.depth + 1, compiled, budget, limits, report);
+      const child = await this.openFrame(e.node, childPath, states, top.depth + 1, compiled, budget, limits, report);
       if (!child) continue;
       ancestors.add(key);
       stack.push(child);
     }
   }
 
-  /** Lists one directory of a walk and picks the entries a glob wants or may descend into. */
+  /**
+   * Lists one directory of a walk and picks the entries a glob wants or may descend
+   * into. `states` are the globs' states at the directory itself: each entry steps them
+   * by its own name, so a level costs the same path work however deep it lies.
+   */
   private async openFrame(
     node: NodeId,
     path: string,
+    states: GlobState[],
     depth: number,
     globs: CompiledGlob[],
     budget: { left: number; reported: boolean },
@@ -342,10 +353,10 @@ export class RawVfs implements Vfs {
         }
         break;
       }
-      const childPath = joinPath(path, e.name);
-      const wantsEntry = globs.some((g) => g.matches(childPath));
-      const mayDescend = globs.some((g) => g.mayContain(childPath));
-      if (wantsEntry || mayDescend) wanted.push({ e, childPath, wantsEntry, mayDescend });
+      const childStates = globs.map((g, i) => (g.live(states[i]!) ? g.step(states[i]!, e.name) : DEAD));
+      const wantsEntry = globs.some((g, i) => g.accepts(childStates[i]!));
+      const mayDescend = globs.some((g, i) => g.live(childStates[i]!));
+      if (wantsEntry || mayDescend) wanted.push({ e, childPath: joinPath(path, e.name), states: childStates, wantsEntry, mayDescend });
     }
     return { key: String(node), depth, wanted, statted: 0, ready: [], readyAt: 0 };
   }
@@ -413,10 +424,11 @@ export class RawVfs implements Vfs {
     this.checkpoint();
     const rootStat = await this.statNode(this.raw.root);
     let stack: Resolved[] = [{ node: this.raw.root, path: '/', stat: rootStat }];
-    let pending = splitPath(path);
+    // Components still to walk, the next one last: popping keeps a deep path linear.
+    const pending = splitPath(path).reverse();
     let follows = 0;
     while (pending.length > 0) {
-      const name = pending.shift()!;
+      const name = pending.pop()!;
       if (name === '..') {
         if (stack.length > 1) stack.pop();
         continue;
@@ -434,7 +446,8 @@ export class RawVfs implements Vfs {
         }
         const target = await this.raw.readlink(entry.node);
         if (target.startsWith('/')) stack = stack.slice(0, 1);
-        pending = [...splitPath(target), ...pending];
+        const parts = splitPath(target);
+        for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
         continue;
       }
       stack.push({ node: entry.node, path: childPath, stat });

@@ -15,8 +15,8 @@
  * family indicators.
  */
 import type { Check, CheckContext } from '../model/check.js';
-import { readText } from './shared/read-text.js';
-import { isElf, readHead } from './shared/file-head.js';
+import { isElf } from './shared/file-head.js';
+import { readScriptOnce, type ScriptRead } from './shared/read-script.js';
 import { basename, dirname } from '../../mountfs/path.js';
 import { shellQuote } from '../rules/ruleset.js';
 import { deleteLineCommand, deleteStartedCommands } from './shared/command-remediation.js';
@@ -26,8 +26,6 @@ import { activeLines } from '../facts/vfs-lines.js';
 import { scanCommandLines, scriptLines, type CommandFile, type CommandLine, COMMAND_SCAN_RULE_IDS } from './shared/command-scan.js';
 import { indexUnits, scanUnitFile, unitState, type UnitFile, type UnitIndex, type UnitState } from './shared/systemd-units.js';
 
-/** Enough of a file to tell an ELF from a script. */
-const HEAD_BYTES = 4096;
 const SYSTEMD = 'persistence/systemd';
 const INIT = 'persistence/init';
 
@@ -122,13 +120,22 @@ const INIT_CONTEXT: Record<InitKind, string> = {
 };
 
 async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<void> {
-  const head = await readHead(ctx, script.path, HEAD_BYTES, { listed: true });
-  if (head === undefined) return;
-  if (script.kind !== 'inittab' && isElf(head.bytes)) {
+  // One read: the head tells an ELF from a script, and a script is read on from there, as the shell reads it.
+  let size: number;
+  let read: ScriptRead;
+  try {
+    size = (await ctx.vfs.stat(script.path)).size;
+    read = await readScriptOnce(ctx.vfs, script.path, size, 0, (head) => script.kind === 'inittab' || !isElf(head));
+  } catch (err) {
+    ctx.error(script.path, err);
+    return;
+  }
+  ctx.examined(script.path);
+  if (read.kind === 'binary') {
     ctx.report(
       ctx.rules.finding('init.binary-script', {
         path: script.path,
-        evidence: `ELF executable, ${head.size} bytes`,
+        evidence: `ELF executable, ${size} bytes`,
         category: INIT,
         vars: { context: INIT_CONTEXT[script.kind], fix: await initFix(ctx, script, undefined, []) },
       }),
@@ -136,9 +143,8 @@ async function scanInitScript(ctx: CheckContext, script: InitScript): Promise<vo
     ctx.started({ path: script.path, startedBy: 'init' });
     return;
   }
-  // The whole script, as the shell reads it (comment lines kept short).
-  const text = await readText(ctx, script.path, { commentChars: '#', examined: false, listed: true });
-  if (text === undefined) return;
+  if (read.unread) ctx.error(script.path, read.unread);
+  const text = read.text;
   const file: CommandFile = {
     scope: 'init-script',
     path: script.path,

@@ -11,7 +11,10 @@ import {
   INODE_CHECKSUM_LO,
   SB_CHECKSUM_FIELD,
   checksumSeed,
+  direntBlockChecksum,
+  extentBlockChecksum,
   groupDescriptorCrc32c,
+  inodeBlocksSeed,
   inodeChecksumMatches,
   superblockChecksum,
 } from '../../mountfs/fs/ext4/checksums.js';
@@ -23,9 +26,11 @@ export interface Reseal {
   groups?: number[];
   /** Inodes whose record was patched: number and absolute byte offset. */
   inodes?: Array<{ ino: number; offset: number }>;
+  /** Extent tree blocks and directory leaf blocks that were patched, with the inode that owns each. */
+  blocks?: Array<{ inode: { ino: number; offset: number }; block: number; kind: 'extent' | 'dirent' }>;
 }
 
-/** Recomputes the descriptor, inode and (last, as it covers nothing else) superblock checksums. */
+/** Recomputes the descriptor, inode, block and (last, as it covers nothing else) superblock checksums. */
 export function resealExt4(image: Buffer, what: Reseal = {}): void {
   if (!(image.readUInt32LE(SB + 0x64) & 0x400)) return; // no metadata_csum
   const uuid = image.subarray(SB + 0x68, SB + 0x78);
@@ -45,6 +50,13 @@ export function resealExt4(image: Buffer, what: Reseal = {}): void {
     if (inodeSize > 128 && 128 + raw.readUInt16LE(0x80) >= INODE_CHECKSUM_HI + 2) {
       image.writeUInt16LE(computed >>> 16, offset + INODE_CHECKSUM_HI);
     }
+  }
+  for (const { inode, block, kind } of what.blocks ?? []) {
+    const inodeSeed = inodeBlocksSeed(seed, inode.ino, image.readUInt32LE(inode.offset + 0x64));
+    const raw = image.subarray(block * blockSize, (block + 1) * blockSize);
+    const sum = kind === 'extent' ? extentBlockChecksum(inodeSeed, raw) : direntBlockChecksum(inodeSeed, raw);
+    if (!sum) throw new Error(`block ${block} has no ${kind} checksum tail`);
+    raw.writeUInt32LE(sum.computed, sum.at);
   }
   image.writeUInt32LE(superblockChecksum(image.subarray(SB, SB + 1024)), SB + SB_CHECKSUM_FIELD);
 }

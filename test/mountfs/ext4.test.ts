@@ -318,7 +318,8 @@ describe('one image, many questions', () => {
       expect(bytes.readUInt16LE(at + 6)).toBe(2);
       const x = bytes.readUInt32LE(at + 12 + 4);
       expect(bytes.readUInt16LE(x * bs)).toBe(0xf30a);
-      const source = patched((b) => b.writeUInt32LE(x, x * bs + 12 + 4)); // X's first index entry -> X
+      const resealX = { blocks: [{ inode, block: x, kind: 'extent' as const }] };
+      const source = patched((b) => b.writeUInt32LE(x, x * bs + 12 + 4), resealX); // X's first index entry -> X
       const { vfs } = await openSource(source);
       const err = await expectTyped(vfs.readFile('/fragmented.bin'), 'corrupt', new RegExp(`loops back to block ${x}`));
       expect(err.offset).toBe(x * bs + 12 + 4);
@@ -326,7 +327,7 @@ describe('one image, many questions', () => {
       const flat = patched((b) => {
         b.writeUInt16LE(1, at + 6);
         b.writeUInt32LE(x, x * bs + 12 + 4);
-      }, { inodes: [inode] });
+      }, { inodes: [inode], ...resealX });
       await expectTyped((await openSource(flat)).vfs.readFile('/fragmented.bin'), 'corrupt', /depth 1 should be 0/);
     });
 
@@ -355,13 +356,15 @@ describe('one image, many questions', () => {
 
     it('rejects a directory entry with rec_len 0 or an inode number past s_inodes_count', async () => {
       const entry = await direntOffset('/big-dir', 'entry-77-');
-      const zero = patched((b) => b.writeUInt16LE(0, entry + 4));
+      // The leaf block keeps a valid checksum, so the entry's own check is what stops the read.
+      const leaf = { blocks: [{ inode: await inodeAt('/big-dir'), block: Math.floor(entry / bs), kind: 'dirent' as const }] };
+      const zero = patched((b) => b.writeUInt16LE(0, entry + 4), leaf);
       const errors = await within(20_000, walkAll(zero));
       expect(errors.some((e) => isTyped(e) && /record length 0/.test(e.message) && e.offset === entry + 4)).toBe(true);
       expect(errors.every(isTyped)).toBe(true);
 
       const inodesCount = bytes.readUInt32LE(1024);
-      const beyond = patched((b) => b.writeUInt32LE(inodesCount + 5, entry));
+      const beyond = patched((b) => b.writeUInt32LE(inodesCount + 5, entry), leaf);
       const errors2 = await within(20_000, walkAll(beyond));
       expect(errors2.some((e) => isTyped(e) && /past the filesystem's/.test(e.message) && e.offset === entry)).toBe(true);
       const { fs } = await openSource(beyond);

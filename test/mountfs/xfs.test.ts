@@ -18,6 +18,7 @@ import { XfsFileSystem } from '../../mountfs/fs/xfs/xfs-fs.js';
 import { RawVfs } from '../../mountfs/vfs.js';
 import type { ByteSource } from '../../mountfs/sources/byte-source.js';
 import { MountfsError } from '../../mountfs/errors.js';
+import { xfsBlockCrc } from '../../mountfs/fs/xfs/crc.js';
 import { FileByteSource } from '../../mountfs/sources/file-source.js';
 import { hostTree, sorted, vfsTree, type TreeEntry } from '../helpers/tree-compare.js';
 import { prng, writeRandomTree } from '../helpers/random-tree.js';
@@ -339,6 +340,8 @@ describe('XFS reader', () => {
         await writeFile(file, bytes);
         return file;
       };
+      /** The v5 CRC of the block at `at` rewritten, so a patch reaches the check behind it. */
+      const reseal = (b: Buffer, at: number, field: number) => b.writeUInt32LE(xfsBlockCrc(b.subarray(at, at + BLOCK), field), at + field);
       const walkAll = async (file: string) => {
         const errors: unknown[] = [];
         const { vfs, source } = await openXfs(file);
@@ -386,7 +389,10 @@ describe('XFS reader', () => {
         const leafByte = await xfsDbFsbToByte(img, leaf);
         const u64 = (b: Buffer, at: number, v: number) => b.writeBigUInt64BE(BigInt(v), at);
         // The first leaf's right sibling is the leaf itself.
-        const sibling = await damaged('bmbt-sibling', (b) => void u64(b, leafByte + 16, leaf));
+        const sibling = await damaged('bmbt-sibling', (b) => {
+          u64(b, leafByte + 16, leaf);
+          reseal(b, leafByte, 64);
+        });
         // The root made level 2, the leaf made a level-1 node whose only child is itself.
         const inodeByte = await xfsDbInodeByte(img, ino);
         const child = await damaged('bmbt-child', (b) => {
@@ -395,6 +401,7 @@ describe('XFS reader', () => {
           b.writeUInt16BE(1, leafByte + 6);
           u64(b, leafByte + 72, 0);
           u64(b, leafByte + 72 + Math.floor((BLOCK - 72) / 16) * 8, leaf);
+          reseal(b, leafByte, 64);
         });
         for (const file of [sibling, child]) {
           const { vfs, source } = await openXfs(file);
@@ -433,12 +440,18 @@ describe('XFS reader', () => {
           }
         }
         expect(nearEnd).toBeGreaterThan(0);
-        const longName = await damaged('dirent-namelen', (b) => void (b[blockByte + nearEnd + 8] = 255));
+        const longName = await damaged('dirent-namelen', (b) => {
+          b[blockByte + nearEnd + 8] = 255;
+          reseal(b, blockByte, 4);
+        });
         expect((await walkAll(longName)).some((e) => e instanceof MountfsError && /runs past the end of the block/.test(e.message))).toBe(true);
         const { fs, source } = await openXfs(img);
         const pastAgs = (fs.sb.agCount + 3) * 2 ** (fs.sb.agBlkLog + fs.sb.inoPerBlockLog);
         await source.close();
-        const badIno = await damaged('dirent-ino', (b) => void b.writeBigUInt64BE(BigInt(pastAgs), blockByte + used[2]!));
+        const badIno = await damaged('dirent-ino', (b) => {
+          b.writeBigUInt64BE(BigInt(pastAgs), blockByte + used[2]!);
+          reseal(b, blockByte, 4);
+        });
         expect((await walkAll(badIno)).some((e) => e instanceof MountfsError && /past the filesystem's \d+ AGs/.test(e.message))).toBe(true);
       });
 

@@ -4,13 +4,18 @@
  * member is spooled once however many disks name it, and its spool is removed as
  * soon as its last user lets it go. A zip of a thousand members that hold nothing to
  * scan then needs the disk space of one of them at a time, not of all of them.
+ * A member whose data is damaged keeps the error its spooling met: every later user
+ * gets that same typed error, and the member is not decompressed again for each disk
+ * that names it. A spool that failed on the host's side (its budget spent while other
+ * spools were live, the spool directory) may be tried again once they are gone.
  */
+import { MountfsError } from '../../errors.js';
 import { FileByteSource } from '../../sources/file-source.js';
 import { spoolToTempFile, type SpoolBudget, type SpooledFile } from '../../sources/temp-spool.js';
 import type { ZipFileSystem } from './zip-fs.js';
 
-/** Spools of zip members made, removed, and the most that existed at once (tests hold them down). */
-export const zipMemberSpoolStats = { spooled: 0, released: 0, live: 0, peakLive: 0 };
+/** Spools of zip members begun, made, removed, and the most that existed at once (tests hold them down). */
+export const zipMemberSpoolStats = { started: 0, spooled: 0, released: 0, live: 0, peakLive: 0 };
 
 interface Held {
   source: Promise<FileByteSource>;
@@ -20,6 +25,8 @@ interface Held {
 
 export class ZipMemberSpools {
   private readonly held = new Map<string, Held>();
+  /** Member name → why its spooling failed. */
+  private readonly failed = new Map<string, unknown>();
 
   constructor(
     private readonly zip: ZipFileSystem,
@@ -30,6 +37,7 @@ export class ZipMemberSpools {
 
   /** The member as a byte source, spooled on its first use; every acquire needs a release. */
   acquire(name: string): Promise<FileByteSource> {
+    if (this.failed.has(name)) return Promise.reject(this.failed.get(name));
     const known = this.held.get(name);
     if (known) {
       known.users++;
@@ -37,6 +45,7 @@ export class ZipMemberSpools {
     }
     const held: Held = { users: 1, source: Promise.resolve(undefined as never) };
     held.source = (async () => {
+      zipMemberSpoolStats.started++;
       const spool = await spoolToTempFile(await this.zip.memberStream(name), this.where(name), this.budget);
       held.spool = spool;
       zipMemberSpoolStats.spooled++;
@@ -49,8 +58,11 @@ export class ZipMemberSpools {
       }
     })();
     this.held.set(name, held);
-    // A spool that failed is gone already: the next user tries again.
-    held.source.catch(() => this.held.get(name) === held && this.held.delete(name));
+    // A spool that failed is gone already; its error is what every later user gets.
+    held.source.catch((err: unknown) => {
+      if (damagedMember(err)) this.failed.set(name, err);
+      if (this.held.get(name) === held) this.held.delete(name);
+    });
     return held.source;
   }
 
@@ -80,4 +92,9 @@ export class ZipMemberSpools {
     zipMemberSpoolStats.released++;
     zipMemberSpoolStats.live--;
   }
+}
+
+/** An error of the member's own bytes (its zip entry or local header), not of the spool it was written to. */
+function damagedMember(err: unknown): boolean {
+  return err instanceof MountfsError && err.structure.startsWith('zip');
 }

@@ -15,8 +15,13 @@
  * and inodes are verified against their checksums (checksums.ts): a mismatch is a typed
  * "corrupt" error for what the structure covers (the whole filesystem, a group's
  * inodes, one inode), and a damaged primary superblock is replaced by a verified backup
- * with an error the report keeps (superblock-copies.ts). Other structures (extent
- * blocks, directory blocks) rely on the range and consistency checks of their parsers.
+ * with an error the report keeps (superblock-copies.ts). With metadata_csum, extent
+ * tree blocks (extents.ts), directory leaf blocks and htree root and node blocks are
+ * verified too before they are used: a mismatch makes that file or directory
+ * unreadable, a typed error naming the block. Extended-attribute blocks are not read
+ * at all (no check looks at xattrs), so nothing is taken from an unverified one.
+ * Without metadata_csum, structures rely on the range and consistency checks of their
+ * parsers.
  */
 import { BinaryView } from '../../binary.js';
 import { corrupt, ioError, limitExceeded, notFound, unsupported, type MountfsError } from '../../errors.js';
@@ -24,7 +29,7 @@ import type { BlockCache } from '../../block-cache.js';
 import type { ByteSource } from '../../sources/byte-source.js';
 import type { NodeId, RawDirEntry, RawFileSystem, Stat } from '../types.js';
 import { BlockReader } from './block-cache.js';
-import { inodeChecksumMatches } from './checksums.js';
+import { direntBlockChecksum, dxBlockChecksum, dxCountOffset, inodeBlocksSeed, inodeChecksumMatches, type BlockChecksum } from './checksums.js';
 import type { BlockMapper } from './block-runs.js';
 import { parseDirents, type DirentFormat } from './directory.js';
 import { ExtentMapper } from './extents.js';
@@ -35,6 +40,7 @@ import { I_BLOCK_SIZE, INODE_FLAGS, parseInode, type Inode } from './inode.js';
 import { LruMap } from './lru.js';
 import { readSuperblock } from './superblock-copies.js';
 import {
+  COMPAT,
   INCOMPAT,
   STATE,
   type ExtKind,
@@ -42,6 +48,8 @@ import {
 } from './superblock.js';
 
 const ROOT_INO = 2;
+/** i_generation, which the checksums of an inode's blocks chain after its number. */
+const INODE_GENERATION = 0x64;
 /** Parsed inodes kept (about 1-2 MiB), enough for the directories a walk is inside and their entries. */
 const INODE_CACHE_ENTRIES = 4096;
 /** Per-inode extent state (each may pin one leaf block): at most 32 * 64 KiB. */
@@ -155,9 +163,11 @@ export class Ext4FileSystem implements RawFileSystem {
       for (const run of runs) {
         // A hole in a directory holds no entries (e2fsck would fill it; the kernel skips it).
         if (run.physical === null) continue;
+        const seed = this.blocksSeed(inode);
         await this.forEachChunk(run.physical, run.count, 'ext4 directory block', (buf, physical) => {
           for (let b = 0; b * bs < buf.length; b++) {
             const block = new BinaryView(buf.subarray(b * bs, (b + 1) * bs), 'ext4 directory block', (physical + b) * bs);
+            if (seed !== undefined) verifyDirectoryBlock(block, run.logical + (physical - run.physical!) + b, inode, seed, this.superblock);
             parseDirents(block, this.direntFormat, out);
           }
         });
@@ -235,10 +245,17 @@ export class Ext4FileSystem implements RawFileSystem {
   private mapper(inode: Inode): BlockMapper {
     let mapper = this.mappers.get(inode.ino);
     if (!mapper) {
-      mapper = inode.flags & INODE_FLAGS.EXTENTS ? new ExtentMapper(inode, this.blocks) : new IndirectMapper(inode, this.blocks);
+      mapper = inode.flags & INODE_FLAGS.EXTENTS ? new ExtentMapper(inode, this.blocks, this.blocksSeed(inode)) : new IndirectMapper(inode, this.blocks);
       this.mappers.set(inode.ino, mapper);
     }
     return mapper;
+  }
+
+  /** With metadata_csum, the seed of the checksums of the blocks the inode owns. */
+  private blocksSeed(inode: Inode): number | undefined {
+    const sb = this.superblock;
+    if (!sb.metadataCsum) return undefined;
+    return inodeBlocksSeed(sb.checksumSeed, inode.ino, inode.raw.u32le(INODE_GENERATION));
   }
 
   private async inode(node: NodeId): Promise<Inode> {
@@ -277,6 +294,34 @@ function isFastSymlink(inode: Inode, sb: Superblock): boolean {
   if (inode.flags & INODE_FLAGS.EXTENTS) return false;
   const eaSectors = inode.fileAcl !== 0 ? sb.clusterSize / 512 : 0;
   return inode.sectors - eaSectors <= 0;
+}
+
+/**
+ * A directory block as the kernel reads it with metadata_csum (__ext4_read_dirblock):
+ * in an htree directory block 0 and every block whose first entry spans it are index
+ * blocks checked by their dx_tail, every other block must end in a checksummed
+ * ext4_dir_entry_tail. `logical` is the block's number within the directory.
+ */
+function verifyDirectoryBlock(block: BinaryView, logical: number, inode: Inode, seed: number, sb: Superblock): void {
+  const raw = block.bytes(0, block.length);
+  const bs = sb.blockSize;
+  const where = `inode ${inode.ino}, directory block ${logical}`;
+  const htree = (sb.compat & COMPAT.DIR_INDEX) !== 0 && (inode.flags & INODE_FLAGS.INDEX) !== 0;
+  const indexed = htree && (logical === 0 || dxCountOffset(raw, bs) === 8);
+  let sum: BlockChecksum | string;
+  let structure: string;
+  if (indexed) {
+    structure = 'ext4 htree node';
+    const countOffset = dxCountOffset(raw, bs);
+    sum = countOffset === undefined ? 'not an htree root or node, as the directory\'s index flag says block 0 must be' : dxBlockChecksum(seed, raw, countOffset);
+  } else {
+    structure = 'ext4 directory block';
+    sum = direntBlockChecksum(seed, raw) ?? 'no ext4_dir_entry_tail to hold its checksum';
+  }
+  if (typeof sum === 'string') throw corrupt(structure, `${where}: ${sum}`, block.baseOffset);
+  if (sum.stored !== sum.computed) {
+    throw corrupt(structure, `${where}: checksum 0x${sum.stored.toString(16)} does not match the 0x${sum.computed.toString(16)} computed over the block (damaged or edited)`, block.baseOffset + sum.at);
+  }
 }
 
 /** With metadata_csum, an inode whose checksum fails is not read: its fields may be anything. */

@@ -13,6 +13,10 @@
  * already on the path is reported as a loop; the depth rule alone would already stop
  * the descent after at most five levels.
  *
+ * With metadata_csum each tree block is checked against its ext4_extent_tail before
+ * any entry is used (checksums.ts); a mismatch makes the file unreadable, never read
+ * through a tree that may be forged.
+ *
  * Streaming a file asks for consecutive ranges, so the mapper keeps the last leaf it
  * used together with the logical range that leaf is responsible for; the next lookup
  * inside that range is a binary search in memory, not a walk from the root.
@@ -20,6 +24,7 @@
 import type { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
 import type { BlockReader } from './block-cache.js';
+import { extentBlockChecksum } from './checksums.js';
 import { pushRun, type BlockMapper, type BlockRun } from './block-runs.js';
 import type { Inode } from './inode.js';
 
@@ -48,9 +53,11 @@ export class ExtentMapper implements BlockMapper {
   private root?: Node;
   private leaf?: Leaf;
 
+  /** `checksumSeed`: the inode's block checksum seed with metadata_csum, undefined without. */
   constructor(
     private readonly inode: Inode,
     private readonly blocks: BlockReader,
+    private readonly checksumSeed?: number,
   ) {}
 
   async map(first: number, count: number): Promise<BlockRun[]> {
@@ -98,6 +105,7 @@ export class ExtentMapper implements BlockMapper {
       path.add(child);
       const view = await this.blocks.block(child, 'ext4 extent tree block', pointerOffset);
       const next = readHeader(view, node.depth - 1, `inode ${this.inode.ino}`);
+      if (this.checksumSeed !== undefined) verifyTail(view, this.checksumSeed, this.inode.ino);
       checkNode(next, this.blocks);
       node = next;
       lo = childLo;
@@ -127,6 +135,15 @@ function readHeader(view: BinaryView, expectedDepth: number | undefined, owner: 
     throw corrupt('ext4 extent header', `${owner}: index node at depth ${depth} has no entries`, view.baseOffset + 2);
   }
   return { view, entries, depth };
+}
+
+/** The block's ext4_extent_tail must hold the checksum of what precedes it (after readHeader bounded eh_max). */
+function verifyTail(view: BinaryView, seed: number, ino: number): void {
+  const sum = extentBlockChecksum(seed, view.bytes(0, view.length));
+  if (!sum) throw corrupt('ext4 extent tree block', `inode ${ino}: no room for the ext4_extent_tail checksum`, view.baseOffset + 4);
+  if (sum.stored !== sum.computed) {
+    throw corrupt('ext4 extent tree block', `inode ${ino}: checksum 0x${sum.stored.toString(16)} does not match the 0x${sum.computed.toString(16)} computed over the block (damaged or edited)`, view.baseOffset + sum.at);
+  }
 }
 
 const key = (node: Node, i: number): number => node.view.u32le(HEADER + i * ENTRY);

@@ -23,6 +23,8 @@ export const INODE_FLAGS = {
   IMMUTABLE: 0x10,
   APPEND: 0x20,
   ENCRYPT: 0x800,
+  /** EXT4_INDEX_FL: a hash-tree (htree) directory. */
+  INDEX: 0x1000,
   HUGE_FILE: 0x40000,
   EXTENTS: 0x80000,
   INLINE_DATA: 0x10000000,

@@ -19,6 +19,8 @@ const STRUCT = 'ext4 superblock';
 
 export const COMPAT = {
   HAS_JOURNAL: 0x4,
+  /** Directories may be hash trees (EXT4_INDEX_FL). */
+  DIR_INDEX: 0x20,
   SPARSE_SUPER2: 0x200,
 } as const;
 

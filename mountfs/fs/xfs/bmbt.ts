@@ -17,6 +17,7 @@
  */
 import type { BinaryView } from '../../binary.js';
 import { corrupt, limitExceeded } from '../../errors.js';
+import { verifyXfsCrc } from './crc.js';
 import { fsbToLinear } from './ag.js';
 import { FORMAT, type XfsInode } from './inode.js';
 import type { XfsSuperblock } from './superblock.js';
@@ -149,6 +150,8 @@ async function walkBtree(r: MetaReader, inode: XfsInode, from: number, collector
     const numRecs = v.u16be(6);
     if (numRecs < 1 || numRecs > blockMax) throw corrupt(structure, `${numRecs} records, room for 1..${blockMax}`, v.baseOffset + 6);
     if (sb.version === 5) {
+      // bb_crc of the long-format v5 block header, at +64.
+      verifyXfsCrc(v.bytes(0, v.length), 64, structure, v.baseOffset);
       const owner = readPtr(v, 56);
       if (owner !== inode.ino) throw corrupt(structure, `block belongs to inode ${owner}, not ${inode.ino}`, v.baseOffset + 56);
       const daddr = readPtr(v, 24);

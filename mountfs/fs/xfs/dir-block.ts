@@ -14,6 +14,7 @@
  * length. Every length is checked against the end of the data area, and the tag
  * against the entry's offset, so a lying entry cannot reach past the block.
  */
+import { verifyXfsCrc } from './crc.js';
 import { BinaryView } from '../../binary.js';
 import { corrupt } from '../../errors.js';
 import { DIR_ENTRY_FILE_TYPES, type RawDirEntry } from '../types.js';
@@ -40,6 +41,8 @@ export function parseDirBlock(buf: Buffer, offset: number, version: 4 | 5, hasFt
   if (!isBlock && magic !== (version === 5 ? MAGIC.XDD3 : MAGIC.XD2D)) {
     throw corrupt(v.structure, `bad magic 0x${magic.toString(16)}`, offset);
   }
+  // v5: xfs_dir3_blk_hdr's crc, at +4, covers the whole directory block.
+  if (version === 5) verifyXfsCrc(buf, 4, v.structure, offset);
   const header = version === 5 ? V5_HEADER : V4_HEADER;
   let end = buf.length;
   if (isBlock) {

@@ -5,8 +5,9 @@
  * (zeros), short-form, block, leaf and node directories, local and remote symlinks.
  * Node ids are inode numbers (they can pass 2^32; they stay below 2^53).
  *
- * Nothing is replayed from the log and no checksum is verified; magic numbers, owners
- * and every bound are. notes() says when the filesystem was not unmounted cleanly.
+ * Nothing is replayed from the log. On v5 the CRCs of directory data blocks and bmap
+ * btree blocks are verified (crc.ts), those of other structures are not; magic
+ * numbers, owners and every bound are. notes() says when the filesystem was not unmounted cleanly.
  * Inode blocks and bmap btree blocks go through the block cache; file data, directory
  * blocks and symlink blocks are read straight from the source, in runs of contiguous
  * blocks. Realtime-device files are refused: the realtime device is another volume.

@@ -1,10 +1,11 @@
 /**
  * A program something runs (a cloud-init script, a systemd generator, a cron.daily
- * script, a script a persistence line starts), read in one pass: its first 4 KiB tell a binary from a script; a script is
- * read on to its end as the shell reads it (readWholeText: comment lines kept short,
- * content capped, what the cap leaves unread reported), a binary is read on only to be
- * measured (up to `binaryBytes`, counted, never kept). Reading the head and then the
- * whole file again would read the start twice and let the file change in between.
+ * script, an init script, a script a persistence line starts), read in one pass: its
+ * first 4 KiB tell a binary from a script; a script is read on from there to its end as
+ * the shell reads it (readWholeText: comment lines kept short, content capped, what the
+ * cap leaves unread reported); a binary is not read further, its size is its stat's.
+ * Reading the head and then the whole file again would read the start twice and let
+ * the file change in between.
  */
 import type { Vfs } from '../../../mountfs/vfs.js';
 import { isNotFound, type MountfsError } from '../../../mountfs/errors.js';
@@ -13,7 +14,10 @@ import { wholeTextFrom } from '../../facts/vfs-lines.js';
 import { TEXT_PROBE_BYTES, isBinary } from './file-head.js';
 
 export type ScriptRead =
-  /** `head` is the first 4 KiB (less when the file is shorter); `bytesRead` is at most binaryBytes. */
+  /**
+   * `head` is the first 4 KiB (less when the file is shorter); `bytesRead` is the
+   * file's size up to binaryBytes, what the findings say was measured of it.
+   */
   | { kind: 'binary'; head: Buffer; bytesRead: number }
   | { kind: 'script'; head: Buffer; text: string; unread?: MountfsError };
 
@@ -29,42 +33,15 @@ export async function readScriptOnce(
   binaryBytes: number,
   isScript: (head: Buffer) => boolean = (head) => !isBinary(head),
 ): Promise<ScriptRead> {
-  const chunks = (vfs.createReadStream(path) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let ended = false;
-  while (headBytes < TEXT_PROBE_BYTES) {
-    const next = await chunks.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    head.push(next.value);
-    headBytes += next.value.length;
+  const head = await vfs.readFile(path, { maxBytes: TEXT_PROBE_BYTES });
+  if (!isScript(head)) return { kind: 'binary', head, bytesRead: Math.min(size, binaryBytes) };
+  async function* whole(): AsyncGenerator<Buffer> {
+    yield head;
+    // The rest from where the head stopped: no byte is read twice.
+    if (head.length === TEXT_PROBE_BYTES && size > head.length) yield* vfs.createReadStream(path, { start: head.length }) as AsyncIterable<Buffer>;
   }
-  const first = Buffer.concat(head).subarray(0, TEXT_PROBE_BYTES);
-  if (!isScript(first)) {
-    let bytesRead = headBytes;
-    while (!ended && bytesRead < binaryBytes) {
-      const next = await chunks.next();
-      if (next.done) break;
-      bytesRead += next.value.length;
-    }
-    await chunks.return?.();
-    return { kind: 'binary', head: first, bytesRead: Math.min(bytesRead, binaryBytes) };
-  }
-  async function* rest(): AsyncGenerator<Buffer> {
-    try {
-      yield* head;
-      if (ended) return;
-      for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-    } finally {
-      // Stopped at the content cap: the stream is closed, not left open.
-      await chunks.return?.();
-    }
-  }
-  const whole = await wholeTextFrom(rest(), path, size, { commentChars: '#' });
-  return { kind: 'script', head: first, text: whole.text, ...(whole.unread ? { unread: whole.unread } : {}) };
+  const text = await wholeTextFrom(whole(), path, size, { commentChars: '#' });
+  return { kind: 'script', head, text: text.text, ...(text.unread ? { unread: text.unread } : {}) };
 }
 
 /**
