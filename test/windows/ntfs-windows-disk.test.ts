@@ -234,6 +234,8 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
     found(/^high$/, 'windows-defender.exclusion-writable-place', software, 'Exclusions\\Paths\\C:\\ProgramData\\x');
     found(/^(high|critical)$/, 'command.miner', task);
     found(/^medium$/, 'windows-task.system-user-writable', task);
+    // The task's line is linked to the miner it starts, and shown as text (the XML is UTF-16LE).
+    found(/^critical$/, 'correlation.persistence-starts-malicious', task, '<Command>C:\\ProgramData\\x\\xmrig.exe</Command>');
     found(/^(high|critical)$/, 'miner.xmrig-binary', miner);
     expect(report.findings.filter((f) => f.path === config && serious(f)).map(shown), all).not.toEqual([]);
     found(/^(high|critical)$/, 'command.miner', bat);
