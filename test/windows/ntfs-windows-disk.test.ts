@@ -9,7 +9,9 @@
  * is found at its severity, the stock parts raise nothing medium or above, the scan is
  * complete and the image bytes are unchanged. The same infected tree with its Windows
  * folders spelled in other letter cases (`WINDOWS/system32/Config`) is found the same way,
- * through the volume's case-insensitive lookups. The clean disk exits 0, complete.
+ * through the volume's case-insensitive lookups. The clean disk exits 0, complete. A
+ * WOF-compressed program (compact OS, `compact /exe`) where miners are looked for is not
+ * read: the scan ends incomplete naming it, never clean.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -160,16 +162,17 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
   }
 
   /** A GPT disk whose one Microsoft basic data partition holds an NTFS volume with `tree` written through ntfs-3g. */
-  async function buildDisk(name: string, tree: string, s: Spelling): Promise<string> {
+  async function buildDisk(name: string, tree: string, s: Spelling, extra?: (mnt: string) => Promise<void>): Promise<string> {
     const volume = path.join(scratch, `${name}.ntfs`);
     const mnt = path.join(scratch, `${name}.mnt`);
     await mkdir(mnt);
     await run('truncate', ['-s', `${VOLUME_MIB}M`, volume]);
     await run('mkntfs', ['-F', '-Q', '-q', '-p', String(START_SECTOR), '-L', 'Windows', volume]);
-    await run('ntfs-3g', [volume, mnt]);
+    await run('ntfs-3g', ['-o', 'streams_interface=xattr', volume, mnt]);
     try {
       await cp(tree, mnt, { recursive: true });
       await addWindowsVolumeParts(mnt, s);
+      await extra?.(mnt);
     } finally {
       await run('umount', [mnt]);
     }
@@ -208,6 +211,24 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
       await writeTree(tree, spelling, infected);
       disks[name] = await buildDisk(name, tree, spelling);
     }
+    // A program compressed as `compact /c /exe:xpress4k` leaves it: a WOF reparse point
+    // (WOF_EXTERNAL_INFO, provider FILE; FILE_PROVIDER_EXTERNAL_INFO_V1, XPRESS4K) and the
+    // compressed bytes in the WofCompressedData stream.
+    disks.wof = await buildDisk('wof', path.join(scratch, 'clean.tree'), AS_WINDOWS_WRITES, async (mnt) => {
+      const program = path.join(mnt, 'ProgramData/Intel/igfxsvc.exe');
+      await mkdir(path.dirname(program), { recursive: true });
+      await writeFile(program, Buffer.alloc(200_000));
+      await setXattr(program, 'user.WofCompressedData', peFile(XMRIG_STRINGS));
+      const info = Buffer.alloc(16);
+      info.writeUInt32LE(1, 0);
+      info.writeUInt32LE(2, 4);
+      info.writeUInt32LE(1, 8);
+      info.writeUInt32LE(0, 12);
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(0x80000017, 0);
+      header.writeUInt16LE(info.length, 4);
+      await setXattr(program, 'system.ntfs_reparse_data', Buffer.concat([header, info]));
+    });
     disks.qcow2 = path.join(scratch, 'infected.qcow2');
     await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', disks.infected!, disks.qcow2]);
   });
@@ -269,6 +290,13 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
     expectComplete(report, OTHER_CASE);
     expectPlanted(report, OTHER_CASE);
     expect(code).toBe(1);
+  });
+
+  it('ends incomplete (exit 3) on a WOF-compressed program where miners are looked for, naming it, rather than calling the disk clean', async () => {
+    const { code, report } = await scan(disks.wof!);
+    expect(report.status).toBe('incomplete');
+    expect(report.errors).toMatchObject([{ kind: 'unsupported', path: '/ProgramData/Intel/igfxsvc.exe', message: expect.stringMatching(/Windows Overlay Filter/) }]);
+    expect(code).toBe(3);
   });
 
   it('exits 0 on the clean disk, complete, nothing medium or above', async () => {
