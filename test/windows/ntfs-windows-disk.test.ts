@@ -100,7 +100,7 @@ async function scan(image: string): Promise<{ code: number; report: Report }> {
 
 describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', () => {
   let scratch: string;
-  let hives: { system: string; software: string; ntuser: string; infectedSoftware: string };
+  let hives: { system: string; software: string; ntuser: string; infectedSoftware: string; infectedNtuser: string };
   const disks: Record<string, string> = {};
 
   /** The Windows root as a host tree, to be copied into the NTFS volume. */
@@ -111,7 +111,7 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
     await copyFile(hives.system, path.join(dir, sys32, s.config, 'SYSTEM'));
     await copyFile(infected ? hives.infectedSoftware : hives.software, path.join(dir, sys32, s.config, 'SOFTWARE'));
     await mkdir(path.join(dir, profile), { recursive: true });
-    await copyFile(hives.ntuser, path.join(dir, profile, 'NTUSER.DAT'));
+    await copyFile(infected ? hives.infectedNtuser : hives.ntuser, path.join(dir, profile, 'NTUSER.DAT'));
     for (const task of STOCK_TASKS) {
       await mkdir(path.dirname(path.join(dir, sys32, s.tasks, task)), { recursive: true });
       await copyFile(path.join(WINDOWS_SAMPLES, 'tasks/win10-aptsimulator', task), path.join(dir, sys32, s.tasks, task));
@@ -201,7 +201,12 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
         'Microsoft\\Windows Defender\\Exclusions\\Paths': { 'C:\\ProgramData\\x': dw(0) },
       }),
     );
-    hives = { system: await sampleFile('regipy/SYSTEM', scratch), ntuser: await sampleFile('regipy/NTUSER.DAT', scratch), software, infectedSoftware };
+    const ntuser = await sampleFile('regipy/NTUSER.DAT', scratch);
+    const infectedNtuser = path.join(scratch, 'NTUSER.infected');
+    await copyFile(ntuser, infectedNtuser);
+    await chmod(infectedNtuser, 0o644);
+    await mergeReg(infectedNtuser, regText({ [`Software\\${RUN}`]: { OneDriveSync: sz(`C:\\Users\\Administrator\\AppData\\Roaming\\rig.exe -o pool.minexmr.com:4444 -u ${XMR_WALLET}`) } }));
+    hives = { system: await sampleFile('regipy/SYSTEM', scratch), ntuser, software, infectedSoftware, infectedNtuser };
     for (const [name, spelling, infected] of [
       ['clean', AS_WINDOWS_WRITES, false],
       ['infected', AS_WINDOWS_WRITES, true],
@@ -244,6 +249,7 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
     const miner = `/${s.programData}/x/xmrig.exe`;
     const config = `/${s.programData}/x/config.json`;
     const bat = `/${s.users}/Administrator/${s.appData}/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/update.bat`;
+    const ntuser = `/${s.users}/Administrator/NTUSER.DAT`;
     const all = report.findings.map(shown).join('\n');
     const found = (severity: RegExp, rule: string, where: string, evidence = '') => {
       const hit = report.findings.find((f) => f.rule === rule && f.path === where && f.evidence.includes(evidence));
@@ -260,7 +266,10 @@ describe.skipIf(!SAMPLES)('minescan scan of a Windows disk image (GPT, NTFS)', (
     found(/^(high|critical)$/, 'miner.xmrig-binary', miner);
     expect(report.findings.filter((f) => f.path === config && serious(f)).map(shown), all).not.toEqual([]);
     found(/^(high|critical)$/, 'command.miner', bat);
-    const planted = new Set([software, task, miner, config, bat]);
+    // Once, though the profile is reached through the Documents and Settings junction too.
+    found(/^(high|critical)$/, 'command.miner', ntuser, `${RUN}\\OneDriveSync`);
+    expect(report.findings.filter((f) => f.rule === 'command.miner' && f.evidence.includes('OneDriveSync')).map(shown)).toHaveLength(1);
+    const planted = new Set([software, task, miner, config, bat, ntuser]);
     expect(report.findings.filter((f) => serious(f) && !planted.has(f.path)).map(shown)).toEqual([]);
   }
 
