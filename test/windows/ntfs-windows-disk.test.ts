@@ -2,8 +2,10 @@
  * `minescan scan` of a Windows disk image end to end: a GPT disk (sgdisk, type 0700)
  * whose NTFS volume (mkntfs) holds a Windows root written through the ntfs-3g FUSE mount:
  * the real SYSTEM and NTUSER.DAT sample hives, a SOFTWARE hive merged by hivexregedit,
- * stock Windows 10 task XMLs; the infected disk adds a Run key and a Defender exclusion
- * (hivexregedit --merge into copies of the hives), a task starting XMRig with a pool,
+ * stock Windows 10 task XMLs, paging and hibernation files holding a miner's memory, and
+ * the junctions Windows creates (Documents and Settings, Application Data pointing at its
+ * own parent); the infected disk adds Run keys (SOFTWARE and NTUSER.DAT) and a Defender
+ * exclusion (hivexregedit --merge into copies of the hives), a task starting XMRig with a pool,
  * ProgramData\x\xmrig.exe with its config.json and a Startup-folder batch file. The built
  * CLI scans the raw disk and a qcow2 of it: the root is judged Windows, each planted item
  * is found at its severity, the stock parts raise nothing medium or above, the scan is
