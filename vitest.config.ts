@@ -45,6 +45,8 @@ const IMAGE_TESTS = [
   'test/report/ignore-diff.test.ts',
   // Disk images built for a fake AWS fleet.
   'test/report/fleet-outputs.test.ts',
+  // A GPT disk with an NTFS Windows root written through ntfs-3g, sgdisk, qemu-img.
+  'test/windows/ntfs-windows-disk.test.ts',
 ];
 
 // Image-building tests spawn mkfs/sgdisk and are I/O bound; two workers fit the 2-core machines CI uses.

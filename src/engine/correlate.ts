@@ -25,6 +25,7 @@ import type { Facts } from '../facts/facts.js';
 import { packagedProgramFiles } from './stock-files.js';
 import { PackageCommands } from '../facts/package-manager.js';
 import { clipEvidence, severityRank, type Finding, type Severity } from '../model/finding.js';
+import { decodeWindowsText } from '../checks/parsers/windows-text.js';
 
 export const MALICIOUS_RULE = 'correlation.persistence-starts-malicious';
 export const SUSPICIOUS_RULE = 'correlation.persistence-starts-suspicious';
@@ -241,8 +242,10 @@ function shorten(text: string, max: number): string {
 }
 
 /**
- * The text of one line of a persistence file, read bounded. Lines arrive file by file,
- * so a few files are kept: thousands of 1 MiB crontabs must not all stay in memory.
+ * The text of one line of a persistence file, read bounded and decoded as the file
+ * declares (UTF-8, or UTF-16 with its byte-order mark as Windows writes tasks). Lines
+ * arrive file by file, so a few files are kept: thousands of 1 MiB crontabs must not all
+ * stay in memory.
  */
 class LineReader {
   private files = new Map<string, string[] | undefined>();
@@ -253,13 +256,15 @@ class LineReader {
       if (this.files.size >= KEPT_LINE_FILES) this.files.delete(this.files.keys().next().value!);
       try {
         const bytes = await this.vfs.readFile(path, { maxBytes: MAX_LINE_FILE_BYTES });
-        this.files.set(path, bytes.toString('utf8').split('\n'));
+        // Decoded as the file declares it: a Windows task is UTF-16LE, and its bytes read as UTF-8 would show every other character as NUL.
+        this.files.set(path, decodeWindowsText(bytes).split('\n'));
       } catch {
         // The check that read this file reported why it could not; the finding falls back to "path:line".
         this.files.set(path, undefined);
       }
     }
     const text = this.files.get(path)?.[line - 1]?.replace(/\r$/, '').trim();
-    return text ? clipEvidence(text) : undefined;
+    // A binary file (a legacy .job task) has no line to show: the finding on it says what it runs.
+    return text && !/\u0000/.test(text) ? clipEvidence(text) : undefined;
   }
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 const run = promisify(execFile);
 
 /** Writes `buf` as a Windows reparse point on `file` through ntfs-3g's system.ntfs_reparse_data. */
-async function setXattr(file: string, name: string, value: Buffer): Promise<void> {
+export async function setXattr(file: string, name: string, value: Buffer): Promise<void> {
   await run('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3]))', file, name, value.toString('hex')]);
 }
 

@@ -98,7 +98,10 @@ async function readHives(vfs: Vfs, onError: (path: string, err: unknown) => void
     }
   }
   const seen = new Set<string>();
-  const addProfile = async (dir: string, sid?: string) => {
+  const addProfile = async (found: string, sid?: string) => {
+    // A profile reached through a junction (Documents and Settings, which every Windows
+    // since Vista points at Users) is the same profile: it is read once, where it is.
+    const dir = await vfs.realpath(found).catch(() => found);
     const key = dir.toLowerCase();
     if (seen.has(key) || seen.size >= MAX_PROFILES) return;
     seen.add(key);
