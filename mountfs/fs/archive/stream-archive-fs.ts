@@ -133,9 +133,11 @@ export class StreamArchiveFileSystem extends ArchiveFileSystem<StreamContent> {
           }
           if (md5 && sha256) content.digests = { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
         } else {
-          // Drained as an iterator, not by waiting for 'end': an entry destroyed by damage
-          // further on never ends, and the scan would wait on a promise that never settles.
-          for await (const _ of entry as AsyncIterable<Buffer>) void _;
+          // The bytes of anything but a file are let flow past, not waited for: tar-stream
+          // never delivers the data a directory header claims (a crafted or damaged archive's
+          // directory with a size), so that entry never ends, and an entry destroyed by damage
+          // further on never ends either; waiting for either would wait forever.
+          entry.resume();
         }
         if (!type) continue;
         fs.addEntry({
